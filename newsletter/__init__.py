@@ -1,0 +1,19 @@
+"""newsletter: a personalized daily digest of new arXiv papers.
+
+The package reads as the pipeline it runs, one module per stage:
+
+    config    the operator's config.toml
+    profiles  the subscribers' profile files
+    fetch     the day's announced papers (arXiv RSS, arXiv API for backfill)
+    prompt    a profile rendered into the selection prompt
+    score     papers scored by an LLM (or the local scorer), with token and dollar counts
+    select    the day's picks for one subscriber
+    render    the digest email (MJML -> HTML, and text/plain)
+    deliver   SendGrid, or the dry-run outbox, exactly once per subscriber and day
+    pipeline  the stages joined into one run
+    cli       the `newsletter` command, a thin layer over the above
+
+`store` keeps what must outlive a run in SQLite; `errors` holds the domain exceptions.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,149 @@
+"""Subscriber profiles: one TOML file per subscriber, the file name being the id.
+
+Each file is validated on its own, so one bad profile never stops the others: `load_profiles`
+returns the good profiles and one `ProfileError` per bad file, each problem naming the file and
+the field (`subscribers/ada.toml: categories[1]: 'cs.XX' is not an arXiv category`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from newsletter.config import describe_error, read_toml
+from newsletter.errors import ProfileError, UnknownSubscriber
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Deliberately simple: one @, a dot in the domain, no spaces. The provider does the rest.
+EMAIL_PATTERN = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
+
+
+@cache
+def arxiv_categories() -> dict[str, str]:
+    """arXiv's taxonomy, shipped with the package: code -> name."""
+    text = resources.files("newsletter").joinpath("data/categories.txt").read_text("utf-8")
+    rows = (line.split("\t", 1) for line in text.splitlines() if line and line[0] != "#")
+    return {code: name for code, name in rows}
+
+
+class Topic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    relevant: str = Field(min_length=1)
+    irrelevant: str = ""
+
+
+class Profile(BaseModel):
+    """What one subscriber reads about. Unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default="", exclude=True)
+    name: str = Field(min_length=1)
+    email: str
+    active: bool = True
+    categories: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    irrelevant_domains: list[str] = Field(default_factory=list)
+    application_tasks: list[str] = Field(default_factory=list)
+    relevance_cutoff: int = Field(default=5, ge=1, le=10)
+    novelty_cutoff: int = Field(default=4, ge=1, le=10)
+    max_papers: int = Field(default=30, ge=1, le=500)
+    model: str | None = None
+
+    def categories_or(self, default: list[str]) -> list[str]:
+        return self.categories or list(default)
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]
+
+
+@dataclass
+class Roster:
+    """Every profile file in a folder: the valid ones and the errors of the others."""
+
+    profiles: list[Profile] = field(default_factory=list)
+    errors: list[ProfileError] = field(default_factory=list)
+
+    @property
+    def active(self) -> list[Profile]:
+        return [p for p in self.profiles if p.active]
+
+    def get(self, subscriber_id: str) -> Profile:
+        for p in self.profiles:
+            if p.id == subscriber_id:
+                return p
+        for e in self.errors:
+            if Path(e.path).stem == subscriber_id:
+                raise e
+        raise UnknownSubscriber(f"no subscriber '{subscriber_id}' (no {subscriber_id}.toml)")
+
+
+def parse_profile(path: Path) -> Profile:
+    """Read and validate one profile file; raise ProfileError listing every problem."""
+    try:
+        data = read_toml(path, error=ValueError)
+    except ValueError as exc:
+        raise ProfileError(str(path), [str(exc).removeprefix(f"{path}: ")]) from None
+    problems: list[str] = []
+    if not ID_PATTERN.match(path.stem):
+        problems.append(f"(file name): '{path.stem}' is not a usable id (letters, digits, -_.)")
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        problems += [describe_error(e) for e in exc.errors()]
+        raise ProfileError(str(path), problems) from None
+    problems += check_profile(profile)
+    if problems:
+        raise ProfileError(str(path), problems)
+    profile.id = path.stem
+    return profile
+
+
+def check_profile(profile: Profile) -> list[str]:
+    """The checks pydantic's types cannot express."""
+    problems = []
+    if not EMAIL_PATTERN.match(profile.email):
+        problems.append(f"email: '{profile.email}' is not an email address")
+    known = arxiv_categories()
+    for i, cat in enumerate(profile.categories):
+        if cat not in known:
+            problems.append(f"categories[{i}]: '{cat}' is not an arXiv category")
+    for i, topic in enumerate(profile.topics):
+        if not topic.relevant.strip():
+            problems.append(f"topics[{i}].relevant: must say what is relevant")
+    if not profile.topics and not profile.keywords and not profile.authors:
+        problems.append("topics: a profile needs topics, keywords or authors to select anything")
+    return problems
+
+
+def load_profiles(folder: Path) -> Roster:
+    """Every `*.toml` in `folder`; a duplicate email makes the later file (by name) an error."""
+    roster = Roster()
+    if not folder.is_dir():
+        return roster
+    owners: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            profile = parse_profile(path)
+        except ProfileError as exc:
+            roster.errors.append(exc)
+            continue
+        key = profile.email.lower()
+        if key in owners:
+            roster.errors.append(
+                ProfileError(str(path), [f"email: '{profile.email}' is also used by {owners[key]}"])
+            )
+            continue
+        owners[key] = path
+        roster.profiles.append(profile)
+    return roster

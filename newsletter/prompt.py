@@ -1,0 +1,82 @@
+"""A subscriber's profile rendered into the prompts the model sees.
+
+The static part of each prompt (instructions, the reader's topics, the rubrics, the answer
+format) is the system message; the papers follow as the user message. A batch therefore shares
+its whole prefix with every other batch of the same profile, which the provider's prompt cache
+bills at the cached rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from functools import cache
+
+import jinja2
+
+from newsletter.config import TEMPLATES_DIR
+from newsletter.models import Paper
+from newsletter.profiles import Profile
+
+PAPERS_PLACEHOLDER = "[PAPER LIST HERE]"
+MAX_PROMPT_AUTHORS = 6
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Plain-text templates: the prompt is not HTML, so no autoescaping here."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render_selection_prompt(profile: Profile) -> str:
+    return environment().get_template("selection_prompt.j2").render(profile=profile)
+
+
+def render_title_prompt(profile: Profile) -> str:
+    return environment().get_template("title_prompt.j2").render(profile=profile)
+
+
+def render_full_prompt(profile: Profile) -> str:
+    """The selection prompt as a reader sees it: the papers replaced by a placeholder."""
+    return render_selection_prompt(profile) + "\n" + PAPERS_PLACEHOLDER + "\n"
+
+
+def prompt_hash(*parts: str) -> str:
+    """Identifies a prompt for the score cache: same text, same scores."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut at a word boundary, marking the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + " …"
+
+
+def format_papers(papers: Iterable[Paper], abstract_chars: int) -> str:
+    """The abstract pass's paper block: id, title, authors, abstract (truncated)."""
+    blocks = []
+    for p in papers:
+        authors = list(p.authors[:MAX_PROMPT_AUTHORS])
+        if len(p.authors) > MAX_PROMPT_AUTHORS:
+            authors.append("et al.")
+        blocks.append(
+            f"ARXIVID: {p.id}\nTitle: {p.title}\nAuthors: {', '.join(authors)}\n"
+            f"Abstract: {truncate(p.abstract, abstract_chars)}"
+        )
+    return "\n\n".join(blocks) + "\n"
+
+
+def format_titles(papers: Iterable[Paper]) -> str:
+    """The title pass's paper block: one `id | title` per line."""
+    return "".join(f"{p.id} | {p.title}\n" for p in papers)

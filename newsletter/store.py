@@ -1,0 +1,295 @@
+"""SQLite: what must outlive a run.
+
+- papers and the days they were announced (fetch),
+- scores, keyed by (paper, prompt hash, model), so a re-run spends nothing twice (score),
+- the delivery ledger, one row per (day, subscriber), written before and after each request,
+  and the papers each subscriber has been sent (deliver).
+
+Every write that belongs together is one transaction: a crash leaves either all of it or none.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from newsletter.errors import RunLocked
+from newsletter.models import Listing, Paper, Score
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    id TEXT PRIMARY KEY, version INTEGER NOT NULL, title TEXT NOT NULL, authors TEXT NOT NULL,
+    abstract TEXT NOT NULL, categories TEXT NOT NULL, primary_category TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS days (
+    day TEXT PRIMARY KEY, listed INTEGER NOT NULL, new INTEGER NOT NULL, cross_listed INTEGER NOT NULL,
+    dropped INTEGER NOT NULL, categories TEXT NOT NULL, fetched_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS day_papers (
+    day TEXT NOT NULL, paper_id TEXT NOT NULL REFERENCES papers(id), announce_type TEXT NOT NULL,
+    position INTEGER NOT NULL, PRIMARY KEY (day, paper_id)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    paper_id TEXT NOT NULL, prompt_hash TEXT NOT NULL, model TEXT NOT NULL,
+    relevance INTEGER NOT NULL, novelty INTEGER NOT NULL, comment TEXT NOT NULL,
+    scored_at TEXT NOT NULL, PRIMARY KEY (paper_id, prompt_hash, model)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    day TEXT NOT NULL, subscriber_id TEXT NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, message_id TEXT, error TEXT, updated_at TEXT NOT NULL,
+    PRIMARY KEY (day, subscriber_id)
+);
+CREATE TABLE IF NOT EXISTS sent_papers (
+    subscriber_id TEXT NOT NULL, paper_id TEXT NOT NULL, day TEXT NOT NULL,
+    PRIMARY KEY (subscriber_id, paper_id)
+);
+CREATE TABLE IF NOT EXISTS digests (
+    day TEXT NOT NULL, subscriber_id TEXT NOT NULL, kind TEXT NOT NULL, selection TEXT NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (day, subscriber_id, kind)
+);
+"""
+
+# Delivery states. `sending` is written before the request: finding it on a later run means
+# the outcome is unknown (the process died or the connection dropped mid-request).
+SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self._lock_file = None
+
+    def close(self) -> None:
+        self.unlock()
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- the run lock ---------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the exclusive run lock, or raise RunLocked at once."""
+        handle = open(f"{self.path}.lock", "w")  # noqa: SIM115 (held for the run)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunLocked(
+                f"another `newsletter send` is running on {self.path} (lock {self.path}.lock)"
+            ) from None
+        self._lock_file = handle
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # -- papers and days ------------------------------------------------------------------
+
+    def save_listing(self, listing: Listing, categories: Iterable[str]) -> int:
+        """Store a day's papers in one transaction; return how many were new to the day."""
+        day = listing.day.isoformat()
+        with self.transaction() as db:
+            before = db.execute("SELECT COUNT(*) FROM day_papers WHERE day=?", (day,)).fetchone()[0]
+            db.executemany(
+                "INSERT INTO papers VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "version=excluded.version, title=excluded.title, authors=excluded.authors, "
+                "abstract=excluded.abstract, categories=excluded.categories, "
+                "primary_category=excluded.primary_category",
+                [
+                    (
+                        p.id,
+                        p.version,
+                        p.title,
+                        json.dumps(p.authors),
+                        p.abstract,
+                        json.dumps(p.categories),
+                        p.primary_category,
+                    )
+                    for p in listing.papers
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO day_papers VALUES (?,?,?,?)",
+                [(day, p.id, p.announce_type, before + i) for i, p in enumerate(listing.papers)],
+            )
+            known = db.execute("SELECT categories FROM days WHERE day=?", (day,)).fetchone()
+            cats = set(categories) | set(json.loads(known[0]) if known else [])
+            db.execute(
+                "INSERT INTO days VALUES (?,?,?,?,?,?,?) ON CONFLICT(day) DO UPDATE SET "
+                "listed=excluded.listed, new=excluded.new, cross_listed=excluded.cross_listed, "
+                "dropped=excluded.dropped, categories=excluded.categories, "
+                "fetched_at=excluded.fetched_at",
+                (
+                    day,
+                    listing.listed,
+                    listing.new,
+                    listing.cross,
+                    listing.dropped,
+                    json.dumps(sorted(cats)),
+                    _now(),
+                ),
+            )
+            after = db.execute("SELECT COUNT(*) FROM day_papers WHERE day=?", (day,)).fetchone()[0]
+        return after - before
+
+    def fetched_categories(self, day: date) -> set[str] | None:
+        row = self.db.execute("SELECT categories FROM days WHERE day=?", (day.isoformat(),))
+        found = row.fetchone()
+        return set(json.loads(found[0])) if found else None
+
+    def latest_day(self) -> date | None:
+        row = self.db.execute("SELECT MAX(day) FROM days").fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def load_listing(self, day: date) -> Listing | None:
+        meta = self.db.execute("SELECT * FROM days WHERE day=?", (day.isoformat(),)).fetchone()
+        if meta is None:
+            return None
+        rows = self.db.execute(
+            "SELECT p.*, d.announce_type FROM day_papers d JOIN papers p ON p.id=d.paper_id "
+            "WHERE d.day=? ORDER BY d.position",
+            (day.isoformat(),),
+        ).fetchall()
+        papers = [
+            Paper(
+                id=r["id"],
+                version=r["version"],
+                title=r["title"],
+                authors=tuple(json.loads(r["authors"])),
+                abstract=r["abstract"],
+                categories=tuple(json.loads(r["categories"])),
+                primary_category=r["primary_category"],
+                announce_type=r["announce_type"],
+            )
+            for r in rows
+        ]
+        return Listing(
+            day=day,
+            papers=papers,
+            listed=meta["listed"],
+            new=meta["new"],
+            cross=meta["cross_listed"],
+            dropped=meta["dropped"],
+        )
+
+    # -- scores ---------------------------------------------------------------------------
+
+    def cached_scores(
+        self, paper_ids: Iterable[str], prompt_hash: str, model: str
+    ) -> dict[str, Score]:
+        ids = list(paper_ids)
+        found: dict[str, Score] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT paper_id, relevance, novelty, comment FROM scores WHERE prompt_hash=? "
+                f"AND model=? AND paper_id IN ({marks})",
+                (prompt_hash, model, *chunk),
+            )
+            for r in rows:
+                found[r[0]] = Score(r[0], r[1], r[2], r[3])
+        return found
+
+    def save_scores(self, scores: Iterable[Score], prompt_hash: str, model: str) -> None:
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+                [
+                    (s.paper_id, prompt_hash, model, s.relevance, s.novelty, s.comment, now)
+                    for s in scores
+                ],
+            )
+
+    # -- the delivery ledger --------------------------------------------------------------
+
+    def delivery(self, day: date, subscriber_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM deliveries WHERE day=? AND subscriber_id=?",
+            (day.isoformat(), subscriber_id),
+        ).fetchone()
+
+    def begin_delivery(self, day: date, subscriber_id: str, email: str) -> None:
+        """Written (and committed) before the request leaves."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO deliveries (day, subscriber_id, email, status, attempts, updated_at) "
+                "VALUES (?,?,?,?,1,?) ON CONFLICT(day, subscriber_id) DO UPDATE SET "
+                "status=excluded.status, email=excluded.email, attempts=attempts+1, "
+                "error=NULL, updated_at=excluded.updated_at",
+                (day.isoformat(), subscriber_id, email, SENDING, _now()),
+            )
+
+    def finish_delivery(
+        self,
+        day: date,
+        subscriber_id: str,
+        status: str,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        paper_ids: Iterable[str] = (),
+    ) -> None:
+        """Record the outcome; on success, also the papers now sent (one transaction)."""
+        d = day.isoformat()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET status=?, message_id=?, error=?, updated_at=? "
+                "WHERE day=? AND subscriber_id=?",
+                (status, message_id, error, _now(), d, subscriber_id),
+            )
+            if status == SENT:
+                db.executemany(
+                    "INSERT OR IGNORE INTO sent_papers VALUES (?,?,?)",
+                    [(subscriber_id, pid, d) for pid in paper_ids],
+                )
+
+    def sent_paper_ids(self, subscriber_id: str, before: date | None = None) -> set[str]:
+        """Papers this subscriber was sent (on days before `before`, if given)."""
+        sql, args = "SELECT paper_id FROM sent_papers WHERE subscriber_id=?", [subscriber_id]
+        if before is not None:
+            sql += " AND day<?"
+            args.append(before.isoformat())
+        return {r[0] for r in self.db.execute(sql, args)}
+
+    # -- digests (what each email contained) ----------------------------------------------
+
+    def save_digest(self, day: date, subscriber_id: str, kind: str, selection: dict) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO digests VALUES (?,?,?,?,?)",
+                (day.isoformat(), subscriber_id, kind, json.dumps(selection), _now()),
+            )

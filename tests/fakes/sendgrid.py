@@ -1,0 +1,1 @@
+"""Local fake of the sendgrid service (placeholder)."""
