@@ -27,8 +27,9 @@ CREATE TABLE IF NOT EXISTS papers (
     abstract TEXT NOT NULL, categories TEXT NOT NULL, primary_category TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS days (
-    day TEXT PRIMARY KEY, listed INTEGER NOT NULL, new INTEGER NOT NULL, cross_listed INTEGER NOT NULL,
-    dropped INTEGER NOT NULL, categories TEXT NOT NULL, fetched_at TEXT NOT NULL
+    day TEXT PRIMARY KEY, listed INTEGER NOT NULL, new INTEGER NOT NULL,
+    cross_listed INTEGER NOT NULL, dropped INTEGER NOT NULL, categories TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS day_papers (
     day TEXT NOT NULL, paper_id TEXT NOT NULL REFERENCES papers(id), announce_type TEXT NOT NULL,
