@@ -93,20 +93,38 @@ def parse_profile(path: Path) -> Profile:
     try:
         data = read_toml(path, error=ValueError)
     except ValueError as exc:
-        raise ProfileError(str(path), [str(exc).removeprefix(f"{path}: ")]) from None
+        raise ProfileError(display_path(path), [str(exc).removeprefix(f"{path}: ")]) from None
     problems: list[str] = []
     if not ID_PATTERN.match(path.stem):
         problems.append(f"(file name): '{path.stem}' is not a usable id (letters, digits, -_.)")
     try:
         profile = Profile.model_validate(data)
     except ValidationError as exc:
-        problems += [describe_error(e) for e in exc.errors()]
-        raise ProfileError(str(path), problems) from None
+        problems += [_explain(e) for e in exc.errors()]
+        raise ProfileError(display_path(path), problems) from None
     problems += check_profile(profile)
     if problems:
-        raise ProfileError(str(path), problems)
+        raise ProfileError(display_path(path), problems)
     profile.id = path.stem
     return profile
+
+
+def _explain(err: dict) -> str:
+    """A pydantic error in the subscriber's words, with the one TOML trap spelled out."""
+    text = describe_error(err)
+    if err["type"] == "extra_forbidden" and err["loc"][0] == "topics" and len(err["loc"]) == 3:
+        key = err["loc"][2]
+        if key in Profile.model_fields:
+            text += f" (TOML puts keys after [[topics]] into that topic: move '{key}' above it)"
+    return text
+
+
+def display_path(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def check_profile(profile: Profile) -> list[str]:
@@ -141,7 +159,10 @@ def load_profiles(folder: Path) -> Roster:
         key = profile.email.lower()
         if key in owners:
             roster.errors.append(
-                ProfileError(str(path), [f"email: '{profile.email}' is also used by {owners[key]}"])
+                ProfileError(
+                    display_path(path),
+                    [f"email: '{profile.email}' is also used by {display_path(owners[key])}"],
+                )
             )
             continue
         owners[key] = path

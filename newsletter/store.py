@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -75,6 +76,8 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self._lock_file = None
+        # deliveries run in worker threads: one writer at a time on the shared connection
+        self._mutex = threading.RLock()
 
     def close(self) -> None:
         self.unlock()
@@ -88,13 +91,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._mutex:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     # -- the run lock ---------------------------------------------------------------------
 
@@ -238,10 +242,11 @@ class Store:
     # -- the delivery ledger --------------------------------------------------------------
 
     def delivery(self, day: date, subscriber_id: str) -> sqlite3.Row | None:
-        return self.db.execute(
-            "SELECT * FROM deliveries WHERE day=? AND subscriber_id=?",
-            (day.isoformat(), subscriber_id),
-        ).fetchone()
+        with self._mutex:
+            return self.db.execute(
+                "SELECT * FROM deliveries WHERE day=? AND subscriber_id=?",
+                (day.isoformat(), subscriber_id),
+            ).fetchone()
 
     def begin_delivery(self, day: date, subscriber_id: str, email: str) -> None:
         """Written (and committed) before the request leaves."""

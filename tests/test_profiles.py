@@ -1,0 +1,145 @@
+"""Subscriber profiles: every validation error names the file and the field."""
+
+from pathlib import Path
+
+import pytest
+
+from newsletter.errors import ProfileError, UnknownSubscriber
+from newsletter.profiles import arxiv_categories, load_profiles, parse_profile
+
+REPO = Path(__file__).resolve().parent.parent
+GOOD = """
+name = "Ada Lovelace"
+email = "ada@example.org"
+categories = ["cs.LG"]
+[[topics]]
+name = "Compression"
+relevant = "pruning"
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors_of(path: Path) -> list[str]:
+    """The error lines, with the file as the user typed it (tests run inside tmp_path)."""
+    with pytest.raises(ProfileError) as info:
+        parse_profile(path)
+    return [line.replace(f"{path.name}:", f"{path}:", 1) for line in str(info.value).splitlines()]
+
+
+class TestExample:
+    def test_the_shipped_example_is_valid(self):
+        profile = parse_profile(REPO / "subscribers" / "example.toml")
+        assert profile.id == "example"
+        assert profile.active
+        assert {t.name for t in profile.topics} >= {"Representation learning", "Model architecture"}
+        assert "MoE" in profile.keywords
+
+    def test_defaults(self, tmp_path):
+        profile = parse_profile(write(tmp_path, "ada", GOOD))
+        assert (profile.relevance_cutoff, profile.novelty_cutoff, profile.max_papers) == (5, 4, 30)
+        assert profile.model is None and profile.authors == []
+
+
+class TestValidation:
+    def test_unknown_category_names_the_index(self, tmp_path):
+        path = write(tmp_path, "ada", GOOD.replace('["cs.LG"]', '["cs.LG", "cs.XX"]'))
+        assert errors_of(path) == [f"{path}: categories[1]: 'cs.XX' is not an arXiv category"]
+
+    def test_bad_email(self, tmp_path):
+        path = write(tmp_path, "ada", GOOD.replace("ada@example.org", "ada-at-example"))
+        assert errors_of(path) == [f"{path}: email: 'ada-at-example' is not an email address"]
+
+    @pytest.mark.parametrize("field", ["relevance_cutoff", "novelty_cutoff"])
+    @pytest.mark.parametrize("value", [0, 11])
+    def test_cutoffs_within_1_to_10(self, tmp_path, field, value):
+        path = write(tmp_path, "ada", f"{field} = {value}\n" + GOOD)
+        (line,) = errors_of(path)
+        assert line.startswith(f"{path}: {field}: Input should be")
+
+    def test_missing_required_field(self, tmp_path):
+        path = write(tmp_path, "ada", GOOD.replace('name = "Ada Lovelace"\n', ""))
+        assert errors_of(path) == [f"{path}: name: required but missing"]
+
+    def test_unknown_key(self, tmp_path):
+        path = write(tmp_path, "ada", "colour = 'blue'\n" + GOOD)
+        assert errors_of(path) == [f"{path}: colour: unknown key"]
+
+    def test_wrong_type(self, tmp_path):
+        path = write(tmp_path, "ada", "max_papers = 'many'\n" + GOOD)
+        (line,) = errors_of(path)
+        assert line.startswith(f"{path}: max_papers: Input should be a valid integer")
+
+    def test_key_after_topics_table_is_explained(self, tmp_path):
+        path = write(tmp_path, "ada", GOOD + 'keywords = ["pruning"]\n')
+        (line,) = errors_of(path)
+        assert "topics[0].keywords: unknown key" in line
+        assert "move 'keywords' above it" in line
+
+    def test_topic_without_relevant_text(self, tmp_path):
+        path = write(tmp_path, "ada", GOOD.replace('relevant = "pruning"', 'relevant = ""'))
+        (line,) = errors_of(path)
+        assert line.startswith(f"{path}: topics[0].relevant:")
+
+    def test_a_profile_must_be_able_to_select_something(self, tmp_path):
+        text = 'name = "A"\nemail = "a@example.org"\n'
+        path = write(tmp_path, "ada", text)
+        assert errors_of(path) == [
+            f"{path}: topics: a profile needs topics, keywords or authors to select anything"
+        ]
+
+    def test_every_problem_is_listed(self, tmp_path):
+        text = GOOD.replace("ada@example.org", "bad").replace('["cs.LG"]', '["xx", "yy"]')
+        assert len(errors_of(write(tmp_path, "ada", text))) == 3
+
+    def test_invalid_toml(self, tmp_path):
+        (line,) = errors_of(write(tmp_path, "ada", "name = \n"))
+        assert "not valid TOML" in line
+
+    def test_unusable_file_name(self, tmp_path):
+        (line,) = errors_of(write(tmp_path, "-ada", GOOD))
+        assert "(file name): '-ada' is not a usable id" in line
+
+    def test_the_taxonomy_is_shipped(self):
+        cats = arxiv_categories()
+        assert cats["cs.LG"] == "Machine Learning"
+        assert "stat.ML" in cats and "quant-ph" in cats and len(cats) > 150
+
+
+class TestRoster:
+    def test_one_bad_profile_never_stops_the_others(self, tmp_path):
+        write(tmp_path, "ada", GOOD)
+        write(tmp_path, "bob", GOOD.replace("ada@", "bob@").replace("cs.LG", "cs.XX"))
+        write(tmp_path, "cy", "active = false\n" + GOOD.replace("ada@", "cy@"))
+        roster = load_profiles(tmp_path)
+        assert [p.id for p in roster.profiles] == ["ada", "cy"]
+        assert [p.id for p in roster.active] == ["ada"]
+        assert [Path(e.path).stem for e in roster.errors] == ["bob"]
+
+    def test_paused_subscribers_are_not_active(self, tmp_path):
+        write(tmp_path, "ada", "active = false\n" + GOOD)
+        assert load_profiles(tmp_path).active == []
+
+    def test_duplicate_email_across_files(self, tmp_path):
+        write(tmp_path, "ada", GOOD)
+        write(tmp_path, "bob", GOOD.replace("ada@", "ADA@"))
+        roster = load_profiles(tmp_path)
+        assert [p.id for p in roster.profiles] == ["ada"]
+        (error,) = roster.errors
+        assert "email: 'ADA@example.org' is also used by" in str(error)
+        assert "ada.toml" in str(error)
+
+    def test_get_names_what_is_missing(self, tmp_path):
+        write(tmp_path, "ada", GOOD)
+        with pytest.raises(UnknownSubscriber, match="no subscriber 'zed'"):
+            load_profiles(tmp_path).get("zed")
+
+    def test_get_of_a_bad_profile_raises_its_error(self, tmp_path):
+        write(tmp_path, "bob", GOOD.replace("cs.LG", "cs.XX"))
+        with pytest.raises(ProfileError, match="cs.XX"):
+            load_profiles(tmp_path).get("bob")
