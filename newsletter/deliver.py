@@ -1,0 +1,321 @@
+"""Deliver: hand each rendered digest to SendGrid exactly once, or write it to the outbox.
+
+Exactly once per (day, subscriber) rests on the delivery ledger in the store. A row is committed
+as `sending` before the request leaves and updated with the outcome afterwards. A row found
+still `sending` on a later run (the process died mid-request), or marked `unknown` (the
+connection dropped after the request was written), means SendGrid may already have the mail.
+SendGrid has no idempotency key, so sending again could deliver twice: such rows are reported,
+not retried, until the operator has checked SendGrid's activity feed and passes `--force`.
+
+For the same reason a single `send` retries only where SendGrid cannot have accepted the mail:
+a 429 or 5xx answer, or a failure while the request was still being written (refused, connect
+timeout). A lost connection or read timeout after that raises `UnknownOutcome`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.utils import format_datetime, make_msgid, parsedate_to_datetime
+from pathlib import Path
+from urllib.error import URLError
+from urllib.parse import quote
+
+import sendgrid
+from python_http_client.exceptions import HTTPError
+from sendgrid.helpers.mail import Category, CustomArg, From, Header, Mail, To
+
+from newsletter.config import SendgridConfig
+from newsletter.errors import DeliveryError
+from newsletter.models import Email
+from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
+
+CATEGORY = "arxiv-digest"
+# A server asking for a longer pause than this is not going to be waited for in a cron job.
+RETRY_AFTER_CAP = 60.0
+BACKOFF_CAP = 60.0
+DETAIL_CHARS = 300
+
+
+class UnknownOutcome(DeliveryError):
+    """The request was written but no answer came back: SendGrid may have accepted it."""
+
+
+class _Retryable(Exception):
+    """A failure SendGrid cannot have acted on, so sending again is safe."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Everything about one outgoing digest besides its bodies."""
+
+    day: date
+    subscriber_id: str
+    to_email: str
+    to_name: str
+    paper_ids: tuple[str, ...]
+
+
+@dataclass
+class Outcome:
+    status: str  # "sent" | "skipped" | "failed" | "unknown" | "previewed"
+    message_id: str | None = None
+    detail: str = ""
+    paths: list[Path] = field(default_factory=list)
+
+
+# -- what is sent -------------------------------------------------------------------------
+
+
+def unsubscribe_headers(env: Envelope, config: SendgridConfig) -> dict[str, str]:
+    """List-Unsubscribe (RFC 2369), plus the one-click POST header when RFC 8058 allows it.
+
+    `{subscriber_id}` and `{email}` in `unsubscribe_url` are filled in, because a one-click
+    POST carries no body naming the subscriber: the URL alone must say who leaves.
+    """
+    links = []
+    url = config.unsubscribe_url
+    if url:
+        url = url.replace("{subscriber_id}", quote(env.subscriber_id, safe=""))
+        url = url.replace("{email}", quote(env.to_email, safe=""))
+        links.append(f"<{url}>")
+    mailto = (config.unsubscribe_mailto or config.from_email).removeprefix("mailto:")
+    if "?" not in mailto:
+        mailto += "?subject=unsubscribe"
+    links.append(f"<mailto:{mailto}>")
+    headers = {"List-Unsubscribe": ", ".join(links)}
+    if url and url.lower().startswith("https://"):
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
+def build_payload(email: Email, env: Envelope, config: SendgridConfig) -> dict:
+    """The SendGrid v3 `mail/send` JSON body for one digest."""
+    mail = Mail(
+        from_email=From(config.from_email, config.from_name or None),
+        to_emails=To(env.to_email, env.to_name or None),
+        subject=email.subject,
+        plain_text_content=email.text,
+        html_content=email.html,
+    )
+    # The helper emits headers, categories and custom args in reverse order of adding.
+    for key, value in reversed(unsubscribe_headers(env, config).items()):
+        mail.add_header(Header(key, value))
+    for name in reversed(categories(env)):
+        mail.add_category(Category(name))
+    for key, value in reversed(custom_args(env).items()):
+        mail.add_custom_arg(CustomArg(key, value))
+    return mail.get()
+
+
+def categories(env: Envelope) -> list[str]:
+    return [CATEGORY, f"digest-{env.day.isoformat()}"]
+
+
+def custom_args(env: Envelope) -> dict[str, str]:
+    return {"digest_date": env.day.isoformat(), "subscriber_id": env.subscriber_id}
+
+
+def build_mime(email: Email, env: Envelope, config: SendgridConfig) -> bytes:
+    """The same digest as a complete RFC 5322 message, for the `.eml` preview."""
+    msg = EmailMessage()
+    msg["From"] = Address(config.from_name, addr_spec=config.from_email)
+    msg["To"] = Address(env.to_name, addr_spec=env.to_email)
+    msg["Subject"] = email.subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=config.from_email.rpartition("@")[2] or None)
+    for key, value in unsubscribe_headers(env, config).items():
+        msg[key] = value
+    msg.set_content(email.text)
+    msg.add_alternative(email.html, subtype="html")
+    return msg.as_bytes()
+
+
+# -- talking to SendGrid ------------------------------------------------------------------
+
+
+class SendgridSender:
+    """Sends one payload at a time through the official client, with bounded, safe retries."""
+
+    def __init__(
+        self,
+        config: SendgridConfig,
+        api_key: str | None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not api_key:
+            raise DeliveryError("SENDGRID_API_KEY is not set")
+        self.config = config
+        self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
+        # The client has no timeout of its own: a hung server would block the run forever.
+        self.client.client.timeout = config.timeout
+        self._sleep = sleep
+
+    def send(self, payload: dict) -> str | None:
+        """POST the payload; return SendGrid's X-Message-Id."""
+        attempt = 1
+        while True:
+            try:
+                return self._post(payload)
+            except _Retryable as exc:
+                if attempt > self.config.retries:
+                    raise DeliveryError(f"{exc} (gave up after {attempt} attempts)") from None
+                self._sleep(self._pause(attempt, exc.retry_after))
+                attempt += 1
+
+    def _pause(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, RETRY_AFTER_CAP)
+        return min(self.config.retry_delay * 2 ** (attempt - 1), BACKOFF_CAP)
+
+    def _post(self, payload: dict) -> str | None:
+        try:
+            response = self.client.send(payload)
+        except HTTPError as exc:
+            status = exc.status_code
+            if status == 429:
+                raise _Retryable(http_detail(exc), retry_after(exc.headers)) from None
+            if status >= 500:
+                raise _Retryable(http_detail(exc)) from None
+            raise DeliveryError(http_detail(exc)) from None
+        except URLError as exc:
+            # urllib wraps only errors raised while the request was being written.
+            raise _Retryable(f"cannot reach {self.config.api_host}: {exc.reason}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise UnknownOutcome(
+                f"no response from SendGrid after the request was sent "
+                f"({type(exc).__name__}: {exc}); it may have been accepted"
+            ) from None
+        return response.headers.get("X-Message-Id")
+
+
+def http_detail(exc: HTTPError) -> str:
+    """`SendGrid 400: message (field); ...` from SendGrid's JSON error body."""
+    try:
+        errors = json.loads(exc.body)["errors"]
+        text = "; ".join(
+            f"{e['message']} ({e['field']})" if e.get("field") else e["message"] for e in errors
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        text = str(getattr(exc, "reason", "") or "")
+    return f"SendGrid {exc.status_code}: {text}" if text else f"SendGrid {exc.status_code}"
+
+
+def retry_after(headers: Message | None) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date), or None when absent or bad."""
+    value = (headers.get("Retry-After") if headers is not None else None) or ""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+# -- exactly once, through the ledger -----------------------------------------------------
+
+
+UNKNOWN_HINT = (
+    "previous attempt's outcome unknown; check SendGrid activity, then rerun with --force"
+)
+
+
+def prior_outcome(store: Store, day: date, subscriber_id: str) -> Outcome | None:
+    """What the ledger already says of (day, subscriber): sent, maybe sent, or None (send it)."""
+    row = store.delivery(day, subscriber_id)
+    if row is None:
+        return None
+    if row["status"] == SENT:
+        return Outcome("skipped", row["message_id"], f"already sent {row['updated_at']}")
+    if row["status"] in (SENDING, UNKNOWN):
+        return Outcome("unknown", row["message_id"], UNKNOWN_HINT)
+    return None
+
+
+def deliver(
+    store: Store,
+    sender: SendgridSender,
+    email: Email,
+    env: Envelope,
+    config: SendgridConfig,
+    *,
+    force: bool = False,
+) -> Outcome:
+    """Send one digest unless the ledger says it went (or may have gone) already."""
+    if not force and (prior := prior_outcome(store, env.day, env.subscriber_id)):
+        return prior
+    payload = build_payload(email, env, config)
+    store.begin_delivery(env.day, env.subscriber_id, env.to_email)
+    try:
+        message_id = sender.send(payload)
+    except UnknownOutcome as exc:
+        store.finish_delivery(env.day, env.subscriber_id, UNKNOWN, error=str(exc))
+        return Outcome("unknown", detail=one_line(f"{exc}; check SendGrid activity"))
+    except DeliveryError as exc:
+        store.finish_delivery(env.day, env.subscriber_id, FAILED, error=str(exc))
+        return Outcome("failed", detail=one_line(str(exc)))
+    store.finish_delivery(
+        env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
+    )
+    return Outcome("sent", message_id, f"to {env.to_email}")
+
+
+def one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+
+# -- the dry-run outbox -------------------------------------------------------------------
+
+
+def write_preview(
+    outbox: Path, email: Email, env: Envelope, config: SendgridConfig, selection_json: dict
+) -> list[Path]:
+    """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths."""
+    folder = outbox / env.day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    selection = json.dumps(selection_json, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    files = {
+        ".html": email.html.encode("utf-8"),
+        ".txt": email.text.encode("utf-8"),
+        ".eml": build_mime(email, env, config),
+        ".json": selection.encode("utf-8"),
+    }
+    paths = []
+    for suffix, data in files.items():
+        path = folder / f"{env.subscriber_id}{suffix}"
+        write_atomic(path, data)
+        paths.append(path)
+    return paths
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never a half-written one."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
