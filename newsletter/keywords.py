@@ -1,0 +1,105 @@
+"""The local scorer: keyword weighting of a profile against titles and abstracts.
+
+No network, no key, no cost. It answers in the same shape as the model (a Score per paper, with
+an honest comment naming what matched), so it can stand in for the model (`[llm] provider =
+"local"`, or a dry run without OPENAI_API_KEY) and pre-filter papers before the model sees them
+(`[llm] prefilter_keep`).
+
+Weights: a profile keyword in the title counts 3, in the abstract 1.5; a term drawn from a
+topic's name or "relevant" text counts 1 (title) or 0.5 (abstract); an irrelevant domain or
+application task subtracts 2 (title) or 1 (abstract). Novelty cannot be judged from keywords,
+so every paper gets a neutral novelty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+from newsletter.models import Paper, Score
+from newsletter.profiles import Profile
+
+NEUTRAL_NOVELTY = 5
+_SPLIT = re.compile(r"[,;:()/]|\band\b|\bor\b|\bsuch as\b|\bincl\.|\be\.g\.", re.IGNORECASE)
+_STOP = {
+    "and", "or", "the", "a", "an", "of", "for", "in", "on", "to", "with", "new", "how", "why",
+    "what", "that", "their", "its", "other", "work", "works", "method", "methods", "approach",
+    "approaches", "advances", "analysis", "analyses", "models", "model", "learning", "theory",
+    "tell", "us", "about", "driven", "data", "existing", "known", "genuinely", "one", "more",
+    "are", "built", "trained", "explains", "behaviour", "behavior", "algorithmic", "theoretical",
+    "foundational", "emerging", "directions", "challenges", "established", "assumption",
+    "large", "language", "inference", "efficient", "training", "ai", "science", "variants",
+}  # fmt: skip
+
+
+def _pattern(term: str) -> re.Pattern[str]:
+    """Whole-word match; short all-caps acronyms (MoE, KV) match case-sensitively."""
+    flags = 0 if (len(term) <= 4 and any(c.isupper() for c in term[1:])) else re.IGNORECASE
+    body = r"[\s-]+".join(re.escape(w) for w in term.split())
+    return re.compile(rf"(?<![\w-]){body}s?(?![\w-])", flags)
+
+
+def topic_terms(profile: Profile) -> list[str]:
+    """Short phrases from the topics' names and relevant text ('pruning', 'KV-cache ...')."""
+    terms: list[str] = []
+    for topic in profile.topics:
+        for chunk in _SPLIT.split(f"{topic.name}, {topic.relevant}"):
+            words = [w for w in re.findall(r"[\w-]+", chunk) if w.lower() not in _STOP]
+            if 1 <= len(words) <= 3:
+                terms.append(" ".join(words))
+    seen: set[str] = set()
+    return [t for t in terms if not (t.lower() in seen or seen.add(t.lower()))]
+
+
+@dataclass
+class LocalScorer:
+    """Scores papers for one profile by the weighted terms it finds."""
+
+    profile: Profile
+    model: str = "local"
+
+    @cached_property
+    def weighted(self) -> list[tuple[str, re.Pattern[str], float]]:
+        p = self.profile
+        keywords = {k.lower() for k in p.keywords}
+        rows = [(k, _pattern(k), 3.0) for k in p.keywords]
+        rows += [(t, _pattern(t), 1.0) for t in topic_terms(p) if t.lower() not in keywords]
+        rows += [(t, _pattern(t), -2.0) for t in [*p.irrelevant_domains, *p.application_tasks]]
+        return rows
+
+    def raw(self, paper: Paper) -> tuple[float, list[str], list[str]]:
+        """(weight, matched terms, penalising terms)."""
+        total, hits, minus = 0.0, [], []
+        for term, pattern, weight in self.weighted:
+            in_title = bool(pattern.search(paper.title))
+            in_abstract = not in_title and bool(pattern.search(paper.abstract))
+            if not (in_title or in_abstract):
+                continue
+            total += weight if in_title else weight / 2
+            (hits if weight > 0 else minus).append(term)
+        return total, hits, minus
+
+    def score(self, paper: Paper) -> Score:
+        weight, hits, minus = self.raw(paper)
+        relevance = max(1, min(10, round(2 + weight * 1.2)))
+        parts = []
+        if hits:
+            parts.append("matched: " + ", ".join(hits[:6]))
+        if minus:
+            parts.append("off-topic: " + ", ".join(minus[:3]))
+        comment = "; ".join(parts) or "no profile keyword matched"
+        return Score(paper.id, relevance, NEUTRAL_NOVELTY, f"{comment} (keyword scorer)")
+
+    def score_all(self, papers: Iterable[Paper]) -> dict[str, Score]:
+        return {p.id: self.score(p) for p in papers}
+
+    def prefilter(self, papers: list[Paper], keep: float) -> list[Paper]:
+        """The best `keep` fraction by keyword weight, in the original order."""
+        if keep >= 1 or not papers:
+            return list(papers)
+        count = max(1, round(len(papers) * keep))
+        ranked = sorted(papers, key=lambda p: self.raw(p)[0], reverse=True)[:count]
+        chosen = {p.id for p in ranked}
+        return [p for p in papers if p.id in chosen]

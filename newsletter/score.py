@@ -1,0 +1,269 @@
+"""Scoring: papers judged for a profile by an LLM (any OpenAI-compatible endpoint), or by the
+local keyword scorer, with every token and dollar counted.
+
+Per profile, on the papers left after author matches and already-sent papers:
+1. optional pre-filter by the local scorer (`[llm] prefilter_keep`),
+2. the title pass: ids and titles in large batches; titles scored below `title_cutoff` are
+   dropped, and a paper the answer leaves out is kept (recall first),
+3. the abstract pass: the selection prompt with batches of papers; ids an answer leaves out are
+   asked again in smaller batches for a bounded number of rounds, then reported as unscored.
+
+Scores are cached in SQLite by (paper, prompt hash, model), so a re-run, or a second profile with
+the same prompt, spends nothing on papers already scored. All requests of a run share one
+concurrency limit and one cost cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import openai
+
+from newsletter.answers import parse_answer
+from newsletter.config import Config, Price, openai_key
+from newsletter.errors import NewsletterError, QuotaExhausted
+from newsletter.keywords import LocalScorer
+from newsletter.models import Paper, Score, Usage
+from newsletter.profiles import Profile
+from newsletter.prompt import (
+    format_papers,
+    format_titles,
+    prompt_hash,
+    render_selection_prompt,
+    render_title_prompt,
+)
+from newsletter.store import Store
+
+CHARS_PER_TOKEN = 4  # for estimates only; billing uses the response's `usage`
+ABSTRACT_ANSWER_TOKENS = 80  # a generous bound on one JSONL line with a comment
+TITLE_ANSWER_TOKENS = 20
+
+Progress = Callable[[int], None]  # called with the number of papers just finished
+
+
+@dataclass
+class Outcome:
+    """What scoring one profile produced."""
+
+    scores: dict[str, Score] = field(default_factory=dict)
+    scanned: int = 0  # papers judged on their abstract (from the cache or fresh)
+    unscored: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=lambda: Usage(model=""))
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Budget:
+    """The run's cost cap, shared by every request: reserve before, settle after."""
+
+    limit: float | None
+    spent: float = 0.0
+    reserved: float = 0.0
+    hit: bool = False
+
+    def reserve(self, estimate: float) -> bool:
+        if self.limit is not None and self.spent + self.reserved + estimate > self.limit:
+            self.hit = True
+            return False
+        self.reserved += estimate
+        return True
+
+    def settle(self, estimate: float, actual: float) -> None:
+        self.reserved -= estimate
+        self.spent += actual
+
+
+def make_client(config: Config) -> openai.AsyncOpenAI:
+    """The openai client, with our timeout and retry policy (it retries 429/5xx itself)."""
+    key = openai_key()
+    if key is None and config.llm.base_url is None:
+        raise NewsletterError(
+            'OPENAI_API_KEY is not set: export it, or set [llm] provider = "local" in config.toml'
+        )
+    return openai.AsyncOpenAI(
+        api_key=key or "unused",  # self-hosted endpoints often need no key
+        base_url=config.llm.base_url,
+        timeout=config.llm.timeout,
+        max_retries=config.llm.max_retries,
+    )
+
+
+class LLMScorer:
+    """Scores profiles through one AsyncOpenAI client; share one instance per run."""
+
+    def __init__(self, config: Config, store: Store, client: openai.AsyncOpenAI):
+        self.llm = config.llm
+        self.prices = config.llm.prices
+        self.store = store
+        self.client = client
+        self.budget = Budget(config.llm.max_cost_usd)
+        self.slots = asyncio.Semaphore(config.llm.concurrency)
+        self.requests = 0
+
+    async def score(
+        self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
+    ) -> Outcome:
+        model = profile.model or self.llm.model
+        out = Outcome(usage=Usage(model=model))
+        if model not in self.prices:
+            out.usage.cost_usd = None
+            out.notes.append(f"no price for model '{model}' in [llm.prices]: cost unknown")
+        system = render_selection_prompt(profile)
+        key = prompt_hash(system, str(self.llm.abstract_chars))
+        cached = self.store.cached_scores([p.id for p in papers], key, model)
+        todo = [p for p in papers if p.id not in cached]
+        if self.llm.prefilter_keep < 1:
+            todo = LocalScorer(profile).prefilter(todo, self.llm.prefilter_keep)
+        if self.llm.title_pass and todo:
+            todo = await self._title_pass(profile, todo, model, out)
+        if progress:
+            progress(len(papers) - len(todo))
+        fresh, missing = await self._ask_all(
+            system, todo, model, out, with_novelty=True, progress=progress
+        )
+        self.store.save_scores(fresh.values(), key, model)
+        out.scores = {**cached, **fresh}
+        out.scanned = len(cached) + len(todo)
+        out.unscored = [p.id for p in missing]
+        if self.budget.hit:
+            out.notes.append("cost cap ([llm] max_cost_usd) reached: some papers were not scored")
+        return out
+
+    async def _title_pass(
+        self, profile: Profile, papers: list[Paper], model: str, out: Outcome
+    ) -> list[Paper]:
+        """Drop the clearly irrelevant by title; keep whatever the answer does not judge."""
+        system = render_title_prompt(profile)
+        key = prompt_hash(system)
+        cached = self.store.cached_scores([p.id for p in papers], key, model)
+        todo = [p for p in papers if p.id not in cached]
+        fresh, _ = await self._ask_all(system, todo, model, out, with_novelty=False, rounds=0)
+        self.store.save_scores(fresh.values(), key, model)
+        judged = {**cached, **fresh}
+        cutoff = self.llm.title_cutoff
+        return [p for p in papers if p.id not in judged or judged[p.id].relevance >= cutoff]
+
+    async def _ask_all(
+        self,
+        system: str,
+        papers: list[Paper],
+        model: str,
+        out: Outcome,
+        *,
+        with_novelty: bool,
+        rounds: int | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[dict[str, Score], list[Paper]]:
+        """Ask in batches; re-ask what answers left out in halved batches, `rounds` times."""
+        size = self.llm.batch_size if with_novelty else self.llm.title_batch_size
+        rounds = self.llm.retry_rounds if rounds is None else rounds
+        scores: dict[str, Score] = {}
+        pending = list(papers)
+        for _ in range(rounds + 1):
+            if not pending:
+                break
+            batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+            answers = await asyncio.gather(
+                *(self._ask(system, b, model, out, with_novelty) for b in batches)
+            )
+            for answer in answers:
+                scores.update(answer)
+                if progress and with_novelty:
+                    progress(len(answer))
+            pending = [p for p in pending if p.id not in scores]
+            size = max(1, math.ceil(size / 2))
+            if self.budget.hit:
+                break
+        return scores, pending
+
+    async def _ask(
+        self, system: str, batch: list[Paper], model: str, out: Outcome, with_novelty: bool
+    ) -> dict[str, Score]:
+        """One request. Only the quota error escapes: anything else leaves the batch unanswered."""
+        if with_novelty:
+            user = format_papers(batch, self.llm.abstract_chars)
+            max_tokens = ABSTRACT_ANSWER_TOKENS * len(batch) + 50
+        else:
+            user = format_titles(batch)
+            max_tokens = TITLE_ANSWER_TOKENS * len(batch) + 50
+        price = self.prices.get(model)
+        estimate = _estimate(price, system + user, max_tokens // 2)
+        async with self.slots:
+            if not self.budget.reserve(estimate):
+                return {}
+            actual = 0.0
+            try:
+                response = await self._request(model, system, user, max_tokens)
+                usage = _usage(model, response, price)
+                actual = usage.cost_usd or 0.0
+                out.usage.add(usage)
+            except openai.APIStatusError as exc:
+                if exc.status_code == 429 and _quota_exhausted(exc):
+                    raise QuotaExhausted(
+                        f"the LLM provider reports insufficient quota for model '{model}': "
+                        "add credit or change [llm] model, then re-run (scores so far are kept)"
+                    ) from None
+                out.notes.append(f"a batch of {len(batch)} failed: HTTP {exc.status_code}")
+                return {}
+            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+                out.notes.append(f"a batch of {len(batch)} failed: {type(exc).__name__}")
+                return {}
+            finally:
+                self.budget.settle(estimate, actual)
+        return _read_choice(response, {p.id for p in batch}, with_novelty)
+
+    async def _request(self, model: str, system: str, user: str, max_tokens: int):
+        self.requests += 1
+        return await self.client.chat.completions.create(
+            model=model,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+            temperature=self.llm.temperature,
+            max_tokens=max_tokens,
+        )
+
+
+def _read_choice(response, batch_ids: set[str], with_novelty: bool) -> dict[str, Score]:
+    """The scores in a response; a refusal or a malformed body gives none."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        return {}
+    message = choices[0].message
+    if message is None or getattr(message, "refusal", None):
+        return {}
+    # finish_reason "length": what was written before the cut still counts; the rest is re-asked
+    return parse_answer(message.content, batch_ids, with_novelty=with_novelty)
+
+
+def _quota_exhausted(exc: openai.APIStatusError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    fields = {getattr(exc, "code", None), getattr(exc, "type", None)}
+    if isinstance(error, dict):
+        fields |= {error.get("code"), error.get("type")}
+    return "insufficient_quota" in fields
+
+
+def _usage(model: str, response, price: Price | None) -> Usage:
+    """Tokens from the response's own `usage`; `prompt_tokens_details` may be missing."""
+    usage = getattr(response, "usage", None)
+    prompt = getattr(usage, "prompt_tokens", 0) or 0
+    completion = getattr(usage, "completion_tokens", 0) or 0
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", 0) or 0
+    cost = price.cost(prompt, cached, completion) if price else None
+    return Usage(model, 1, prompt, cached, completion, cost)
+
+
+def _estimate(price: Price | None, prompt: str, completion_tokens: int) -> float:
+    if price is None:
+        return 0.0
+    return price.cost(len(prompt) // CHARS_PER_TOKEN, 0, completion_tokens)
+
+
+def score_locally(profile: Profile, papers: Sequence[Paper]) -> Outcome:
+    """The keyword scorer's outcome: every paper judged, nothing spent."""
+    scores = LocalScorer(profile).score_all(papers)
+    return Outcome(scores=scores, scanned=len(papers), usage=Usage(model="local"))

@@ -1,0 +1,87 @@
+"""Selection: which of the day's papers one subscriber receives, in what order.
+
+Followed authors first ("Author match", chosen without asking the model), then the scored
+papers at or above the profile's cutoffs, best first by (relevance + novelty, relevance),
+capped at the profile's maximum.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+
+from newsletter.models import Paper, Pick, Score
+from newsletter.profiles import Profile
+
+AUTHOR_MATCH = "Author match"
+
+# LaTeX accent commands as arXiv writes them in author lists: M\"uller, Fr\'echet, {\o}, \ss
+_LATEX_ACCENT = re.compile(r"\\([\"'`^~=.uvHck])\s*\{?\\?([A-Za-z])\}?")
+_LATEX_LETTER = re.compile(r"\\(ss|o|O|l|L|ae|AE|oe|OE|aa|AA|i|j)(?![A-Za-z])")
+_LATEX_LETTERS = {"ss": "ss", "o": "o", "O": "O", "l": "l", "L": "L", "ae": "ae", "AE": "AE",
+                  "oe": "oe", "OE": "OE", "aa": "a", "AA": "A", "i": "i", "j": "j"}  # fmt: skip
+
+
+@cache
+def name_tokens(name: str) -> tuple[str, ...]:
+    """'J\\"urgen M\\"uller' -> ('jurgen', 'muller'); 'Müller, Jürgen' likewise; 'J.-P.' -> j p."""
+    text = _LATEX_ACCENT.sub(r"\2", name)
+    text = _LATEX_LETTER.sub(lambda m: _LATEX_LETTERS[m.group(1)], text)
+    text = unicodedata.normalize("NFKD", text)
+    text = (
+        "".join(c for c in text if not unicodedata.combining(c)).replace("{", "").replace("}", "")
+    )
+    if "," in text:  # "Surname, Given"
+        surname, _, given = text.partition(",")
+        text = f"{given} {surname}"
+    return tuple(t for t in re.split(r"[^A-Za-z0-9]+", text.lower()) if t)
+
+
+def same_author(followed: str, author: str) -> bool:
+    """Surnames equal; given names equal or initial-compatible, as far as both are given."""
+    a, b = name_tokens(followed), name_tokens(author)
+    if not a or not b or a[-1] != b[-1]:
+        return False
+    for x, y in zip(a[:-1], b[:-1], strict=False):
+        if not (x == y or (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y))):
+            return False
+    return True
+
+
+def author_matches(profile: Profile, papers: Iterable[Paper]) -> list[Paper]:
+    """Papers with at least one followed author, in listing order."""
+    if not profile.authors:
+        return []
+    return [p for p in papers if any(same_author(f, a) for f in profile.authors for a in p.authors)]
+
+
+def candidates(
+    profile: Profile,
+    papers: Iterable[Paper],
+    default_categories: Sequence[str],
+    already_sent: set[str],
+) -> list[Paper]:
+    """The day's papers in the subscriber's categories (cross-lists count), minus those sent."""
+    wanted = set(profile.categories_or(default_categories))
+    return [p for p in papers if wanted & set(p.categories) and p.id not in already_sent]
+
+
+def select(profile: Profile, papers: Sequence[Paper], scores: Mapping[str, Score]) -> list[Pick]:
+    """Author matches first, then scored papers passing both cutoffs, best first, capped."""
+    matched = author_matches(profile, papers)
+    picks = [Pick(p, Score(p.id, 10, 10, AUTHOR_MATCH), author_match=True) for p in matched]
+    taken = {p.id for p in matched}
+    ranked = [
+        Pick(p, scores[p.id])
+        for p in papers
+        if p.id not in taken
+        and p.id in scores
+        and scores[p.id].relevance >= profile.relevance_cutoff
+        and scores[p.id].novelty >= profile.novelty_cutoff
+    ]
+    ranked.sort(
+        key=lambda k: (k.score.relevance + k.score.novelty, k.score.relevance), reverse=True
+    )
+    return (picks + ranked)[: profile.max_papers]

@@ -1,0 +1,43 @@
+"""The local scorer: honest comments, sensible order, a pre-filter that keeps the best."""
+
+from pathlib import Path
+
+from newsletter.keywords import NEUTRAL_NOVELTY, LocalScorer
+from newsletter.models import Paper
+from newsletter.profiles import parse_profile
+
+EXAMPLE = parse_profile(Path(__file__).resolve().parent.parent / "subscribers" / "example.toml")
+
+
+def paper(pid: str, title: str, abstract: str = "") -> Paper:
+    return Paper(pid, title, ("A",), abstract, ("cs.LG",), "cs.LG")
+
+
+ON = paper("1", "Load Balancing in Sparse Mixture-of-Experts", "We prune experts in MoE layers.")
+OFF = paper("2", "Federated Learning for Medical Imaging", "A segmentation benchmark.")
+PLAIN = paper("3", "A Study of Soil Moisture", "Field measurements.")
+
+
+def test_on_topic_outscores_off_topic():
+    scorer = LocalScorer(EXAMPLE)
+    on, off, plain = (scorer.score(p) for p in (ON, OFF, PLAIN))
+    assert on.relevance >= 8 > plain.relevance >= off.relevance
+    assert on.novelty == NEUTRAL_NOVELTY
+
+
+def test_comments_name_what_matched():
+    scorer = LocalScorer(EXAMPLE)
+    assert "matched: " in scorer.score(ON).comment and "MoE" in scorer.score(ON).comment
+    assert "off-topic: federated learning" in scorer.score(OFF).comment
+    assert scorer.score(PLAIN).comment.startswith("no profile keyword matched")
+
+
+def test_acronyms_match_case_sensitively():
+    scorer = LocalScorer(EXAMPLE)
+    assert "MoE" not in scorer.score(paper("4", "Moe the cat")).comment
+
+
+def test_prefilter_keeps_the_best_fraction_in_listing_order():
+    papers = [PLAIN, ON, OFF]
+    assert LocalScorer(EXAMPLE).prefilter(papers, 0.34) == [ON]
+    assert LocalScorer(EXAMPLE).prefilter(papers, 1.0) == papers

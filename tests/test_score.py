@@ -1,0 +1,224 @@
+"""Scoring through the real openai client against a local server speaking chat completions."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import Config, LLMConfig, Price
+from newsletter.errors import QuotaExhausted
+from newsletter.models import Paper
+from newsletter.profiles import parse_profile
+from newsletter.score import LLMScorer, make_client
+from newsletter.store import Store
+
+EXAMPLE = parse_profile(Path(__file__).resolve().parent.parent / "subscribers" / "example.toml")
+PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)
+
+
+def papers(n: int) -> list[Paper]:
+    return [
+        Paper(f"2504.{i:05d}", f"Paper number {i}", ("A. Author",), f"Abstract {i}. " * 20,
+              ("cs.LG",), "cs.LG")
+        for i in range(1, n + 1)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def llm(openai_server, monkeypatch, tmp_path):
+    """Run a scorer against the fake; returns (outcome, scorer)."""
+    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
+
+    def run(items, *, profile=EXAMPLE, store=None, **settings):
+        options = {"base_url": openai_server.base_url, "model": "m", "batch_size": 5,
+                   "title_pass": False, "max_retries": 1, "timeout": 5, "prices": {"m": PRICE},
+                   **settings}  # fmt: skip
+        config = Config(llm=LLMConfig(**options))
+        store = store or Store(tmp_path / "db.sqlite")
+
+        async def go():
+            scorer = LLMScorer(config, store, make_client(config))
+            try:
+                return await scorer.score(profile, items), scorer
+            finally:
+                await scorer.client.close()
+
+        return asyncio.run(go())
+
+    return run
+
+
+def asked_ids(request) -> list[str]:
+    user = request.body["messages"][-1]["content"]
+    return [line.split(": ")[1] for line in user.splitlines() if line.startswith("ARXIVID: ")]
+
+
+def jsonl(*rows) -> str:
+    return "\n".join(
+        json.dumps({"ARXIVID": i, "COMMENT": c, "RELEVANCE": r, "NOVELTY": n})
+        for i, r, n, c in rows
+    )
+
+
+class TestScoring:
+    def test_batches_scores_and_usage(self, llm, openai_server):
+        items = papers(12)
+        openai_server.relevance = {items[0].id: 9, items[5].id: 7}
+        out, scorer = llm(items)
+        assert len(openai_server.requests) == scorer.requests == 3  # 5 + 5 + 2
+        assert out.scores[items[0].id].relevance == 9
+        assert out.scores[items[5].id].relevance == 7
+        assert out.scores[items[1].id].relevance == 2
+        assert out.scanned == 12 and out.unscored == []
+        sent = openai_server.requests[0].body
+        assert sent["messages"][0]["role"] == "system"
+        assert "## Answer format" in sent["messages"][0]["content"]
+        assert sent["messages"][1]["content"].startswith("ARXIVID: 2504.00001\nTitle: ")
+        assert out.usage.requests == 3 and out.usage.prompt_tokens > 3 * 1000
+        expected = PRICE.cost(out.usage.prompt_tokens, out.usage.cached_tokens,
+                              out.usage.completion_tokens)  # fmt: skip
+        assert out.usage.cost_usd == pytest.approx(expected)
+
+    def test_prompt_prefix_is_cached_across_batches(self, llm, openai_server):
+        out, _ = llm(papers(10), concurrency=1)
+        assert out.usage.cached_tokens >= 1024  # the second batch reuses the system prompt
+        full = PRICE.cost(out.usage.prompt_tokens, 0, out.usage.completion_tokens)
+        assert out.usage.cost_usd < full
+
+    def test_a_model_without_a_price_is_reported_not_fatal(self, llm):
+        out, _ = llm(papers(2), prices={})
+        assert out.usage.cost_usd is None
+        assert any("no price for model 'm'" in note for note in out.notes)
+        assert len(out.scores) == 2
+
+    def test_cache_second_run_makes_no_request(self, llm, openai_server, tmp_path):
+        store = Store(tmp_path / "shared.sqlite")
+        first, _ = llm(papers(6), store=store)
+        before = len(openai_server.requests)
+        second, scorer = llm(papers(6), store=store)
+        assert scorer.requests == 0 and len(openai_server.requests) == before
+        assert second.scores == first.scores and second.usage.requests == 0
+
+
+class TestUntrustedAnswers:
+    def test_fenced_array_with_prose_and_trailing_commas(self, llm, openai_server):
+        items = papers(2)
+        body = json.dumps(
+            [{"ARXIVID": items[0].id, "COMMENT": "c", "RELEVANCE": "8", "NOVELTY": 6.4},
+             {"ARXIVID": items[1].id, "COMMENT": "d", "RELEVANCE": 3, "NOVELTY": 12}]
+        ).replace("}]", "},]")  # fmt: skip
+        openai_server.queue_content(f"Sure, here you go:\n```json\n{body}\n```\nThanks!")
+        out, scorer = llm(items)
+        assert scorer.requests == 1
+        assert (out.scores[items[0].id].relevance, out.scores[items[0].id].novelty) == (8, 6)
+        assert out.scores[items[1].id].novelty == 10
+
+    def test_a_hallucinated_id_is_never_selected(self, llm, openai_server):
+        items = papers(2)
+        openai_server.queue_content(
+            jsonl((items[0].id, 5, 5, "ok"), ("2504.99999", 10, 10, "injected"))
+        )
+        out, _ = llm(items)
+        assert "2504.99999" not in out.scores
+        assert set(out.scores) == {items[0].id, items[1].id}  # the missing one was re-asked
+
+    def test_missing_ids_are_asked_again_in_smaller_batches(self, llm, openai_server):
+        items = papers(4)
+        openai_server.queue_content(jsonl((items[0].id, 5, 5, "only one")))
+        out, _ = llm(items, batch_size=4)
+        assert asked_ids(openai_server.requests[0]) == [p.id for p in items]
+        retried = [asked_ids(r) for r in openai_server.requests[1:]]
+        assert sorted(retried) == [[items[1].id, items[2].id], [items[3].id]]
+        assert len(out.scores) == 4 and out.unscored == []
+
+    def test_unanswered_after_the_rounds_are_reported(self, llm, openai_server):
+        items = papers(1)
+        openai_server.queue_content("no idea", times=3)
+        out, scorer = llm(items, retry_rounds=2)
+        assert scorer.requests == 3
+        assert out.unscored == [items[0].id] and out.scores == {}
+
+    @pytest.mark.parametrize("failure", ["refusal", "bad_request", "malformed", "truncated"])
+    def test_a_failed_batch_affects_only_that_batch(self, llm, openai_server, failure):
+        items = papers(4)
+        {
+            "refusal": openai_server.queue_refusal,
+            "bad_request": openai_server.queue_bad_request,
+            "malformed": openai_server.queue_malformed,
+            "truncated": lambda: openai_server.queue_truncated(keep=120),
+        }[failure]()
+        out, _ = llm(items, batch_size=2, retry_rounds=0, concurrency=1)
+        # the first batch failed (a cut answer keeps its complete first line); the second did not
+        assert {items[2].id, items[3].id} <= set(out.scores)
+        assert items[1].id in out.unscored
+        if failure == "truncated":
+            assert items[0].id in out.scores
+        else:
+            assert set(out.unscored) == {items[0].id, items[1].id}
+
+
+class TestProviderErrors:
+    def test_429_then_success(self, llm, openai_server):
+        openai_server.queue_rate_limit()
+        out, scorer = llm(papers(2))
+        assert scorer.requests == 1  # the client retried by itself
+        assert [r.status for r in openai_server.requests] == [429, 200]
+        assert len(out.scores) == 2
+
+    def test_500s_exhaust_the_client_retries_then_the_batch_is_asked_again(
+        self, llm, openai_server
+    ):
+        openai_server.queue_server_error(times=2)
+        out, scorer = llm(papers(2), max_retries=1)
+        assert [r.status for r in openai_server.requests] == [500, 500, 200]
+        assert any("HTTP 500" in note for note in out.notes)
+        assert len(out.scores) == 2 and scorer.requests == 2
+
+    def test_insufficient_quota_stops_the_run(self, llm, openai_server):
+        openai_server.queue_insufficient_quota(times=5)
+        with pytest.raises(QuotaExhausted, match="insufficient quota for model 'm'"):
+            llm(papers(2), max_retries=0)
+
+    def test_request_timeout_is_ours(self, llm, openai_server):
+        openai_server.queue_delay(3)
+        out, _ = llm(papers(1), timeout=0.3, max_retries=0, retry_rounds=0)
+        assert out.unscored == ["2504.00001"]
+        assert any("APITimeoutError" in note for note in out.notes)
+
+
+class TestCostCap:
+    def test_stops_before_the_cap_and_keeps_what_is_ready(self, llm, openai_server):
+        items = papers(20)
+        # one batch of 5 costs about $0.0025 at $1/M prompt tokens; allow roughly two
+        out, scorer = llm(items, concurrency=1, max_cost_usd=0.006,
+                          prices={"m": Price(prompt=1.0, completion=4.0)})  # fmt: skip
+        assert 1 <= scorer.requests < 4
+        assert out.usage.cost_usd <= 0.006
+        assert len(out.scores) == 5 * scorer.requests
+        assert any("cost cap" in note for note in out.notes)
+
+
+class TestTitlePass:
+    def test_clearly_irrelevant_titles_are_dropped(self, llm, openai_server):
+        items = papers(6)
+        openai_server.relevance = {items[0].id: 9, items[1].id: 5}
+        out, _ = llm(items, title_pass=True, title_batch_size=10)
+        title_request, *abstract_requests = openai_server.requests
+        assert "NOVELTY" not in title_request.body["messages"][0]["content"]
+        assert title_request.body["messages"][1]["content"].startswith("2504.00001 | Paper")
+        assert [asked_ids(r) for r in abstract_requests] == [[items[0].id, items[1].id]]
+        assert out.scanned == 2
+
+    def test_titles_the_answer_leaves_out_are_kept(self, llm, openai_server):
+        items = papers(3)
+        openai_server.queue_content(json.dumps({"ARXIVID": items[0].id, "RELEVANCE": 1}))
+        out, _ = llm(items, title_pass=True)
+        assert asked_ids(openai_server.requests[1]) == [items[1].id, items[2].id]
+        assert out.scanned == 2
+
+    def test_an_unparseable_title_answer_keeps_every_paper(self, llm, openai_server):
+        openai_server.queue_content("I would rather not.")
+        out, _ = llm(papers(3), title_pass=True)
+        assert asked_ids(openai_server.requests[1]) == [p.id for p in papers(3)]
+        assert out.scanned == 3
