@@ -35,7 +35,7 @@ EXPECTED = {
         "trailing-comma-array",
         "trailing-comma-object",
         "no-newline",
-    ],  # fmt: skip
+    ],
 )
 def test_every_answer_shape(text):
     assert parse_answer(text, BATCH) == EXPECTED

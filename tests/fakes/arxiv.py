@@ -1,1 +1,259 @@
-"""Local fake of the arxiv service (placeholder)."""
+"""A local arXiv: the RSS listing and the Atom query API, on 127.0.0.1, scriptable per test.
+
+Papers are plain dicts (see `paper`). `abstract` is the description's HTML as arXiv serves
+it, so plain text that looks like markup is written entity-escaped (`&lt;b&gt;`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+import pytest
+
+from newsletter.config import ArxivConfig
+
+PUB_DATE = "Thu, 10 Apr 2025 00:00:00 -0400"
+SUBMITTED = datetime(2025, 4, 9, 17, 59, 46, tzinfo=UTC)
+
+
+def paper(pid: str, **fields: object) -> dict:
+    """A fake paper: every field has a plausible default."""
+    return {
+        "id": pid,
+        "version": 1,
+        "title": f"A study of {pid}",
+        "authors": ["Ada Lovelace", "Alan Turing"],
+        "abstract": f"We study problem {pid}.",
+        "categories": ["cs.LG"],
+        "announce_type": "new",
+        "submitted": SUBMITTED,
+    } | fields
+
+
+def _creator(authors: list[str]) -> str:
+    return authors[0] if len(authors) < 2 else ", ".join(authors[:-1]) + " and " + authors[-1]
+
+
+def rss_item(p: dict) -> str:
+    vid = f"{p['id']}v{p['version']}"
+    cats = "".join(f"\n      <category>{escape(c)}</category>" for c in p["categories"])
+    description = f"arXiv:{vid} Announce Type: {p['announce_type']} \nAbstract: {p['abstract']}"
+    return f"""
+    <item>
+      <title>{escape(p["title"])}</title>
+      <link>https://arxiv.org/abs/{p["id"]}</link>
+      <description>{escape(description)}</description>
+      <guid isPermaLink="false">oai:arXiv.org:{vid}</guid>{cats}
+      <pubDate>{PUB_DATE}</pubDate>
+      <arxiv:announce_type>{p["announce_type"]}</arxiv:announce_type>
+      <dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>
+      <dc:creator>{escape(_creator(p["authors"]))}</dc:creator>
+    </item>"""
+
+
+def rss_document(
+    papers: list[dict], categories: str = "cs.LG+stat.ML", pub_date: str = PUB_DATE
+) -> bytes:
+    names = ", ".join(categories.split("+"))
+    items = "".join(rss_item(p) for p in papers)
+    return f"""<?xml version='1.0' encoding='UTF-8'?>
+<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/" \
+xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" \
+version="2.0">
+  <channel>
+    <title>{names} updates on arXiv.org</title>
+    <link>http://rss.arxiv.org/rss/{categories}</link>
+    <description>{names} updates on the arXiv.org e-print archive.</description>
+    <atom:link href="http://rss.arxiv.org/rss/{categories}" rel="self" type="application/rss+xml"/>
+    <docs>http://www.rssboard.org/rss-specification</docs>
+    <language>en-us</language>
+    <lastBuildDate>{pub_date}</lastBuildDate>
+    <managingEditor>rss-help@arxiv.org</managingEditor>
+    <pubDate>{pub_date}</pubDate>
+    <skipDays>
+      <day>Saturday</day>
+      <day>Sunday</day>
+    </skipDays>{items}
+  </channel>
+</rss>
+""".encode()
+
+
+def atom_entry(p: dict) -> str:
+    vid, stamp = f"{p['id']}v{p['version']}", p["submitted"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    authors = "".join(
+        f"\n    <author>\n      <name>{escape(a)}</name>\n    </author>" for a in p["authors"]
+    )
+    cats = "".join(
+        f'\n    <category term="{c}" scheme="http://arxiv.org/schemas/atom"/>'
+        for c in p["categories"]
+    )
+    return f"""
+  <entry>
+    <id>http://arxiv.org/abs/{vid}</id>
+    <updated>{stamp}</updated>
+    <published>{stamp}</published>
+    <title>{escape(p["title"])}</title>
+    <summary>  {escape(p["abstract"])}\n</summary>{authors}
+    <link href="http://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>
+    <link title="pdf" href="http://arxiv.org/pdf/{vid}" rel="related" type="application/pdf"/>
+    <arxiv:primary_category xmlns:arxiv="http://arxiv.org/schemas/atom" \
+term="{p["categories"][0]}" scheme="http://arxiv.org/schemas/atom"/>{cats}
+  </entry>"""
+
+
+def atom_document(papers: list[dict], total: int, start: int, query: str = "") -> bytes:
+    opensearch = 'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"'
+    entries = "".join(atom_entry(p) for p in papers)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <link href={quoteattr("http://arxiv.org/api/query?" + query)} rel="self" \
+type="application/atom+xml"/>
+  <title type="html">ArXiv Query: {escape(query)}</title>
+  <id>http://arxiv.org/api/fake</id>
+  <updated>2025-04-10T00:00:00-04:00</updated>
+  <opensearch:totalResults {opensearch}>{total}</opensearch:totalResults>
+  <opensearch:startIndex {opensearch}>{start}</opensearch:startIndex>
+  <opensearch:itemsPerPage {opensearch}>{len(papers)}</opensearch:itemsPerPage>{entries}
+</feed>
+""".encode()
+
+
+@dataclass
+class Reply:
+    """A scripted answer that replaces the normal one."""
+
+    status: int = 200
+    truncate: bool = False  # the normal document, cut in the middle
+    hang: float = 0.0  # seconds of silence before answering
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeArxiv:
+    def __init__(self) -> None:
+        self.papers: list[dict] = []
+        self.api_papers: list[dict] | None = None  # None: the same papers as the RSS
+        self.pub_date = PUB_DATE
+        self.requests: list[str] = []
+        self.script: deque[Reply] = deque()
+        self.always: Reply | None = None
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.rss_url = self.url + "/rss/"
+        self.api_url = self.url + "/api/query"
+
+    # -- what it serves --------------------------------------------------------------------
+
+    def serve(self, papers: list[dict], pub_date: str = PUB_DATE) -> None:
+        self.papers, self.pub_date = list(papers), pub_date
+
+    def empty_day(self, pub_date: str = "Sat, 12 Apr 2025 00:00:00 -0400") -> None:
+        self.serve([], pub_date)
+
+    def _script(self, reply: Reply, times: int | None) -> None:
+        if times is None:
+            self.always = reply
+        else:
+            self.script.extend(reply for _ in range(times))
+
+    def fail(self, status: int = 503, times: int | None = None, retry_after: str = "") -> None:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        self._script(Reply(status=status, headers=headers), times)
+
+    def truncate(self, times: int | None = None) -> None:
+        self._script(Reply(truncate=True), times)
+
+    def hang(self, seconds: float, times: int | None = None) -> None:
+        self._script(Reply(hang=seconds), times)
+
+    def config(self, **overrides: object) -> ArxivConfig:
+        fast = {"timeout": 2.0, "retries": 2, "retry_delay": 0.0, "categories": ["cs.LG"]}
+        return ArxivConfig(rss_url=self.rss_url, api_url=self.api_url, **(fast | overrides))
+
+    # -- what it saw -----------------------------------------------------------------------
+
+    def queries(self, path: str) -> list[dict[str, str]]:
+        """The query strings of the requests to `path`, each as a dict."""
+        found = [urlsplit(r) for r in self.requests]
+        return [{k: v[0] for k, v in parse_qs(u.query).items()} for u in found if u.path == path]
+
+    # -- the wire --------------------------------------------------------------------------
+
+    def next_reply(self, target: str) -> Reply:
+        with self.lock:
+            self.requests.append(target)
+            if self.script:
+                return self.script.popleft()
+            return self.always or Reply()
+
+    def document(self, target: str) -> bytes | None:
+        url = urlsplit(target)
+        if url.path.startswith("/rss/"):
+            return rss_document(self.papers, url.path[len("/rss/") :], self.pub_date)
+        if url.path == "/api/query":
+            args = {k: v[0] for k, v in parse_qs(url.query).items()}
+            start, size = int(args.get("start", 0)), int(args.get("max_results", 10))
+            papers = self.papers if self.api_papers is None else self.api_papers
+            return atom_document(papers[start : start + size], len(papers), start, url.query)
+        return None
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _handler(fake: FakeArxiv) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            reply = fake.next_reply(self.path)
+            if reply.hang and fake.stopping.wait(reply.hang):
+                return
+            body = fake.document(self.path)
+            status = reply.status if body is not None else 404
+            if status != 200:
+                body = f"<html><body>Error {status}</body></html>".encode()
+            elif reply.truncate:
+                body = body[: len(body) // 2]
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up first (a timeout test)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def arxiv_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
+    """A running fake arXiv; the API client's politeness delay is off for it."""
+    monkeypatch.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
+    fake = FakeArxiv()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def arxiv_config(arxiv_server: FakeArxiv) -> ArxivConfig:
+    """An ArxivConfig pointed at the fake, with short timeouts and no retry delay."""
+    return arxiv_server.config()
