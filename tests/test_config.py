@@ -124,7 +124,7 @@ outbox = "out"
 
     def test_secrets_cannot_come_from_the_file(self, tmp_path):
         path = write(tmp_path, '[llm]\napi_key = "sk-secret"\n')
-        with pytest.raises(ConfigError, match="llm.api_key: unknown key"):
+        with pytest.raises(ConfigError, match=r"llm\.api_key: unknown key"):
             load_config(path)
 
 

@@ -141,5 +141,5 @@ class TestRoster:
 
     def test_get_of_a_bad_profile_raises_its_error(self, tmp_path):
         write(tmp_path, "bob", GOOD.replace("cs.LG", "cs.XX"))
-        with pytest.raises(ProfileError, match="cs.XX"):
+        with pytest.raises(ProfileError, match=r"cs\.XX"):
             load_profiles(tmp_path).get("bob")

@@ -246,7 +246,7 @@ def arxiv_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
     """A running fake arXiv; the API client's politeness delay is off for it."""
     monkeypatch.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
     fake = FakeArxiv()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread = threading.Thread(target=fake.server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield fake
     fake.close()

@@ -1,0 +1,431 @@
+"""The fetch stage: one announcement day of arXiv papers, as a Listing, saved in the store.
+
+Three sources, one result:
+
+- the daily RSS listing (`https://rss.arxiv.org/rss/cs.LG+stat.ML`), fetched live;
+- a saved copy of such a listing (`--feed FILE`), for offline runs and demos;
+- the arXiv API (`--day DATE`), to rebuild a past day the RSS no longer shows.
+
+The RSS keeps `new` and `cross` items and drops replacements (`replace`, `replace-cross`):
+a digest is about papers announced for the first time. The day is the listing's own
+`pubDate`, never the machine's clock. A listing without items is a normal day (weekend or
+holiday); a body that is not a complete RSS document is an error, never an empty day.
+"""
+
+from __future__ import annotations
+
+import html
+import http.client
+import logging
+import re
+import time
+import unicodedata
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import arxiv
+import requests
+
+from newsletter import __version__
+from newsletter.config import ArxivConfig
+from newsletter.errors import FetchError
+from newsletter.models import Listing, Paper
+from newsletter.store import Store
+
+log = logging.getLogger(__name__)
+
+ARXIV_NS = "{http://arxiv.org/schemas/atom}"
+DC_NS = "{http://purl.org/dc/elements/1.1/}"
+KEPT_TYPES = ("new", "cross")
+USER_AGENT = f"newsletter/{__version__} (daily arXiv digest)"
+
+# arXiv's API terms ask for one request every three seconds; tests lower these.
+API_PAGE_SIZE = 500
+API_DELAY_SECONDS = 3.0
+MAX_RETRY_AFTER = 60.0
+
+_DESCRIPTION = re.compile(
+    r"^\s*arXiv:(?P<id>\S+?)v(?P<version>\d+)\s+Announce Type:\s*(?P<type>[\w-]+)"
+    r"\s*(?:Abstract:\s*)?(?P<abstract>.*)$",
+    re.DOTALL,
+)
+_VERSIONED_ID = re.compile(
+    r"(?P<id>(?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))v(?P<v>\d+)"
+)
+_TAG = re.compile(r"<(?:/?([A-Za-z][\w:-]*)(?:\s[^<>]*)?/?|!--.*?--)>", re.DOTALL)
+_BLOCK_TAGS = {"p", "br", "div", "li", "ul", "ol", "tr", "td", "blockquote", "pre", "hr"}
+_NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$", re.IGNORECASE)
+_OUTSIDE_PARENS = r"(?![^()]*\))"  # an affiliation "(Physics and Astronomy, UCL)" is one piece
+_AND = re.compile(r",?\s+and\s+" + _OUTSIDE_PARENS)
+_COMMA = re.compile(r"," + _OUTSIDE_PARENS)
+
+# LaTeX accents as combining characters: arXiv metadata often spells "Müller" M\"uller.
+_ACCENTS = {
+    '"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "=": "\u0304",
+    ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306", "H": "\u030b", "r": "\u030a",
+}  # fmt: skip
+_ACCENT = re.compile(r"\{?\\([\"'`^~=.]|[cvuHr](?=[{\s]))\s*\{?\\?([A-Za-z])\}?\}?")
+_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "l": "ł", "L": "Ł", "aa": "å", "AA": "Å", "ae": "æ"}
+_LETTER = re.compile(r"\{?\\(ss|aa|AA|ae|o|O|l|L)(?![A-Za-z])(?:\{\}|\s(?=[a-z]))?\}?")
+
+
+class _BadFeed(Exception):
+    """The body is not a complete arXiv RSS document."""
+
+
+# -- text clean-up -------------------------------------------------------------------------
+
+
+def normalise_space(text: str) -> str:
+    return " ".join(text.split())
+
+
+def clean_abstract(text: str) -> str:
+    """HTML fragment -> plain text: tags removed, entities decoded, whitespace collapsed."""
+    return normalise_space(html.unescape(_TAG.sub(_tag_gap, text)))
+
+
+def _tag_gap(tag: re.Match[str]) -> str:
+    """Block tags separate words (`a<br>b`); inline tags sit inside them (`<i>a</i>,`)."""
+    return " " if (tag[1] or "").lower() in _BLOCK_TAGS else ""
+
+
+def delatex(name: str) -> str:
+    """Turn LaTeX accent escapes in a name into Unicode (J\\"urgen -> Jürgen)."""
+    name = _ACCENT.sub(lambda m: m.group(2) + _ACCENTS[m.group(1)], name)
+    name = _LETTER.sub(lambda m: _LETTERS[m.group(1)], name)
+    return unicodedata.normalize("NFC", name)
+
+
+def split_authors(creator: str) -> tuple[str, ...]:
+    """'A, B and C' / 'A, B, and C' / 'A and B' -> names; 'Jr.' stays with its name."""
+    names: list[str] = []
+    for part in _COMMA.split(_AND.sub(", ", normalise_space(creator))):
+        part = part.strip()
+        if not part:
+            continue
+        if names and _NAME_SUFFIX.match(part):
+            names[-1] = f"{names[-1]}, {part}"
+        else:
+            names.append(part)
+    return tuple(delatex(n) for n in names)
+
+
+# -- RSS -----------------------------------------------------------------------------------
+
+
+def rss_url(config: ArxivConfig, categories: Iterable[str]) -> str:
+    cats = sorted(set(categories))
+    if not cats:
+        raise FetchError("no arXiv categories to fetch")
+    return config.rss_url.rstrip("/") + "/" + "+".join(cats)
+
+
+def _item_paper(item: ET.Element) -> Paper | None:
+    description = item.findtext("description") or ""
+    match = _DESCRIPTION.match(description)
+    if match:
+        pid, version, abstract = match["id"], int(match["version"]), match["abstract"]
+        kind = match["type"]
+    else:
+        found = _VERSIONED_ID.search(item.findtext("guid") or item.findtext("link") or "")
+        if not found:
+            log.warning("skipping an RSS item without an arXiv id: %r", item.findtext("title"))
+            return None
+        pid, version, abstract, kind = found["id"], int(found["v"]), description, "new"
+    kind = (item.findtext(f"{ARXIV_NS}announce_type") or kind).strip().lower()
+    categories = [c.text.strip() for c in item.findall("category") if c.text and c.text.strip()]
+    return Paper(
+        id=pid,
+        title=normalise_space(item.findtext("title") or ""),
+        authors=split_authors(item.findtext(f"{DC_NS}creator") or ""),
+        abstract=clean_abstract(abstract),
+        categories=tuple(categories),
+        primary_category=categories[0] if categories else "",
+        announce_type=kind,
+        version=version,
+    )
+
+
+def _merge(papers: Iterable[Paper]) -> list[Paper]:
+    """One paper per id: a paper listed under two categories is one paper in both."""
+    merged: dict[str, Paper] = {}
+    for paper in papers:
+        seen = merged.setdefault(paper.id, paper)
+        if seen is not paper:
+            extra = tuple(c for c in paper.categories if c not in seen.categories)
+            kind = paper.announce_type
+            if kind != "new" and seen.announce_type in KEPT_TYPES:
+                kind = seen.announce_type
+            merged[paper.id] = replace(seen, categories=seen.categories + extra, announce_type=kind)
+    return list(merged.values())
+
+
+def _listing_day(channel: ET.Element) -> date:
+    for tag in ("pubDate", "lastBuildDate"):
+        stamp = (channel.findtext(tag) or "").strip()
+        if stamp:
+            try:
+                return parsedate_to_datetime(stamp).date()
+            except (TypeError, ValueError):
+                raise _BadFeed(f"unreadable <{tag}> {stamp!r}") from None
+    raise _BadFeed("the channel has no <pubDate>")
+
+
+def _parse(data: bytes) -> Listing:
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise _BadFeed(f"not valid XML ({exc})") from None
+    channel = root.find("channel")
+    if root.tag != "rss" or channel is None:
+        raise _BadFeed(f"not an RSS listing (root element <{root.tag}>)")
+    day = _listing_day(channel)
+    listed = _merge(p for item in channel.findall("item") if (p := _item_paper(item)))
+    papers = [p for p in listed if p.announce_type in KEPT_TYPES]
+    new = sum(p.announce_type == "new" for p in papers)
+    return Listing(
+        day=day,
+        papers=papers,
+        listed=len(listed),
+        new=new,
+        cross=len(papers) - new,
+        dropped=len(listed) - len(papers),
+    )
+
+
+def parse_rss(data: bytes, *, source: str = "arXiv listing") -> Listing:
+    """Parse an arXiv RSS listing; raise FetchError naming `source` if it is not one."""
+    try:
+        return _parse(data)
+    except _BadFeed as exc:
+        raise FetchError(f"{source}: {exc}") from None
+
+
+def read_feed(path: Path) -> Listing:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise FetchError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise FetchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return parse_rss(data, source=str(path))
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, wait: float | None = None):
+        super().__init__(reason)
+        self.wait = wait
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value else None
+    except ValueError:
+        return None
+
+
+def _get(url: str, timeout: float) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 429 or exc.code >= 500:
+            wait = _retry_after(exc.headers.get("Retry-After"))
+            raise _Retryable(f"HTTP {exc.code}", wait) from None
+        raise FetchError(f"arXiv listing unreachable: HTTP {exc.code} from {url}") from None
+    except TimeoutError:
+        raise _Retryable(f"no answer within {timeout:g} s") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        raise _Retryable(str(getattr(exc, "reason", exc))) from None
+
+
+def fetch_rss(config: ArxivConfig, categories: Iterable[str]) -> Listing:
+    """Fetch and parse the live listing, retrying what a later try can fix."""
+    url = rss_url(config, categories)
+    delay = config.retry_delay
+    for attempt in range(config.retries + 1):
+        try:
+            return _parse(_get(url, config.timeout))
+        except (_Retryable, _BadFeed) as exc:
+            reason = str(exc)
+            wait = getattr(exc, "wait", None)
+        if attempt < config.retries:
+            log.info("arXiv listing: %s; retrying (%d/%d)", reason, attempt + 1, config.retries)
+            time.sleep(delay if wait is None else max(delay, wait))
+            delay *= 2
+    tries = config.retries + 1
+    raise FetchError(
+        f"arXiv listing unreachable: {reason} ({url}, {tries} attempt{'s' * (tries > 1)})"
+    )
+
+
+# -- the arXiv API (backfill) --------------------------------------------------------------
+
+
+def _eastern_offset(day: date) -> timedelta:
+    """US Eastern UTC offset at 14:00 on `day` (DST: 2nd Sunday of March to 1st of November).
+
+    Computed rather than looked up so that no tz database is needed on the host.
+    """
+    march = date(day.year, 3, 8)
+    november = date(day.year, 11, 1)
+    dst_start = march + timedelta(days=(6 - march.weekday()) % 7)
+    dst_end = november + timedelta(days=(6 - november.weekday()) % 7)
+    return timedelta(hours=-4 if dst_start <= day < dst_end else -5)
+
+
+def _previous_weekday(day: date) -> date:
+    day -= timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def submission_window(day: date) -> tuple[datetime, datetime]:
+    """The submissions (UTC) that the listing dated `day` announces.
+
+    arXiv closes a day's submissions at 14:00 US Eastern and announces them that evening;
+    the RSS dated the next morning carries them. So the listing dated `day` holds what was
+    submitted from 14:00 on the weekday before the previous weekday to 14:00 on the previous
+    weekday: 24 hours, or from Friday to Monday for Tuesday's listing. Holidays are ignored.
+    """
+    bounds = []
+    for local in (_previous_weekday(_previous_weekday(day)), _previous_weekday(day)):
+        at_two = datetime(local.year, local.month, local.day, 14) - _eastern_offset(local)
+        bounds.append(at_two.replace(tzinfo=UTC))
+    return bounds[0], bounds[1]
+
+
+def backfill_query(categories: Iterable[str], day: date) -> str:
+    start, end = submission_window(day)
+    cats = " OR ".join(f"cat:{c}" for c in sorted(set(categories)))
+    stamp = "%Y%m%d%H%M"
+    return f"({cats}) AND submittedDate:[{start:{stamp}} TO {end:{stamp}}]"
+
+
+class _Session(requests.Session):
+    """A session with a timeout, and with bodies that are not XML treated as failures.
+
+    The arxiv package sets no timeout and silently yields nothing for a body that does not
+    parse; raising ConnectionError makes it retry both cases like a dropped connection.
+    """
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method, url, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = super().request(method, url, **kwargs)
+        except requests.Timeout:
+            raise requests.ConnectionError(f"no answer within {self.timeout:g} s") from None
+        if response.status_code == 200:
+            try:
+                ET.fromstring(response.content)
+            except ET.ParseError as exc:
+                raise requests.ConnectionError(f"not a valid Atom feed ({exc})") from None
+        return response
+
+
+def api_client(
+    config: ArxivConfig, *, page_size: int | None = None, delay: float | None = None
+) -> arxiv.Client:
+    client = arxiv.Client(
+        page_size=page_size or API_PAGE_SIZE,
+        delay_seconds=API_DELAY_SECONDS if delay is None else delay,
+        num_retries=config.retries,
+    )
+    client.query_url_format = config.api_url + "?{}"
+    client._session = _Session(config.timeout)
+    return client
+
+
+def _result_paper(result: arxiv.Result, categories: set[str]) -> Paper:
+    found = _VERSIONED_ID.search(result.entry_id)
+    pid, version = (found["id"], int(found["v"])) if found else (result.get_short_id(), 1)
+    cats = list(dict.fromkeys([result.primary_category, *result.categories]))
+    return Paper(
+        id=pid,
+        title=normalise_space(result.title),
+        authors=tuple(delatex(normalise_space(a.name)) for a in result.authors),
+        abstract=normalise_space(result.summary),
+        categories=tuple(cats),
+        primary_category=result.primary_category,
+        announce_type="new" if result.primary_category in categories else "cross",
+        version=version,
+    )
+
+
+def fetch_backfill(
+    config: ArxivConfig,
+    categories: Iterable[str],
+    day: date,
+    *,
+    page_size: int | None = None,
+    delay: float | None = None,
+) -> Listing:
+    """Rebuild the listing dated `day` from the arXiv API (see `submission_window`)."""
+    wanted = set(categories)
+    if day.weekday() >= 5:
+        return Listing(day=day, papers=[])  # arXiv announces nothing for Saturday or Sunday
+    search = arxiv.Search(
+        query=backfill_query(wanted, day),
+        max_results=None,
+        sort_by=arxiv.SortCriterion.SubmittedDate,
+        sort_order=arxiv.SortOrder.Ascending,
+    )
+    client = api_client(config, page_size=page_size, delay=delay)
+    try:
+        results = list(client.results(search))
+    except (arxiv.ArxivError, requests.RequestException) as exc:
+        raise FetchError(f"arXiv API unreachable: {exc}") from None
+    papers = list({p.id: p for p in (_result_paper(r, wanted) for r in results)}.values())
+    new = sum(p.announce_type == "new" for p in papers)
+    return Listing(day=day, papers=papers, listed=len(papers), new=new, cross=len(papers) - new)
+
+
+# -- the stage -----------------------------------------------------------------------------
+
+
+def fetch_day(
+    config: ArxivConfig,
+    store: Store,
+    categories: list[str],
+    *,
+    feed: Path | None = None,
+    day: date | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[Listing, int]:
+    """Fetch one day from the chosen source and store it; return it and how many were new."""
+    report = on_progress or (lambda _message: None)
+    if feed is not None:
+        report(f"reading {feed}")
+        listing = read_feed(feed)
+    elif day is not None:
+        report(f"asking the arXiv API for {day} ({', '.join(sorted(set(categories)))})")
+        listing = fetch_backfill(config, categories, day)
+    else:
+        report(f"fetching {rss_url(config, categories)}")
+        listing = fetch_rss(config, categories)
+    if not listing.papers:
+        return listing, 0
+    return listing, store.save_listing(listing, categories)
+
+
+def summary_line(listing: Listing, stored: int) -> str:
+    if listing.listed == 0:
+        return f"{listing.day}: nothing announced (weekend or holiday) · 0 stored"
+    dropped = "replacement" if listing.dropped == 1 else "replacements"
+    return (
+        f"{listing.day}: {listing.listed} listed · {listing.new} new · {listing.cross} cross"
+        f" · {listing.dropped} {dropped} dropped · {stored} stored"
+    )

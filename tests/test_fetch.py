@@ -1,0 +1,335 @@
+"""The fetch stage against a local arXiv that speaks the real RSS and Atom formats."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from newsletter import fetch
+from newsletter.config import ArxivConfig
+from newsletter.errors import FetchError
+from newsletter.models import Listing
+from newsletter.store import Store
+from tests.fakes.arxiv import paper, rss_document
+
+DAY = date(2025, 4, 10)
+CATS = ["cs.LG", "stat.ML"]
+
+
+def day_papers() -> list[dict]:
+    return [
+        paper(
+            "2504.07001",
+            version=2,
+            title="Sparse  Mixtures of\n   Experts at Scale",
+            authors=["Ana García", "Bo Chen", "Martin Luther King, Jr.", 'J\\"urgen M\\"uller'],
+            abstract="We route tokens <i>sparsely</i>.\n  Costs drop by 3&times; &amp; more.",
+            categories=["cs.LG", "cs.AI"],
+        ),
+        paper("2504.07002", categories=["stat.ML", "cs.LG"], authors=["Solo Author"]),
+        paper("2504.07003", categories=["cs.CV", "cs.LG"], announce_type="cross"),
+        paper("2503.01234", version=3, announce_type="replace"),
+        paper("2502.09999", version=2, announce_type="replace-cross", categories=["math.OC"]),
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "db.sqlite") as s:
+        yield s
+
+
+def test_rss_url_sorts_dedupes_and_handles_the_trailing_slash() -> None:
+    for base in ("http://h/rss", "http://h/rss/"):
+        config = ArxivConfig(rss_url=base)
+        assert (
+            fetch.rss_url(config, ["stat.ML", "cs.LG", "stat.ML"]) == "http://h/rss/cs.LG+stat.ML"
+        )
+    with pytest.raises(FetchError):
+        fetch.rss_url(ArxivConfig(), [])
+
+
+def test_a_normal_day(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    listing = fetch.fetch_rss(arxiv_config, CATS)
+
+    assert arxiv_server.requests == ["/rss/cs.LG+stat.ML"]
+    assert listing.day == DAY
+    assert (listing.listed, listing.new, listing.cross, listing.dropped) == (5, 2, 1, 2)
+    assert [p.id for p in listing.papers] == ["2504.07001", "2504.07002", "2504.07003"]
+    first = listing.papers[0]
+    assert first.version == 2
+    assert first.title == "Sparse Mixtures of Experts at Scale"
+    assert first.authors == ("Ana García", "Bo Chen", "Martin Luther King, Jr.", "Jürgen Müller")
+    assert first.abstract == "We route tokens sparsely. Costs drop by 3× & more."
+    assert first.categories == ("cs.LG", "cs.AI")
+    assert first.primary_category == "cs.LG"
+    assert listing.papers[1].authors == ("Solo Author",)
+    assert listing.papers[2].announce_type == "cross"
+    assert listing.papers[2].primary_category == "cs.CV"
+
+
+@pytest.mark.parametrize(
+    ("creator", "names"),
+    [
+        ("A. One, B. Two and C. Three", ("A. One", "B. Two", "C. Three")),
+        ("A. One, B. Two, and C. Three", ("A. One", "B. Two", "C. Three")),
+        ("Rand Paul and Alexander Anderson", ("Rand Paul", "Alexander Anderson")),
+        ("Sam Jones Jr., Kim Lee, III", ("Sam Jones Jr.", "Kim Lee, III")),
+        ("Fran{\\c{c}}ois Ch\\'{e}ret and Bj{\\o}rn St{\\aa}l", ("François Chéret", "Bjørn Stål")),
+    ],
+)
+def test_author_strings_split_into_names(creator: str, names: tuple[str, ...]) -> None:
+    assert fetch.split_authors(creator) == names
+
+
+def test_an_empty_day_is_a_normal_day(arxiv_server, arxiv_config, store) -> None:
+    arxiv_server.empty_day()
+    listing, stored = fetch.fetch_day(arxiv_config, store, CATS)
+
+    assert (listing.day, listing.papers, listing.listed, stored) == (date(2025, 4, 12), [], 0, 0)
+    assert store.load_listing(date(2025, 4, 12)) is None
+    assert "nothing announced" in fetch.summary_line(listing, stored)
+
+
+def test_503_twice_then_success_is_retried(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    arxiv_server.fail(503, times=2)
+    listing = fetch.fetch_rss(arxiv_config, CATS)
+
+    assert len(arxiv_server.requests) == 3
+    assert len(listing.papers) == 3
+
+
+def test_429_is_retried(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    arxiv_server.fail(429, times=1, retry_after="0")
+    assert len(fetch.fetch_rss(arxiv_config, CATS).papers) == 3
+    assert len(arxiv_server.requests) == 2
+
+
+def test_503_forever_gives_up_after_the_retries(arxiv_server, arxiv_config) -> None:
+    arxiv_server.fail(503)
+    with pytest.raises(FetchError) as caught:
+        fetch.fetch_rss(arxiv_config, CATS)
+
+    assert str(caught.value).startswith("arXiv listing unreachable: HTTP 503")
+    assert len(arxiv_server.requests) == arxiv_config.retries + 1
+
+
+def test_404_is_not_retried(arxiv_server, arxiv_config) -> None:
+    with pytest.raises(FetchError, match="HTTP 404"):
+        fetch.fetch_rss(arxiv_config.model_copy(update={"rss_url": arxiv_server.url + "/x"}), CATS)
+    assert len(arxiv_server.requests) == 1
+
+
+def test_a_truncated_body_is_an_error_not_an_empty_day(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    arxiv_server.truncate()
+    with pytest.raises(FetchError, match=r"^arXiv listing unreachable: not valid XML"):
+        fetch.fetch_rss(arxiv_config, CATS)
+    assert len(arxiv_server.requests) == 3
+
+
+def test_a_truncated_body_once_is_retried(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    arxiv_server.truncate(times=1)
+    assert len(fetch.fetch_rss(arxiv_config, CATS).papers) == 3
+
+
+def test_a_hung_server_times_out_quickly(arxiv_server) -> None:
+    arxiv_server.hang(10)
+    config = arxiv_server.config(timeout=0.5, retries=0)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="arXiv listing unreachable"):
+        fetch.fetch_rss(config, CATS)
+    assert time.monotonic() - started < 2
+
+
+def test_a_cross_list_under_two_requested_categories_is_one_paper(arxiv_server, arxiv_config):
+    both = {"categories": ["cs.CV", "cs.LG", "stat.ML"], "announce_type": "cross"}
+    arxiv_server.serve([paper("2504.07010", **both), paper("2504.07010", **both)])
+    listing = fetch.fetch_rss(arxiv_config, CATS)
+
+    assert [p.id for p in listing.papers] == ["2504.07010"]
+    assert listing.papers[0].categories == ("cs.CV", "cs.LG", "stat.ML")
+    assert (listing.listed, listing.new, listing.cross, listing.dropped) == (1, 0, 1, 0)
+
+
+def test_listed_new_under_one_category_and_cross_under_another_counts_as_new() -> None:
+    data = rss_document(
+        [
+            paper("2504.07011", categories=["stat.ML"], announce_type="cross"),
+            paper("2504.07011", categories=["cs.LG", "stat.ML"]),
+        ]
+    )
+    listing = fetch.parse_rss(data)
+    assert [(p.announce_type, p.categories) for p in listing.papers] == [
+        ("new", ("stat.ML", "cs.LG"))
+    ]
+
+
+def test_only_replacements_keeps_nothing_and_counts_them(arxiv_server, arxiv_config, store):
+    arxiv_server.serve([paper("2503.00001", version=2, announce_type="replace")])
+    listing, stored = fetch.fetch_day(arxiv_config, store, CATS)
+    assert (listing.papers, listing.listed, listing.dropped, stored) == ([], 1, 1, 0)
+
+
+def test_fetching_the_same_day_twice_changes_nothing(arxiv_server, arxiv_config, store) -> None:
+    arxiv_server.serve(day_papers())
+    progress: list[str] = []
+    listing, stored = fetch.fetch_day(arxiv_config, store, CATS, on_progress=progress.append)
+    again, stored_again = fetch.fetch_day(arxiv_config, store, CATS)
+
+    assert (stored, stored_again) == (3, 0)
+    assert progress and "/rss/cs.LG+stat.ML" in progress[0]
+    assert store.load_listing(DAY).papers == listing.papers == again.papers
+    assert store.fetched_categories(DAY) == set(CATS)
+    assert fetch.summary_line(listing, stored) == (
+        "2025-04-10: 5 listed · 2 new · 1 cross · 2 replacements dropped · 3 stored"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"", "not valid XML"),
+        (b"<html><body>Service Unavailable</body></html>", "not an RSS listing"),
+        (
+            b"<rss version='2.0'><channel><title>x</title></channel></rss>",
+            "the channel has no <pubDate>",
+        ),
+    ],
+)
+def test_garbage_is_a_fetch_error(body: bytes, problem: str) -> None:
+    with pytest.raises(FetchError, match="^" + re.escape(f"feed.xml: {problem}")):
+        fetch.parse_rss(body, source="feed.xml")
+
+
+def test_read_feed_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match=r"missing\.xml: file not found"):
+        fetch.read_feed(tmp_path / "missing.xml")
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(rss_document([paper("2504.07001")])[:300])
+    with pytest.raises(FetchError, match="^" + re.escape(f"{bad}: not valid XML")):
+        fetch.read_feed(bad)
+
+
+def test_fetch_day_from_a_saved_feed(tmp_path: Path, store) -> None:
+    saved = tmp_path / "listing.xml"
+    saved.write_bytes(rss_document(day_papers()))
+    config = ArxivConfig(rss_url="http://127.0.0.1:9/unused/")
+    listing, stored = fetch.fetch_day(config, store, CATS, feed=saved)
+    assert (listing.day, stored) == (DAY, 3)
+
+
+# -- backfill through the arXiv API ------------------------------------------------------------
+
+
+def test_backfill_window_and_query() -> None:
+    assert fetch.backfill_query(["stat.ML", "cs.LG"], DAY) == (
+        "(cat:cs.LG OR cat:stat.ML) AND submittedDate:[202504081800 TO 202504091800]"
+    )
+    # Tuesday's listing covers Friday to Monday; January is on standard time (UTC-5).
+    assert fetch.backfill_query(["cs.LG"], date(2025, 1, 14)) == (
+        "(cat:cs.LG) AND submittedDate:[202501101900 TO 202501131900]"
+    )
+
+
+def test_backfill_through_the_api_pages_and_maps(arxiv_server, arxiv_config) -> None:
+    papers = [paper(f"2504.0710{i}", version=i % 3 + 1) for i in range(5)]
+    papers[1] |= {
+        "categories": ["math.OC", "stat.ML"],
+        "abstract": "Line one\n  of the   abstract.",
+        "authors": ["Yoshua Bengio", 'J\\"urgen M\\"uller'],
+    }
+    arxiv_server.serve(papers)
+    listing = fetch.fetch_backfill(arxiv_config, CATS, DAY, page_size=2)
+
+    queries = arxiv_server.queries("/api/query")
+    assert [q["start"] for q in queries] == ["0", "2", "4"]
+    assert {q["max_results"] for q in queries} == {"2"}
+    assert queries[0]["search_query"] == (
+        "(cat:cs.LG OR cat:stat.ML) AND submittedDate:[202504081800 TO 202504091800]"
+    )
+    assert (listing.day, listing.listed, listing.new, listing.cross) == (DAY, 5, 4, 1)
+    assert [(p.id, p.version) for p in listing.papers][:2] == [("2504.07100", 1), ("2504.07101", 2)]
+    cross = listing.papers[1]
+    assert cross.announce_type == "cross"
+    assert (cross.primary_category, cross.categories) == ("math.OC", ("math.OC", "stat.ML"))
+    assert cross.abstract == "Line one of the abstract."
+    assert cross.authors == ("Yoshua Bengio", "Jürgen Müller")
+
+
+def test_backfill_stores_through_fetch_day(arxiv_server, arxiv_config, store) -> None:
+    arxiv_server.serve([paper("2504.07100"), paper("2504.07101")])
+    listing, stored = fetch.fetch_day(arxiv_config, store, CATS, day=DAY)
+    assert stored == 2
+    assert store.load_listing(DAY).papers == listing.papers
+
+
+def test_backfill_for_a_weekend_asks_nothing(arxiv_server, arxiv_config) -> None:
+    listing = fetch.fetch_backfill(arxiv_config, CATS, date(2025, 4, 12))
+    assert (listing.papers, arxiv_server.requests) == ([], [])
+
+
+def test_backfill_api_errors_become_fetch_errors(arxiv_server) -> None:
+    arxiv_server.fail(503)
+    config = arxiv_server.config(retries=1)
+    with pytest.raises(FetchError, match=r"^arXiv API unreachable: .*HTTP 503"):
+        fetch.fetch_backfill(config, CATS, DAY)
+    assert len(arxiv_server.requests) == 2
+
+
+def test_backfill_truncated_atom_is_an_error(arxiv_server) -> None:
+    arxiv_server.serve([paper("2504.07100")])
+    arxiv_server.truncate()
+    with pytest.raises(FetchError, match=r"^arXiv API unreachable: not a valid Atom feed"):
+        fetch.fetch_backfill(arxiv_server.config(retries=1), CATS, DAY)
+
+
+def test_backfill_hang_times_out(arxiv_server) -> None:
+    arxiv_server.hang(10)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"^arXiv API unreachable: no answer within 0\.5 s"):
+        fetch.fetch_backfill(arxiv_server.config(timeout=0.5, retries=0), CATS, DAY)
+    assert time.monotonic() - started < 2
+
+
+# -- the shipped sample ------------------------------------------------------------------------
+
+
+def sample() -> bytes:
+    return resources.files("newsletter").joinpath("data/sample-listing.xml").read_bytes()
+
+
+def test_the_shipped_sample_parses() -> None:
+    data = sample()
+    listing: Listing = fetch.parse_rss(data, source="sample-listing.xml")
+
+    assert data.count(b"<item>") == 45
+    assert listing.day == DAY
+    # One paper is listed under two categories: 45 items, 44 papers.
+    assert listing.listed == 44 == listing.new + listing.cross + listing.dropped
+    assert listing.dropped == 6
+    assert len(listing.papers) == len({p.id for p in listing.papers}) == 38
+    assert all(p.announce_type in ("new", "cross") for p in listing.papers)
+    assert all(80 <= len(p.abstract.split()) <= 200 for p in listing.papers)
+    assert all("v" not in p.id and p.primary_category == p.categories[0] for p in listing.papers)
+
+
+def test_the_sample_keeps_hostile_and_special_text_as_plain_text() -> None:
+    papers = fetch.parse_rss(sample()).papers
+    abstracts = " ".join(p.abstract for p in papers)
+    assert "<script>alert(1)</script>" in abstracts
+    assert "</mj-text>" in abstracts
+    assert "$O(n^2)$" in abstracts and " & " in abstracts and "&amp;" not in abstracts
+    authors = [a for p in papers for a in p.authors]
+    assert "Yoshua Bengio" in authors and "Jürgen Müller" in authors
+    assert max(len(p.authors) for p in papers) == 25
