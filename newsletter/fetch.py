@@ -4,7 +4,7 @@ Three sources, one result:
 
 - the daily RSS listing (`https://rss.arxiv.org/rss/cs.LG+stat.ML`), fetched live;
 - a saved copy of such a listing (`--feed FILE`), for offline runs and demos;
-- the arXiv API (`--day DATE`), to rebuild a past day the RSS no longer shows.
+- the arXiv API (`--date YYYY-MM-DD`), to rebuild a past day the RSS no longer shows.
 
 The RSS keeps `new` and `cross` items and drops replacements (`replace`, `replace-cross`):
 a digest is about papers announced for the first time. The day is the listing's own
