@@ -1,0 +1,1 @@
+"""Benchmarks: synthetic arXiv days scored, selected and sent against local fake servers."""

@@ -1,0 +1,305 @@
+"""The render stage: subject, escaping, order, cost table, footer, text part, size budget."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bench.screenshots import SIZES, png_size, sample_email, screenshot_all
+from newsletter import render
+from newsletter.config import Config
+from newsletter.models import Paper, Pick, Score, Selection, Usage
+from newsletter.profiles import Profile, Topic
+
+DAY = date(2025, 4, 10)
+CHROMIUM = Path("/usr/bin/chromium")
+HOSTILE = "<script>alert(1)</script> </mj-text><mj-raw><b>x</b></mj-raw> AT&T"
+
+
+def make_paper(i: int, *, abstract: str | None = None, authors: int = 3) -> Paper:
+    return Paper(
+        id=f"2504.{10000 + i}",
+        title=f"Paper number {i} on sparse experts",
+        authors=tuple(f"Author{i}x{k} Surname{k}" for k in range(authors)),
+        abstract=abstract if abstract is not None else f"Abstract of paper {i}. " * 20,
+        categories=("cs.LG",),
+        primary_category="cs.LG",
+    )
+
+
+def make_selection(count: int, *, abstract: str | None = None, **kwargs) -> Selection:
+    picks = [
+        Pick(make_paper(i, abstract=abstract), Score(f"2504.{10000 + i}", 9, 7, f"Comment {i}."))
+        for i in range(count)
+    ]
+    usage = {"gpt-4o-mini": Usage("gpt-4o-mini", 3, 27_534, 1_024, 3_597, 0.0123)}
+    return Selection("ada", DAY, picks, listed=374, scanned=211, usage=usage, **kwargs)
+
+
+@pytest.fixture
+def profile() -> Profile:
+    p = Profile(
+        name="Ada Lovelace",
+        email="ada@example.org",
+        authors=["Grace Hopper"],
+        topics=[Topic(name="Sparsity", relevant="MoE and pruning")],
+    )
+    p.id = "ada"
+    return p
+
+
+@pytest.fixture
+def config() -> Config:
+    return Config()
+
+
+def render_it(selection, profile, config, prompt="PROMPT-TEXT [PAPER LIST HERE]"):
+    return render.render_email(selection, profile, config, prompt_text=prompt)
+
+
+def hrefs(html: str) -> list[str]:
+    return re.findall(r'href="([^"]*)"', html)
+
+
+class TestSubject:
+    def test_plural(self, profile, config):
+        email = render_it(make_selection(12), profile, config)
+        assert email.subject == "arXiv digest · 2025-04-10 · 12 papers for Ada"
+
+    def test_singular(self, profile, config):
+        assert render_it(make_selection(1), profile, config).subject.endswith("1 paper for Ada")
+
+    def test_preheader_names_the_top_titles(self, profile, config):
+        email = render_it(make_selection(5), profile, config)
+        assert email.preheader.startswith("Paper number 0 on sparse experts · Paper number 1")
+        assert email.preheader in email.html
+
+
+class TestEscaping:
+    @pytest.fixture
+    def email(self, profile, config):
+        selection = make_selection(3)
+        pick = selection.picks[1]
+        paper = replace(pick.paper, title=f"T {HOSTILE}", abstract=HOSTILE, authors=("<i>E</i>",))
+        selection.picks[1] = replace(pick, paper=paper, score=replace(pick.score, comment=HOSTILE))
+        return render_it(selection, profile, config, prompt=f"prompt {HOSTILE}")
+
+    def test_no_markup_gets_through(self, email):
+        assert "<script>" not in email.html
+        assert "<mj-" not in email.html and "</mj-text>" not in email.html
+        assert "<i>E</i>" not in email.html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+        assert "AT&amp;T" in email.html
+
+    def test_the_rest_of_the_email_survives(self, email):
+        assert "Paper number 2 on sparse experts" in email.html
+        assert "You receive this because" in email.html
+
+    def test_text_part_is_not_html_escaped(self, email):
+        assert HOSTILE in email.text
+
+    def test_javascript_urls_never_reach_an_href(self, profile, config):
+        config.output.profile_help_url = "javascript:alert(1)"
+        config.sendgrid.unsubscribe_url = " JavaScript:alert(2)"
+        html = render_it(make_selection(2), profile, config).html
+        assert "javascript" not in html.lower()
+        assert all(h == "#" or h.startswith(("https://", "#paper-")) for h in hrefs(html))
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("https://arxiv.org/abs/2504.1", "https://arxiv.org/abs/2504.1"),
+        ("http://example.org/x?a=1&b=2", "http://example.org/x?a=1&b=2"),
+        ("javascript:alert(1)", "#"),
+        ("java\nscript:alert(1)", "#"),
+        ("data:text/html,<b>x</b>", "#"),
+        ("//evil.example/x", "#"),
+        ("https:no-host", "#"),
+        ("", "#"),
+    ],
+)
+def test_safe_url(url, safe):
+    assert render.safe_url(url) == safe
+
+
+def test_author_matches_come_first_and_are_marked(profile, config):
+    selection = make_selection(4)
+    hopper = replace(selection.picks[2].paper, authors=("Alan Turing", "Grace Hopper"))
+    selection.picks[2] = Pick(hopper, Score(hopper.id, 10, 10, "Author match"), author_match=True)
+    email = render_it(selection, profile, config)
+    cards = re.findall(r'id="paper-(\d+)"', email.html)
+    first = email.html.index('id="paper-1"')
+    assert cards == ["1", "2", "3", "4"]
+    assert email.html.index("Paper number 2", first) < email.html.index("Paper number 0", first)
+    assert "★ Author match" in email.html
+    assert re.search(r'class="me"[^>]*>Grace Hopper<', email.html)
+    assert email.text.index("Paper number 2") < email.text.index("Paper number 0")
+
+
+def test_long_author_lists_are_cut(profile, config):
+    selection = make_selection(1)
+    selection.picks[0] = replace(selection.picks[0], paper=make_paper(0, authors=12))
+    html = render_it(selection, profile, config).html
+    assert "Author0x5 Surname5, et al." in html
+    assert "Author0x6" not in html
+
+
+class TestCostTable:
+    def test_values(self, profile, config):
+        selection = make_selection(2, notes=["cost cap reached"])
+        selection.usage["gpt-4o"] = Usage("gpt-4o", 1, 1_000, 0, 200, None)
+        email = render_it(selection, profile, config)
+        for value in ("27,534", "1,024", "3,597", "31,131", "$0.0123", "gpt-4o-mini"):
+            assert value in email.html and value in email.text
+        assert "price unknown" in email.html
+        assert "All models" in email.html and "32,331" in email.html
+        assert "cost cap reached" in email.html and "cost cap reached" in email.text
+
+    def test_cost_format(self):
+        assert render.format_cost(None) == "price unknown"
+        assert render.format_cost(0.15) == "$0.1500"
+        assert render.format_cost(1234.5) == "$1,234.50"
+
+
+class TestLayout:
+    def test_prompt_comes_after_the_papers_and_before_the_footer(self, profile, config):
+        html = render_it(make_selection(3), profile, config).html
+        prompt = html.index("PROMPT-TEXT")
+        assert html.index("Paper number 2 on sparse experts</a>") < prompt
+        assert html.rindex("What this digest cost") < prompt
+        assert prompt < html.index("You receive this because")
+        assert re.search(r"<details[^>]*><summary[^>]*>[^<]+</summary><pre", html)
+
+    def test_footer_links(self, profile, config):
+        config.output.profile_help_url = "https://example.org/help"
+        config.sendgrid.unsubscribe_url = "https://example.org/unsub?u=1&x=2"
+        html = render_it(make_selection(1), profile, config).html
+        assert "ada@example.org is subscribed with the profile subscribers/ada.toml" in html
+        assert 'href="https://example.org/help"' in html
+        assert 'href="https://example.org/unsub?u=1&amp;x=2"' in html
+
+    def test_unsubscribe_falls_back_to_mail(self, profile, config):
+        assert "mailto:digest@example.org?subject=unsubscribe" in hrefs(
+            render_it(make_selection(1), profile, config).html
+        )
+        config.sendgrid.unsubscribe_mailto = "leave@example.org"
+        email = render_it(make_selection(1), profile, config)
+        assert "mailto:leave@example.org?subject=unsubscribe" in hrefs(email.html)
+        assert "mailto:leave@example.org?subject=unsubscribe" in email.text
+
+    def test_head(self, profile, config):
+        html = render_it(make_selection(2), profile, config).html
+        assert html.startswith("<!doctype html>")
+        assert '<html lang="en"' in html
+        assert '<meta name="color-scheme" content="light dark"' in html
+        assert "<title>arXiv digest · 2025-04-10 · 2 papers for Ada</title>" in html
+        assert "fonts.googleapis" not in html and "<link" not in html
+
+    def test_media_rules_survive_and_styles_are_inlined(self, profile, config):
+        html = render_it(make_selection(2), profile, config).html
+        assert "@media (prefers-color-scheme: dark)" in html
+        assert "@media only screen and (max-width: 480px)" in html
+        assert re.search(r'class="card" id="paper-1" style="background-color:#fff;', html)
+        assert re.search(r'class="pill r-hi" style="[^"]*background-color:#4338ca', html)
+
+    def test_table_of_contents_links_to_each_paper(self, profile, config):
+        html = render_it(make_selection(3), profile, config).html
+        for n in (1, 2, 3):
+            assert f'href="#paper-{n}"' in html and f'id="paper-{n}"' in html
+
+    def test_text_part_has_every_title_id_and_comment(self, profile, config):
+        selection = make_selection(7)
+        text = render_it(selection, profile, config).text
+        for pick in selection.picks:
+            assert pick.paper.title in text
+            assert pick.paper.id in text
+            assert pick.score.comment in text
+        assert "PROMPT-TEXT" in text and "Unsubscribe" in text
+
+    def test_empty_selection(self, profile, config):
+        email = render_it(make_selection(0), profile, config)
+        assert email.subject == "arXiv digest · 2025-04-10 · no papers for Ada"
+        assert "Nothing matched today" in email.html and "Nothing matched today" in email.text
+        assert "You receive this because" in email.html
+        assert "PROMPT-TEXT" in email.html
+
+
+class TestSizeBudget:
+    LONG = ("Sparse experts route tokens to specialised layers with balanced load. " * 40)[:2500]
+
+    def test_a_big_day_fits_in_100_kb(self, profile, config):
+        selection = make_selection(60, abstract=self.LONG)
+        html = render_it(selection, profile, config).html
+        assert len(html.encode("utf-8")) <= 100_000
+        assert "You receive this because" in html and "Unsubscribe" in html
+        assert "PROMPT-TEXT" in html
+        top = html[html.index('id="paper-1"') : html.index('id="paper-2"')]
+        assert self.LONG.strip() in top and "[shortened]" not in top
+        last = html[html.index('id="paper-60"') :]
+        assert 'class="more-row"' in html[html.index('id="paper-60"') - 200 :]
+        assert "Paper number 59 on sparse experts" in last
+        assert "Sparse experts route tokens" not in last
+        assert "more picks, by title" in html
+        assert "@media (prefers-color-scheme: dark)" in html
+
+    def test_the_budget_is_used_not_wasted(self, profile, config):
+        html = render_it(make_selection(60, abstract=self.LONG), profile, config).html
+        assert len(html.encode("utf-8")) > 95_000
+
+    def test_shortening_comes_before_titles(self, profile, config):
+        selection = make_selection(30, abstract=self.LONG)
+        config.output.max_html_bytes = 1_000_000
+        whole = len(render_it(selection, profile, config).html.encode())
+        config.output.max_html_bytes = whole - 3_000
+        html = render_it(selection, profile, config).html
+        assert len(html.encode()) <= whole - 3_000
+        assert "[shortened]" in html[html.index('id="paper-30"') :]
+        assert 'class="more-row"' not in html
+
+    def test_hundreds_of_papers_still_keep_the_footer(self, profile, config):
+        config.output.max_html_bytes = 30_000
+        html = render_it(make_selection(300), profile, config).html
+        assert len(html.encode()) <= 30_000
+        assert "You receive this because" in html
+        assert "that did not fit in this email" in html
+
+    def test_text_part_is_not_cut(self, profile, config):
+        email = render_it(make_selection(60, abstract=self.LONG), profile, config)
+        assert email.text.count(self.LONG.strip()) == 60
+
+
+class TestTemplates:
+    def test_mjml_and_html_templates_autoescape(self):
+        env = render.environment()
+        assert env.autoescape("digest.mjml.j2") and env.autoescape("digest_blocks.html.j2")
+        assert not env.autoescape("digest.txt.j2")
+        assert render.environment() is env
+
+    def test_inlining_keeps_jinja(self):
+        source = '<p class="x">{{ v.a }}</p>\n  <a href="{{v.url}}">y</a>'
+        out = render.inline_css(source, ".x{color:red}")
+        assert out == '<p class="x" style="color:red">{{ v.a }}</p><a href="{{v.url}}">y</a>'
+
+    def test_inlining_refuses_to_mangle_jinja(self):
+        with pytest.raises(ValueError, match="Jinja tags"):
+            render.inline_css('<a href="{{ v.url }}">y</a>', ".x{color:red}")
+
+
+def test_screenshots(tmp_path):
+    """Phone and desktop, light and dark, in headless Chromium (CI installs it)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    pngs = screenshot_all(sample_email(5).html, tmp_path, chromium=str(CHROMIUM))
+    assert len(pngs) == 4
+    for png in pngs:
+        width, height = png_size(png)
+        assert (width, height) == SIZES[png.stem.split("-")[0]]
+        assert png.stat().st_size > 50_000
