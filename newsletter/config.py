@@ -12,6 +12,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -77,9 +78,18 @@ class SendgridConfig(_Strict):
     timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=3, ge=0, le=10)
     retry_delay: float = Field(default=2.0, ge=0)
+    unsubscribe_group_id: int | None = Field(default=None, ge=1)
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
     send_empty: bool = False
+
+    def unsubscribe_url_for(self, subscriber_id: str, email: str) -> str | None:
+        """`unsubscribe_url` with `{subscriber_id}` and `{email}` filled in: a one-click POST
+        (RFC 8058) carries no body naming the subscriber, so the URL alone must say who leaves."""
+        if not self.unsubscribe_url:
+            return None
+        url = self.unsubscribe_url.replace("{subscriber_id}", quote(subscriber_id, safe=""))
+        return url.replace("{email}", quote(email, safe=""))
 
 
 class StorageConfig(_Strict):

@@ -26,18 +26,19 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.utils import format_datetime, make_msgid, parsedate_to_datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.error import URLError
-from urllib.parse import quote
 
 import sendgrid
 from python_http_client.exceptions import HTTPError
-from sendgrid.helpers.mail import Category, CustomArg, From, Header, Mail, To
+from sendgrid.helpers.mail import Asm, Category, CustomArg, From, GroupId, Header, Mail, To
 
 from newsletter.config import SendgridConfig
 from newsletter.errors import DeliveryError
 from newsletter.models import Email
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
 
+T = TypeVar("T")
 CATEGORY = "arxiv-digest"
 # A server asking for a longer pause than this is not going to be waited for in a cron job.
 RETRY_AFTER_CAP = 60.0
@@ -82,14 +83,14 @@ class Outcome:
 def unsubscribe_headers(env: Envelope, config: SendgridConfig) -> dict[str, str]:
     """List-Unsubscribe (RFC 2369), plus the one-click POST header when RFC 8058 allows it.
 
-    `{subscriber_id}` and `{email}` in `unsubscribe_url` are filled in, because a one-click
-    POST carries no body naming the subscriber: the URL alone must say who leaves.
+    With an unsubscribe group, SendGrid adds its own List-Unsubscribe (one-click included)
+    and hosts the page behind it: ours would only duplicate it.
     """
+    if config.unsubscribe_group_id is not None:
+        return {}
     links = []
-    url = config.unsubscribe_url
+    url = config.unsubscribe_url_for(env.subscriber_id, env.to_email)
     if url:
-        url = url.replace("{subscriber_id}", quote(env.subscriber_id, safe=""))
-        url = url.replace("{email}", quote(env.to_email, safe=""))
         links.append(f"<{url}>")
     mailto = (config.unsubscribe_mailto or config.from_email).removeprefix("mailto:")
     if "?" not in mailto:
@@ -117,6 +118,8 @@ def build_payload(email: Email, env: Envelope, config: SendgridConfig) -> dict:
         mail.add_category(Category(name))
     for key, value in reversed(custom_args(env).items()):
         mail.add_custom_arg(CustomArg(key, value))
+    if config.unsubscribe_group_id is not None:
+        mail.asm = Asm(GroupId(config.unsubscribe_group_id))
     return mail.get()
 
 
@@ -147,7 +150,11 @@ def build_mime(email: Email, env: Envelope, config: SendgridConfig) -> bytes:
 
 
 class SendgridSender:
-    """Sends one payload at a time through the official client, with bounded, safe retries."""
+    """SendGrid through the official client: sends mail, and reads the suppression lists.
+
+    Both go through the same bounded retries. A send is retried only where SendGrid cannot
+    have accepted it; a read is always safe to repeat.
+    """
 
     def __init__(
         self,
@@ -166,10 +173,17 @@ class SendgridSender:
 
     def send(self, payload: dict) -> str | None:
         """POST the payload; return SendGrid's X-Message-Id."""
+        return self._retrying(lambda: self._post(payload))
+
+    def get_json(self, path: str, query: dict | None = None) -> object:
+        """GET `/v3/<path>` and decode its JSON body (a read: every failure may be retried)."""
+        return self._retrying(lambda: self._get(path, query))
+
+    def _retrying(self, call: Callable[[], T]) -> T:
         attempt = 1
         while True:
             try:
-                return self._post(payload)
+                return call()
             except _Retryable as exc:
                 if attempt > self.config.retries:
                     raise DeliveryError(f"{exc} (gave up after {attempt} attempts)") from None
@@ -200,6 +214,23 @@ class SendgridSender:
                 f"({type(exc).__name__}: {exc}); it may have been accepted"
             ) from None
         return response.headers.get("X-Message-Id")
+
+    def _get(self, path: str, query: dict | None) -> object:
+        endpoint = self.client.client
+        for part in path.strip("/").split("/"):
+            endpoint = endpoint._(part)
+        try:
+            response = endpoint.get(query_params=query)
+        except HTTPError as exc:
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise _Retryable(http_detail(exc), retry_after(exc.headers)) from None
+            raise DeliveryError(http_detail(exc)) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise _Retryable(f"cannot reach {self.config.api_host}: {exc}") from None
+        try:
+            return json.loads(response.body or b"null")
+        except ValueError:
+            raise _Retryable(f"SendGrid sent a body that is not JSON for /v3/{path}") from None
 
 
 def http_detail(exc: HTTPError) -> str:

@@ -144,6 +144,19 @@ def check_profile(profile: Profile) -> list[str]:
     return problems
 
 
+def write_active(path: Path, active: bool) -> None:
+    """Set `active` in a profile file, keeping its comments and layout."""
+    text = path.read_text(encoding="utf-8")
+    line = f"active = {'true' if active else 'false'}"
+    pattern = re.compile(r"^active\s*=\s*(true|false)[ \t]*$", re.MULTILINE)
+    # keys after the first table header would belong to that table
+    table = re.search(r"^\s*\[", text, re.MULTILINE)
+    head, tail = (text[: table.start()], text[table.start() :]) if table else (text, "")
+    head = pattern.sub(line, head, count=1) if pattern.search(head) else f"{line}\n{head}"
+    path.write_text(head + tail, encoding="utf-8")
+    parse_profile(path)
+
+
 def load_profiles(folder: Path) -> Roster:
     """Every `*.toml` in `folder`; a duplicate email makes the later file (by name) an error."""
     roster = Roster()

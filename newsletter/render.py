@@ -226,11 +226,20 @@ def usage_rows(selection: Selection) -> list[UsageRow]:
     return rows
 
 
-def unsubscribe_url(config: Config) -> str:
-    if config.sendgrid.unsubscribe_url:
-        return safe_url(config.sendgrid.unsubscribe_url)
+# SendGrid substitution tags, replaced per recipient when the mail has an unsubscribe group
+ASM_UNSUBSCRIBE = Markup("<%asm_group_unsubscribe_raw_url%>")
+ASM_PREFERENCES = Markup("<%asm_preferences_raw_url%>")
+
+
+def unsubscribe_url(config: Config, profile: Profile) -> str:
+    """SendGrid's group page, else the configured URL, else a mail to the sender."""
+    if config.sendgrid.unsubscribe_group_id is not None:
+        return ASM_UNSUBSCRIBE
+    url = config.sendgrid.unsubscribe_url_for(profile.id, profile.email)
+    if url:
+        return safe_url(url)
     address = config.sendgrid.unsubscribe_mailto or config.sendgrid.from_email
-    return f"mailto:{quote(address, safe='@.+-_')}?subject=unsubscribe"
+    return f"mailto:{quote(address.removeprefix('mailto:'), safe='@.+-_')}?subject=unsubscribe"
 
 
 def header_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
@@ -295,7 +304,10 @@ def build_digest(
             "email": profile.email,
             "profile_path": f"{config.subscribers_dir.name or 'subscribers'}/{profile_id}.toml",
             "help_url": safe_url(help_url) if help_url else "",
-            "unsubscribe_url": unsubscribe_url(config),
+            "unsubscribe_url": unsubscribe_url(config, profile),
+            "preferences_url": (
+                ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
+            ),
         },
     )
 

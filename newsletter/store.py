@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from newsletter.errors import RunLocked
-from newsletter.models import Listing, Paper, Score
+from newsletter.models import Listing, Paper, Score, Usage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -50,6 +50,16 @@ CREATE TABLE IF NOT EXISTS sent_papers (
     subscriber_id TEXT NOT NULL, paper_id TEXT NOT NULL, day TEXT NOT NULL,
     PRIMARY KEY (subscriber_id, paper_id)
 );
+CREATE TABLE IF NOT EXISTS spend (
+    day TEXT NOT NULL, scoring_key TEXT NOT NULL, model TEXT NOT NULL, requests INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL, cost_usd REAL, PRIMARY KEY (day, scoring_key, model)
+);
+CREATE TABLE IF NOT EXISTS suppressions (
+    email TEXT NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
+    created INTEGER, PRIMARY KEY (email, source)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS digests (
     day TEXT NOT NULL, subscriber_id TEXT NOT NULL, kind TEXT NOT NULL, selection TEXT NOT NULL,
     created_at TEXT NOT NULL, PRIMARY KEY (day, subscriber_id, kind)
@@ -239,6 +249,30 @@ class Store:
                 ],
             )
 
+    def add_spend(self, day: date, scoring_key: str, usage: Usage) -> Usage:
+        """Add a run's spend on one day's scoring for one prompt; return the day's total.
+
+        A digest shows what its selection cost, whether the scores were bought by this run or
+        an earlier one (a dry run, a crashed run): so the total is kept, not just the last run.
+        """
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO spend VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(day, scoring_key, model) "
+                "DO UPDATE SET requests=requests+excluded.requests, "
+                "prompt_tokens=prompt_tokens+excluded.prompt_tokens, "
+                "cached_tokens=cached_tokens+excluded.cached_tokens, "
+                "completion_tokens=completion_tokens+excluded.completion_tokens, "
+                "cost_usd=cost_usd+excluded.cost_usd",
+                (day.isoformat(), scoring_key, usage.model, usage.requests, usage.prompt_tokens,
+                 usage.cached_tokens, usage.completion_tokens, usage.cost_usd),
+            )  # fmt: skip
+            row = db.execute(
+                "SELECT * FROM spend WHERE day=? AND scoring_key=? AND model=?",
+                (day.isoformat(), scoring_key, usage.model),
+            ).fetchone()
+        return Usage(usage.model, row["requests"], row["prompt_tokens"], row["cached_tokens"],
+                     row["completion_tokens"], row["cost_usd"])  # fmt: skip
+
     # -- the delivery ledger --------------------------------------------------------------
 
     def delivery(self, day: date, subscriber_id: str) -> sqlite3.Row | None:
@@ -290,6 +324,29 @@ class Store:
             sql += " AND day<?"
             args.append(before.isoformat())
         return {r[0] for r in self.db.execute(sql, args)}
+
+    # -- suppressions (who asked not to be mailed, or cannot be) ---------------------------
+
+    def replace_suppressions(self, rows: Iterable[tuple[str, str, str, str, int | None]]) -> None:
+        """Swap in a fresh copy of SendGrid's lists: (email, source, reason, detail, created)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM suppressions")
+            db.executemany(
+                "INSERT OR REPLACE INTO suppressions VALUES (?,?,?,?,?)",
+                [(e.lower(), *rest) for e, *rest in rows],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('suppressions_synced_at', ?)", (_now(),)
+            )
+
+    def suppressions(self) -> list[sqlite3.Row]:
+        with self._mutex:
+            return self.db.execute("SELECT * FROM suppressions ORDER BY email, source").fetchall()
+
+    def suppressions_synced_at(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='suppressions_synced_at'")
+        found = row.fetchone()
+        return found[0] if found else None
 
     # -- digests (what each email contained) ----------------------------------------------
 

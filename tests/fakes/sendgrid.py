@@ -1,10 +1,15 @@
-"""A local SendGrid: `POST /v3/mail/send` on 127.0.0.1, for tests that use the real client.
+"""A local SendGrid: `POST /v3/mail/send` and the suppression lists' `GET` endpoints on
+127.0.0.1, for tests that use the real client.
 
 It checks the bearer key and the body the way SendGrid does at minimum, answers 202 with an
 `X-Message-Id`, and records every accepted message. Tests script the next requests' fate:
 `fail_next(n, status)` answers 429/5xx without accepting; `drop_next()` accepts the message and
 then closes the connection without a response (the ambiguous case); `latency` delays every
 response, so a short client timeout turns an accepted message into a read timeout.
+
+Suppressions: `groups[group_id]` is a list of addresses (`/v3/asm/groups/{id}/suppressions`),
+`lists[kind]` a list of entries (`/v3/suppression/{kind}`, paged with limit and offset as
+SendGrid does). `fail_reads(n, status)` scripts the reads; `requests_count` counts mail only.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import secrets
 import sys
 import threading
 import time
+import urllib.parse
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +99,10 @@ class FakeSendgrid:
         self.messages: list[Received] = []
         self.requests_count = 0
         self.latency = 0.0  # seconds before each response
+        self.groups: dict[int, list[str]] = {}
+        self.lists: dict[str, list[dict]] = {}
+        self.reads: list[str] = []  # path and query of every GET
+        self._read_script: deque[int] = deque()
         self._script: deque[tuple[int | str, float | None]] = deque()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -102,6 +112,10 @@ class FakeSendgrid:
     def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
         """Answer the next `n` requests with `status` (and Retry-After, if given)."""
         self._script.extend([(status, retry_after)] * n)
+
+    def fail_reads(self, n: int, status: int) -> None:
+        """Answer the next `n` suppression-list reads with `status`."""
+        self._read_script.extend([status] * n)
 
     def drop_next(self, n: int = 1) -> None:
         """Accept the next `n` messages, then close the connection without answering."""
@@ -176,6 +190,34 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         return self._reply(202, headers={"X-Message-Id": received.message_id})
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        with fake._lock:
+            fake.reads.append(self.path)
+            status = fake._read_script.popleft() if fake._read_script else None
+        if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+            return self._reply(401, errors=[(None, UNAUTHORIZED)])
+        if status is not None:
+            return self._reply(status, errors=[(None, ERROR_TEXT.get(status, "error"))])
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if parts[:3] == ["v3", "asm", "groups"] and parts[4:] == ["suppressions"]:
+            return self._json(fake.groups.get(int(parts[3]), []))
+        if parts[:2] == ["v3", "suppression"] and len(parts) == 3:
+            entries = fake.lists.get(parts[2], [])
+            offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 500)), 500)
+            return self._json(entries[offset : offset + limit])
+        return self._reply(404, errors=[(None, "not found")])
+
+    def _json(self, value: object) -> None:
+        data = json.dumps(value).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _reply(self, status: int, errors=(), headers: dict[str, str] | None = None) -> None:
         if status != 202:

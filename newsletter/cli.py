@@ -1,0 +1,493 @@
+"""The `newsletter` command: a thin layer over the library.
+
+Each command parses its options, loads the config, calls one library function and prints.
+Domain errors (`newsletter.errors`) become one-line messages and exit codes here, in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from newsletter import deliver, fetch, pipeline, suppressions
+from newsletter import profiles as profiles_mod
+from newsletter.config import TEMPLATES_DIR, Config, load_config, sendgrid_key
+from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
+from newsletter.models import Selection, Usage
+from newsletter.profiles import load_profiles
+from newsletter.prompt import render_full_prompt
+from newsletter.store import Store
+
+app = typer.Typer(
+    help="A personalized daily digest of new arXiv papers, scored by an LLM, sent by email.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+subscribers_app = typer.Typer(
+    help="Create, list, show and validate subscriber profiles.", no_args_is_help=True
+)
+app.add_typer(subscribers_app, name="subscribers")
+suppressions_app = typer.Typer(
+    help="SendGrid's suppression lists: who unsubscribed, bounced or reported spam.",
+    no_args_is_help=True,
+)
+app.add_typer(suppressions_app, name="suppressions")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Domain errors become `error: ...` lines and their exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NewsletterError as exc:
+            if os.environ.get("NEWSLETTER_RAISE"):
+                raise
+            for line in str(exc).splitlines():
+                err.print(f"error: {line}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="config.toml to use (else $NEWSLETTER_CONFIG, else ./config.toml)."
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = config
+
+
+def get_config(ctx: typer.Context) -> Config:
+    return load_config(ctx.find_root().obj)
+
+
+# -- subscribers ----------------------------------------------------------------------------
+
+
+@subscribers_app.command("new")
+@handle_errors
+def subscribers_new(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument(metavar="ID", help="The new subscriber's id.")],
+    email: Annotated[str, typer.Option("--email", help="Where the digest goes.")],
+    name: Annotated[str | None, typer.Option("--name", help="Name used in the greeting.")] = None,
+) -> None:
+    """Write a commented profile file for a new subscriber.
+
+    Example: newsletter subscribers new ada --email ada@example.org --name "Ada Lovelace"
+    """
+    config = get_config(ctx)
+    path = create_profile(config.subscribers_dir, subscriber_id, email, name or subscriber_id)
+    out.print(
+        f"wrote {profiles_mod.display_path(path)}: edit its topics, then run "
+        f"`newsletter subscribers validate {subscriber_id}`",
+        markup=False,
+    )
+
+
+def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> Path:
+    """Render templates/profile.toml.j2 into folder/ID.toml; refuse to overwrite."""
+    path = folder / f"{subscriber_id}.toml"
+    if not profiles_mod.ID_PATTERN.match(subscriber_id):
+        raise ProfileError(str(path), [f"(file name): '{subscriber_id}' is not a usable id"])
+    if not profiles_mod.EMAIL_PATTERN.match(email):
+        raise ProfileError(str(path), [f"email: '{email}' is not an email address"])
+    if path.exists():
+        raise NewsletterError(f"{profiles_mod.display_path(path)} exists already: not overwritten")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=False)
+    text = env.get_template("profile.toml.j2").render(id=subscriber_id, email=email, name=name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    profiles_mod.parse_profile(path)  # the template must always produce a valid profile
+    return path
+
+
+@subscribers_app.command("list")
+@handle_errors
+def subscribers_list(ctx: typer.Context) -> None:
+    """List every subscriber: id, email, categories, topics, active.
+
+    Example: newsletter subscribers list
+    """
+    config = get_config(ctx)
+    roster = profiles_mod.load_profiles(config.subscribers_dir)
+    with Store(config.storage.path) as store:
+        suppressed = suppressions.stored_reasons(store)
+    table = Table("id", "email", "categories", "topics", "active")
+    for p in roster.profiles:
+        cats = ", ".join(p.categories_or(config.arxiv.categories))
+        topics = ", ".join(t.name for t in p.topics) or "-"
+        state = "yes" if p.active else "paused"
+        state = suppressed.get(p.email.lower(), state)
+        table.add_row(p.id, p.email, cats, topics, state)
+    for e in roster.errors:
+        table.add_row(Path(e.path).stem, "-", "-", "-", "invalid: run validate")
+    out.print(table)
+
+
+@subscribers_app.command("show")
+@handle_errors
+def subscribers_show(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
+) -> None:
+    """Show one subscriber's profile as the program reads it.
+
+    Example: newsletter subscribers show example
+    """
+    config = get_config(ctx)
+    profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
+    out.print(f"id: {profile.id}", markup=False)
+    for key, value in profile.model_dump().items():
+        if key == "categories" and not value:
+            value = f"{config.arxiv.categories} (the default)"
+        if key == "topics":
+            for i, t in enumerate(value):
+                out.print(
+                    f"topics[{i}]: {t['name']}\n  relevant: {t['relevant']}\n"
+                    f"  irrelevant: {t['irrelevant'] or '-'}",
+                    markup=False,
+                )
+            continue
+        out.print(f"{key}: {value}", markup=False)
+
+
+@subscribers_app.command("validate")
+@handle_errors
+def subscribers_validate(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
+) -> None:
+    """Check profile files; list every error. Exit 1 if any file is bad.
+
+    Example: newsletter subscribers validate ada
+    """
+    config = get_config(ctx)
+    roster = profiles_mod.load_profiles(config.subscribers_dir)
+    good, bad = roster.profiles, roster.errors
+    if subscriber_id is not None:
+        good = [p for p in good if p.id == subscriber_id]
+        bad = [e for e in bad if Path(e.path).stem == subscriber_id]
+        if not good and not bad:
+            raise UnknownSubscriber(f"no subscriber '{subscriber_id}' in {config.subscribers_dir}")
+    for p in good:
+        out.print(
+            f"ok: {profiles_mod.display_path(config.subscribers_dir / (p.id + '.toml'))}",
+            markup=False,
+        )
+    for e in bad:
+        for line in str(e).splitlines():
+            err.print(f"error: {line}", markup=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("pause")
+@handle_errors
+def subscribers_pause(
+    ctx: typer.Context, subscriber_id: Annotated[str, typer.Argument(metavar="ID")]
+) -> None:
+    """Stop a subscriber's digest (sets active = false in the profile file).
+
+    Example: newsletter subscribers pause ada
+    """
+    set_active(ctx, subscriber_id, False)
+
+
+@subscribers_app.command("resume")
+@handle_errors
+def subscribers_resume(
+    ctx: typer.Context, subscriber_id: Annotated[str, typer.Argument(metavar="ID")]
+) -> None:
+    """Start a paused subscriber's digest again (sets active = true).
+
+    Example: newsletter subscribers resume ada
+    """
+    set_active(ctx, subscriber_id, True)
+
+
+def set_active(ctx: typer.Context, subscriber_id: str, active: bool) -> None:
+    config = get_config(ctx)
+    profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
+    path = config.subscribers_dir / f"{profile.id}.toml"
+    profiles_mod.write_active(path, active)
+    state = "active" if active else "paused"
+    out.print(f"{profiles_mod.display_path(path)}: {state}", markup=False)
+
+
+# -- suppressions ---------------------------------------------------------------------------
+
+
+@suppressions_app.command("sync")
+@handle_errors
+def suppressions_sync(ctx: typer.Context) -> None:
+    """Read SendGrid's suppression lists now and print what changed.
+
+    Example: newsletter suppressions sync
+    """
+    config = get_config(ctx)
+    client = deliver.SendgridSender(config.sendgrid, sendgrid_key())
+    with Store(config.storage.path) as store:
+        result = suppressions.sync(store, client, config.sendgrid)
+    for line in result.added:
+        out.print(f"+ {line}", markup=False)
+    for line in result.removed:
+        out.print(f"- {line} (served again)", markup=False)
+    out.print(
+        f"{result.total} suppressed addresses ({len(result.added)} added, "
+        f"{len(result.removed)} removed)",
+        markup=False,
+    )
+
+
+@suppressions_app.command("list")
+@handle_errors
+def suppressions_list(ctx: typer.Context) -> None:
+    """List the suppressed addresses as last synced, with the subscriber each one is.
+
+    Example: newsletter suppressions list
+    """
+    config = get_config(ctx)
+    roster = profiles_mod.load_profiles(config.subscribers_dir)
+    ids = {p.email.lower(): p.id for p in roster.profiles}
+    with Store(config.storage.path) as store:
+        rows, synced = store.suppressions(), store.suppressions_synced_at()
+    table = Table("email", "subscriber", "list", "reason", "detail")
+    for r in rows:
+        table.add_row(r["email"], ids.get(r["email"], "-"), r["source"], r["reason"], r["detail"])
+    out.print(table)
+    out.print(f"last synced: {synced or 'never'}", markup=False)
+
+
+# -- prompt ---------------------------------------------------------------------------------
+
+
+@app.command("prompt")
+@handle_errors
+def prompt(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
+) -> None:
+    """Print the selection prompt a subscriber's profile produces.
+
+    Example: newsletter prompt example
+    """
+    config = get_config(ctx)
+    profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
+    out.print(render_full_prompt(profile), markup=False, end="")
+
+
+# -- fetch, score, send ----------------------------------------------------------------------
+
+FeedOption = Annotated[
+    Path | None,
+    typer.Option("--feed", help="Read a saved arXiv RSS listing instead of the network."),
+]
+DateOption = Annotated[
+    str | None,
+    typer.Option("--date", metavar="YYYY-MM-DD", help="A past day, backfilled from the arXiv API."),
+]
+OnlyOption = Annotated[
+    str | None, typer.Option("--only", metavar="ID", help="Only this subscriber.")
+]
+
+
+@contextmanager
+def progress_hooks() -> Iterator[pipeline.Hooks]:
+    """Progress bars on stderr (hidden when it is not a terminal), messages above them."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=True) as bars:
+
+        def bar(label: str) -> Callable[[int], Callable[[int], None]]:
+            def start(total: int) -> Callable[[int], None]:
+                task = bars.add_task(label, total=total)
+                return lambda n: bars.advance(task, n)
+
+            return start
+
+        yield pipeline.Hooks(
+            say=lambda msg: err.print(msg, markup=False),
+            warn=lambda msg: err.print(f"warning: {msg}", markup=False),
+            scoring=bar("scoring papers"),
+            sending=bar("rendering and sending"),
+        )
+
+
+@app.command("fetch")
+@handle_errors
+def fetch_command(ctx: typer.Context, feed: FeedOption = None, day: DateOption = None) -> None:
+    """Store the day's announced papers for the active subscribers' categories.
+
+    Example: newsletter fetch --feed newsletter/data/sample-listing.xml
+    """
+    config = get_config(ctx)
+    roster = load_profiles(config.subscribers_dir)
+    with Store(config.storage.path) as store, progress_hooks() as hooks:
+        categories = pipeline.active_categories(config, roster)
+        hooks.say(f"fetching {' + '.join(categories)}")
+        listing, stored = fetch.fetch_day(
+            config.arxiv, store, categories, feed=feed, day=parse_day(day), on_progress=hooks.say
+        )
+    out.print(fetch.summary_line(listing, stored), markup=False)
+
+
+@app.command("score")
+@handle_errors
+def score_command(
+    ctx: typer.Context,
+    only: OnlyOption = None,
+    feed: FeedOption = None,
+    day: DateOption = None,
+) -> None:
+    """Score the day's papers and print each subscriber's ranked selection and its cost.
+
+    Example: newsletter score --only example --feed newsletter/data/sample-listing.xml
+    """
+    config = get_config(ctx)
+    roster = load_profiles(config.subscribers_dir)
+    report_profile_errors(roster.errors if only is None else [])
+    profiles = [roster.get(only)] if only else roster.active
+    with Store(config.storage.path) as store, progress_hooks() as hooks:
+        listing, _ = pipeline.get_listing(
+            config,
+            store,
+            pipeline.active_categories(config, roster),
+            feed=feed,
+            day=parse_day(day),
+            hooks=hooks,
+        )
+        provider = pipeline.choose_provider(config, dry_run=True, hooks=hooks)
+        selections, spend, requests = pipeline.score_day(
+            config, store, listing, profiles, provider=provider, hooks=hooks
+        )
+    for selection in selections:
+        print_selection(selection)
+    print_usage(spend, requests, provider)
+
+
+@app.command("send")
+@handle_errors
+def send_command(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Send nothing: write previews to the outbox.")
+    ] = False,
+    only: OnlyOption = None,
+    feed: FeedOption = None,
+    day: DateOption = None,
+    outbox: Annotated[
+        Path | None, typer.Option("--outbox", help="Where --dry-run writes (else [output] outbox).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send again to subscribers already sent today.")
+    ] = False,
+) -> None:
+    """Fetch, score, select, render and deliver today's digest to every active subscriber.
+
+    Example: newsletter send --dry-run --feed newsletter/data/sample-listing.xml
+    """
+    config = get_config(ctx)
+    opts = pipeline.SendOptions(dry_run=dry_run, only=only, feed=feed, day=parse_day(day),
+                                outbox=outbox, force=force)  # fmt: skip
+    with progress_hooks() as hooks:
+        report = pipeline.run_send(config, opts, hooks)
+    report_profile_errors_text(report.profile_errors)
+    print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def report_profile_errors(errors: list[ProfileError]) -> None:
+    report_profile_errors_text([str(e) for e in errors])
+
+
+def report_profile_errors_text(errors: list[str]) -> None:
+    for text in errors:
+        for line in text.splitlines():
+            err.print(f"error: {line} (subscriber skipped)", markup=False)
+
+
+def print_selection(selection: Selection) -> None:
+    out.print(
+        f"\n{selection.subscriber_id} · {selection.day} · {len(selection.picks)} selected of "
+        f"{selection.listed} listed, {selection.scanned} scanned",
+        markup=False,
+    )
+    table = Table("#", "id", "R", "N", "title", "comment")
+    for i, pick in enumerate(selection.picks, 1):
+        r, n = ("-", "-") if pick.author_match else (pick.score.relevance, pick.score.novelty)
+        table.add_row(str(i), pick.paper.id, str(r), str(n), pick.paper.title, pick.score.comment)
+    out.print(table)
+    for note in selection.notes:
+        out.print(f"note: {note}", markup=False)
+    if selection.unscored:
+        out.print(f"unscored: {', '.join(selection.unscored)}", markup=False)
+
+
+def print_usage(spend: dict[str, Usage], requests: int, provider: str) -> None:
+    if provider == "local":
+        out.print("scored by the local keyword scorer: 0 tokens, $0.00", markup=False)
+        return
+    table = Table("model", "requests", "prompt", "cached", "completion", "total", "cost")
+    for u in spend.values():
+        cost = "unknown (no price)" if u.cost_usd is None else f"${u.cost_usd:.4f}"
+        table.add_row(u.model, str(u.requests), str(u.prompt_tokens), str(u.cached_tokens),
+                      str(u.completion_tokens), str(u.total_tokens), cost)  # fmt: skip
+    out.print(table)
+    if not spend:
+        out.print(f"{requests} requests: every score came from the cache", markup=False)
+
+
+def print_report(report: pipeline.Report) -> None:
+    if report.listing is None or not report.listing.papers:
+        return
+    table = Table("subscriber", "papers", "tokens", "cost", "status", "detail")
+    for s in report.served:
+        sel = s.selection
+        cost = "-" if sel is None or sel.cost_usd is None else f"${sel.cost_usd:.4f}"
+        table.add_row(
+            s.subscriber_id, "-" if sel is None else str(len(sel.picks)),
+            "-" if sel is None else str(sel.tokens), cost, s.status,
+            s.detail or ("preview written" if s.paths else ""),
+        )  # fmt: skip
+    out.print(table)
+    for s in report.served:
+        for path in s.paths:
+            out.print(f"{s.subscriber_id}: {profiles_mod.display_path(path)}", markup=False)
+    print_usage(report.usage, report.requests, report.provider)
+    counts: dict[str, int] = {}
+    for s in report.served:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nobody"
+    out.print(f"{report.day}: {summary}", markup=False)
+
+
+def parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None

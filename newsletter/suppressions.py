@@ -1,0 +1,99 @@
+"""Who must not be mailed: SendGrid's suppression lists, mirrored in SQLite.
+
+Each run reads, before scoring, the digest's unsubscribe group and SendGrid's global lists
+(unsubscribes, bounces, blocks, spam reports, invalid emails), so that nobody who left costs a
+token or gets a mail. When the API cannot be reached, the last synced copy is used: an address
+known to be suppressed is never mailed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsletter.config import SendgridConfig
+from newsletter.deliver import SendgridSender
+from newsletter.errors import DeliveryError
+from newsletter.store import Store
+
+PAGE = 500  # SendGrid's largest page for the suppression lists
+
+# endpoint under /v3 -> (source name, reason shown in the run summary)
+GLOBAL_LISTS = {
+    "suppression/unsubscribes": ("unsubscribes", "unsubscribed"),
+    "suppression/bounces": ("bounces", "bounced"),
+    "suppression/blocks": ("blocks", "blocked"),
+    "suppression/spam_reports": ("spam_reports", "spam report"),
+    "suppression/invalid_emails": ("invalid_emails", "invalid email"),
+}
+REASONS = ("spam report", "bounced", "invalid email", "blocked", "unsubscribed")  # worst first
+Row = tuple[str, str, str, str, int | None]
+
+
+@dataclass
+class SyncResult:
+    added: list[str]  # "email (reason)"
+    removed: list[str]
+    total: int
+
+
+def read_list(client: SendgridSender, path: str) -> list[dict]:
+    """Every entry of one global list, following limit/offset paging."""
+    entries: list[dict] = []
+    while True:
+        page = client.get_json(path, {"limit": PAGE, "offset": len(entries)})
+        if not isinstance(page, list):
+            raise DeliveryError(f"SendGrid /v3/{path}: expected a list")
+        entries += [e for e in page if isinstance(e, dict) and e.get("email")]
+        if len(page) < PAGE:
+            return entries
+
+
+def read_all(client: SendgridSender, config: SendgridConfig) -> list[Row]:
+    rows: list[Row] = []
+    if config.unsubscribe_group_id is not None:
+        path = f"asm/groups/{config.unsubscribe_group_id}/suppressions"
+        emails = client.get_json(path)
+        if not isinstance(emails, list):
+            raise DeliveryError(f"SendGrid /v3/{path}: expected a list")
+        rows += [(str(e), "group", "unsubscribed", "unsubscribe group", None) for e in emails]
+    for path, (source, reason) in GLOBAL_LISTS.items():
+        for e in read_list(client, path):
+            detail = str(e.get("reason") or e.get("status") or "")
+            rows.append((e["email"], source, reason, detail, e.get("created")))
+    return rows
+
+
+def sync(store: Store, client: SendgridSender, config: SendgridConfig) -> SyncResult:
+    """Replace the stored copy with SendGrid's lists; say who was added and who removed."""
+    before = stored_reasons(store)
+    store.replace_suppressions(read_all(client, config))
+    after = stored_reasons(store)
+    return SyncResult(
+        added=[f"{e} ({after[e]})" for e in sorted(after.keys() - before.keys())],
+        removed=[f"{e} ({before[e]})" for e in sorted(before.keys() - after.keys())],
+        total=len(after),
+    )
+
+
+def stored_reasons(store: Store) -> dict[str, str]:
+    """email (lowercase) -> the reason to show; the most telling one when several apply."""
+    order = list(REASONS)
+    found: dict[str, str] = {}
+    for row in store.suppressions():
+        current = found.get(row["email"])
+        if current is None or order.index(row["reason"]) < order.index(current):
+            found[row["email"]] = row["reason"]
+    return found
+
+
+def current(
+    store: Store, client: SendgridSender | None, config: SendgridConfig, warn
+) -> dict[str, str]:
+    """The run's suppressions: synced now when possible, else the last synced copy."""
+    if client is not None:
+        try:
+            sync(store, client, config)
+        except DeliveryError as exc:
+            when = store.suppressions_synced_at() or "never"
+            warn(f"suppression lists unreachable ({exc}); using the copy synced {when}")
+    return stored_reasons(store)

@@ -1,0 +1,264 @@
+"""`newsletter send` end to end: the real fetch, scoring, rendering and delivery code against
+local servers speaking arXiv RSS, OpenAI chat completions and SendGrid v3."""
+
+import email
+import json
+import shutil
+from datetime import date
+from email import policy
+
+import pytest
+from typer.testing import CliRunner
+
+from newsletter import deliver
+from newsletter.cli import app
+from newsletter.config import load_config
+from newsletter.errors import RunLocked
+from newsletter.fetch import read_feed
+from newsletter.pipeline import SendOptions, run_send, score_day
+from newsletter.profiles import load_profiles
+from newsletter.store import Store
+from tests.conftest import REPO, SAMPLE
+from tests.fakes.arxiv import paper
+
+runner = CliRunner()
+
+
+def send(home, **opts):
+    return run_send(load_config(home / "config.toml"), SendOptions(**opts))
+
+
+class TestSend:
+    def test_sends_each_subscriber_once_with_the_real_payload(self, home, sendgrid_server):
+        report = send(home, feed=SAMPLE)
+        assert report.ok and str(report.day) == "2025-04-10"
+        assert sorted(s.status for s in report.served) == ["sent", "sent"]
+        assert len(sendgrid_server.messages) == 2
+        body = next(
+            m.body
+            for m in sendgrid_server.messages
+            if m.body["personalizations"][0]["to"][0]["email"] == "ada@example.org"
+        )
+        assert body["from"]["email"] == "digest@lab.org"
+        assert body["subject"].startswith("arXiv digest · 2025-04-10 · ")
+        assert body["subject"].endswith(" for Ada")
+        assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+        assert body["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert "https://lab.org/unsubscribe" in body["headers"]["List-Unsubscribe"]
+        assert body["custom_args"] == {"digest_date": "2025-04-10", "subscriber_id": "ada"}
+        html = body["content"][1]["value"]
+        assert "Author match" in html  # J\"urgen M\"uller in the sample, followed as Jürgen Müller
+        assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+    def test_a_rerun_sends_nothing_and_spends_nothing(self, home, sendgrid_server, openai_server):
+        send(home, feed=SAMPLE)
+        requests = len(openai_server.requests)
+        report = send(home, feed=SAMPLE)
+        assert [s.status for s in report.served] == ["skipped", "skipped"]
+        assert len(sendgrid_server.messages) == 2
+        assert len(openai_server.requests) == requests
+
+    def test_force_resends(self, home, sendgrid_server):
+        send(home, feed=SAMPLE)
+        report = send(home, feed=SAMPLE, only="ada", force=True)
+        assert [s.status for s in report.served] == ["sent"]
+        assert len(sendgrid_server.messages) == 3
+
+    def test_crash_mid_send_then_rerun_sends_no_duplicate(self, home, sendgrid_server):
+        sendgrid_server.drop_next(1)  # accepted, then the connection drops: outcome unknown
+        first = send(home, feed=SAMPLE)
+        statuses = sorted(s.status for s in first.served)
+        assert statuses == ["sent", "unknown"] and not first.ok
+        second = send(home, feed=SAMPLE)
+        assert sorted(s.status for s in second.served) == ["skipped", "unknown"]
+        assert len(sendgrid_server.messages) == 2  # one each: nobody got two
+
+    def test_process_dying_mid_request_is_unknown_on_rerun(self, home, sendgrid_server):
+        config = load_config(home / "config.toml")
+        with Store(config.storage.path) as store:  # as if the process died after begin_delivery
+            store.begin_delivery(date(2025, 4, 10), "bob", "bob@example.org")
+        report = send(home, feed=SAMPLE)
+        by_id = {s.subscriber_id: s for s in report.served}
+        assert by_id["bob"].status == "unknown" and "--force" in by_id["bob"].detail
+        assert by_id["ada"].status == "sent" and len(sendgrid_server.messages) == 1
+
+    def test_429_then_success(self, home, sendgrid_server):
+        sendgrid_server.fail_next(1, 429, retry_after=0)
+        report = send(home, feed=SAMPLE, only="ada")
+        assert [s.status for s in report.served] == ["sent"]
+        assert sendgrid_server.requests_count == 2 and len(sendgrid_server.messages) == 1
+
+    def test_a_failed_send_is_retried_by_the_next_run(self, home, sendgrid_server):
+        sendgrid_server.fail_next(4, 500)
+        first = send(home, feed=SAMPLE, only="ada")
+        assert [s.status for s in first.served] == ["failed"] and not first.ok
+        second = send(home, feed=SAMPLE, only="ada")
+        assert [s.status for s in second.served] == ["sent"]
+
+    def test_papers_sent_are_never_sent_again(self, home, arxiv_server, sendgrid_server):
+        send(home, feed=SAMPLE, only="ada")
+        first = json.dumps(sendgrid_server.messages[0].body)
+        assert "2504.0" in first
+        sent_ids = {
+            k.paper.id
+            for k in send(home, feed=SAMPLE, only="ada", force=True, dry_run=True)
+            .served[0]
+            .selection.picks
+        }
+        assert sent_ids  # same day, forced: the same digest again
+        # a later day re-announces one of them (a cross-list) next to a new paper
+        again = sorted(sent_ids)[0]
+        arxiv_server.serve(
+            [
+                paper(again, title="Mixture of Experts again", categories=["cs.LG"]),
+                paper("2504.99001", title="Pruning Experts Anew", categories=["cs.LG"]),
+            ],
+            pub_date="Fri, 11 Apr 2025 00:00:00 -0400",
+        )
+        report = send(home, only="ada")
+        assert str(report.day) == "2025-04-11"
+        picks = [k.paper.id for k in report.served[0].selection.picks]
+        assert "2504.99001" in picks and again not in picks
+
+    def test_one_bad_profile_never_stops_the_others(self, home, sendgrid_server):
+        (home / "subscribers" / "bad.toml").write_text('name = "X"\nemail = "nope"\n')
+        report = send(home, feed=SAMPLE)
+        assert len(sendgrid_server.messages) == 2
+        assert not report.ok
+        assert "bad.toml: email: 'nope' is not an email address" in report.profile_errors[0]
+
+    def test_paused_subscribers_get_nothing(self, home, sendgrid_server):
+        path = home / "subscribers" / "bob.toml"
+        path.write_text("active = false\n" + path.read_text())
+        report = send(home, feed=SAMPLE)
+        assert [s.subscriber_id for s in report.served] == ["ada"]
+
+    def test_empty_day_sends_nothing(self, home, arxiv_server, sendgrid_server, openai_server):
+        arxiv_server.empty_day()
+        report = send(home)
+        assert report.ok and report.served == [] and str(report.day) == "2025-04-12"
+        assert sendgrid_server.requests_count == 0 and openai_server.requests == []
+
+    def test_a_second_run_while_one_holds_the_lock(self, home):
+        config = load_config(home / "config.toml")
+        with Store(config.storage.path) as holder:
+            holder.lock()
+            with pytest.raises(RunLocked, match="another `newsletter send` is running"):
+                send(home, feed=SAMPLE)
+
+    def test_identical_profiles_share_one_set_of_requests(self, home, openai_server):
+        config = load_config(home / "config.toml")
+        roster = load_profiles(config.subscribers_dir)
+        ada = roster.get("ada")
+        twin = ada.model_copy(update={"id": "twin", "email": "twin@example.org"})
+        listing = read_feed(SAMPLE)
+        with Store(home / "alone.db") as store:
+            score_day(config, store, listing, [ada], provider="openai")
+        alone = len(openai_server.requests)
+        with Store(home / "pair.db") as store:
+            selections, _, requests = score_day(
+                config, store, listing, [ada, twin], provider="openai"
+            )
+        assert requests == alone and len(openai_server.requests) == 2 * alone
+        assert [k.paper.id for k in selections[0].picks] == [
+            k.paper.id for k in selections[1].picks
+        ]
+
+
+class TestDryRun:
+    def test_writes_previews_and_nothing_to_the_ledger(self, home, sendgrid_server):
+        report = send(home, feed=SAMPLE, dry_run=True)
+        assert report.ok and sendgrid_server.requests_count == 0
+        day = home / "outbox" / "2025-04-10"
+        assert sorted(p.name for p in day.iterdir()) == [
+            f"{who}.{ext}" for who in ("ada", "bob") for ext in ("eml", "html", "json", "txt")
+        ]
+        record = json.loads((day / "ada.json").read_text())
+        assert record["totals"]["listed"] == 38 and record["papers"][0]["author_match"]
+        message = email.message_from_bytes((day / "ada.eml").read_bytes(), policy=policy.default)
+        assert message["To"].addresses[0].addr_spec == "ada@example.org"
+        config = load_config(home / "config.toml")
+        with Store(config.storage.path) as store:
+            assert store.delivery(report.day, "ada") is None
+
+    def test_previews_are_byte_for_byte_what_a_send_delivers(self, home, sendgrid_server):
+        send(home, feed=SAMPLE, dry_run=True, only="ada")
+        send(home, feed=SAMPLE, only="ada")
+        body = sendgrid_server.messages[0].body
+        day = home / "outbox" / "2025-04-10"
+        assert body["content"][0]["value"] == (day / "ada.txt").read_text(encoding="utf-8")
+        assert body["content"][1]["value"] == (day / "ada.html").read_text(encoding="utf-8")
+
+    def test_without_a_key_the_local_scorer_stands_in(self, home, monkeypatch, openai_server):
+        monkeypatch.delenv("OPENAI_API_KEY")
+        cfg = (home / "config.toml").read_text().replace("base_url", "# base_url")
+        (home / "config.toml").write_text(cfg)
+        report = send(home, feed=SAMPLE, dry_run=True)
+        assert report.provider == "local" and report.ok and openai_server.requests == []
+        record = json.loads((home / "outbox" / "2025-04-10" / "ada.json").read_text())
+        assert any("keyword scorer" in p["comment"] for p in record["papers"])
+
+    def test_real_send_without_sendgrid_key_fails_before_scoring(
+        self, home, monkeypatch, openai_server
+    ):
+        monkeypatch.delenv("SENDGRID_API_KEY")
+        with pytest.raises(deliver.DeliveryError, match="SENDGRID_API_KEY"):
+            send(home, feed=SAMPLE)
+        assert openai_server.requests == []
+
+
+class TestCommand:
+    def test_send_dry_run_prints_paths_and_a_summary(self, home):
+        result = runner.invoke(
+            app, ["--config", str(home / "config.toml"), "send", "--dry-run", "--feed", str(SAMPLE)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "ada.html" in result.output and "previewed" in result.output
+        assert "2025-04-10: 2 previewed" in result.output
+
+    def test_send_exit_code_is_1_when_a_delivery_fails(self, home, sendgrid_server):
+        sendgrid_server.fail_next(2, 400)
+        result = runner.invoke(
+            app, ["--config", str(home / "config.toml"), "send", "--feed", str(SAMPLE)]
+        )
+        assert result.exit_code == 1
+        assert "failed" in result.output
+
+    def test_score_prints_the_selection_and_the_cost_table(self, home):
+        result = runner.invoke(
+            app,
+            [
+                "--config",
+                str(home / "config.toml"),
+                "score",
+                "--only",
+                "ada",
+                "--feed",
+                str(SAMPLE),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "Author match" in result.output and "completion" in result.output
+
+    def test_fetch_stores_the_day(self, home):
+        result = runner.invoke(
+            app, ["--config", str(home / "config.toml"), "fetch", "--feed", str(SAMPLE)]
+        )
+        assert result.exit_code == 0
+        assert "2025-04-10: 44 listed" in result.output
+
+    def test_unreachable_arxiv_is_one_line(self, home, arxiv_server):
+        arxiv_server.fail(503)
+        result = runner.invoke(app, ["--config", str(home / "config.toml"), "send", "--dry-run"])
+        assert result.exit_code == 1
+        assert result.output.strip().splitlines()[-1].startswith("error: arXiv listing unreachable")
+        assert "Traceback" not in result.output
+
+
+def test_the_shipped_sample_runs_offline(tmp_path):
+    """The README's offline command, on a copy of the repository's own config and profiles."""
+    shutil.copy(REPO / "config.toml", tmp_path)
+    shutil.copytree(REPO / "subscribers", tmp_path / "subscribers")
+    result = runner.invoke(app, ["send", "--dry-run", "--feed", str(SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "outbox" / "2025-04-10" / "example.html").stat().st_size > 10_000
