@@ -3,8 +3,9 @@ local keyword scorer, with every token and dollar counted.
 
 Per profile, on the papers left after author matches and already-sent papers:
 1. optional pre-filter by the local scorer (`[llm] prefilter_keep`),
-2. the title pass: ids and titles in large batches; titles scored below `title_cutoff` are
-   dropped, and a paper the answer leaves out is kept (recall first),
+2. the title pass: ids and titles in large batches; titles scored below `title_cutoff` (or the
+   profile's own relevance cutoff, if lower) are dropped, and a paper the answer leaves out is
+   kept (recall first),
 3. the abstract pass: the selection prompt with batches of papers; ids an answer leaves out are
    asked again in smaller batches for a bounded number of rounds, then reported as unscored.
 
@@ -40,6 +41,7 @@ from newsletter.store import Store
 CHARS_PER_TOKEN = 4  # for estimates only; billing uses the response's `usage`
 ABSTRACT_ANSWER_TOKENS = 80  # a generous bound on one JSONL line with a comment
 TITLE_ANSWER_TOKENS = 20
+MAX_ANSWER_TOKENS = 16_000  # under the output limit of current models (gpt-4o-mini: 16,384)
 
 Progress = Callable[[int], None]  # called with the number of papers just finished
 
@@ -143,7 +145,8 @@ class LLMScorer:
         fresh, _ = await self._ask_all(system, todo, model, out, with_novelty=False, rounds=0)
         self.store.save_scores(fresh.values(), key, model)
         judged = {**cached, **fresh}
-        cutoff = self.llm.title_cutoff
+        # a title pass stricter than the profile itself would drop papers it asks for
+        cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
         return [p for p in papers if p.id not in judged or judged[p.id].relevance >= cutoff]
 
     async def _ask_all(
@@ -159,6 +162,8 @@ class LLMScorer:
     ) -> tuple[dict[str, Score], list[Paper]]:
         """Ask in batches; re-ask what answers left out in halved batches, `rounds` times."""
         size = self.llm.batch_size if with_novelty else self.llm.title_batch_size
+        per_paper = ABSTRACT_ANSWER_TOKENS if with_novelty else TITLE_ANSWER_TOKENS
+        size = min(size, (MAX_ANSWER_TOKENS - 50) // per_paper)  # the answer must fit
         rounds = self.llm.retry_rounds if rounds is None else rounds
         scores: dict[str, Score] = {}
         pending = list(papers)

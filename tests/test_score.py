@@ -222,3 +222,20 @@ class TestTitlePass:
         out, _ = llm(papers(3), title_pass=True)
         assert asked_ids(openai_server.requests[1]) == [p.id for p in papers(3)]
         assert out.scanned == 3
+
+    def test_the_title_cutoff_never_exceeds_the_profile_cutoff(self, llm, openai_server):
+        lenient = EXAMPLE.model_copy(update={"relevance_cutoff": 2})
+        items = papers(2)
+        openai_server.relevance = {items[0].id: 2, items[1].id: 1}
+        out, _ = llm(items, profile=lenient, title_pass=True, title_cutoff=3)
+        assert asked_ids(openai_server.requests[1]) == [items[0].id]
+        assert out.scanned == 1
+
+    def test_a_title_batch_never_asks_for_more_than_a_model_can_answer(self, llm, openai_server):
+        out, _ = llm(papers(1000), title_pass=True, title_batch_size=1000)
+        title_requests = [
+            r for r in openai_server.requests if "NOVELTY" not in r.body["messages"][0]["content"]
+        ]
+        assert len(title_requests) == 2
+        assert all(r.body["max_tokens"] <= 16_000 for r in title_requests)
+        assert out.scanned == 0  # every title scored 2: clearly irrelevant
