@@ -1,0 +1,256 @@
+"""Figure 1: prompt tokens per listed paper, per profile, on a 1,000-paper day.
+
+One profile (subscribers/example.toml), the fake model at latency 0, a fresh store and a fresh
+server per run (no score cache and no prompt cache carried over). For each `[llm]` configuration:
+billed prompt tokens per listed paper (uncached + cached x 0.075/0.15, gpt-4o-mini prices), split
+into the title pass and the abstract pass, papers read on their abstract, completion tokens per
+paper, requests, $ per day, and recall against the abstract-only run (a).
+
+Recall is the share of (a)'s selection that a configuration still selects, counted twice: for
+the digest (the profile's max_papers = 30 best) and for every paper above the profile's cutoffs
+(the digest before its cap). Figures are means over `--days` synthetic days; recall is the
+worst day. The keyword pre-filter reads the papers' real text, so its recall is measured; the
+judge gives a title, or a cut abstract, the relevance of the whole paper, so title_cutoff and
+abstract_chars cost no recall here by construction.
+
+    .venv/bin/python bench/bench_tokens.py [--papers 1000] [--days 3] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.dayfactory import (
+    PRICE,
+    Day,
+    billed_prompt_tokens,
+    example_profile,
+    llm_config,
+    make_day,
+    serve,
+    table,
+    total_usage,
+    verdict,
+)
+from newsletter.pipeline import score_day
+from newsletter.profiles import Profile
+from newsletter.store import Store
+from tests.fakes.openai import count_tokens
+
+TARGET = 30.0  # billed prompt tokens per listed paper
+BASELINE = "72-81"  # the system this project grows from
+UNCAPPED = 500  # max_papers for the runs, so that every paper above the cutoffs is seen
+
+# (d): larger title batches (T), larger abstract batches (B), a higher title cutoff (cut) and
+# shorter abstracts (chars). A title batch asks for 20 answer tokens a paper and gpt-4o-mini
+# answers at most 16,384: T = 500 is about the largest batch that model accepts.
+D = {"title_batch_size": 500, "batch_size": 50}
+CONFIGS: list[tuple[str, dict[str, Any]]] = [
+    ("a  abstracts only", {"title_pass": False, "prefilter_keep": 1.0}),
+    ("b  title pass (defaults)", {}),
+    ("c  + prefilter 0.5", {"prefilter_keep": 0.5}),
+    ("c  + prefilter 0.3", {"prefilter_keep": 0.3}),
+    ("c  + prefilter 0.2", {"prefilter_keep": 0.2}),
+    ("d  T500", {"title_batch_size": 500}),
+    ("d  T500 B50", D),
+    ("d  T500 B50 chars 600", D | {"abstract_chars": 600}),
+    ("d  T500 B50 cut 5", D | {"title_cutoff": 5}),
+    ("d  T500 B50 cut 6", D | {"title_cutoff": 6}),
+    ("d  T500 B50 cut 6 chars 600", D | {"title_cutoff": 6, "abstract_chars": 600}),
+    ("d  T500 B50 cut 6 chars 400", D | {"title_cutoff": 6, "abstract_chars": 400}),
+    ("d  T500 B50 cut 6 chars 300", D | {"title_cutoff": 6, "abstract_chars": 300}),
+    ("c+d  keep 0.8 T500 B50 cut 6 chars 300", D | {"prefilter_keep": 0.8, "title_cutoff": 6,
+                                                   "abstract_chars": 300}),
+    ("c+d  keep 0.7 T500 B50 cut 6 chars 300", D | {"prefilter_keep": 0.7, "title_cutoff": 6,
+                                                   "abstract_chars": 300}),
+    ("c+d  keep 0.6 T500 B50 cut 6 chars 300", D | {"prefilter_keep": 0.6, "title_cutoff": 6,
+                                                   "abstract_chars": 300}),
+    ("c+d  keep 0.5 T500 B50 cut 6 chars 300", D | {"prefilter_keep": 0.5, "title_cutoff": 6,
+                                                   "abstract_chars": 300}),
+]  # fmt: skip
+
+
+@dataclass
+class Result:
+    """One configuration on one day."""
+
+    listed: int
+    requests: int
+    prompt: int
+    cached: int
+    completion: int
+    cost: float
+    billed: float
+    title_prompt: int  # prompt tokens of the title pass (never cached: its prompt is short)
+    read: int  # papers that reached the abstract pass
+    passing: list[str]  # papers above the cutoffs, best first
+
+
+def run(day: Day, profile: Profile, settings: dict[str, Any]) -> Result:
+    server = serve(day)
+    try:
+        config = llm_config(server, **settings)
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+            selections, spend, requests = score_day(
+                config, store, day.listing, [profile], provider="openai"
+            )
+    finally:
+        server.stop()
+    usage = total_usage(spend)
+    selection = selections[0]
+    return Result(
+        listed=selection.listed,
+        requests=requests,
+        prompt=usage.prompt_tokens,
+        cached=usage.cached_tokens,
+        completion=usage.completion_tokens,
+        cost=usage.cost_usd or 0.0,
+        billed=billed_prompt_tokens(usage),
+        title_prompt=sum(prompt_tokens(r.body) for r in server.requests if is_title(r.body)),
+        read=selection.scanned,
+        passing=[k.paper.id for k in selection.picks if not k.author_match],
+    )
+
+
+def is_title(body: dict) -> bool:
+    return "NOVELTY" not in body["messages"][0]["content"]
+
+
+def prompt_tokens(body: dict) -> int:
+    """What the fake bills for a request's prompt (its own count: 4 characters a token)."""
+    return 3 + sum(4 + count_tokens(m["content"]) for m in body["messages"])
+
+
+def recall(reference: list[str], found: list[str]) -> float:
+    ref = set(reference)
+    return len(ref & set(found)) / len(ref) if ref else 1.0
+
+
+@dataclass
+class Row:
+    """One configuration over all days: means, and the worst day's recall."""
+
+    name: str
+    settings: dict[str, Any]
+    runs: list[Result]
+    recall_digest: float
+    recall_cutoffs: float
+
+    def per_paper(self, field: str) -> float:
+        return mean(getattr(r, field) / r.listed for r in self.runs)
+
+    def avg(self, field: str) -> float:
+        return mean(getattr(r, field) for r in self.runs)
+
+    @property
+    def billed(self) -> float:
+        return self.per_paper("billed")
+
+    @property
+    def lossless(self) -> bool:
+        return self.recall_digest == 1.0 and self.recall_cutoffs == 1.0
+
+    def cells(self) -> list[Any]:
+        abstracts = mean((r.billed - r.title_prompt) / r.listed for r in self.runs)
+        return [
+            self.name,
+            f"{self.avg('requests'):.0f}",
+            f"{self.avg('prompt'):,.0f}",
+            f"{self.avg('cached'):,.0f}",
+            f"{self.billed:.1f}",
+            f"{self.per_paper('title_prompt'):.1f}",
+            f"{abstracts:.1f}",
+            f"{self.avg('read'):.0f}",
+            f"{self.per_paper('completion'):.1f}",
+            f"${self.avg('cost'):.4f}",
+            f"{self.recall_digest:.0%}",
+            f"{self.recall_cutoffs:.0%}",
+        ]
+
+
+HEADERS = [
+    "config", "requests", "prompt", "cached", "billed/paper", "titles", "abstracts", "read",
+    "compl/paper", "$/day", "recall@digest", "recall@cutoffs",
+]  # fmt: skip
+
+
+def describe(row: Row) -> str:
+    settings = ", ".join(f"{k} = {v}" for k, v in row.settings.items()) or "(defaults)"
+    return (
+        f"{row.name.strip()}: {row.billed:.1f} billed/paper, recall {row.recall_digest:.0%} "
+        f"digest / {row.recall_cutoffs:.0%} cutoffs\n    [llm] {settings}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--papers", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=3, help="synthetic days (seeds) to average")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first day")
+    args = parser.parse_args()
+    os.environ.setdefault("OPENAI_API_KEY", "bench-key")
+
+    reader = example_profile()
+    cap = reader.max_papers
+    profile = reader.model_copy(update={"max_papers": UNCAPPED})
+    profile.id = reader.id
+    days = [make_day(args.papers, args.seed + i) for i in range(args.days)]
+    print(
+        f"Figure 1 - prompt tokens per listed paper: {args.days} day(s) of {args.papers} papers "
+        f"(5% relevant, 10% borderline), profile '{reader.id}' (max_papers {cap}),\n"
+        f"gpt-4o-mini prices {PRICE.prompt}/{PRICE.cached}/{PRICE.completion} $ per 1M tokens "
+        "(prompt/cached/completion), fake latency 0. Means over the days; recall: worst day.\n"
+    )
+
+    grid = [[run(day, profile, settings) for day in days] for _, settings in CONFIGS]
+    reference = grid[0]
+    rows = []
+    for (name, settings), runs in zip(CONFIGS, grid, strict=True):
+        pairs = list(zip(reference, runs, strict=True))
+        rows.append(
+            Row(
+                name,
+                settings,
+                runs,
+                min(recall(a.passing[:cap], b.passing[:cap]) for a, b in pairs),
+                min(recall(a.passing, b.passing) for a, b in pairs),
+            )
+        )
+    print(table(HEADERS, [r.cells() for r in rows]))
+    print(
+        "\ntitles / abstracts: billed prompt tokens per listed paper in each pass; read: papers "
+        "scored on their abstract;\nabove the cutoffs in (a): "
+        + ", ".join(str(len(r.passing)) for r in reference)
+        + f" papers. Reference baseline: {BASELINE} prompt tokens per listed paper.\n"
+    )
+    best = min((r for r in rows if r.lossless), key=lambda r: r.billed)
+    print("cheapest with 100% recall (digest and cutoffs):", describe(best))
+    digest_only = [r for r in rows if r.recall_digest == 1.0 and not r.lossless]
+    if digest_only:
+        found = min(digest_only, key=lambda r: r.billed)
+        print("cheapest with 100% recall of the digest only:", describe(found))
+    under = [r for r in rows if r.billed <= TARGET]
+    if under:
+        found = max(under, key=lambda r: (r.recall_digest, r.recall_cutoffs, -r.billed))
+        print("best recall under the target:", describe(found))
+    print(
+        verdict(
+            best.billed <= TARGET,
+            f"{best.billed:.1f} billed prompt tokens per listed paper at 100% recall (target "
+            f"<= {TARGET:.0f}; defaults {rows[1].billed:.1f}, abstracts only {rows[0].billed:.1f})",
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
