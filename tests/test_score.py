@@ -71,7 +71,8 @@ class TestScoring:
         assert out.scores[items[5].id].relevance == 7
         assert out.scores[items[1].id].relevance == 2
         assert out.scanned == 12 and out.unscored == []
-        sent = openai_server.requests[0].body
+        first = next(r for r in openai_server.requests if asked_ids(r)[0] == items[0].id)
+        sent = first.body
         assert sent["messages"][0]["role"] == "system"
         assert "## Answer format" in sent["messages"][0]["content"]
         assert sent["messages"][1]["content"].startswith("ARXIVID: 2504.00001\nTitle: ")
