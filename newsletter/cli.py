@@ -20,13 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newsletter import deliver, fetch, pipeline, suppressions
+from newsletter import archive, deliver, fetch, pipeline, suppressions
 from newsletter import profiles as profiles_mod
 from newsletter.config import TEMPLATES_DIR, Config, load_config, sendgrid_key
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 from newsletter.models import Selection, Usage
 from newsletter.profiles import load_profiles
 from newsletter.prompt import render_full_prompt
+from newsletter.render import plural
 from newsletter.store import Store
 
 app = typer.Typer(
@@ -43,6 +44,11 @@ suppressions_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(suppressions_app, name="suppressions")
+archive_app = typer.Typer(
+    help="The web archive: every digest sent (or previewed), as static pages.",
+    no_args_is_help=True,
+)
+app.add_typer(archive_app, name="archive")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -417,6 +423,32 @@ def send_command(
     print_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@archive_app.command("build")
+@handle_errors
+def archive_build(
+    ctx: typer.Context,
+    only: OnlyOption = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Where to write (else [archive] out)."),
+    ] = None,
+) -> None:
+    """Write the static site of past digests: a page per day, an overview per month, and an
+    index per subscriber under their own unlisted folder. Only changed files are written.
+
+    Example: newsletter archive build --out site
+    """
+    config = get_config(ctx)
+    folder = out_dir or config.archive.out
+    with Store(config.storage.path) as store:
+        built = archive.build(config, store, folder, only=only)
+    out.print(
+        f"{profiles_mod.display_path(folder)}: {plural(built.files, 'file')} for "
+        f"{plural(built.subscribers, 'subscriber')}, {len(built.written)} written",
+        markup=False,
+    )
 
 
 def report_profile_errors(errors: list[ProfileError]) -> None:

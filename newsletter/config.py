@@ -9,12 +9,13 @@ to the file's own folder. Secrets never come from the file: `OPENAI_API_KEY` and
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from newsletter.errors import ConfigError
 
@@ -102,6 +103,21 @@ class OutputConfig(_Strict):
     profile_help_url: str | None = None
 
 
+class ArchiveConfig(_Strict):
+    base_url: str | None = None  # where the site from `archive build` is published
+    out: Path = Path("site")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """An http(s) address without query or fragment: emails link below it."""
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an http(s) URL such as https://digest.example.org")
+        return value.rstrip("/")
+
+
 class Config(_Strict):
     subscribers_dir: Path = Path("subscribers")
     arxiv: ArxivConfig = Field(default_factory=ArxivConfig)
@@ -109,6 +125,7 @@ class Config(_Strict):
     sendgrid: SendgridConfig = Field(default_factory=SendgridConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     source: Path | None = Field(default=None, exclude=True)
 
     def price(self, model: str) -> Price | None:
@@ -170,6 +187,7 @@ def load_config(path: str | Path | None = None) -> Config:
     config.subscribers_dir = _under(base, config.subscribers_dir)
     config.storage.path = _under(base, config.storage.path)
     config.output.outbox = _under(base, config.output.outbox)
+    config.archive.out = _under(base, config.archive.out)
     return config
 
 

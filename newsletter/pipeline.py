@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from newsletter import deliver, fetch, render, suppressions
+from newsletter import archive, deliver, fetch, render, suppressions
 from newsletter.config import Config, openai_key, sendgrid_key
 from newsletter.errors import NewsletterError
 from newsletter.models import Email, Listing, Paper, Selection, Usage
@@ -233,9 +233,15 @@ def score_day(
     return selections, spend, requests
 
 
-def selection_json(selection: Selection, email: Email | None = None) -> dict:
-    """The selection as the .json preview (and the archive) keep it."""
-    return {
+def selection_json(
+    selection: Selection,
+    email: Email | None = None,
+    profile: Profile | None = None,
+    config: Config | None = None,
+) -> dict:
+    """The selection as the .json preview (and the archive) keep it: with the profile and
+    config, also what the web archive needs to render the digest as it was emailed."""
+    record = {
         "day": selection.day.isoformat(),
         "subscriber_id": selection.subscriber_id,
         "subject": email.subject if email else None,
@@ -245,7 +251,9 @@ def selection_json(selection: Selection, email: Email | None = None) -> dict:
             {"id": k.paper.id, "title": k.paper.title, "authors": list(k.paper.authors),
              "url": k.paper.abs_url, "author_match": k.author_match,
              "relevance": None if k.author_match else k.score.relevance,
-             "novelty": None if k.author_match else k.score.novelty, "comment": k.score.comment}
+             "novelty": None if k.author_match else k.score.novelty, "comment": k.score.comment,
+             "primary_category": k.paper.primary_category,
+             "announce_type": k.paper.announce_type}
             for k in selection.picks
         ],
         "unscored": selection.unscored,
@@ -257,6 +265,14 @@ def selection_json(selection: Selection, email: Email | None = None) -> dict:
         ],
         "notes": selection.notes,
     }  # fmt: skip
+    if profile is not None and config is not None:
+        record["reader"] = {
+            "name": profile.name,
+            "categories": profile.categories_or(config.arxiv.categories),
+            "authors": profile.authors,
+            "model": profile.model or config.llm.model,
+        }
+    return record
 
 
 # -- the whole run ------------------------------------------------------------------------------
@@ -377,7 +393,13 @@ def serve(
     """Render one subscriber's digest and deliver it (or write its preview)."""
     if not selection.picks and not config.sendgrid.send_empty:
         return Served(profile.id, "empty", selection, detail="no paper passed the cutoffs")
-    email = render.render_email(selection, profile, config, prompt_text=render_full_prompt(profile))
+    email = render.render_email(
+        selection,
+        profile,
+        config,
+        prompt_text=render_full_prompt(profile),
+        view_url=archive.page_url(config, store, profile.id, selection.day),
+    )
     env = deliver.Envelope(
         day=selection.day,
         subscriber_id=profile.id,
@@ -385,8 +407,9 @@ def serve(
         to_name=profile.name,
         paper_ids=tuple(k.paper.id for k in selection.picks),
     )
-    record = selection_json(selection, email)
+    record = selection_json(selection, email, profile, config)
     if sender is None:
+        store.save_digest(selection.day, profile.id, "preview", record)
         paths = deliver.write_preview(outbox, email, env, config.sendgrid, record)
         return Served(profile.id, "previewed", selection, paths=paths)
     store.save_digest(selection.day, profile.id, "sent", record)

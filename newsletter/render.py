@@ -108,6 +108,7 @@ class Digest:
     usage: dict[str, Any]
     prompt: dict[str, str]
     footer: dict[str, str]
+    top: str = ""  # HTML above the header: "View in browser", or an archive page's navigation
 
 
 def safe_url(url: str) -> str:
@@ -270,7 +271,11 @@ def header_context(selection: Selection, profile: Profile, config: Config) -> di
 
 
 def build_digest(
-    selection: Selection, profile: Profile, config: Config, prompt_text: str
+    selection: Selection,
+    profile: Profile,
+    config: Config,
+    prompt_text: str,
+    view_url: str | None = None,
 ) -> Digest:
     picks = display_order(selection.picks)
     papers = [paper_view(i, p, profile.authors) for i, p in enumerate(picks, 1)]
@@ -278,10 +283,12 @@ def build_digest(
     unscored = len(selection.unscored)
     profile_id = profile.id or selection.subscriber_id
     help_url = config.output.profile_help_url
+    view = safe_url(view_url) if view_url else "#"
+    view = "" if view == "#" else view  # no link rather than a dead one
     return Digest(
         subject=subject_line(selection, profile),
         preheader=preheader_text(selection, papers),
-        header=header_context(selection, profile, config),
+        header=header_context(selection, profile, config) | {"view_url": view},
         papers=papers,
         usage={
             "rows": usage_rows(selection),
@@ -309,6 +316,7 @@ def build_digest(
                 ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
             ),
         },
+        top=str(blocks().view_link(view)) if view else "",
     )
 
 
@@ -368,6 +376,7 @@ def environment() -> jinja2.Environment:
     )
 
 
+@cache  # called for every card: the template lookup alone is a tenth of an archive's build
 def blocks() -> Any:
     """The macros of digest_blocks.html.j2, callable from Python (each returns Markup)."""
     return environment().get_template("digest_blocks.html.j2").module
@@ -391,6 +400,7 @@ def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str
             font_stack=FONT_STACK,
             has_papers=bool(digest.papers),
             header=digest.header,
+            top_html=Markup(digest.top),
             toc_html=Markup(toc_html),
             cards_html=Markup(cards_html),
             usage=digest.usage,
@@ -419,7 +429,8 @@ def cut_mark_bytes() -> int:
 
 def to_html(mjml: str) -> str:
     html = mjml2html(mjml, fonts={})
-    return html if html.lstrip().lower().startswith("<!doctype") else "<!doctype html>" + html
+    has_doctype = html.lstrip()[:9].lower() == "<!doctype"  # not .lower() on the whole page
+    return html if has_doctype else "<!doctype html>" + html
 
 
 class Cards:
@@ -585,10 +596,16 @@ def render_text(digest: Digest) -> str:
 
 
 def render_email(
-    selection: Selection, profile: Profile, config: Config, *, prompt_text: str
+    selection: Selection,
+    profile: Profile,
+    config: Config,
+    *,
+    prompt_text: str,
+    view_url: str | None = None,
 ) -> Email:
-    """The digest email: subject, preheader, HTML within config.output.max_html_bytes, text."""
-    digest = build_digest(selection, profile, config, prompt_text)
+    """The digest email: subject, preheader, HTML within config.output.max_html_bytes, text.
+    With `view_url`, both parts link to the digest's page in the web archive."""
+    digest = build_digest(selection, profile, config, prompt_text, view_url)
     return Email(
         subject=digest.subject,
         preheader=digest.preheader,

@@ -3,7 +3,8 @@
 - papers and the days they were announced (fetch),
 - scores, keyed by (paper, prompt hash, model), so a re-run spends nothing twice (score),
 - the delivery ledger, one row per (day, subscriber), written before and after each request,
-  and the papers each subscriber has been sent (deliver).
+  and the papers each subscriber has been sent (deliver),
+- each digest's selection as sent or previewed, and each subscriber's archive token (archive).
 
 Every write that belongs together is one transaction: a crash leaves either all of it or none.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -64,6 +66,9 @@ CREATE TABLE IF NOT EXISTS digests (
     day TEXT NOT NULL, subscriber_id TEXT NOT NULL, kind TEXT NOT NULL, selection TEXT NOT NULL,
     created_at TEXT NOT NULL, PRIMARY KEY (day, subscriber_id, kind)
 );
+CREATE TABLE IF NOT EXISTS archive_tokens (
+    subscriber_id TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE
+);
 """
 
 # Delivery states. `sending` is written before the request: finding it on a later run means
@@ -73,6 +78,19 @@ SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _paper(row: sqlite3.Row, announce_type: str = "new") -> Paper:
+    return Paper(
+        id=row["id"],
+        version=row["version"],
+        title=row["title"],
+        authors=tuple(json.loads(row["authors"])),
+        abstract=row["abstract"],
+        categories=tuple(json.loads(row["categories"])),
+        primary_category=row["primary_category"],
+        announce_type=announce_type,
+    )
 
 
 class Store:
@@ -197,19 +215,7 @@ class Store:
             "WHERE d.day=? ORDER BY d.position",
             (day.isoformat(),),
         ).fetchall()
-        papers = [
-            Paper(
-                id=r["id"],
-                version=r["version"],
-                title=r["title"],
-                authors=tuple(json.loads(r["authors"])),
-                abstract=r["abstract"],
-                categories=tuple(json.loads(r["categories"])),
-                primary_category=r["primary_category"],
-                announce_type=r["announce_type"],
-            )
-            for r in rows
-        ]
+        papers = [_paper(r, r["announce_type"]) for r in rows]
         return Listing(
             day=day,
             papers=papers,
@@ -218,6 +224,17 @@ class Store:
             cross=meta["cross_listed"],
             dropped=meta["dropped"],
         )
+
+    def load_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
+        """The stored papers among `ids`, by id (announce type "new": that is per day)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Paper] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
+                found[r["id"]] = _paper(r)
+        return found
 
     # -- scores ---------------------------------------------------------------------------
 
@@ -356,3 +373,34 @@ class Store:
                 "INSERT OR REPLACE INTO digests VALUES (?,?,?,?,?)",
                 (day.isoformat(), subscriber_id, kind, json.dumps(selection), _now()),
             )
+
+    def load_digests(self, subscriber_id: str | None = None) -> list[tuple[date, str, dict]]:
+        """(day, subscriber, selection) of every digest, or one subscriber's, by subscriber
+        and day: where a day has both, the one sent rather than the preview."""
+        sql = "SELECT day, subscriber_id, kind, selection FROM digests"
+        args: list[str] = []
+        if subscriber_id is not None:
+            sql += " WHERE subscriber_id=?"
+            args.append(subscriber_id)
+        sql += " ORDER BY subscriber_id, day, kind='sent'"
+        chosen: dict[tuple[str, str], str] = {}
+        with self._mutex:
+            for r in self.db.execute(sql, args):
+                chosen[(r["subscriber_id"], r["day"])] = r["selection"]  # "sent" comes last
+        return [(date.fromisoformat(d), s, json.loads(sel)) for (s, d), sel in chosen.items()]
+
+    # -- archive tokens (the unguessable folder of each subscriber's pages) -----------------
+
+    def archive_token(self, subscriber_id: str) -> str:
+        """The subscriber's token, made on first use and the same ever after."""
+        sql = "SELECT token FROM archive_tokens WHERE subscriber_id=?"
+        with self._mutex:
+            row = self.db.execute(sql, (subscriber_id,)).fetchone()
+        if row is None:  # only then take the write lock: a build may run beside a send
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO archive_tokens VALUES (?,?)",
+                    (subscriber_id, secrets.token_urlsafe(16)),
+                )
+                row = db.execute(sql, (subscriber_id,)).fetchone()
+        return row[0]

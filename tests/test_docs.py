@@ -23,6 +23,7 @@ def test_the_commands_exist():
     assert {" ".join(c) for c in ALL} >= {
         "fetch", "score", "send", "prompt",
         "subscribers new", "subscribers list", "subscribers show", "subscribers validate",
+        "archive build",
     }  # fmt: skip
 
 

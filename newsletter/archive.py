@@ -1,0 +1,415 @@
+"""The web archive: every digest sent (or previewed), as a static site.
+
+    OUT/index.html              a short note that names nobody and links to nobody's pages
+    OUT/robots.txt              asks crawlers to stay out
+    OUT/TOKEN/index.html        one subscriber's months, newest first
+    OUT/TOKEN/2025-04.html      a month: each digest day with its top papers
+    OUT/TOKEN/2025-04-10.html   a day: the digest as emailed, under a bar of
+                                Previous Day · Monthly Overview · Next Day
+
+Everything is rebuilt from SQLite alone: the `digests` table (each digest's selection, the
+one sent preferred over a preview), the `papers` table (the abstracts) and `archive_tokens`
+(a random folder name per subscriber, so that publishing the site shows nobody's digests to
+anyone without the link). A day page is the email's own HTML, rendered again by `render`
+from the same templates, without the footer (its unsubscribe link and address belong to the
+inbox, not the web) and without the size budget (a browser does not clip).
+
+Pages carry no timestamp and only changed files are written: rebuilding an unchanged store
+writes nothing. Rendering a day page is the costly part, so each one keeps, in a comment at
+its top, a fingerprint of everything it was rendered from (its record, its papers, the
+reader, the config, its neighbours, this package's code and templates): a rebuild renders
+only the day pages whose fingerprint changed. Deleting the output folder forces a full build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from functools import cache, partial
+from importlib import metadata
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from newsletter import render
+from newsletter.config import TEMPLATES_DIR, Config
+from newsletter.deliver import write_atomic
+from newsletter.errors import NewsletterError
+from newsletter.models import Paper, Pick, Score, Selection, Usage
+from newsletter.profiles import Profile, load_profiles
+from newsletter.prompt import render_full_prompt
+from newsletter.store import Store
+
+TOP_PAPERS = 3  # papers shown for each day on a month page
+# Pages of the archive are unlisted, not secret: keep them out of search engines, and keep
+# their address (the token) out of the Referer header sent to arXiv when a link is followed.
+HEAD_META = (
+    '<meta name="robots" content="noindex, nofollow"><meta name="referrer" content="no-referrer">'
+)
+ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
+HEAD_BYTES = 1024  # a day page's fingerprint sits within this many bytes of its start
+RENDERING_LIBRARIES = ("jinja2", "markupsafe", "mjml-python", "premailer", "cssutils", "lxml")
+# Where a day page's contents and cards go: the digest's text is escaped, so no "<" of it can
+# be taken for a slot.
+TOC_SLOT, CARDS_SLOT = "<!--archive-contents-->", "<!--archive-cards-->"
+PROMPT_NOTE = " The prompt shown is the profile's current one; it may have changed since this day."
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    href: str = ""  # empty: shown greyed out, at either end of the archive
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page to write, rendered only when needed: a day page whose file on disk carries the
+    same `source` fingerprint is left alone without being rendered."""
+
+    render: Callable[[], str]
+    source: str = ""  # empty: always render, then write only if the bytes differ
+
+
+@dataclass
+class Built:
+    """What one build did."""
+
+    subscribers: int = 0
+    files: int = 0
+    written: list[Path] = field(default_factory=list)
+
+
+# -- addresses --------------------------------------------------------------------------------
+
+
+def day_file(day: date) -> str:
+    return f"{day.isoformat()}.html"
+
+
+def month_key(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def month_file(month: str) -> str:
+    return f"{month}.html"
+
+
+def month_name(month: str) -> str:
+    return f"{date.fromisoformat(month + '-01'):%B %Y}"
+
+
+def page_url(config: Config, store: Store, subscriber_id: str, day: date) -> str | None:
+    """The address of a digest's page on the published site, when `[archive] base_url` is set."""
+    base = config.archive.base_url
+    if not base:
+        return None
+    return f"{base}/{store.archive_token(subscriber_id)}/{day_file(day)}"
+
+
+# -- the stored record back into a Selection --------------------------------------------------
+
+
+def pick_from_record(item: dict, stored: Paper | None) -> Pick:
+    """One paper as the digest showed it: title and authors as sent, the abstract from the
+    papers table (the record does not keep it), and a stand-in if the paper is gone."""
+    paper = stored or Paper(
+        id=item["id"], title=item["title"], authors=(), abstract="", categories=(),
+        primary_category="",
+    )  # fmt: skip
+    paper = replace(
+        paper,
+        title=item["title"],
+        authors=tuple(item["authors"]),
+        primary_category=item.get("primary_category") or paper.primary_category,
+        announce_type=item.get("announce_type", "new"),
+    )
+    # an author match is chosen without scores; the selection gives it 10 and 10
+    relevance = 10 if item["relevance"] is None else item["relevance"]
+    novelty = 10 if item["novelty"] is None else item["novelty"]
+    score = Score(paper.id, relevance, novelty, item["comment"])
+    return Pick(paper, score, author_match=bool(item["author_match"]))
+
+
+def selection_from_record(record: dict, papers: dict[str, Paper]) -> Selection:
+    """The Selection that `pipeline.selection_json` saved."""
+    usage = {u["model"]: Usage(**u) for u in record.get("usage", [])}
+    return Selection(
+        subscriber_id=record["subscriber_id"],
+        day=date.fromisoformat(record["day"]),
+        picks=[pick_from_record(item, papers.get(item["id"])) for item in record["papers"]],
+        listed=record["totals"]["listed"],
+        scanned=record["totals"]["scanned"],
+        unscored=list(record.get("unscored", [])),
+        usage=usage,
+        notes=list(record.get("notes", [])),
+    )
+
+
+def subject_name(record: dict) -> str:
+    """The reader's name as the digest's subject gave it ("... for Ada")."""
+    subject = record.get("subject") or ""
+    return subject.rsplit(" for ", 1)[1] if " for " in subject else "reader"
+
+
+def reader_for(record: dict, profile: Profile | None) -> Profile:
+    """The profile as it was on the day, as far as the record kept it (name, categories,
+    followed authors, model); the rest from the current profile, or, when its file is gone,
+    from a stand-in named as the subject named them (older records kept no more)."""
+    if profile is None:
+        profile = Profile.model_construct(name=subject_name(record), email="")
+        profile.id = record["subscriber_id"]
+    saved = record.get("reader") or {}
+    keep = ("name", "categories", "authors", "model")
+    return profile.model_copy(update={k: saved[k] for k in keep if k in saved})
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The archive's own pages: HTML, so everything interpolated is escaped."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(font_stack=render.FONT_STACK, **context)
+
+
+def nav_html(label: str, links: tuple[Link, Link, Link]) -> str:
+    return render_template("archive_nav.j2", label=label, links=links)
+
+
+def day_links(days: list[date], i: int) -> tuple[Link, Link, Link]:
+    """Previous Day · Monthly Overview · Next Day, among the days that have a digest."""
+    return (
+        Link("← Previous Day", day_file(days[i - 1]) if i > 0 else ""),
+        Link("Monthly Overview", month_file(month_key(days[i]))),
+        Link("Next Day →", day_file(days[i + 1]) if i + 1 < len(days) else ""),
+    )
+
+
+def month_links(months: list[str], i: int) -> tuple[Link, Link, Link]:
+    """Previous month · All months · Next month, among the months that have a digest."""
+    before, after = Link("← Previous month"), Link("Next month →")
+    if i > 0:
+        before = Link(f"← {month_name(months[i - 1])}", month_file(months[i - 1]))
+    if i + 1 < len(months):
+        after = Link(f"{month_name(months[i + 1])} →", month_file(months[i + 1]))
+    return before, Link("All months", "index.html"), after
+
+
+def day_page(
+    record: dict,
+    papers: dict[str, Paper],
+    reader: Profile,
+    config: Config,
+    prompt_text: str | None,
+    links: tuple[Link, Link, Link],
+    source: str = "",
+) -> str:
+    """The digest's HTML as emailed, with the navigation bar on top: the footer is left out,
+    every card is whole, and the prompt is shown only when the profile still exists."""
+    selection = selection_from_record(record, papers)
+    digest = render.build_digest(selection, reader, config, prompt_text or "")
+    prompt = {**digest.prompt, "intro": digest.prompt["intro"] + PROMPT_NOTE}
+    nav = nav_html("Digests by day", links)
+    digest = replace(digest, top=nav, footer={}, prompt=prompt if prompt_text else {})
+    return page_html(digest).replace("<head>", "<head>" + source_mark(source) + HEAD_META, 1)
+
+
+def page_html(digest: render.Digest) -> str:
+    """What `render.render_html` makes of a digest with no size budget, in a third less time:
+    MJML copies the HTML inside mj-text through unchanged (which the budget relies on too), so
+    only the skeleton goes through mjml2html and the cards are put in its slots afterwards."""
+    if not digest.papers:
+        return render.to_html(render.render_mjml(digest))
+    toc, cards = render.Cards(digest.papers).join(["full"] * len(digest.papers))
+    html = render.to_html(render.render_mjml(digest, TOC_SLOT, CARDS_SLOT))
+    return html.replace(TOC_SLOT, toc, 1).replace(CARDS_SLOT, cards, 1)
+
+
+def top_papers(record: dict) -> list[dict[str, Any]]:
+    """The day's first papers as the digest numbered them: author matches first, then the
+    selection's order (render.display_order), so `#paper-N` on the day page is the same one."""
+    items = sorted(record["papers"], key=lambda item: not item["author_match"])
+    return [
+        {
+            "n": n,
+            "title": render.clean(item["title"]),
+            "author_match": item["author_match"],
+            "relevance": item["relevance"],
+            "novelty": item["novelty"],
+        }
+        for n, item in enumerate(items[:TOP_PAPERS], 1)
+    ]
+
+
+def month_page(month: str, records: list[dict], links: tuple[Link, Link, Link]) -> str:
+    days = []
+    for record in records:
+        day, count = date.fromisoformat(record["day"]), len(record["papers"])
+        listed = record["totals"]["listed"]
+        days.append(
+            {
+                "href": day_file(day),
+                "date": render.long_date(day),
+                "summary": f"{render.plural(count, 'paper')} picked of {listed:,} listed",
+                "top": top_papers(record),
+            }
+        )
+    return render_template(
+        "archive_month.j2",
+        title=f"arXiv digest · {month_name(month)}",
+        month=month_name(month),
+        summary=f"{render.plural(len(records), 'digest')} this month",
+        nav=Markup(nav_html("Digests by month", links)),
+        days=days,
+    )
+
+
+def subscriber_page(days: list[date]) -> str:
+    counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
+    months = [
+        {"href": month_file(m), "name": month_name(m), "summary": render.plural(n, "digest")}
+        for m, n in sorted(counts.items(), reverse=True)
+    ]
+    latest = {"href": day_file(days[-1]), "date": render.long_date(days[-1])} if days else None
+    return render_template(
+        "archive_subscriber.j2",
+        title="arXiv digest · archive",
+        summary=f"{render.plural(len(days), 'digest')} in {render.plural(len(months), 'month')}",
+        latest=latest,
+        months=months,
+    )
+
+
+# -- fingerprints -----------------------------------------------------------------------------
+
+
+@cache
+def code_version() -> str:
+    """What a page's bytes depend on besides its data: this package's code, the templates,
+    and the libraries that render them."""
+    digest = hashlib.sha256()
+    files = sorted(Path(__file__).parent.glob("*.py")) + sorted(TEMPLATES_DIR.glob("*.j2"))
+    for path in files:
+        digest.update(path.read_bytes())
+    for dist in RENDERING_LIBRARIES:
+        digest.update(metadata.version(dist).encode())
+    return digest.hexdigest()
+
+
+def fingerprint(*parts: str) -> str:
+    digest = hashlib.sha256(code_version().encode())
+    for part in parts:
+        digest.update(b"\0" + part.encode("utf-8"))
+    return digest.hexdigest()[:32]
+
+
+def stored_text(record: dict, papers: dict[str, Paper]) -> str:
+    """What a day page takes from the papers table: abstracts and categories."""
+    return "\0".join(repr(papers.get(item["id"])) for item in record["papers"])
+
+
+def source_mark(source: str) -> str:
+    return f"<!-- source {source} -->" if source else ""
+
+
+def has_source(path: Path, source: str) -> bool:
+    """Whether the page on disk was rendered from exactly this source (see `fingerprint`)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except FileNotFoundError:
+        return False
+    return source_mark(source).encode() in head
+
+
+# -- the build --------------------------------------------------------------------------------
+
+
+def subscriber_pages(
+    records: list[dict], profile: Profile | None, config: Config, papers: dict[str, Paper]
+) -> dict[str, Page]:
+    """One subscriber's pages by file name, from their records in day order."""
+    days = [date.fromisoformat(r["day"]) for r in records]
+    prompt_text = render_full_prompt(profile) if profile is not None else None
+    readers: dict[str, tuple[Profile, str]] = {}  # most days share one reader: build it once
+    settings = config.model_dump_json()
+    pages = {}
+    for i, record in enumerate(records):
+        key = json.dumps([record.get("reader"), profile is None and subject_name(record)])
+        if key not in readers:
+            reader = reader_for(record, profile)
+            readers[key] = reader, repr(reader)
+        reader, reader_text = readers[key]
+        links = day_links(days, i)
+        source = fingerprint(json.dumps(record), stored_text(record, papers), reader_text,
+                             settings, prompt_text or "", repr(links))  # fmt: skip
+        make = partial(day_page, record, papers, reader, config, prompt_text, links, source)
+        pages[day_file(days[i])] = Page(make, source)
+    by_month = {m: list(g) for m, g in groupby(records, lambda r: r["day"][:7])}  # YYYY-MM
+    months = list(by_month)
+    for i, month in enumerate(months):
+        make = partial(month_page, month, by_month[month], month_links(months, i))
+        pages[month_file(month)] = Page(make)
+    pages["index.html"] = Page(partial(subscriber_page, days))
+    return pages
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write only what differs, so a rebuild leaves files (and their mtimes) alone."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+    return True
+
+
+def write_pages(folder: Path, pages: dict[str, Page], built: Built) -> None:
+    for name, page in pages.items():
+        built.files += 1
+        path = folder / name
+        if page.source and has_source(path, page.source):
+            continue
+        if write_if_changed(path, page.render()):
+            built.written.append(path)
+
+
+def build(config: Config, store: Store, out: Path, only: str | None = None) -> Built:
+    """Write the site for every subscriber with a digest in the store, or for one."""
+    digests = store.load_digests(only)
+    if only is not None and not digests:
+        raise NewsletterError(f"no digest of '{only}' in {store.path}: nothing to build")
+    profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
+    papers = store.load_papers(paper_ids(record for _, _, record in digests))
+    built = Built()
+    front = partial(render_template, "archive_index.j2", title="arXiv digest archive")
+    write_pages(out, {"index.html": Page(front), "robots.txt": Page(lambda: ROBOTS_TXT)}, built)
+    for subscriber_id, rows in groupby(digests, lambda row: row[1]):
+        records = [record for _, _, record in rows]
+        pages = subscriber_pages(records, profiles.get(subscriber_id), config, papers)
+        write_pages(out / store.archive_token(subscriber_id), pages, built)
+        built.subscribers += 1
+    return built
+
+
+def paper_ids(records: Iterable[dict]) -> list[str]:
+    return [item["id"] for record in records for item in record["papers"]]

@@ -1,0 +1,450 @@
+"""The web archive: pages rebuilt from SQLite, their links, escaping and idempotent rebuilds;
+the emails' "View in browser" link to them; and the daily workflow that sends and publishes."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from newsletter import archive, render
+from newsletter.cli import app
+from newsletter.config import Config, load_config
+from newsletter.errors import ConfigError
+from newsletter.models import Listing, Paper, Pick, Score, Selection, Usage
+from newsletter.pipeline import SendOptions, run_send, selection_json
+from newsletter.profiles import load_profiles
+from newsletter.store import Store
+from tests.conftest import REPO, SAMPLE
+from tests.fakes.arxiv import paper
+
+runner = CliRunner()
+# Days with a digest: a weekend and a weekday (2 April) without one, and a month boundary.
+DAYS = [date(2025, 3, 28), date(2025, 3, 31), date(2025, 4, 1), date(2025, 4, 3)]
+BASE_URL = "https://digest.example.org"
+HOSTILE = '<script>alert(1)</script> "><img src=x onerror=alert(2)> AT&T'
+HREF = re.compile(r'href="([^"]*)"')
+
+
+def cli(home: Path, *args: str):
+    result = runner.invoke(app, ["--config", str(home / "config.toml"), *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def pub_date(day: date) -> str:
+    return f"{day:%a, %d %b %Y} 00:00:00 -0400"
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def local_links(page: Path) -> list[str]:
+    """The page's links to other files of the site (its own #anchors and the web left out)."""
+    return [h for h in HREF.findall(page.read_text()) if not re.match(r"^(#|[a-z]+:)", h)]
+
+
+def nav_links(page: Path) -> dict[str, str | None]:
+    """The navigation bar's three entries: label -> href (None when greyed out)."""
+    nav = re.search(r"<nav .*?</nav>", page.read_text(), re.S).group(0)
+    found: dict[str, str | None] = {}
+    for href, label in re.findall(r'<a [^>]*href="([^"]*)"[^>]*>([^<]*)</a>', nav):
+        found[label] = href
+    for label in re.findall(r'<span [^>]*aria-disabled="true"[^>]*>([^<]*)</span>', nav):
+        found[label] = None
+    return found
+
+
+def assert_valid_page(html: str) -> None:
+    assert html.lower().startswith("<!doctype html>")
+    assert re.search(r'<html lang="en"', html)
+    assert re.search(r'charset="?utf-8', html, re.I)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert re.search(r"<title>[^<]+</title>", html)
+    assert "<script" not in html.lower()
+    assert '<meta name="referrer" content="no-referrer">' in html
+
+
+# -- end to end: four days sent through the local fakes, then `archive build` ------------------
+
+
+@pytest.fixture
+def sent(home, arxiv_server, sendgrid_server):
+    """Four announcement days sent to ada and bob, with the archive's base URL configured."""
+    config = home / "config.toml"
+    config.write_text(config.read_text() + f'\n[archive]\nbase_url = "{BASE_URL}/"\n')
+    for n, day in enumerate(DAYS):
+        arxiv_server.serve(
+            [
+                paper(f"25{day:%m}.{n}0001", title=f"Pruning Experts, day {n}"),
+                paper(f"25{day:%m}.{n}0002", title=f"Quantized KV caches, day {n}"),
+                paper(f"25{day:%m}.{n}0003", title=f"Experts {HOSTILE}"),
+                paper(f"25{day:%m}.{n}0004", title="Reinforcement learning for robots"),
+            ],
+            pub_date=pub_date(day),
+        )
+        report = run_send(load_config(config), SendOptions())
+        assert report.day == day and [s.status for s in report.served] == ["sent", "sent"]
+    cli(home, "archive", "build")
+    return home
+
+
+def tokens(home: Path) -> dict[str, str]:
+    with Store(load_config(home / "config.toml").storage.path) as store:
+        return {who: store.archive_token(who) for who in ("ada", "bob")}
+
+
+class TestSite:
+    def test_the_layout(self, sent):
+        site = sent / "site"
+        ada, bob = tokens(sent).values()
+        days = [f"{d}.html" for d in DAYS]
+        for token in (ada, bob):
+            files = sorted(p.name for p in (site / token).iterdir())
+            assert files == sorted([*days, "2025-03.html", "2025-04.html", "index.html"])
+        assert sorted(p.name for p in site.iterdir()) == sorted(
+            [ada, bob, "index.html", "robots.txt"]
+        )
+
+    def test_every_link_resolves_to_a_file_and_an_anchor(self, sent):
+        pages = list((sent / "site").rglob("*.html"))
+        assert len(pages) == 2 * 7 + 1
+        for page in pages:
+            for href in local_links(page):
+                target, _, anchor = href.partition("#")
+                assert (page.parent / target).is_file(), f"{page.name} links to {href}"
+                if anchor:
+                    assert f'id="{anchor}"' in (page.parent / target).read_text()
+
+    def test_previous_and_next_skip_days_without_a_digest(self, sent):
+        folder = sent / "site" / tokens(sent)["ada"]
+        files = [f"{d}.html" for d in DAYS]
+        for i, name in enumerate(files):
+            nav = nav_links(folder / name)
+            assert nav["← Previous Day"] == (files[i - 1] if i else None)
+            assert nav["Next Day →"] == (files[i + 1] if i + 1 < len(files) else None)
+            assert nav["Monthly Overview"] == name[:7] + ".html"
+
+    def test_month_pages_list_their_days_with_the_top_papers(self, sent):
+        folder = sent / "site" / tokens(sent)["ada"]
+        for month, days in (("2025-03", DAYS[:2]), ("2025-04", DAYS[2:])):
+            html = (folder / f"{month}.html").read_text()
+            listed = sorted(set(re.findall(r'href="(2025-\d\d-\d\d)\.html', html)))
+            assert listed == [d.isoformat() for d in days]
+            for d in days:
+                assert render.long_date(d) in html
+                assert f'href="{d}.html#paper-1"' in html and f'href="{d}.html#paper-3"' in html
+                assert f'href="{d}.html#paper-4"' not in html  # the top three only
+        march = nav_links(folder / "2025-03.html")
+        assert march == {"← Previous month": None, "All months": "index.html",
+                         "April 2025 →": "2025-04.html"}  # fmt: skip
+
+    def test_the_subscriber_index_lists_months_newest_first(self, sent):
+        html = (sent / "site" / tokens(sent)["ada"] / "index.html").read_text()
+        assert html.index('href="2025-04.html"') < html.index('href="2025-03.html"')
+        assert 'href="2025-04-03.html"' in html  # the latest digest
+
+    def test_pages_are_valid_html_without_script(self, sent):
+        for page in (sent / "site").rglob("*.html"):
+            assert_valid_page(page.read_text())
+
+    def test_the_day_page_is_the_email_with_navigation(self, sent, sendgrid_server):
+        folder = sent / "site" / tokens(sent)["ada"]
+        page = (folder / "2025-04-03.html").read_text()
+        mail = next(
+            m.body["content"][1]["value"]
+            for m in sendgrid_server.messages
+            if m.body["custom_args"] == {"digest_date": "2025-04-03", "subscriber_id": "ada"}
+        )
+        for shared in ("Thursday, 3 April 2025", "Pruning Experts, day 3", "What this digest cost",
+                       "How these papers were chosen", "Hi Ada, "):  # fmt: skip
+            assert shared in page and shared in mail
+        assert "Monthly Overview" in page and "Monthly Overview" not in mail
+        # the footer names the address and carries the unsubscribe link: not on the web
+        assert "ada@example.org" in mail and "ada@example.org" not in page
+        assert "unsubscribe" in mail.lower() and "unsubscribe" not in page.lower()
+
+    def test_hostile_text_stays_escaped(self, sent):
+        for page in (sent / "site").rglob("*.html"):
+            html = page.read_text()
+            assert "<img src=x" not in html and "alert(1)</script>" not in html
+        month = (sent / "site" / tokens(sent)["ada"] / "2025-04.html").read_text()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in month
+
+    def test_the_front_page_names_nobody(self, sent):
+        html = (sent / "site" / "index.html").read_text()
+        assert_valid_page(html)
+        for private in (*tokens(sent).values(), "ada", "bob", "example.org", "Pruning"):
+            assert private not in html
+        assert local_links(sent / "site" / "index.html") == []
+        assert (sent / "site" / "robots.txt").read_text() == "User-agent: *\nDisallow: /\n"
+
+    def test_a_rebuild_changes_no_file(self, sent):
+        before = snapshot(sent / "site")
+        result = cli(sent, "archive", "build")
+        assert "16 files for 2 subscribers, 0 written" in result.output
+        assert snapshot(sent / "site") == before
+
+    def test_tokens_are_random_stable_and_not_the_id(self, sent):
+        first = tokens(sent)
+        assert first["ada"] != first["bob"]
+        for who, token in first.items():
+            assert who not in token and len(token) >= 20 and re.fullmatch(r"[\w-]+", token)
+        cli(sent, "archive", "build")
+        assert tokens(sent) == first
+        assert {p.name for p in (sent / "site").iterdir() if p.is_dir()} == set(first.values())
+
+    def test_only_builds_one_subscriber(self, sent):
+        cli(sent, "archive", "build", "--only", "bob", "--out", str(sent / "bob-only"))
+        folders = [p.name for p in (sent / "bob-only").iterdir() if p.is_dir()]
+        assert folders == [tokens(sent)["bob"]]
+
+    def test_only_with_no_digest_is_an_error(self, sent):
+        result = runner.invoke(
+            app, ["--config", str(sent / "config.toml"), "archive", "build", "--only", "carol"]
+        )
+        assert result.exit_code == 1 and "no digest of 'carol'" in result.output
+
+
+class TestViewInBrowser:
+    def test_each_email_links_to_exactly_its_page(self, sent, sendgrid_server):
+        site, ids = sent / "site", tokens(sent)
+        assert len(sendgrid_server.messages) == 8
+        for message in sendgrid_server.messages:
+            args = message.body["custom_args"]
+            url = f"{BASE_URL}/{ids[args['subscriber_id']]}/{args['digest_date']}.html"
+            text, html = (c["value"] for c in message.body["content"])
+            assert text.startswith(f"View in browser: {url}\n")
+            assert f'<a class="foot-a" href="{url}"' in html and ">View in browser</a>" in html
+            page = site / url.removeprefix(BASE_URL + "/")
+            assert page.is_file() and args["digest_date"] in page.read_text()
+
+    def test_no_base_url_no_link(self, home, sendgrid_server):
+        run_send(load_config(home / "config.toml"), SendOptions(only="ada", feed=SAMPLE))
+        text, html = (c["value"] for c in sendgrid_server.messages[0].body["content"])
+        assert "View in browser" not in text and "View in browser" not in html
+
+    def test_the_link_is_escaped(self, tmp_path):
+        profile = load_profiles(REPO / "subscribers").get("example")
+        selection = Selection("example", DAYS[0], [], listed=1, scanned=1)
+        url = 'https://x.org/a?b=1&c="2"'
+        email = render.render_email(selection, profile, Config(), prompt_text="P", view_url=url)
+        assert 'href="https://x.org/a?b=1&amp;c=&#34;2&#34;"' in email.html
+        hostile = render.render_email(
+            selection, profile, Config(), prompt_text="P", view_url="javascript:alert(1)"
+        )
+        assert "javascript:" not in hostile.html and "View in browser" not in hostile.html
+
+    @pytest.mark.parametrize(
+        "value",
+        ["digest.example.org", "ftp://digest.example.org", "https://x.org/?a=1", "javascript:x"],
+    )
+    def test_base_url_must_be_http(self, tmp_path, value):
+        (tmp_path / "config.toml").write_text(f'[archive]\nbase_url = "{value}"\n')
+        with pytest.raises(ConfigError, match=r"archive\.base_url: .*http\(s\) URL"):
+            load_config(tmp_path / "config.toml")
+
+    def test_out_is_relative_to_the_config_file(self, tmp_path):
+        (tmp_path / "config.toml").write_text('[archive]\nout = "public"\n')
+        assert load_config(tmp_path / "config.toml").archive.out == tmp_path / "public"
+
+
+# -- straight from the store: what a record needs, and what a rebuild does ---------------------
+
+
+def make_paper(pid: str, title: str = "", **fields: object) -> Paper:
+    base = {"authors": ("Ada Lovelace", "Alan Turing"), "abstract": f"Abstract of {pid}.",
+            "categories": ("cs.LG",), "primary_category": "cs.LG"}  # fmt: skip
+    return Paper(id=pid, title=title or f"Paper {pid}", **(base | fields))
+
+
+def save(store: Store, config: Config, who: str, day: date, papers: list[Paper], kind="sent"):
+    """A digest as `pipeline.serve` saves it, without scoring or sending."""
+    store.save_listing(Listing(day, papers, listed=len(papers)), ["cs.LG"])
+    picks = [Pick(p, Score(p.id, 8, 6, f"Why {p.title}")) for p in papers]
+    usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)}
+    selection = Selection(who, day, picks, listed=40, scanned=30, usage=usage)
+    profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
+    store.save_digest(day, who, kind, selection_json(selection, None, profiles.get(who), config))
+
+
+@pytest.fixture
+def deployment(tmp_path) -> Config:
+    (tmp_path / "subscribers").mkdir()
+    example = (REPO / "subscribers" / "example.toml").read_text()
+    (tmp_path / "subscribers" / "ada.toml").write_text(example)
+    (tmp_path / "config.toml").write_text("")
+    return load_config(tmp_path / "config.toml")
+
+
+def build(config: Config, **kwargs) -> archive.Built:
+    with Store(config.storage.path) as store:
+        return archive.build(config, store, config.archive.out, **kwargs)
+
+
+def day_page(config: Config, who: str, day: date) -> str:
+    with Store(config.storage.path) as store:
+        return (config.archive.out / store.archive_token(who) / f"{day}.html").read_text()
+
+
+class TestFromTheStore:
+    def test_sent_wins_over_a_preview_and_a_preview_alone_is_kept(self, deployment):
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1", "Previewed title")], "preview")
+            save(store, deployment, "ada", DAYS[0], [make_paper("2", "Sent title")], "sent")
+            save(store, deployment, "ada", DAYS[1], [make_paper("3", "Only previewed")], "preview")
+        build(deployment)
+        first = day_page(deployment, "ada", DAYS[0])
+        assert "Sent title" in first and "Previewed title" not in first
+        assert "Only previewed" in day_page(deployment, "ada", DAYS[1])
+
+    def test_a_dry_run_saves_a_preview(self, home):
+        config = load_config(home / "config.toml")
+        run_send(config, SendOptions(dry_run=True, only="ada", feed=SAMPLE))
+        with Store(config.storage.path) as store:
+            [(day, who, record)] = store.load_digests()
+            kinds = [r[0] for r in store.db.execute("SELECT kind FROM digests")]
+        assert (str(day), who, kinds) == ("2025-04-10", "ada", ["preview"])
+        assert record["totals"]["listed"] == 38 and record["papers"][0]["author_match"]
+        assert record["reader"]["name"] == "Ada Example"
+
+    def test_hostile_text_in_every_field_stays_escaped(self, deployment):
+        evil = make_paper("9", f"Title {HOSTILE}", abstract=f"Abstract {HOSTILE}",
+                          authors=(f"Eve {HOSTILE}",))  # fmt: skip
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [evil])
+        build(deployment)
+        for page in deployment.archive.out.rglob("*.html"):
+            html = page.read_text()
+            assert "<script" not in html and "<img" not in html
+        assert "Title &lt;script&gt;" in day_page(deployment, "ada", DAYS[0])
+
+    def test_a_gone_profile_keeps_its_pages_without_the_prompt(self, deployment):
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1")])
+        (deployment.subscribers_dir / "ada.toml").unlink()
+        build(deployment)
+        html = day_page(deployment, "ada", DAYS[0])
+        assert "Hi Ada, 1 paper was picked for you." in html and "Paper 1" in html
+        assert "How these papers were chosen" not in html
+
+    def test_the_abstract_comes_from_the_papers_table(self, deployment):
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1", abstract="Stored words.")])
+        build(deployment)
+        assert "Stored words." in day_page(deployment, "ada", DAYS[0])
+
+    def test_a_new_day_rewrites_only_what_it_changes(self, deployment, monkeypatch):
+        with Store(deployment.storage.path) as store:
+            for n, day in enumerate(DAYS[:3]):
+                save(store, deployment, "ada", day, [make_paper(str(n))])
+        build(deployment)
+        rendered: list[date] = []
+        real = archive.day_page
+        monkeypatch.setattr(archive, "day_page", lambda r, *a: rendered.append(r["day"]) or
+                            real(r, *a))  # fmt: skip
+        assert build(deployment).written == [] and rendered == []
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[3], [make_paper("3")])
+            token = store.archive_token("ada")
+        written = {p.name for p in build(deployment).written}
+        # the new day, the last day's Next link, April's overview, and the index
+        assert written == {"2025-04-03.html", "2025-04-01.html", "2025-04.html", "index.html"}
+        assert rendered == ["2025-04-01", "2025-04-03"]
+        assert (deployment.archive.out / token / "2025-04-01.html").read_text().count(
+            'href="2025-04-03.html"'
+        ) == 1
+
+    def test_a_quarter_of_days_rebuilds_without_rendering(self, deployment):
+        day, days = date(2025, 1, 1), []
+        while day < date(2025, 4, 1):
+            if day.weekday() < 5:
+                days.append(day)
+            day += timedelta(days=1)
+        with Store(deployment.storage.path) as store:
+            for n, day in enumerate(days):
+                save(store, deployment, "ada", day, [make_paper(f"{n}.{k}") for k in range(12)])
+        first = build(deployment)
+        assert first.files == len(days) + 3 + 1 + 2 and len(first.written) == first.files
+        again = build(deployment)
+        assert again.files == first.files and again.written == []
+
+    def test_the_skeleton_and_cards_are_joined_as_mjml_would(self, deployment):
+        """page_html relies on MJML copying mj-text through unchanged, as render's budget does."""
+        papers = [make_paper(str(n), abstract=f"{HOSTILE} " * 20) for n in range(5)]
+        picks = [Pick(p, Score(p.id, 9, 7, "why")) for p in papers]
+        selection = Selection("ada", DAYS[0], picks, listed=9, scanned=9)
+        profile = load_profiles(deployment.subscribers_dir).get("ada")
+        digest = render.build_digest(selection, profile, deployment, "PROMPT")
+        assert archive.page_html(digest) == render.render_html(digest, sys.maxsize)
+
+
+# -- the schedule ------------------------------------------------------------------------------
+
+WORKFLOW = REPO / ".github" / "workflows" / "daily.yml"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+class TestWorkflow:
+    def steps(self, workflow: dict) -> list[dict]:
+        [job] = workflow["jobs"].values()
+        return job["steps"]
+
+    def test_runs_on_weekdays_and_by_hand(self, workflow):
+        triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+        [schedule] = triggers["schedule"]
+        _, hour, _, _, weekdays = schedule["cron"].split()
+        assert weekdays == "1-5" and 5 <= int(hour) < 12  # after arXiv's midnight RSS update
+        assert "workflow_dispatch" in triggers
+
+    def test_sends_builds_and_publishes(self, workflow):
+        steps = self.steps(workflow)
+        runs = [s.get("run", "") for s in steps]
+        uses = [s.get("uses", "").split("@")[0] for s in steps]
+        order = [
+            next(i for i, r in enumerate(runs) if "pip install -e ." in r),
+            next(i for i, r in enumerate(runs) if r.strip() == "newsletter send"),
+            next(i for i, r in enumerate(runs) if "newsletter archive build" in r),
+            uses.index("actions/upload-pages-artifact"),
+            uses.index("actions/deploy-pages"),
+        ]
+        assert order == sorted(order)
+        assert workflow["permissions"]["pages"] == "write"
+        assert workflow["permissions"]["id-token"] == "write"
+
+    def test_keeps_the_state_between_runs(self, workflow):
+        steps = self.steps(workflow)
+        restore = next(s for s in steps if s.get("uses", "").startswith("actions/cache/restore"))
+        save = next(s for s in steps if s.get("uses", "").startswith("actions/cache/save"))
+        assert "github.run_id" in restore["with"]["key"] and restore["with"]["restore-keys"]
+        assert save["with"]["key"] == restore["with"]["key"]
+        assert save["with"]["path"] == restore["with"]["path"]
+
+    def test_secrets_only_by_reference(self, workflow):
+        text = WORKFLOW.read_text()
+        named = set(re.findall(r"\$\{\{\s*secrets\.(\w+)\s*\}\}", text))
+        assert {"OPENAI_API_KEY", "SENDGRID_API_KEY"} <= named
+        send = next(
+            s for s in self.steps(workflow) if s.get("run", "").strip() == "newsletter send"
+        )
+        assert send["env"] == {name: f"${{{{ secrets.{name} }}}}"
+                               for name in ("OPENAI_API_KEY", "SENDGRID_API_KEY")}  # fmt: skip
+        for line in text.splitlines():
+            key, _, value = line.strip().partition(":")
+            if key.endswith(("_KEY", "_PASSPHRASE")) and value.strip():
+                assert re.fullmatch(r"\$\{\{ secrets\.\w+ \}\}", value.strip()), line
+        assert not re.search(r"sk-[A-Za-z0-9]{8,}|SG\.[\w-]{8,}", text)
