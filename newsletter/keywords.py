@@ -13,7 +13,9 @@ so every paper gets a neutral novelty.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -96,10 +98,50 @@ class LocalScorer:
         return {p.id: self.score(p) for p in papers}
 
     def prefilter(self, papers: list[Paper], keep: float) -> list[Paper]:
-        """The best `keep` fraction by keyword weight, in the original order."""
+        """The best `keep` fraction, in the original order.
+
+        Ranked by keyword weight, then by BM25 similarity to the profile's own words: most
+        papers match no keyword at all, and without a second signal a theory paper that names
+        none would tie with every off-topic one.
+        """
         if keep >= 1 or not papers:
             return list(papers)
         count = max(1, round(len(papers) * keep))
-        ranked = sorted(papers, key=lambda p: self.raw(p)[0], reverse=True)[:count]
-        chosen = {p.id for p in ranked}
+        similarity = bm25(self.profile_words, [f"{p.title} {p.abstract}" for p in papers])
+        top = max(similarity) or 1.0
+        rank = {
+            p.id: self.raw(p)[0] + SIMILARITY_WEIGHT * s / top
+            for p, s in zip(papers, similarity, strict=True)
+        }
+        chosen = set(sorted(rank, key=rank.__getitem__, reverse=True)[:count])
         return [p for p in papers if p.id in chosen]
+
+    @cached_property
+    def profile_words(self) -> set[str]:
+        """The words a relevant paper tends to share with the profile, less the off-topic ones."""
+        p = self.profile
+        wanted = " ".join([*p.keywords, *(f"{t.name} {t.relevant}" for t in p.topics)])
+        unwanted = " ".join([*p.irrelevant_domains, *p.application_tasks])
+        return set(words(wanted)) - set(words(unwanted))
+
+
+SIMILARITY_WEIGHT = 2.0  # the most similar paper gains what a keyword in the abstract gives
+
+
+def words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z][a-z0-9-]{2,}", text.lower()) if w not in _STOP]
+
+
+def bm25(query: set[str], documents: list[str], k1: float = 1.2, b: float = 0.75) -> list[float]:
+    """Okapi BM25 of each document against the query words, with IDF from the documents."""
+    bags = [Counter(words(d)) for d in documents]
+    n = len(bags)
+    average = sum(sum(bag.values()) for bag in bags) / max(n, 1) or 1.0
+    df = Counter(w for bag in bags for w in query & bag.keys())
+    idf = {w: math.log(1 + (n - df[w] + 0.5) / (df[w] + 0.5)) for w in df}
+    scores = []
+    for bag in bags:
+        length = sum(bag.values())
+        norm = k1 * (1 - b + b * length / average)
+        scores.append(sum(idf[w] * bag[w] * (k1 + 1) / (bag[w] + norm) for w in query & bag.keys()))
+    return scores

@@ -41,3 +41,10 @@ def test_prefilter_keeps_the_best_fraction_in_listing_order():
     papers = [PLAIN, ON, OFF]
     assert LocalScorer(EXAMPLE).prefilter(papers, 0.34) == [ON]
     assert LocalScorer(EXAMPLE).prefilter(papers, 1.0) == papers
+
+
+def test_prefilter_breaks_keyword_ties_by_similarity_to_the_profile():
+    theory = paper("5", "How Deep Networks Encode Information", "A study of generalization.")
+    farming = paper("6", "Crop Yield Estimates from Rainfall", "Field data from farms.")
+    assert LocalScorer(EXAMPLE).raw(theory)[0] == LocalScorer(EXAMPLE).raw(farming)[0] == 0
+    assert LocalScorer(EXAMPLE).prefilter([farming, theory], 0.5) == [theory]
