@@ -412,6 +412,7 @@ def serve(
         store.save_digest(selection.day, profile.id, "preview", record)
         paths = deliver.write_preview(outbox, email, env, config.sendgrid, record)
         return Served(profile.id, "previewed", selection, paths=paths)
-    store.save_digest(selection.day, profile.id, "sent", record)
     outcome = deliver.deliver(store, sender, email, env, config.sendgrid, force=force)
+    if outcome.status == "sent":  # the archive shows what readers received, nothing else
+        store.save_digest(selection.day, profile.id, "sent", record)
     return Served(profile.id, outcome.status, selection, detail=outcome.detail)

@@ -92,8 +92,13 @@ class TestSend:
         sendgrid_server.fail_next(4, 500)
         first = send(home, feed=SAMPLE, only="ada")
         assert [s.status for s in first.served] == ["failed"] and not first.ok
+        with Store(load_config(home / "config.toml").storage.path) as store:
+            assert store.load_digests("ada") == []  # the archive shows only what was received
         second = send(home, feed=SAMPLE, only="ada")
         assert [s.status for s in second.served] == ["sent"]
+        with Store(load_config(home / "config.toml").storage.path) as store:
+            [(day, who, record)] = store.load_digests("ada")
+        assert (str(day), who) == ("2025-04-10", "ada") and record["papers"]
 
     def test_papers_sent_are_never_sent_again(self, home, arxiv_server, sendgrid_server):
         send(home, feed=SAMPLE, only="ada")
