@@ -479,8 +479,12 @@ def print_selection(selection: Selection) -> None:
 
 
 def print_usage(spend: dict[str, Usage], requests: int, provider: str) -> None:
+    """What this run spent, per model (the digests show what their whole day cost)."""
     if provider == "local":
         out.print("scored by the local keyword scorer: 0 tokens, $0.00", markup=False)
+        return
+    if not requests:
+        out.print("this run made no request: every score came from the cache", markup=False)
         return
     table = Table("model", "requests", "prompt", "cached", "completion", "total", "cost")
     for u in spend.values():
@@ -488,8 +492,6 @@ def print_usage(spend: dict[str, Usage], requests: int, provider: str) -> None:
         table.add_row(u.model, str(u.requests), str(u.prompt_tokens), str(u.cached_tokens),
                       str(u.completion_tokens), str(u.total_tokens), cost)  # fmt: skip
     out.print(table)
-    if not spend:
-        out.print(f"{requests} requests: every score came from the cache", markup=False)
 
 
 def print_report(report: pipeline.Report) -> None:

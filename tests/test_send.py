@@ -245,6 +245,14 @@ class TestCommand:
         assert result.exit_code == 0, result.output
         assert "Author match" in result.output and "completion" in result.output
 
+    def test_a_second_score_spends_nothing_and_says_so(self, home, openai_server):
+        args = ["--config", str(home / "config.toml"), "score", "--feed", str(SAMPLE)]
+        runner.invoke(app, args)
+        asked = len(openai_server.requests)
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0 and len(openai_server.requests) == asked
+        assert "this run made no request: every score came from the cache" in result.output
+
     def test_fetch_stores_the_day(self, home):
         result = runner.invoke(
             app, ["--config", str(home / "config.toml"), "fetch", "--feed", str(SAMPLE)]
