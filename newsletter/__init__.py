@@ -11,9 +11,13 @@ The package reads as the pipeline it runs, one module per stage:
     render    the digest email (MJML -> HTML, and text/plain)
     deliver   SendGrid, or the dry-run outbox, exactly once per subscriber and day
     pipeline  the stages joined into one run
+    archive   the web archive of past digests, built from the store
     cli       the `newsletter` command, a thin layer over the above
 
-`store` keeps what must outlive a run in SQLite; `errors` holds the domain exceptions.
+Beside the stages: `store` keeps what must outlive a run in SQLite; `models` holds the plain
+data passed between stages; `answers` reads the model's answers; `keywords` is the local
+scorer; `suppressions` mirrors SendGrid's suppression lists; `errors` holds the domain
+exceptions.
 """
 
 __version__ = "0.1.0"
