@@ -510,6 +510,9 @@ def print_report(report: pipeline.Report) -> None:
     for s in report.served:
         for path in s.paths:
             out.print(f"{s.subscriber_id}: {profiles_mod.display_path(path)}", markup=False)
+    notes = {n for s in report.served if s.selection for n in s.selection.notes}
+    for note in sorted(notes):  # shared scoring gives several subscribers the same note
+        err.print(f"note: {note}", markup=False)
     print_usage(report.usage, report.requests, report.provider)
     counts: dict[str, int] = {}
     for s in report.served:

@@ -253,6 +253,15 @@ class TestCommand:
         assert result.exit_code == 0 and len(openai_server.requests) == asked
         assert "this run made no request: every score came from the cache" in result.output
 
+    def test_the_cost_cap_is_said_and_what_is_ready_is_sent(self, home, sendgrid_server):
+        cfg = home / "config.toml"
+        cfg.write_text(
+            cfg.read_text().replace("max_retries = 0", "max_retries = 0\nmax_cost_usd = 0.0002")
+        )
+        result = runner.invoke(app, ["--config", str(cfg), "send", "--feed", str(SAMPLE)])
+        assert "note: cost cap ([llm] max_cost_usd) reached" in result.output
+        assert len(sendgrid_server.messages) == 2  # author matches and scored papers still go
+
     def test_fetch_stores_the_day(self, home):
         result = runner.invoke(
             app, ["--config", str(home / "config.toml"), "fetch", "--feed", str(SAMPLE)]
