@@ -296,6 +296,9 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
     profiles = [roster.get(opts.only)] if opts.only else roster.active
     if opts.only:
         report.profile_errors = []
+        if not profiles[0].active and not opts.dry_run:  # a preview of a paused one is fine
+            report.served.append(Served(opts.only, "paused", detail="active = false"))
+            profiles = []
     sender = None if opts.dry_run else deliver.SendgridSender(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         if not opts.dry_run:

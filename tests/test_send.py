@@ -137,6 +137,11 @@ class TestSend:
         path.write_text("active = false\n" + path.read_text())
         report = send(home, feed=SAMPLE)
         assert [s.subscriber_id for s in report.served] == ["ada"]
+        named = send(home, feed=SAMPLE, only="bob")
+        assert [s.status for s in named.served] == ["paused"] and named.ok
+        assert len(sendgrid_server.messages) == 1
+        preview = send(home, feed=SAMPLE, only="bob", dry_run=True)
+        assert [s.status for s in preview.served] == ["previewed"]
 
     def test_empty_day_sends_nothing(self, home, arxiv_server, sendgrid_server, openai_server):
         arxiv_server.empty_day()
