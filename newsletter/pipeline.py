@@ -30,15 +30,9 @@ from newsletter.select import author_matches, candidates, select
 from newsletter.store import Store
 
 Notify = Callable[[str], None]
-SEND_WORKERS = 8
+SEND_WORKERS = 8  # SendGrid requests in flight: the client is synchronous
 # statuses that count as served; "failed" and "unknown" do not
-SERVED = {
-    "sent",
-    "previewed",
-    "skipped",
-    "empty",
-    *suppressions.REASONS,
-}  # SendGrid requests in flight: the client is synchronous
+SERVED = {"sent", "previewed", "skipped", "empty", "paused", *suppressions.REASONS}
 
 
 @dataclass

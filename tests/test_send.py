@@ -134,8 +134,9 @@ class TestSend:
 
     def test_paused_subscribers_get_nothing(self, home, sendgrid_server):
         path = home / "subscribers" / "bob.toml"
-        path.write_text("active = false\n" + path.read_text())
+        path.write_text(path.read_text().replace("active = true", "active = false"))
         report = send(home, feed=SAMPLE)
+        assert report.profile_errors == []  # paused, not broken
         assert [s.subscriber_id for s in report.served] == ["ada"]
         named = send(home, feed=SAMPLE, only="bob")
         assert [s.status for s in named.served] == ["paused"] and named.ok

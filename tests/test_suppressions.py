@@ -83,9 +83,10 @@ class TestRun:
                 ] == ["ada@example.org"]  # fmt: skip
         # bob's identical profile would have shared ada's requests: check with ada paused
         path = home / "subscribers" / "ada.toml"
-        path.write_text("active = false\n" + path.read_text())
+        path.write_text(path.read_text().replace("active = true", "active = false"))
         asked = len(openai_server.requests)
         report = send(home, force=True)
+        assert report.profile_errors == []  # ada is paused, not broken
         assert [s.status for s in report.served] == ["unsubscribed"]
         assert len(openai_server.requests) == asked
 
