@@ -104,6 +104,11 @@ class LLMScorer:
         self.budget = Budget(config.llm.max_cost_usd)
         self.slots = asyncio.Semaphore(config.llm.concurrency)
         self.requests = 0
+        # Reasoning models refuse `max_tokens` (they want `max_completion_tokens`) and any
+        # temperature but the default; older servers know only `max_tokens`. Start with what
+        # most endpoints accept and adapt once when the provider names the parameter.
+        self.limit_param = "max_tokens"
+        self.send_temperature = True
 
     async def score(
         self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
@@ -220,14 +225,34 @@ class LLMScorer:
                 self.budget.settle(estimate, actual)
         return _read_choice(response, {p.id for p in batch}, with_novelty)
 
-    async def _request(self, model: str, system: str, user: str, max_tokens: int):
+    async def _request(
+        self, model: str, system: str, user: str, max_tokens: int, adaptations: int = 2
+    ):
         self.requests += 1
-        return await self.client.chat.completions.create(
-            model=model,
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-            temperature=self.llm.temperature,
-            max_tokens=max_tokens,
-        )
+        options: dict[str, float | int] = {self.limit_param: max_tokens}
+        if self.send_temperature:
+            options["temperature"] = self.llm.temperature
+        try:
+            return await self.client.chat.completions.create(
+                model=model,
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                **options,
+            )
+        except openai.BadRequestError as exc:
+            if not adaptations or not self._adapt(str(exc)):
+                raise
+        return await self._request(model, system, user, max_tokens, adaptations - 1)
+
+    def _adapt(self, message: str) -> bool:
+        """Rename or drop the parameter a 400 names as unsupported (another batch may have
+        done so already); False when the 400 is about something else."""
+        if "max_tokens" in message:
+            self.limit_param = "max_completion_tokens"
+            return True
+        if "temperature" in message:
+            self.send_temperature = False
+            return True
+        return False
 
 
 def _read_choice(response, batch_ids: set[str], with_novelty: bool) -> dict[str, Score]:

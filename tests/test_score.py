@@ -240,3 +240,34 @@ class TestTitlePass:
         assert len(title_requests) == 2
         assert all(r.body["max_tokens"] <= 16_000 for r in title_requests)
         assert out.scanned == 0  # every title scored 2: clearly irrelevant
+
+
+def test_a_model_that_refuses_max_tokens_and_temperature_is_adapted_to(llm, openai_server):
+    """As OpenAI's reasoning models answer: the batch is asked again without the parameter."""
+    openai_server.queue_bad_request(
+        "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead."
+    )
+    openai_server.queue_bad_request(
+        "Unsupported value: 'temperature' does not support 0.0 with this model. "
+        "Only the default (1) value is supported."
+    )
+    out, _ = llm(papers(6), concurrency=1)  # 2 batches
+    assert len(out.scores) == 6 and out.unscored == []
+    last = openai_server.requests[-1].body
+    assert "max_completion_tokens" in last and "max_tokens" not in last
+    assert "temperature" not in last
+    assert [r.status for r in openai_server.requests] == [400, 400, 200, 200]
+
+
+def test_concurrent_batches_all_adapt(llm, openai_server):
+    openai_server.queue_bad_request("Unsupported parameter: 'max_tokens'", times=3)
+    out, _ = llm(papers(15), concurrency=3, retry_rounds=0)  # 3 batches at once
+    assert len(out.scores) == 15
+
+
+def test_other_bad_requests_are_not_retried(llm, openai_server):
+    openai_server.queue_bad_request("Invalid 'messages': too long")
+    out, _ = llm(papers(2), retry_rounds=0)
+    assert out.unscored == ["2504.00001", "2504.00002"]
+    assert [r.status for r in openai_server.requests] == [400]
