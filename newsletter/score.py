@@ -129,9 +129,8 @@ class LLMScorer:
         if progress:
             progress(len(papers) - len(todo))
         fresh, missing = await self._ask_all(
-            system, todo, model, out, with_novelty=True, progress=progress
+            system, key, todo, model, out, with_novelty=True, progress=progress
         )
-        self.store.save_scores(fresh.values(), key, model)
         out.scores = {**cached, **fresh}
         out.scanned = len(cached) + len(todo)
         out.unscored = [p.id for p in missing]
@@ -147,8 +146,7 @@ class LLMScorer:
         key = prompt_hash(system)
         cached = self.store.cached_scores([p.id for p in papers], key, model)
         todo = [p for p in papers if p.id not in cached]
-        fresh, _ = await self._ask_all(system, todo, model, out, with_novelty=False, rounds=0)
-        self.store.save_scores(fresh.values(), key, model)
+        fresh, _ = await self._ask_all(system, key, todo, model, out, with_novelty=False, rounds=0)
         judged = {**cached, **fresh}
         # a title pass stricter than the profile itself would drop papers it asks for
         cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
@@ -157,6 +155,7 @@ class LLMScorer:
     async def _ask_all(
         self,
         system: str,
+        key: str,
         papers: list[Paper],
         model: str,
         out: Outcome,
@@ -165,20 +164,25 @@ class LLMScorer:
         rounds: int | None = None,
         progress: Progress | None = None,
     ) -> tuple[dict[str, Score], list[Paper]]:
-        """Ask in batches; re-ask what answers left out in halved batches, `rounds` times."""
+        """Ask in batches; re-ask what answers left out in halved batches, `rounds` times.
+        Each answer is cached under `key` as it arrives: a crash loses no answer paid for."""
         size = self.llm.batch_size if with_novelty else self.llm.title_batch_size
         per_paper = ABSTRACT_ANSWER_TOKENS if with_novelty else TITLE_ANSWER_TOKENS
         size = min(size, (MAX_ANSWER_TOKENS - 50) // per_paper)  # the answer must fit
         rounds = self.llm.retry_rounds if rounds is None else rounds
         scores: dict[str, Score] = {}
         pending = list(papers)
+
+        async def ask(batch: list[Paper]) -> dict[str, Score]:
+            answer = await self._ask(system, batch, model, out, with_novelty)
+            self.store.save_scores(answer.values(), key, model)
+            return answer
+
         for _ in range(rounds + 1):
             if not pending:
                 break
             batches = [pending[i : i + size] for i in range(0, len(pending), size)]
-            answers = await asyncio.gather(
-                *(self._ask(system, b, model, out, with_novelty) for b in batches)
-            )
+            answers = await asyncio.gather(*(ask(b) for b in batches))
             for answer in answers:
                 scores.update(answer)
                 if progress and with_novelty:

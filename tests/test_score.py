@@ -271,3 +271,16 @@ def test_other_bad_requests_are_not_retried(llm, openai_server):
     out, _ = llm(papers(2), retry_rounds=0)
     assert out.unscored == ["2504.00001", "2504.00002"]
     assert [r.status for r in openai_server.requests] == [400]
+
+
+def test_answers_are_kept_as_they_arrive(llm, openai_server, tmp_path):
+    """A run stopped by the provider keeps what it had paid for: the re-run asks only the rest."""
+    store = Store(tmp_path / "kept.sqlite")
+    openai_server.queue_content(jsonl(*((f"2504.{i:05d}", 5, 5, "ok") for i in range(1, 6))))
+    openai_server.queue_insufficient_quota()
+    with pytest.raises(QuotaExhausted):
+        llm(papers(10), store=store, concurrency=1, max_retries=0)
+    openai_server.requests.clear()
+    out, _ = llm(papers(10), store=store, concurrency=1)
+    assert [asked_ids(r) for r in openai_server.requests] == [[p.id for p in papers(10)[5:]]]
+    assert len(out.scores) == 10
