@@ -419,7 +419,7 @@ def send_command(
                                 outbox=outbox, force=force)  # fmt: skip
     with progress_hooks() as hooks:
         report = pipeline.run_send(config, opts, hooks)
-    report_profile_errors_text(report.profile_errors)
+    report_profile_errors(report.profile_errors)
     print_report(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -451,12 +451,9 @@ def archive_build(
     )
 
 
-def report_profile_errors(errors: list[ProfileError]) -> None:
-    report_profile_errors_text([str(e) for e in errors])
-
-
-def report_profile_errors_text(errors: list[str]) -> None:
-    for text in errors:
+def report_profile_errors(errors: list[ProfileError] | list[str]) -> None:
+    """One line per problem; the run goes on without that subscriber."""
+    for text in map(str, errors):
         for line in text.splitlines():
             err.print(f"error: {line} (subscriber skipped)", markup=False)
 
