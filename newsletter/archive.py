@@ -37,7 +37,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from newsletter import render
+from newsletter import render, views
 from newsletter.config import TEMPLATES_DIR, Config
 from newsletter.deliver import write_atomic
 from newsletter.errors import NewsletterError
@@ -55,9 +55,6 @@ HEAD_META = (
 ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
 HEAD_BYTES = 1024  # a day page's fingerprint sits within this many bytes of its start
 RENDERING_LIBRARIES = ("jinja2", "markupsafe", "mjml-python", "premailer", "cssutils", "lxml")
-# Where a day page's contents and cards go: the digest's text is escaped, so no "<" of it can
-# be taken for a slot.
-TOC_SLOT, CARDS_SLOT = "<!--archive-contents-->", "<!--archive-cards-->"
 PROMPT_NOTE = " The prompt shown is the profile's current one; it may have changed since this day."
 
 
@@ -224,32 +221,22 @@ def day_page(
     """The digest's HTML as emailed, with the navigation bar on top: the footer is left out,
     every card is whole, and the prompt is shown only when the profile still exists."""
     selection = selection_from_record(record, papers)
-    digest = render.build_digest(selection, reader, config, prompt_text or "")
+    digest = views.build_digest(selection, reader, config, prompt_text or "")
     prompt = {**digest.prompt, "intro": digest.prompt["intro"] + PROMPT_NOTE}
     nav = nav_html("Digests by day", links)
     digest = replace(digest, top=nav, footer={}, prompt=prompt if prompt_text else {})
-    return page_html(digest).replace("<head>", "<head>" + source_mark(source) + HEAD_META, 1)
-
-
-def page_html(digest: render.Digest) -> str:
-    """What `render.render_html` makes of a digest with no size budget, in a third less time:
-    MJML copies the HTML inside mj-text through unchanged (which the budget relies on too), so
-    only the skeleton goes through mjml2html and the cards are put in its slots afterwards."""
-    if not digest.papers:
-        return render.to_html(render.render_mjml(digest))
-    toc, cards = render.Cards(digest.papers).join(["full"] * len(digest.papers))
-    html = render.to_html(render.render_mjml(digest, TOC_SLOT, CARDS_SLOT))
-    return html.replace(TOC_SLOT, toc, 1).replace(CARDS_SLOT, cards, 1)
+    head = "<head>" + source_mark(source) + HEAD_META
+    return render.render_html(digest, None).replace("<head>", head, 1)
 
 
 def top_papers(record: dict) -> list[dict[str, Any]]:
     """The day's first papers as the digest numbered them: author matches first, then the
-    selection's order (render.display_order), so `#paper-N` on the day page is the same one."""
+    selection's order (views.display_order), so `#paper-N` on the day page is the same one."""
     items = sorted(record["papers"], key=lambda item: not item["author_match"])
     return [
         {
             "n": n,
-            "title": render.clean(item["title"]),
+            "title": views.clean(item["title"]),
             "author_match": item["author_match"],
             "relevance": item["relevance"],
             "novelty": item["novelty"],
@@ -266,8 +253,8 @@ def month_page(month: str, records: list[dict], links: tuple[Link, Link, Link]) 
         days.append(
             {
                 "href": day_file(day),
-                "date": render.long_date(day),
-                "summary": f"{render.plural(count, 'paper')} picked of {listed:,} listed",
+                "date": views.long_date(day),
+                "summary": f"{views.plural(count, 'paper')} picked of {listed:,} listed",
                 "top": top_papers(record),
             }
         )
@@ -275,7 +262,7 @@ def month_page(month: str, records: list[dict], links: tuple[Link, Link, Link]) 
         "archive_month.j2",
         title=f"arXiv digest · {month_name(month)}",
         month=month_name(month),
-        summary=f"{render.plural(len(records), 'digest')} this month",
+        summary=f"{views.plural(len(records), 'digest')} this month",
         nav=Markup(nav_html("Digests by month", links)),
         days=days,
     )
@@ -284,14 +271,14 @@ def month_page(month: str, records: list[dict], links: tuple[Link, Link, Link]) 
 def subscriber_page(days: list[date]) -> str:
     counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
     months = [
-        {"href": month_file(m), "name": month_name(m), "summary": render.plural(n, "digest")}
+        {"href": month_file(m), "name": month_name(m), "summary": views.plural(n, "digest")}
         for m, n in sorted(counts.items(), reverse=True)
     ]
-    latest = {"href": day_file(days[-1]), "date": render.long_date(days[-1])} if days else None
+    latest = {"href": day_file(days[-1]), "date": views.long_date(days[-1])} if days else None
     return render_template(
         "archive_subscriber.j2",
         title="arXiv digest · archive",
-        summary=f"{render.plural(len(days), 'digest')} in {render.plural(len(months), 'month')}",
+        summary=f"{views.plural(len(days), 'digest')} in {views.plural(len(months), 'month')}",
         latest=latest,
         months=months,
     )

@@ -27,8 +27,8 @@ from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 from newsletter.models import Selection, Usage
 from newsletter.profiles import load_profiles
 from newsletter.prompt import render_full_prompt
-from newsletter.render import plural
 from newsletter.store import Store
+from newsletter.views import plural
 
 app = typer.Typer(
     help="A personalized daily digest of new arXiv papers, scored by an LLM, sent by email.",

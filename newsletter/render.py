@@ -7,23 +7,24 @@ finished 55-paper digest premailer takes tens of times as long as mjml2html, and
 partials' structure is static the result is the same. Dark mode and small screens are @media
 rules in the head, aimed at the classes the partials keep.
 
-Gmail clips messages over ~102 KB and hides what follows, the footer included. The paper
-cards and the table of contents are rendered and measured apart from the rest (the skeleton),
-so the bytes of any mix of full, shortened and title-only cards are known before the one
-final mjml2html: the lowest-ranked papers lose their abstract text first, then all but their
-title. Everything interpolated is escaped; links keep only http(s).
+Gmail clips messages over ~102 KB and hides what follows, the footer included. MJML copies the
+HTML inside mj-text through unchanged, so only the skeleton (all but the contents and the
+cards) goes through mjml2html, and the cards, measured as they are made, are fitted into the
+bytes it leaves: the lowest-ranked papers lose their abstract text first, then all but their
+title. A card is its template's markup for the paper's shape, rendered once per shape, with
+the paper's escaped values filled in. Everything interpolated is escaped; links keep only
+http(s).
 """
 
 from __future__ import annotations
 
 import logging
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date
 from functools import cache
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import jinja2
 import premailer
@@ -32,19 +33,12 @@ from markupsafe import Markup, escape
 from mjml import mjml2html
 
 from newsletter.config import TEMPLATES_DIR, Config
-from newsletter.models import Email, Pick, Selection, Usage
+from newsletter.models import Email, Selection
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
-from newsletter.select import AUTHOR_MATCH, same_author
+from newsletter.views import SHORT_ABSTRACT, Author, Digest, PaperView, build_digest, shortened
 
 FONT_STACK = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
-MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
-SHOWN_AUTHORS = 6
-SHORT_ABSTRACT = 280  # characters kept of a shortened abstract
-PREHEADER_TITLES = 3
-PREHEADER_CHARS = 140
-MAX_HEADER_CATEGORIES = 4
-HIGH, MID = 8, 6  # score at or above which a badge is strong, medium
 # Hidden filler after the preview text, so inboxes do not show the body's first words there.
 PREVIEW_PAD = Markup("&#847;&zwnj;&nbsp;" * 24)
 
@@ -54,270 +48,6 @@ _JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 # A line break (and its indentation) touching a tag or a block tag is layout, not content.
 _LAYOUT_BREAK = re.compile(r"(?:(?<=>)|(?<=%\}))\n[ \t]*|\n[ \t]*(?=<|\{%)")
 _STYLE_ATTR = re.compile(r'style="[^"]*"')
-
-
-@dataclass(slots=True)
-class Author:
-    name: str
-    me: bool  # one of the subscriber's followed authors
-    sep: str = ", "  # what follows the name in the list
-
-
-@dataclass(slots=True)
-class PaperView:
-    """One pick as the templates show it: text cleaned, scores graded, links made safe."""
-
-    n: int
-    id: str
-    title: str
-    url: str
-    pdf_url: str
-    category: str
-    cross: bool
-    authors: tuple[Author, ...]
-    et_al: bool
-    abstract: str
-    comment: str
-    relevance: int
-    novelty: int
-    r_level: str
-    n_level: str
-    author_match: bool
-    short: bool = False
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    model: str
-    requests: str
-    prompt: str
-    cached: str
-    completion: str
-    total: str
-    cost: str
-
-
-@dataclass(frozen=True)
-class Digest:
-    """Everything the templates show, except the pre-rendered cards."""
-
-    subject: str
-    preheader: str
-    header: dict[str, Any]
-    papers: list[PaperView]
-    usage: dict[str, Any]
-    prompt: dict[str, str]
-    footer: dict[str, str]
-    top: str = ""  # HTML above the header: "View in browser", or an archive page's navigation
-
-
-def safe_url(url: str) -> str:
-    """The URL if it is http(s) with a host, else "#": no javascript:, data: or the like."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() in ("http", "https") and parts.netloc:
-        return url
-    return "#"
-
-
-def clean(text: str) -> str:
-    """Feeds keep line breaks and indentation inside titles and abstracts: one line."""
-    return " ".join(text.split())
-
-
-def long_date(day: date) -> str:
-    return f"{day:%A}, {day.day} {day:%B %Y}"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def subject_line(selection: Selection, profile: Profile) -> str:
-    count = len(selection.picks)
-    papers = plural(count, "paper") if count else "no papers"
-    return f"arXiv digest · {selection.day.isoformat()} · {papers} for {profile.first_name}"
-
-
-def preheader_text(selection: Selection, papers: list[PaperView]) -> str:
-    if not papers:
-        return f"Nothing matched your profile today; {selection.scanned:,} papers were scanned."
-    text = " · ".join(p.title for p in papers[:PREHEADER_TITLES])
-    return truncate(text, PREHEADER_CHARS)
-
-
-def level(score: int) -> str:
-    return "hi" if score >= HIGH else "mid" if score >= MID else "lo"
-
-
-def display_order(picks: list[Pick]) -> list[Pick]:
-    """Author matches first; otherwise the selection's own order (best first)."""
-    return [p for p in picks if p.author_match] + [p for p in picks if not p.author_match]
-
-
-def author_list(names: tuple[str, ...], followed: list[str]) -> tuple[tuple[Author, ...], bool]:
-    """Up to MAX_AUTHORS names; beyond that the first few, plus any followed author."""
-    authors = [Author(clean(n), any(same_author(f, n) for f in followed)) for n in names]
-    et_al = len(authors) > MAX_AUTHORS
-    if et_al:
-        authors = authors[:SHOWN_AUTHORS] + [a for a in authors[SHOWN_AUTHORS:] if a.me]
-    if authors:
-        authors[-1].sep = ", et al." if et_al else ""
-    return tuple(authors), et_al
-
-
-def paper_view(n: int, pick: Pick, followed: list[str]) -> PaperView:
-    paper, score = pick.paper, pick.score
-    authors, et_al = author_list(paper.authors, followed)
-    comment = clean(score.comment)
-    if pick.author_match and comment in ("", AUTHOR_MATCH):
-        mine = ", ".join(a.name for a in authors if a.me)
-        comment = f"Written by {mine}, whom you follow." if mine else "By an author you follow."
-    return PaperView(
-        n=n,
-        id=paper.id,
-        title=clean(paper.title),
-        url=safe_url(paper.abs_url),
-        pdf_url=safe_url(paper.pdf_url),
-        category=paper.primary_category,
-        cross=paper.announce_type == "cross",
-        authors=authors,
-        et_al=et_al,
-        abstract=clean(paper.abstract),
-        comment=comment,
-        relevance=score.relevance,
-        novelty=score.novelty,
-        r_level=level(score.relevance),
-        n_level=level(score.novelty),
-        author_match=pick.author_match,
-    )
-
-
-def shortened(view: PaperView) -> PaperView:
-    cut = truncate(view.abstract, SHORT_ABSTRACT)
-    return view if cut == view.abstract else replace(view, abstract=cut, short=True)
-
-
-def format_cost(cost: float | None) -> str:
-    if cost is None:
-        return "price unknown"
-    return f"${cost:,.2f}" if cost >= 1 else f"${cost:.4f}"
-
-
-def usage_row(u: Usage) -> UsageRow:
-    return UsageRow(
-        model=u.model,
-        requests=plural(u.requests, "request"),
-        prompt=f"{u.prompt_tokens:,}",
-        cached=f"{u.cached_tokens:,}",
-        completion=f"{u.completion_tokens:,}",
-        total=f"{u.total_tokens:,}",
-        cost=format_cost(u.cost_usd),
-    )
-
-
-def usage_rows(selection: Selection) -> list[UsageRow]:
-    """One row per model, and their sum when there are several."""
-    rows = [usage_row(u) for u in selection.usage.values()]
-    if len(rows) > 1:
-        total = Usage("All models")
-        for u in selection.usage.values():
-            total.add(u)
-        rows.append(usage_row(total))
-    return rows
-
-
-# SendGrid substitution tags, replaced per recipient when the mail has an unsubscribe group
-ASM_UNSUBSCRIBE = Markup("<%asm_group_unsubscribe_raw_url%>")
-ASM_PREFERENCES = Markup("<%asm_preferences_raw_url%>")
-
-
-def unsubscribe_url(config: Config, profile: Profile) -> str:
-    """SendGrid's group page, else the configured URL, else a mail to the sender."""
-    if config.sendgrid.unsubscribe_group_id is not None:
-        return ASM_UNSUBSCRIBE
-    url = config.sendgrid.unsubscribe_url_for(profile.id, profile.email)
-    if url:
-        return safe_url(url)
-    address = config.sendgrid.unsubscribe_mailto or config.sendgrid.from_email
-    return f"mailto:{quote(address.removeprefix('mailto:'), safe='@.+-_')}?subject=unsubscribe"
-
-
-def header_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
-    cats = profile.categories_or(config.arxiv.categories)
-    shown = " · ".join(cats[:MAX_HEADER_CATEGORIES])
-    if len(cats) > MAX_HEADER_CATEGORIES:
-        shown += f" +{len(cats) - MAX_HEADER_CATEGORIES}"
-    count = len(selection.picks)
-    matched = sum(p.author_match for p in selection.picks)
-    if not count:
-        greeting = f"Hi {profile.first_name}, a quiet day today."
-    else:
-        picked = "was" if count == 1 else "were"
-        greeting = f"Hi {profile.first_name}, {plural(count, 'paper')} {picked} picked for you"
-        greeting += f", {matched} by authors you follow." if matched else "."
-    return {
-        "categories": shown,
-        "date": long_date(selection.day),
-        "greeting": greeting,
-        "listed": f"{selection.listed:,}",
-        "scanned": f"{selection.scanned:,}",
-        "relevant": f"{count:,}",
-        "empty_text": (
-            f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
-            f"to your profile ({selection.scanned:,} were read in full). Until tomorrow!"
-        ),
-    }
-
-
-def build_digest(
-    selection: Selection,
-    profile: Profile,
-    config: Config,
-    prompt_text: str,
-    view_url: str | None = None,
-) -> Digest:
-    picks = display_order(selection.picks)
-    papers = [paper_view(i, p, profile.authors) for i, p in enumerate(picks, 1)]
-    models = list(selection.usage) or [profile.model or config.llm.model]
-    unscored = len(selection.unscored)
-    profile_id = profile.id or selection.subscriber_id
-    help_url = config.output.profile_help_url
-    view = safe_url(view_url) if view_url else "#"
-    view = "" if view == "#" else view  # no link rather than a dead one
-    return Digest(
-        subject=subject_line(selection, profile),
-        preheader=preheader_text(selection, papers),
-        header=header_context(selection, profile, config) | {"view_url": view},
-        papers=papers,
-        usage={
-            "rows": usage_rows(selection),
-            "notes": list(selection.notes),
-            "unscored": (
-                f"{plural(unscored, 'paper')} could not be scored today and are not included."
-                if unscored
-                else ""
-            ),
-        },
-        prompt={
-            "intro": (
-                f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)}) read "
-                "each paper's title and abstract with the prompt below and scored relevance and "
-                "novelty from 1 to 10. Papers by authors you follow are always included."
-            ),
-            "text": prompt_text,
-        },
-        footer={
-            "email": profile.email,
-            "profile_path": f"{config.subscribers_dir.name or 'subscribers'}/{profile_id}.toml",
-            "help_url": safe_url(help_url) if help_url else "",
-            "unsubscribe_url": unsubscribe_url(config, profile),
-            "preferences_url": (
-                ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
-            ),
-        },
-        top=str(blocks().view_link(view)) if view else "",
-    )
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -386,7 +116,7 @@ def blocks() -> Any:
 
 
 def nbytes(text: str) -> int:
-    return len(text.encode("utf-8"))
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str:
@@ -410,11 +140,108 @@ def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str
     )
 
 
-@cache
-def empty_card_bytes() -> int:
-    """The markup of the smallest card there can be."""
-    empty = PaperView(0, "", "", "", "", "", False, (), False, "", "", 0, 0, "hi", "hi", False)
-    return min(nbytes(blocks().card(replace(empty, author_match=m))) for m in (False, True))
+# Where the contents and the cards go in the skeleton: comments, which MJML keeps as they are.
+TOC_SLOT, CARDS_SLOT = "<!--digest-contents-->", "<!--digest-cards-->"
+
+# --- the papers' pieces, from stencils --------------------------------------------------------
+
+HOLE = "\x00"  # around a value's number in a stencil; escape() leaves it as it is
+VALUES = ("n", "id", "title", "url", "pdf_url", "category", "abstract", "comment", "relevance",
+          "novelty")  # fmt: skip
+FLAGS = ("cross", "author_match", "short", "r_level", "n_level", "et_al")
+MAX_STENCILS = 4096
+_values = operator.attrgetter(*VALUES)
+_flags = operator.attrgetter(*FLAGS)
+Prepared = tuple[tuple, tuple[str, ...]]
+
+
+def prepare(paper: PaperView) -> Prepared:
+    """The paper's shape (what a piece's markup may depend on besides the values it shows)
+    and its values as text: VALUES, then each author's name and separator."""
+    values = _values(paper)
+    names = [text for a in paper.authors for text in (a.name, a.sep)]
+    shape = (
+        *_flags(paper),
+        *map(operator.not_, values),
+        *(a.me for a in paper.authors),
+        *map(operator.not_, names),
+    )
+    return shape, (*map(str, values), *names)
+
+
+@dataclass(frozen=True, slots=True)
+class Stencil:
+    """A piece's markup for one shape of paper, split around the places of its values."""
+
+    literals: tuple[str, ...]  # one more than places
+    places: tuple[int, ...]  # which of the prepared values goes in each place
+    literal_bytes: int
+
+    def fill(self, values: tuple[str, ...]) -> tuple[str, int]:
+        """The piece, and its size in bytes."""
+        shown = [values[k] for k in self.places]
+        # one escape() over all the values: a call per value would cost more than the rest
+        joined = str(escape(HOLE.join(shown)))
+        escaped = joined.split(HOLE)
+        if len(escaped) != len(shown):  # a value holding a HOLE of its own
+            escaped = [str(escape(value)) for value in shown]
+            joined = HOLE.join(escaped)
+        out = [""] * (2 * len(shown) + 1)
+        out[0::2] = self.literals
+        out[1::2] = escaped
+        return "".join(out), self.literal_bytes + nbytes(joined) - max(len(shown) - 1, 0)
+
+
+def hole(k: int) -> str:
+    return f"{HOLE}{k}{HOLE}"
+
+
+def make_stencil(paper: PaperView, form: str) -> Stencil | None:
+    """The piece rendered with a numbered hole for each non-empty value of `paper`; None when
+    the template does more with a value than write it (then each paper is rendered whole)."""
+    holes = {name: hole(k) for k, name in enumerate(VALUES) if getattr(paper, name)}
+    first = len(VALUES)
+    authors = tuple(
+        Author(hole(k) if a.name else "", a.me, hole(k + 1) if a.sep else "")
+        for k, a in zip(range(first, first + 2 * len(paper.authors), 2), paper.authors, strict=True)
+    )
+    try:
+        text = str(blocks().piece(replace(paper, authors=authors, **holes), form))
+    except (TypeError, ValueError, jinja2.TemplateError):
+        return None
+    parts = text.split(HOLE)
+    numbers = parts[1::2]
+    count = first + 2 * len(authors)
+    if len(parts) % 2 == 0 or not all(n.isdigit() and int(n) < count for n in numbers):
+        return None
+    literals = tuple(parts[0::2])
+    return Stencil(literals, tuple(int(n) for n in numbers), sum(map(nbytes, literals)))
+
+
+_stencils: dict[tuple, Stencil | None] = {}
+
+
+def render_piece(paper: PaperView, form: str, prepared: Prepared | None = None) -> str:
+    """The paper's line in the contents (form "toc"), its title-only row ("title") or its
+    card (anything else), from the stencil of its shape (`prepared`: `prepare(paper)`)."""
+    return render_sized_piece(paper, form, prepared)[0]
+
+
+def render_sized_piece(
+    paper: PaperView, form: str, prepared: Prepared | None = None
+) -> tuple[str, int]:
+    """`render_piece`, and the piece's size in bytes."""
+    shape, values = prepared or prepare(paper)
+    key = (form, shape)
+    if key not in _stencils:
+        if len(_stencils) >= MAX_STENCILS:
+            _stencils.clear()
+        _stencils[key] = make_stencil(paper, form)
+    stencil = _stencils[key]
+    if stencil is None:
+        html = str(blocks().piece(paper, form))
+        return html, nbytes(html)
+    return stencil.fill(values)
 
 
 @cache
@@ -435,12 +262,13 @@ def to_html(mjml: str) -> str:
 
 class Cards:
     """The table of contents and the paper cards, in the forms a budget may ask for: each
-    card whole, shortened, or as a title-only row at the end (then out of the contents).
-    Every piece is rendered and measured once, when first needed."""
+    card whole ("full"), shortened ("short"), or as a title-only row at the end ("title",
+    then out of the contents). Each piece is rendered and measured once, when first needed."""
 
     def __init__(self, papers: list[PaperView]):
         self.papers = papers
         self._html: dict[tuple[int, str], str] = {}
+        self._prepared: dict[int, Prepared] = {}
         self._size: dict[tuple[int, str], int] = {}
         self._frames: dict[tuple[int, int], tuple[str, str, str]] = {}
 
@@ -448,37 +276,34 @@ class Cards:
         """Form "toc" is the paper's line in the contents; the others are its card."""
         key = (i, form)
         if key not in self._html:
-            b, paper = blocks(), self.papers[i]
-            if form == "toc":
-                self._html[key] = str(b.toc_row(paper))
-            elif form == "title":
-                self._html[key] = str(b.more_row(paper))
+            paper = self.papers[i]
+            if form == "short":
+                self._html[key], self._size[key] = render_sized_piece(shortened(paper), form)
             else:
-                self._html[key] = str(b.card(shortened(paper) if form == "short" else paper))
+                if i not in self._prepared:
+                    self._prepared[i] = prepare(paper)
+                self._html[key], self._size[key] = render_sized_piece(
+                    paper, form, self._prepared[i]
+                )
         return self._html[key]
 
     def size(self, i: int, form: str) -> int:
         key = (i, form)
         if key not in self._size:
-            if form == "short" and key not in self._html:
+            if form == "short":
                 self._size[key] = self.short_size(i)
             else:
-                self._size[key] = nbytes(self.html(i, form))
+                self.html(i, form)
         return self._size[key]
 
     def short_size(self, i: int) -> int:
         """A shortened card differs from the whole one only in its abstract and the mark."""
-        paper = self.papers[i]
-        short = shortened(paper)
-        if short is paper:
+        abstract = self.papers[i].abstract
+        cut = truncate(abstract, SHORT_ABSTRACT)
+        if cut == abstract:
             return self.size(i, "full")
-        text_bytes = nbytes(escape(short.abstract)) - nbytes(escape(paper.abstract))
+        text_bytes = nbytes(escape(cut)) - nbytes(escape(abstract))
         return self.size(i, "full") + text_bytes + cut_mark_bytes()
-
-    def min_bytes(self) -> int:
-        """A floor under the whole cards' size: their text, and an empty card's markup each."""
-        text = sum(nbytes(p.title) + nbytes(p.abstract) + nbytes(p.comment) for p in self.papers)
-        return text + len(self.papers) * empty_card_bytes()
 
     def frame(self, titles: int, omitted: int = 0) -> tuple[str, str, str]:
         """The contents' line pointing to the title-only rows, and what opens and closes
@@ -531,12 +356,15 @@ def degrade_steps(count: int) -> Iterator[tuple[int, str]]:
         end = mid
 
 
-def fit_cards(cards: Cards, room: int) -> tuple[str, str]:
-    """The first mix of forms along `degrade_steps` that fits in `room` bytes; past every
-    step, the last title-only rows give way to a count of what was left out."""
+def fit_cards(cards: Cards, room: int | None) -> tuple[str, str]:
+    """The first mix of forms along `degrade_steps` that fits in `room` bytes (None: no
+    limit); past every step, the last title-only rows give way to a count of what was left
+    out."""
     n = len(cards.papers)
     forms = ["full"] * n
     size = cards.size_of(forms)
+    if room is None or size <= room:
+        return cards.join(forms)
     # The title rows' frame only grows with the digits of its count: bound it by the largest.
     frame = 0
     for i, form in degrade_steps(n):
@@ -552,33 +380,25 @@ def fit_cards(cards: Cards, room: int) -> tuple[str, str]:
     return cards.join(forms, n - len(forms))
 
 
-def render_html(digest: Digest, max_bytes: int) -> str:
-    """The digest's HTML in at most `max_bytes` (UTF-8), unless the skeleton alone is over.
+def render_html(digest: Digest, max_bytes: int | None) -> str:
+    """The digest's HTML in at most `max_bytes` (UTF-8; None: no limit), unless the rest of
+    the page alone is over.
 
-    MJML copies the HTML inside mj-text through unchanged, so a document's size is its
-    skeleton's (everything but the contents and the cards) plus theirs: the skeleton is
-    measured once, the cards as they are rendered, and one mjml2html renders the mix that
-    fits. A day that fits whole takes a single mjml2html.
+    MJML copies the HTML inside mj-text through unchanged, so only the skeleton (everything
+    but the contents and the cards) goes through mjml2html, with a comment in the place of
+    each; the cards, measured as they are rendered, are fitted into the bytes the skeleton
+    leaves and put in those places. The page is the one mjml2html would make of the whole.
     """
     if not digest.papers:
         return to_html(render_mjml(digest))
-    cards = Cards(digest.papers)
-    whole = ["full"] * len(digest.papers)
-    if cards.min_bytes() < max_bytes:
-        html = to_html(render_mjml(digest, *cards.join(whole)))
-        if nbytes(html) <= max_bytes:
-            return html
-        skeleton = nbytes(html) - cards.size_of(whole)
-    else:
-        skeleton = nbytes(to_html(render_mjml(digest)))
-    room = max_bytes - skeleton
-    for _ in range(3):  # the sizes add up exactly; this only guards against MJML changing
-        html = to_html(render_mjml(digest, *fit_cards(cards, room)))
-        over = nbytes(html) - max_bytes
-        if over <= 0:
-            break
-        room -= over
-    return html
+    skeleton = to_html(render_mjml(digest, TOC_SLOT, CARDS_SLOT))
+    if skeleton.count(TOC_SLOT) != 1 or skeleton.count(CARDS_SLOT) != 1:
+        raise RuntimeError("mjml2html did not keep the digest's placeholders: see render.py")
+    room = None
+    if max_bytes is not None:
+        room = max_bytes - nbytes(skeleton) + nbytes(TOC_SLOT) + nbytes(CARDS_SLOT)
+    toc, cards = fit_cards(Cards(digest.papers), room)
+    return skeleton.replace(TOC_SLOT, toc, 1).replace(CARDS_SLOT, cards, 1)
 
 
 def render_text(digest: Digest) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 
 from newsletter.models import Paper, Pick, Score
@@ -42,19 +42,40 @@ def name_tokens(name: str) -> tuple[str, ...]:
 def same_author(followed: str, author: str) -> bool:
     """Surnames equal; given names equal or initial-compatible, as far as both are given."""
     a, b = name_tokens(followed), name_tokens(author)
-    if not a or not b or a[-1] != b[-1]:
-        return False
+    return bool(a) and bool(b) and a[-1] == b[-1] and _given_names_agree(a, b)
+
+
+def _given_names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     for x, y in zip(a[:-1], b[:-1], strict=False):
         if not (x == y or (len(x) == 1 and y.startswith(x)) or (len(y) == 1 and x.startswith(y))):
             return False
     return True
 
 
+def author_matcher(followed: Iterable[str]) -> Callable[[str], bool]:
+    """Whether an author is one of `followed` (as `same_author` has it), looking up the
+    surname first: most authors share it with nobody followed."""
+    by_surname: dict[str, list[tuple[str, ...]]] = {}
+    for name in followed:
+        tokens = name_tokens(name)
+        if tokens:
+            by_surname.setdefault(tokens[-1], []).append(tokens)
+
+    def follows(author: str) -> bool:
+        tokens = name_tokens(author)
+        return bool(tokens) and any(
+            _given_names_agree(f, tokens) for f in by_surname.get(tokens[-1], ())
+        )
+
+    return follows
+
+
 def author_matches(profile: Profile, papers: Iterable[Paper]) -> list[Paper]:
     """Papers with at least one followed author, in listing order."""
     if not profile.authors:
         return []
-    return [p for p in papers if any(same_author(f, a) for f in profile.authors for a in p.authors)]
+    follows = author_matcher(profile.authors)
+    return [p for p in papers if any(map(follows, p.authors))]
 
 
 def candidates(

@@ -4,7 +4,6 @@ the emails' "View in browser" link to them; and the daily workflow that sends an
 from __future__ import annotations
 
 import re
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from newsletter import archive, render
+from newsletter import archive, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError
@@ -142,7 +141,7 @@ class TestSite:
             listed = sorted(set(re.findall(r'href="(2025-\d\d-\d\d)\.html', html)))
             assert listed == [d.isoformat() for d in days]
             for d in days:
-                assert render.long_date(d) in html
+                assert views.long_date(d) in html
                 assert f'href="{d}.html#paper-1"' in html and f'href="{d}.html#paper-3"' in html
                 assert f'href="{d}.html#paper-4"' not in html  # the top three only
         march = nav_links(folder / "2025-03.html")
@@ -378,15 +377,6 @@ class TestFromTheStore:
         assert first.files == len(days) + 3 + 1 + 2 and len(first.written) == first.files
         again = build(deployment)
         assert again.files == first.files and again.written == []
-
-    def test_the_skeleton_and_cards_are_joined_as_mjml_would(self, deployment):
-        """page_html relies on MJML copying mj-text through unchanged, as render's budget does."""
-        papers = [make_paper(str(n), abstract=f"{HOSTILE} " * 20) for n in range(5)]
-        picks = [Pick(p, Score(p.id, 9, 7, "why")) for p in papers]
-        selection = Selection("ada", DAYS[0], picks, listed=9, scanned=9)
-        profile = load_profiles(deployment.subscribers_dir).get("ada")
-        digest = render.build_digest(selection, profile, deployment, "PROMPT")
-        assert archive.page_html(digest) == render.render_html(digest, sys.maxsize)
 
 
 # -- the schedule ------------------------------------------------------------------------------

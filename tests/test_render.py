@@ -8,10 +8,12 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import jinja2
 import pytest
+from markupsafe import escape
 
 from bench.screenshots import SIZES, png_size, sample_email, screenshot_all
-from newsletter import render
+from newsletter import render, views
 from newsletter.config import Config
 from newsletter.models import Paper, Pick, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
@@ -125,7 +127,7 @@ class TestEscaping:
     ],
 )
 def test_safe_url(url, safe):
-    assert render.safe_url(url) == safe
+    assert views.safe_url(url) == safe
 
 
 def test_author_matches_come_first_and_are_marked(profile, config):
@@ -162,9 +164,9 @@ class TestCostTable:
         assert "cost cap reached" in email.html and "cost cap reached" in email.text
 
     def test_cost_format(self):
-        assert render.format_cost(None) == "price unknown"
-        assert render.format_cost(0.15) == "$0.1500"
-        assert render.format_cost(1234.5) == "$1,234.50"
+        assert views.format_cost(None) == "price unknown"
+        assert views.format_cost(0.15) == "$0.1500"
+        assert views.format_cost(1234.5) == "$1,234.50"
 
 
 class TestLayout:
@@ -289,6 +291,68 @@ class TestTemplates:
     def test_inlining_refuses_to_mangle_jinja(self):
         with pytest.raises(ValueError, match="Jinja tags"):
             render.inline_css('<a href="{{ v.url }}">y</a>', ".x{color:red}")
+
+
+def varied_views(profile, config) -> list[views.PaperView]:
+    """Papers of every shape a piece branches on, with hostile text in every value."""
+    selection = make_selection(8)
+    scores = [(9, 9), (7, 6), (3, 2), (8, 5), (6, 9), (2, 7), (10, 10), (5, 5)]
+    for k, (pick, (r, n)) in enumerate(zip(selection.picks, scores, strict=True)):
+        paper = replace(pick.paper, title=f"{k} {HOSTILE}", abstract=f"{HOSTILE} " * 30)
+        if k % 2:
+            paper = replace(paper, announce_type="cross", authors=(f"{HOSTILE}", "Grace Hopper"))
+        if k == 3:
+            paper = make_paper(3, authors=12)
+            paper = replace(paper, authors=(*paper.authors, "G. Hopper"))
+        comment = "" if k == 4 else f"why {HOSTILE}"
+        selection.picks[k] = Pick(paper, Score(paper.id, r, n, comment), author_match=k in (5, 6))
+    digest = views.build_digest(selection, profile, config, "PROMPT")
+    return [*digest.papers, *(views.shortened(v) for v in digest.papers)]
+
+
+class TestPieces:
+    """Cards come from stencils: the template's markup for a shape, filled with values."""
+
+    FORMS = ("toc", "title", "full")
+
+    def test_stencils_write_what_the_template_writes(self, profile, config, monkeypatch):
+        monkeypatch.setattr(render, "_stencils", {})
+        papers = varied_views(profile, config)
+        assert any(v.short for v in papers) and any(v.author_match for v in papers)
+        assert any(a.me for v in papers for a in v.authors) and any(v.et_al for v in papers)
+        for v in papers:
+            for form in self.FORMS:
+                assert render.render_piece(v, form) == str(render.blocks().piece(v, form))
+        assert render._stencils and None not in render._stencils.values()
+
+    def test_papers_of_one_shape_share_a_stencil(self, profile, config, monkeypatch):
+        monkeypatch.setattr(render, "_stencils", {})
+        render_it(make_selection(20), profile, config)
+        assert len(render._stencils) == 2  # every card alike, and every line of the contents
+
+    def test_values_are_escaped_into_the_stencil(self, profile, config):
+        card = render.render_piece(varied_views(profile, config)[0], "full")
+        assert "<script>" not in card and "&lt;script&gt;" in card and render.HOLE not in card
+
+    def test_a_template_that_computes_with_a_value_is_rendered_whole(
+        self, profile, config, monkeypatch
+    ):
+        source = "{% macro piece(v, form) %}{{ v.relevance + 1 }} {{ v.title|upper }}{% endmacro %}"
+        module = jinja2.Environment(autoescape=True).from_string(source).module
+        monkeypatch.setattr(render, "blocks", lambda: module)
+        monkeypatch.setattr(render, "_stencils", {})
+        v = varied_views(profile, config)[0]
+        assert render.render_piece(v, "toc") == f"{v.relevance + 1} {escape(v.title.upper())}"
+        assert list(render._stencils.values()) == [None]
+
+    def test_the_page_is_what_mjml_makes_of_the_whole(self, profile, config):
+        """Only the skeleton goes through mjml2html; the cards are put in its places."""
+        digest = views.build_digest(make_selection(5, abstract=f"{HOSTILE} " * 20), profile,
+                                    config, f"PROMPT {HOSTILE}")  # fmt: skip
+        whole = render.to_html(render.render_mjml(digest, *render.Cards(digest.papers).join(
+            ["full"] * len(digest.papers))))  # fmt: skip
+        assert render.render_html(digest, None) == whole
+        assert render.TOC_SLOT not in whole and render.CARDS_SLOT not in whole
 
 
 def test_screenshots(tmp_path):

@@ -1,0 +1,299 @@
+"""The digest as the templates show it: one subscriber's Selection turned into plain values.
+
+Text is cleaned of the line breaks feeds keep, scores are graded into badge levels, links keep
+only http(s), author lists are cut and followed authors marked, and the token table is
+formatted. Nothing here is escaped: the templates escape every value they write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from markupsafe import Markup
+
+from newsletter.config import Config
+from newsletter.models import Pick, Selection, Usage
+from newsletter.profiles import Profile
+from newsletter.prompt import truncate
+from newsletter.select import AUTHOR_MATCH, author_matcher
+
+MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
+SHOWN_AUTHORS = 6
+SHORT_ABSTRACT = 280  # characters kept of a shortened abstract
+PREHEADER_TITLES = 3
+PREHEADER_CHARS = 140
+MAX_HEADER_CATEGORIES = 4
+HIGH, MID = 8, 6  # score at or above which a badge is strong, medium
+
+
+@dataclass(slots=True)
+class Author:
+    name: str
+    me: bool  # one of the subscriber's followed authors
+    sep: str = ", "  # what follows the name in the list
+
+
+@dataclass(slots=True)
+class PaperView:
+    """One pick as the templates show it: text cleaned, scores graded, links made safe."""
+
+    n: int
+    id: str
+    title: str
+    url: str
+    pdf_url: str
+    category: str
+    cross: bool
+    authors: tuple[Author, ...]
+    et_al: bool
+    abstract: str
+    comment: str
+    relevance: int
+    novelty: int
+    r_level: str
+    n_level: str
+    author_match: bool
+    short: bool = False
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    model: str
+    requests: str
+    prompt: str
+    cached: str
+    completion: str
+    total: str
+    cost: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything the templates show, except the pre-rendered cards."""
+
+    subject: str
+    preheader: str
+    header: dict[str, Any]
+    papers: list[PaperView]
+    usage: dict[str, Any]
+    prompt: dict[str, str]
+    footer: dict[str, str]
+    top: str = ""  # HTML above the header (an archive page's navigation); else "View in browser"
+
+
+def safe_url(url: str) -> str:
+    """The URL if it is http(s) with a host, else "#": no javascript:, data: or the like."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return url
+    return "#"
+
+
+def clean(text: str) -> str:
+    """Feeds keep line breaks and indentation inside titles and abstracts: one line, with
+    single spaces. (Most text has neither: four searches cost less than splitting it.)"""
+    if "\n" in text or "  " in text or "\t" in text or "\r" in text:
+        return " ".join(text.split())
+    return text.strip()
+
+
+def long_date(day: date) -> str:
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def subject_line(selection: Selection, profile: Profile) -> str:
+    count = len(selection.picks)
+    papers = plural(count, "paper") if count else "no papers"
+    return f"arXiv digest · {selection.day.isoformat()} · {papers} for {profile.first_name}"
+
+
+def preheader_text(selection: Selection, papers: list[PaperView]) -> str:
+    if not papers:
+        return f"Nothing matched your profile today; {selection.scanned:,} papers were scanned."
+    text = " · ".join(p.title for p in papers[:PREHEADER_TITLES])
+    return truncate(text, PREHEADER_CHARS)
+
+
+def level(score: int) -> str:
+    return "hi" if score >= HIGH else "mid" if score >= MID else "lo"
+
+
+def display_order(picks: list[Pick]) -> list[Pick]:
+    """Author matches first; otherwise the selection's own order (best first)."""
+    return [p for p in picks if p.author_match] + [p for p in picks if not p.author_match]
+
+
+def author_list(
+    names: tuple[str, ...], follows: Callable[[str], bool]
+) -> tuple[tuple[Author, ...], bool]:
+    """Up to MAX_AUTHORS names; beyond that the first few, plus any followed author."""
+    authors = [Author(clean(n), follows(n)) for n in names]
+    et_al = len(authors) > MAX_AUTHORS
+    if et_al:
+        authors = authors[:SHOWN_AUTHORS] + [a for a in authors[SHOWN_AUTHORS:] if a.me]
+    if authors:
+        authors[-1].sep = ", et al." if et_al else ""
+    return tuple(authors), et_al
+
+
+def paper_view(n: int, pick: Pick, follows: Callable[[str], bool]) -> PaperView:
+    paper, score = pick.paper, pick.score
+    authors, et_al = author_list(paper.authors, follows)
+    comment = clean(score.comment)
+    if pick.author_match and comment in ("", AUTHOR_MATCH):
+        mine = ", ".join(a.name for a in authors if a.me)
+        comment = f"Written by {mine}, whom you follow." if mine else "By an author you follow."
+    return PaperView(
+        n=n,
+        id=paper.id,
+        title=clean(paper.title),
+        url=safe_url(paper.abs_url),
+        pdf_url=safe_url(paper.pdf_url),
+        category=paper.primary_category,
+        cross=paper.announce_type == "cross",
+        authors=authors,
+        et_al=et_al,
+        abstract=clean(paper.abstract),
+        comment=comment,
+        relevance=score.relevance,
+        novelty=score.novelty,
+        r_level=level(score.relevance),
+        n_level=level(score.novelty),
+        author_match=pick.author_match,
+    )
+
+
+def shortened(view: PaperView) -> PaperView:
+    cut = truncate(view.abstract, SHORT_ABSTRACT)
+    return view if cut == view.abstract else replace(view, abstract=cut, short=True)
+
+
+def format_cost(cost: float | None) -> str:
+    if cost is None:
+        return "price unknown"
+    return f"${cost:,.2f}" if cost >= 1 else f"${cost:.4f}"
+
+
+def usage_row(u: Usage) -> UsageRow:
+    return UsageRow(
+        model=u.model,
+        requests=plural(u.requests, "request"),
+        prompt=f"{u.prompt_tokens:,}",
+        cached=f"{u.cached_tokens:,}",
+        completion=f"{u.completion_tokens:,}",
+        total=f"{u.total_tokens:,}",
+        cost=format_cost(u.cost_usd),
+    )
+
+
+def usage_rows(selection: Selection) -> list[UsageRow]:
+    """One row per model, and their sum when there are several."""
+    rows = [usage_row(u) for u in selection.usage.values()]
+    if len(rows) > 1:
+        total = Usage("All models")
+        for u in selection.usage.values():
+            total.add(u)
+        rows.append(usage_row(total))
+    return rows
+
+
+# SendGrid substitution tags, replaced per recipient when the mail has an unsubscribe group
+ASM_UNSUBSCRIBE = Markup("<%asm_group_unsubscribe_raw_url%>")
+ASM_PREFERENCES = Markup("<%asm_preferences_raw_url%>")
+
+
+def unsubscribe_url(config: Config, profile: Profile) -> str:
+    """SendGrid's group page, else the configured URL, else a mail to the sender."""
+    if config.sendgrid.unsubscribe_group_id is not None:
+        return ASM_UNSUBSCRIBE
+    url = config.sendgrid.unsubscribe_url_for(profile.id, profile.email)
+    if url:
+        return safe_url(url)
+    address = config.sendgrid.unsubscribe_mailto or config.sendgrid.from_email
+    return f"mailto:{quote(address.removeprefix('mailto:'), safe='@.+-_')}?subject=unsubscribe"
+
+
+def header_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
+    cats = profile.categories_or(config.arxiv.categories)
+    shown = " · ".join(cats[:MAX_HEADER_CATEGORIES])
+    if len(cats) > MAX_HEADER_CATEGORIES:
+        shown += f" +{len(cats) - MAX_HEADER_CATEGORIES}"
+    count = len(selection.picks)
+    matched = sum(p.author_match for p in selection.picks)
+    if not count:
+        greeting = f"Hi {profile.first_name}, a quiet day today."
+    else:
+        picked = "was" if count == 1 else "were"
+        greeting = f"Hi {profile.first_name}, {plural(count, 'paper')} {picked} picked for you"
+        greeting += f", {matched} by authors you follow." if matched else "."
+    return {
+        "categories": shown,
+        "date": long_date(selection.day),
+        "greeting": greeting,
+        "listed": f"{selection.listed:,}",
+        "scanned": f"{selection.scanned:,}",
+        "relevant": f"{count:,}",
+        "empty_text": (
+            f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
+            f"to your profile ({selection.scanned:,} were read in full). Until tomorrow!"
+        ),
+    }
+
+
+def build_digest(
+    selection: Selection,
+    profile: Profile,
+    config: Config,
+    prompt_text: str,
+    view_url: str | None = None,
+) -> Digest:
+    picks = display_order(selection.picks)
+    follows = author_matcher(profile.authors)
+    papers = [paper_view(i, p, follows) for i, p in enumerate(picks, 1)]
+    models = list(selection.usage) or [profile.model or config.llm.model]
+    unscored = len(selection.unscored)
+    profile_id = profile.id or selection.subscriber_id
+    help_url = config.output.profile_help_url
+    view = safe_url(view_url) if view_url else "#"
+    view = "" if view == "#" else view  # no link rather than a dead one
+    return Digest(
+        subject=subject_line(selection, profile),
+        preheader=preheader_text(selection, papers),
+        header=header_context(selection, profile, config) | {"view_url": view},
+        papers=papers,
+        usage={
+            "rows": usage_rows(selection),
+            "notes": list(selection.notes),
+            "unscored": (
+                f"{plural(unscored, 'paper')} could not be scored today and are not included."
+                if unscored
+                else ""
+            ),
+        },
+        prompt={
+            "intro": (
+                f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)}) read "
+                "each paper's title and abstract with the prompt below and scored relevance and "
+                "novelty from 1 to 10. Papers by authors you follow are always included."
+            ),
+            "text": prompt_text,
+        },
+        footer={
+            "email": profile.email,
+            "profile_path": f"{config.subscribers_dir.name or 'subscribers'}/{profile_id}.toml",
+            "help_url": safe_url(help_url) if help_url else "",
+            "unsubscribe_url": unsubscribe_url(config, profile),
+            "preferences_url": (
+                ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
+            ),
+        },
+    )
