@@ -1,8 +1,9 @@
 """Reading the model's answer. The model is not trusted: its text is parsed leniently, its
 scores are clamped, and only ids of the batch it was asked about are accepted.
 
-One parser serves both passes: the title pass answers `{ARXIVID, RELEVANCE}`, the abstract pass
-`{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`.
+One parser serves both passes: the title pass answers `{id, r}` (the short keys save a third of
+its completion tokens), the abstract pass `{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`; either
+pass's keys are read in either.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _ID_VERSION = re.compile(r"v\d+$")
 _KEYS = {
     "arxivid": "id", "arxiv_id": "id", "id": "id", "paper_id": "id",
-    "comment": "comment", "relevance": "relevance", "novelty": "novelty",
+    "comment": "comment", "relevance": "relevance", "r": "relevance", "novelty": "novelty",
 }  # fmt: skip
 
 

@@ -72,9 +72,10 @@ def test_unreadable_scores_leave_the_paper_unanswered():
 
 
 def test_title_pass_needs_no_novelty():
-    text = '{"ARXIVID": "2504.00001", "RELEVANCE": 2}\n{"ARXIVID": "2504.00002", "RELEVANCE": 7}'
+    text = '{"id":"2504.00001","r":2}\n{"ARXIVID": "2504.00002", "RELEVANCE": 7}'
     scores = parse_answer(text, BATCH, with_novelty=False)
     assert scores["2504.00001"] == Score("2504.00001", 2, 0, "")
+    assert scores["2504.00002"] == Score("2504.00002", 7, 0, "")
 
 
 @pytest.mark.parametrize("text", [None, "", "I cannot help with that.", "{not json", "[1, 2]"])

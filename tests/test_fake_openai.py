@@ -73,8 +73,8 @@ def test_title_pass_and_custom_judge(openai_server: FakeOpenAI, api: openai.Open
     reply = ask(api, system=TITLE_SYSTEM, user=TITLES)
     rows = [json.loads(line) for line in reply.choices[0].message.content.splitlines()]
     assert rows == [
-        {"ARXIVID": "2504.01234", "RELEVANCE": len("Sparse attention") % 10},
-        {"ARXIVID": "2504.05678", "RELEVANCE": len("Diffusion planning") % 10},
+        {"id": "2504.01234", "r": len("Sparse attention") % 10},
+        {"id": "2504.05678", "r": len("Diffusion planning") % 10},
     ]
 
 

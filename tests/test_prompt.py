@@ -63,7 +63,7 @@ class TestSelectionPrompt:
 
     def test_title_prompt_asks_relevance_only(self):
         text = render_title_prompt(EXAMPLE)
-        assert '"RELEVANCE"' in text and "NOVELTY" not in text
+        assert '{"id":"2501.01234","r":7}' in text and "NOVELTY" not in text
         assert "1. Representation learning" in text
 
     def test_a_profile_change_changes_the_hash(self):

@@ -239,8 +239,8 @@ class FakeOpenAI:
             if "NOVELTY" in system:
                 row = {"ARXIVID": paper_id, "COMMENT": comment, "RELEVANCE": relevance}
                 lines.append(json.dumps(row | {"NOVELTY": novelty}))
-            else:
-                lines.append(json.dumps({"ARXIVID": paper_id, "RELEVANCE": relevance}))
+            else:  # the title pass's short form
+                lines.append(json.dumps({"id": paper_id, "r": relevance}, separators=(",", ":")))
         return "\n".join(lines)
 
 
