@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 from newsletter.models import Paper, Pick, Score
 from newsletter.profiles import Profile
@@ -70,12 +70,23 @@ def author_matcher(followed: Iterable[str]) -> Callable[[str], bool]:
     return follows
 
 
+@lru_cache(maxsize=65_536)
+def surnames(authors: tuple[str, ...]) -> frozenset[str]:
+    """A paper's authors' surnames, once per paper however many profiles ask."""
+    return frozenset(tokens[-1] for tokens in map(name_tokens, authors) if tokens)
+
+
 def author_matches(profile: Profile, papers: Iterable[Paper]) -> list[Paper]:
     """Papers with at least one followed author, in listing order."""
     if not profile.authors:
         return []
     follows = author_matcher(profile.authors)
-    return [p for p in papers if any(map(follows, p.authors))]
+    wanted = {tokens[-1] for tokens in map(name_tokens, profile.authors) if tokens}
+    return [
+        p
+        for p in papers
+        if not wanted.isdisjoint(surnames(p.authors)) and any(map(follows, p.authors))
+    ]
 
 
 def candidates(
