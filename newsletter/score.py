@@ -227,6 +227,9 @@ class LLMScorer:
                 return {}
             finally:
                 self.budget.settle(estimate, actual)
+        # Let a request waiting for the freed slot go out before this answer is read and
+        # stored: with many answers arriving together, that work would delay it otherwise.
+        await asyncio.sleep(0)
         return _read_choice(response, {p.id for p in batch}, with_novelty)
 
     async def _request(
