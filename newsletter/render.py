@@ -221,16 +221,10 @@ def make_stencil(paper: PaperView, form: str) -> Stencil | None:
 _stencils: dict[tuple, Stencil | None] = {}
 
 
-def render_piece(paper: PaperView, form: str, prepared: Prepared | None = None) -> str:
+def render_piece(paper: PaperView, form: str, prepared: Prepared | None = None) -> tuple[str, int]:
     """The paper's line in the contents (form "toc"), its title-only row ("title") or its
-    card (anything else), from the stencil of its shape (`prepared`: `prepare(paper)`)."""
-    return render_sized_piece(paper, form, prepared)[0]
-
-
-def render_sized_piece(
-    paper: PaperView, form: str, prepared: Prepared | None = None
-) -> tuple[str, int]:
-    """`render_piece`, and the piece's size in bytes."""
+    card (anything else), and its size in bytes, from the stencil of its shape (`prepared`:
+    `prepare(paper)`)."""
     shape, values = prepared or prepare(paper)
     key = (form, shape)
     if key not in _stencils:
@@ -278,13 +272,11 @@ class Cards:
         if key not in self._html:
             paper = self.papers[i]
             if form == "short":
-                self._html[key], self._size[key] = render_sized_piece(shortened(paper), form)
+                self._html[key], self._size[key] = render_piece(shortened(paper), form)
             else:
                 if i not in self._prepared:
                     self._prepared[i] = prepare(paper)
-                self._html[key], self._size[key] = render_sized_piece(
-                    paper, form, self._prepared[i]
-                )
+                self._html[key], self._size[key] = render_piece(paper, form, self._prepared[i])
         return self._html[key]
 
     def size(self, i: int, form: str) -> int:

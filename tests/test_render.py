@@ -322,7 +322,9 @@ class TestPieces:
         assert any(a.me for v in papers for a in v.authors) and any(v.et_al for v in papers)
         for v in papers:
             for form in self.FORMS:
-                assert render.render_piece(v, form) == str(render.blocks().piece(v, form))
+                html, size = render.render_piece(v, form)
+                assert html == str(render.blocks().piece(v, form))
+                assert size == len(html.encode())
         assert render._stencils and None not in render._stencils.values()
 
     def test_papers_of_one_shape_share_a_stencil(self, profile, config, monkeypatch):
@@ -331,7 +333,7 @@ class TestPieces:
         assert len(render._stencils) == 2  # every card alike, and every line of the contents
 
     def test_values_are_escaped_into_the_stencil(self, profile, config):
-        card = render.render_piece(varied_views(profile, config)[0], "full")
+        card, _ = render.render_piece(varied_views(profile, config)[0], "full")
         assert "<script>" not in card and "&lt;script&gt;" in card and render.HOLE not in card
 
     def test_a_template_that_computes_with_a_value_is_rendered_whole(
@@ -342,7 +344,7 @@ class TestPieces:
         monkeypatch.setattr(render, "blocks", lambda: module)
         monkeypatch.setattr(render, "_stencils", {})
         v = varied_views(profile, config)[0]
-        assert render.render_piece(v, "toc") == f"{v.relevance + 1} {escape(v.title.upper())}"
+        assert render.render_piece(v, "toc")[0] == f"{v.relevance + 1} {escape(v.title.upper())}"
         assert list(render._stencils.values()) == [None]
 
     def test_the_page_is_what_mjml_makes_of_the_whole(self, profile, config):
