@@ -106,7 +106,7 @@ def environment() -> jinja2.Environment:
     )
 
 
-@cache  # called for every card: the template lookup alone is a tenth of an archive's build
+@cache  # called for every frame and stencil: the template lookup is not free
 def blocks() -> Any:
     """The macros of digest_blocks.html.j2, callable from Python (each returns Markup)."""
     return environment().get_template("digest_blocks.html.j2").module

@@ -72,7 +72,7 @@ def author_matcher(followed: Iterable[str]) -> Callable[[str], bool]:
 
 @lru_cache(maxsize=65_536)
 def surnames(authors: tuple[str, ...]) -> frozenset[str]:
-    """A paper's authors' surnames, once per paper however many profiles ask."""
+    """The authors' surnames (a paper's: once per paper however many profiles ask)."""
     return frozenset(tokens[-1] for tokens in map(name_tokens, authors) if tokens)
 
 
@@ -81,7 +81,7 @@ def author_matches(profile: Profile, papers: Iterable[Paper]) -> list[Paper]:
     if not profile.authors:
         return []
     follows = author_matcher(profile.authors)
-    wanted = {tokens[-1] for tokens in map(name_tokens, profile.authors) if tokens}
+    wanted = surnames(tuple(profile.authors))
     return [
         p
         for p in papers
