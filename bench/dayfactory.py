@@ -1252,6 +1252,7 @@ class DayServer(FakeOpenAI):
 def serve(day: Day, *, latency: float = 0.0, max_concurrent: int | None = None) -> DayServer:
     """A started `DayServer` for the day; `stop()` it when done."""
     server = DayServer(latency=latency, max_concurrent=max_concurrent, judge=day.judge)
+    server.know(day.papers)
     return server.start()
 
 

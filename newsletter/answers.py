@@ -1,16 +1,16 @@
 """Reading the model's answer. The model is not trusted: its text is parsed leniently, its
 scores are clamped, and only ids of the batch it was asked about are accepted.
 
-One parser serves both passes: the title pass answers `{id, r}` (the short keys save a third of
-its completion tokens), the abstract pass `{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`; either
-pass's keys are read in either.
+One parser serves both passes: the title pass answers `{id, r}` with the paper's number in the
+list as its id (short keys and numbers halve its completion tokens), the abstract pass
+`{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`; either pass's keys are read in either.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 
 from newsletter.models import Score
 
@@ -59,17 +59,25 @@ def iter_objects(text: str) -> Iterator[dict]:
 
 
 def parse_answer(
-    text: str | None, batch_ids: Collection[str], *, with_novelty: bool = True
+    text: str | None,
+    batch_ids: Collection[str],
+    *,
+    with_novelty: bool = True,
+    aliases: Mapping[str, str] | None = None,
 ) -> dict[str, Score]:
     """Scores for the batch's papers that the answer gives in a usable form.
 
     An id outside the batch is ignored, however it scored; a duplicate keeps the first.
+    `aliases` names papers by another key (the title pass's numbers: "17" -> "2501.01234");
+    a number outside the list is ignored like any other unknown id.
     Without novelty (the title pass), Score.novelty is 0 and the comment empty.
     """
     found: dict[str, Score] = {}
+    aliases = aliases or {}
     for raw in iter_objects(text or ""):
         obj = {_KEYS[k.lower()]: v for k, v in raw.items() if k.lower() in _KEYS}
         paper_id = normalize_id(obj.get("id", ""))
+        paper_id = aliases.get(paper_id, paper_id)
         if paper_id not in batch_ids or paper_id in found:
             continue
         relevance = clamp_score(obj.get("relevance"))

@@ -78,5 +78,13 @@ def format_papers(papers: Iterable[Paper], abstract_chars: int) -> str:
 
 
 def format_titles(papers: Iterable[Paper]) -> str:
-    """The title pass's paper block: one `id | title` per line."""
-    return "".join(f"{p.id} | {p.title}\n" for p in papers)
+    """The title pass's paper block: a numbered list of titles, one a line.
+
+    The answer names a paper by its number (`title_aliases`): "17" is one token where an arXiv
+    id is four or five, in the prompt and again in the answer."""
+    return "".join(f"{n}. {' '.join(p.title.split())}\n" for n, p in enumerate(papers, 1))
+
+
+def title_aliases(papers: Iterable[Paper]) -> dict[str, str]:
+    """The numbers `format_titles` gives the papers, mapped to their arXiv ids."""
+    return {str(n): p.id for n, p in enumerate(papers, 1)}

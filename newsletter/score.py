@@ -3,7 +3,7 @@ local keyword scorer, with every token and dollar counted.
 
 Per profile, on the papers left after author matches and already-sent papers:
 1. optional pre-filter by the local scorer (`[llm] prefilter_keep`),
-2. the title pass: ids and titles in large batches; titles scored below `title_cutoff` (or the
+2. the title pass: numbered titles in large batches; titles scored below `title_cutoff` (or the
    profile's own relevance cutoff, if lower) are dropped, and a paper the answer leaves out is
    kept (recall first),
 3. the abstract pass: the selection prompt with batches of papers; ids an answer leaves out are
@@ -35,12 +35,13 @@ from newsletter.prompt import (
     prompt_hash,
     render_selection_prompt,
     render_title_prompt,
+    title_aliases,
 )
 from newsletter.store import Store
 
 CHARS_PER_TOKEN = 4  # for estimates only; billing uses the response's `usage`
 ABSTRACT_ANSWER_TOKENS = 80  # a generous bound on one JSONL line with a comment
-TITLE_ANSWER_TOKENS = 20
+TITLE_ANSWER_TOKENS = 12  # `{"id":123,"r":7}` and its newline are about 9
 MAX_ANSWER_TOKENS = 16_000  # under the output limit of current models (gpt-4o-mini: 16,384)
 
 Progress = Callable[[int], None]  # called with the number of papers just finished
@@ -197,11 +198,12 @@ class LLMScorer:
         self, system: str, batch: list[Paper], model: str, out: Outcome, with_novelty: bool
     ) -> dict[str, Score]:
         """One request. Only the quota error escapes: anything else leaves the batch unanswered."""
+        aliases = None
         if with_novelty:
             user = format_papers(batch, self.llm.abstract_chars)
             max_tokens = ABSTRACT_ANSWER_TOKENS * len(batch) + 50
         else:
-            user = format_titles(batch)
+            user, aliases = format_titles(batch), title_aliases(batch)
             max_tokens = TITLE_ANSWER_TOKENS * len(batch) + 50
         price = self.prices.get(model)
         estimate = _estimate(price, system + user, max_tokens // 2)
@@ -230,7 +232,7 @@ class LLMScorer:
         # Let a request waiting for the freed slot go out before this answer is read and
         # stored: with many answers arriving together, that work would delay it otherwise.
         await asyncio.sleep(0)
-        return _read_choice(response, {p.id for p in batch}, with_novelty)
+        return _read_choice(response, {p.id for p in batch}, with_novelty, aliases)
 
     async def _request(
         self, model: str, system: str, user: str, max_tokens: int, adaptations: int = 2
@@ -262,7 +264,9 @@ class LLMScorer:
         return False
 
 
-def _read_choice(response, batch_ids: set[str], with_novelty: bool) -> dict[str, Score]:
+def _read_choice(
+    response, batch_ids: set[str], with_novelty: bool, aliases: dict[str, str] | None
+) -> dict[str, Score]:
     """The scores in a response; a refusal or a malformed body gives none."""
     choices = getattr(response, "choices", None)
     if not choices:
@@ -271,7 +275,7 @@ def _read_choice(response, batch_ids: set[str], with_novelty: bool) -> dict[str,
     if message is None or getattr(message, "refusal", None):
         return {}
     # finish_reason "length": what was written before the cut still counts; the rest is re-asked
-    return parse_answer(message.content, batch_ids, with_novelty=with_novelty)
+    return parse_answer(message.content, batch_ids, with_novelty=with_novelty, aliases=aliases)
 
 
 def _quota_exhausted(exc: openai.APIStatusError) -> bool:

@@ -71,6 +71,17 @@ def test_unreadable_scores_leave_the_paper_unanswered():
     assert parse_answer(text, BATCH) == {}
 
 
+def test_title_pass_answers_by_number():
+    aliases = {"1": "2504.00001", "2": "2504.00002", "3": "2504.00099"}
+    text = '{"id":1,"r":2}\n{"id":"2","r":7}\n{"id":3,"r":9}\n{"id":4,"r":9}'
+    scores = parse_answer(text, BATCH, with_novelty=False, aliases=aliases)
+    # 3 names a paper outside the batch, 4 no paper at all: neither is added
+    assert scores == {
+        "2504.00001": Score("2504.00001", 2, 0, ""),
+        "2504.00002": Score("2504.00002", 7, 0, ""),
+    }
+
+
 def test_title_pass_needs_no_novelty():
     text = '{"id":"2504.00001","r":2}\n{"ARXIVID": "2504.00002", "RELEVANCE": 7}'
     scores = parse_answer(text, BATCH, with_novelty=False)

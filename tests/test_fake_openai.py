@@ -21,7 +21,7 @@ ABSTRACTS = (
     "ARXIVID: 2504.05678\nTitle: Diffusion planning\nAuthors: C. Three\n"
     "Abstract: Planning with diffusion.\n"
 )
-TITLES = "2504.01234 | Sparse attention\n2504.05678 | Diffusion planning\n"
+TITLES = "1. Sparse attention\n2. Diffusion planning\n"
 
 
 def make_client(server: FakeOpenAI, **options: Any) -> openai.OpenAI:
@@ -69,12 +69,15 @@ def test_abstract_pass_answer_is_oracle_jsonl_with_usage(
 
 
 def test_title_pass_and_custom_judge(openai_server: FakeOpenAI, api: openai.OpenAI) -> None:
-    openai_server.judge = lambda pid, title, abstract: (len(title) % 10, 1, title)
+    seen = []
+    openai_server.judge = lambda pid, title, abstract: seen.append(pid) or (len(title), 1, title)
+    openai_server.catalogue = {"Sparse attention": "2504.01234"}
     reply = ask(api, system=TITLE_SYSTEM, user=TITLES)
     rows = [json.loads(line) for line in reply.choices[0].message.content.splitlines()]
+    assert seen == ["2504.01234", ""]  # a title the fake does not know has no id
     assert rows == [
-        {"id": "2504.01234", "r": len("Sparse attention") % 10},
-        {"id": "2504.05678", "r": len("Diffusion planning") % 10},
+        {"id": 1, "r": len("Sparse attention")},
+        {"id": 2, "r": len("Diffusion planning")},
     ]
 
 

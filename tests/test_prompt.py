@@ -1,5 +1,6 @@
 """The selection prompt: every section of the reference digests' prompt, static part first."""
 
+import dataclasses
 from pathlib import Path
 
 from newsletter.models import Paper
@@ -12,6 +13,7 @@ from newsletter.prompt import (
     render_full_prompt,
     render_selection_prompt,
     render_title_prompt,
+    title_aliases,
     truncate,
 )
 
@@ -63,7 +65,8 @@ class TestSelectionPrompt:
 
     def test_title_prompt_asks_relevance_only(self):
         text = render_title_prompt(EXAMPLE)
-        assert '{"id":"2501.01234","r":7}' in text and "NOVELTY" not in text
+        assert '{"id":1,"r":7}' in text and "number in the list" in text
+        assert "NOVELTY" not in text
         assert "1. Representation learning" in text
 
     def test_a_profile_change_changes_the_hash(self):
@@ -90,8 +93,10 @@ class TestPaperBlocks:
         assert "Author 5, et al." in block and "Author 6" not in block
         assert len(block.split("Abstract: ")[1]) < 110
 
-    def test_title_block(self):
-        assert format_titles([self.paper]) == "2504.00001 | Sparse Experts\n"
+    def test_title_block_numbers_the_titles(self):
+        other = dataclasses.replace(self.paper, id="2504.00002", title="Two\n  lines")
+        assert format_titles([self.paper, other]) == "1. Sparse Experts\n2. Two lines\n"
+        assert title_aliases([self.paper, other]) == {"1": "2504.00001", "2": "2504.00002"}
 
     def test_truncate_cuts_at_a_word(self):
         assert truncate("alpha beta gamma", 12) == "alpha beta …"

@@ -204,10 +204,11 @@ class TestTitlePass:
     def test_clearly_irrelevant_titles_are_dropped(self, llm, openai_server):
         items = papers(6)
         openai_server.relevance = {items[0].id: 9, items[1].id: 5}
+        openai_server.know(items)
         out, _ = llm(items, title_pass=True, title_batch_size=10)
         title_request, *abstract_requests = openai_server.requests
         assert "NOVELTY" not in title_request.body["messages"][0]["content"]
-        assert title_request.body["messages"][1]["content"].startswith("2504.00001 | Paper")
+        assert title_request.body["messages"][1]["content"].startswith("1. Paper number 1\n")
         assert [asked_ids(r) for r in abstract_requests] == [[items[0].id, items[1].id]]
         assert out.scanned == 2
 
@@ -228,12 +229,13 @@ class TestTitlePass:
         lenient = EXAMPLE.model_copy(update={"relevance_cutoff": 2})
         items = papers(2)
         openai_server.relevance = {items[0].id: 2, items[1].id: 1}
+        openai_server.know(items)
         out, _ = llm(items, profile=lenient, title_pass=True, title_cutoff=3)
         assert asked_ids(openai_server.requests[1]) == [items[0].id]
         assert out.scanned == 1
 
     def test_a_title_batch_never_asks_for_more_than_a_model_can_answer(self, llm, openai_server):
-        out, _ = llm(papers(1000), title_pass=True, title_batch_size=1000)
+        out, _ = llm(papers(1500), title_pass=True, title_batch_size=1000)
         title_requests = [
             r for r in openai_server.requests if "NOVELTY" not in r.body["messages"][0]["content"]
         ]

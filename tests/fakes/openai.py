@@ -2,9 +2,10 @@
 
 `FakeOpenAI` serves `POST /v1/chat/completions` on 127.0.0.1 and answers like a scoring model:
 it reads the paper ids (and titles, abstracts) from the user message and returns JSONL scores
-from a pluggable `judge`. Usage is counted roughly (4 characters a token) and prompt caching
-follows OpenAI's rules closely enough to test cost accounting. Failures are scripted per test
-with the `queue_*` methods, each consumed by the next request in order.
+from a pluggable `judge`; the title pass's numbered titles are judged under the ids `know` gave.
+Usage is counted roughly (4 characters a token) and prompt caching follows OpenAI's rules
+closely enough to test cost accounting. Failures are scripted per test with the `queue_*`
+methods, each consumed by the next request in order.
 
     with FakeOpenAI(latency=2.0, max_concurrent=8) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
@@ -19,7 +20,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,7 +34,7 @@ CACHE_MIN_TOKENS = 1024  # OpenAI caches prefixes of 1024+ tokens ...
 CACHE_INCREMENT = 128  # ... and reports hits in 128-token steps
 ARXIVID_LINE = re.compile(r"^ARXIVID:[ \t]*(\S+)[ \t]*$", re.M)
 REFUSAL = "I'm sorry, I can't help with that."
-TITLE_LINE = re.compile(r"^[ \t]*(\S+)[ \t]+\|[ \t]*(.*?)[ \t]*$", re.M)
+TITLE_LINE = re.compile(r"^[ \t]*(\d+)\.[ \t]+(.*?)[ \t]*$", re.M)
 
 
 def count_tokens(text: str) -> int:
@@ -79,6 +80,9 @@ class FakeOpenAI:
     judge: Judge | None = None  # None: `default_judge`
     api_key: str = "test-key"
     relevance: dict[str, int] = field(default_factory=dict)
+    # title -> arXiv id of the papers the fake model "knows": the title pass numbers its titles
+    # instead of naming their ids, and a judge keyed by id needs them (`know`)
+    catalogue: dict[str, str] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     script: deque[Step] = field(default_factory=deque, init=False)
     in_flight: int = field(default=0, init=False)
@@ -146,6 +150,10 @@ class FakeOpenAI:
     def queue_delay(self, seconds: float, times: int = 1) -> None:
         """A normal answer, `seconds` late (on top of `latency`): for client timeouts."""
         self._queue(Step("delay", delay=seconds), times)
+
+    def know(self, papers: Iterable[Any]) -> None:
+        """Let the title pass's judge see these papers' ids (objects with `id` and `title`)."""
+        self.catalogue.update((p.title, p.id) for p in papers)
 
     def default_judge(self, paper_id: str, title: str, abstract: str) -> tuple[int, int, str]:
         return self.relevance.get(paper_id, 2), 5, "fake"
@@ -234,18 +242,24 @@ class FakeOpenAI:
         )
         judge = self.judge or self.default_judge
         lines = []
+        if "NOVELTY" not in system:  # the title pass: numbered titles, answered in short form
+            for key, title, _ in parse_papers(user):
+                numbered = key.isdigit()  # else a paper block with its id, answered by id
+                paper_id = self.catalogue.get(title, "" if numbered else key)
+                relevance, _, _ = judge(paper_id, title, "")
+                row = {"id": int(key) if numbered else key, "r": relevance}
+                lines.append(json.dumps(row, separators=(",", ":")))
+            return "\n".join(lines)
         for paper_id, title, abstract in parse_papers(user):
             relevance, novelty, comment = judge(paper_id, title, abstract)
-            if "NOVELTY" in system:
-                row = {"ARXIVID": paper_id, "COMMENT": comment, "RELEVANCE": relevance}
-                lines.append(json.dumps(row | {"NOVELTY": novelty}))
-            else:  # the title pass's short form
-                lines.append(json.dumps({"id": paper_id, "r": relevance}, separators=(",", ":")))
+            row = {"ARXIVID": paper_id, "COMMENT": comment, "RELEVANCE": relevance}
+            lines.append(json.dumps(row | {"NOVELTY": novelty}))
         return "\n".join(lines)
 
 
 def parse_papers(user: str) -> list[tuple[str, str, str]]:
-    """(id, title, abstract) from either paper-list shape; the title pass has no abstract."""
+    """(id, title, abstract) from either paper-list shape; the title pass has numbers for ids
+    and no abstracts."""
     starts = list(ARXIVID_LINE.finditer(user))
     if not starts:
         return [(m[1], m[2], "") for m in TITLE_LINE.finditer(user)]
