@@ -19,7 +19,7 @@ from newsletter.config import Config
 from newsletter.models import Pick, Selection, Usage
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
-from newsletter.select import AUTHOR_MATCH, author_matcher
+from newsletter.select import AUTHOR_MATCH, author_matcher, surnames
 
 MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
 SHOWN_AUTHORS = 6
@@ -133,19 +133,23 @@ def display_order(picks: list[Pick]) -> list[Pick]:
 
 
 def author_list(
-    names: tuple[str, ...], follows: Callable[[str], bool]
+    names: tuple[str, ...], follows: Callable[[str], bool] | None
 ) -> tuple[tuple[Author, ...], bool]:
-    """Up to MAX_AUTHORS names; beyond that the first few, plus any followed author."""
-    authors = [Author(clean(n), follows(n)) for n in names]
-    et_al = len(authors) > MAX_AUTHORS
-    if et_al:
+    """Up to MAX_AUTHORS names; beyond that the first few, plus any followed author.
+    `follows` None: none of the names is followed."""
+    et_al = len(names) > MAX_AUTHORS
+    if follows is None:
+        authors = [Author(clean(n), False) for n in (names[:SHOWN_AUTHORS] if et_al else names)]
+    else:
+        authors = [Author(clean(n), follows(n)) for n in names]
+    if et_al and follows is not None:
         authors = authors[:SHOWN_AUTHORS] + [a for a in authors[SHOWN_AUTHORS:] if a.me]
     if authors:
         authors[-1].sep = ", et al." if et_al else ""
     return tuple(authors), et_al
 
 
-def paper_view(n: int, pick: Pick, follows: Callable[[str], bool]) -> PaperView:
+def paper_view(n: int, pick: Pick, follows: Callable[[str], bool] | None) -> PaperView:
     paper, score = pick.paper, pick.score
     authors, et_al = author_list(paper.authors, follows)
     comment = clean(score.comment)
@@ -258,7 +262,12 @@ def build_digest(
 ) -> Digest:
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
-    papers = [paper_view(i, p, follows) for i, p in enumerate(picks, 1)]
+    followed = surnames(tuple(profile.authors))
+    papers = [
+        # most papers share no surname with a followed author: no name of theirs is looked up
+        paper_view(i, p, None if followed.isdisjoint(surnames(p.paper.authors)) else follows)
+        for i, p in enumerate(picks, 1)
+    ]
     models = list(selection.usage) or [profile.model or config.llm.model]
     unscored = len(selection.unscored)
     profile_id = profile.id or selection.subscriber_id
