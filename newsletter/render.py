@@ -9,7 +9,7 @@ rules in the head, aimed at the classes the partials keep.
 
 Gmail clips messages over ~102 KB and hides what follows, the footer included. MJML copies the
 HTML inside mj-text through unchanged, so only the skeleton (all but the contents and the
-cards) goes through mjml2html, and the cards, measured as they are made, are fitted into the
+cards) goes through mjml2html, and the cards, measured before they are made, are fitted into the
 bytes it leaves: the lowest-ranked papers lose their abstract text first, then all but their
 title. A card is its template's markup for the paper's shape, rendered once per shape, with
 the paper's escaped values filled in. Everything interpolated is escaped; links keep only
@@ -152,12 +152,36 @@ FLAGS = ("cross", "author_match", "short", "r_level", "n_level", "et_al")
 MAX_STENCILS = 4096
 _values = operator.attrgetter(*VALUES)
 _flags = operator.attrgetter(*FLAGS)
-Prepared = tuple[tuple, tuple[str, ...]]
+
+
+ABSTRACT = VALUES.index("abstract")
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A paper as its pieces need it: its shape (what a piece's markup may depend on besides
+    the values it shows), and its values (VALUES, then each author's name and separator)
+    escaped once for every piece, with their sizes in bytes. The abstract, most of the
+    bytes, is measured at once but escaped only if a piece shows it."""
+
+    shape: tuple
+    escaped: list[str]  # the abstract's is "" until `values()`
+    sizes: list[int]
+    abstract: str
+
+    def values(self) -> list[str]:
+        if self.abstract and not self.escaped[ABSTRACT]:
+            self.escaped[ABSTRACT] = str(escape(self.abstract))
+        return self.escaped
+
+
+def escaped_size(text: str) -> int:
+    """nbytes(escape(text)), without escaping: &amp; &lt; &gt; &#34; &#39;."""
+    grows = 4 * (text.count("&") + text.count('"') + text.count("'"))
+    return nbytes(text) + grows + 3 * (text.count("<") + text.count(">"))
 
 
 def prepare(paper: PaperView) -> Prepared:
-    """The paper's shape (what a piece's markup may depend on besides the values it shows)
-    and its values as text: VALUES, then each author's name and separator."""
     values = _values(paper)
     names = [text for a in paper.authors for text in (a.name, a.sep)]
     shape = (
@@ -166,7 +190,16 @@ def prepare(paper: PaperView) -> Prepared:
         *(a.me for a in paper.authors),
         *map(operator.not_, names),
     )
-    return shape, (*map(str, values), *names)
+    texts = [*map(str, values), *names]
+    abstract, texts[ABSTRACT] = texts[ABSTRACT], ""
+    # one escape() over all the values: a call per value would cost more than the rest
+    joined = str(escape(HOLE.join(texts)))
+    escaped = joined.split(HOLE)
+    if len(escaped) != len(texts):  # a value holding a HOLE of its own
+        escaped = [str(escape(text)) for text in texts]
+    sizes = list(map(len if joined.isascii() else nbytes, escaped))
+    sizes[ABSTRACT] = escaped_size(abstract)
+    return Prepared(shape, escaped, sizes, abstract)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,20 +209,17 @@ class Stencil:
     literals: tuple[str, ...]  # one more than places
     places: tuple[int, ...]  # which of the prepared values goes in each place
     literal_bytes: int
+    shows_abstract: bool
 
-    def fill(self, values: tuple[str, ...]) -> tuple[str, int]:
-        """The piece, and its size in bytes."""
-        shown = [values[k] for k in self.places]
-        # one escape() over all the values: a call per value would cost more than the rest
-        joined = str(escape(HOLE.join(shown)))
-        escaped = joined.split(HOLE)
-        if len(escaped) != len(shown):  # a value holding a HOLE of its own
-            escaped = [str(escape(value)) for value in shown]
-            joined = HOLE.join(escaped)
-        out = [""] * (2 * len(shown) + 1)
+    def fill(self, escaped: list[str]) -> str:
+        out = [""] * (2 * len(self.places) + 1)
         out[0::2] = self.literals
-        out[1::2] = escaped
-        return "".join(out), self.literal_bytes + nbytes(joined) - max(len(shown) - 1, 0)
+        out[1::2] = [escaped[k] for k in self.places]
+        return "".join(out)
+
+    def size(self, sizes: list[int]) -> int:
+        """Bytes of `fill`, without filling."""
+        return self.literal_bytes + sum([sizes[k] for k in self.places])
 
 
 def hole(k: int) -> str:
@@ -215,27 +245,43 @@ def make_stencil(paper: PaperView, form: str) -> Stencil | None:
     if len(parts) % 2 == 0 or not all(n.isdigit() and int(n) < count for n in numbers):
         return None
     literals = tuple(parts[0::2])
-    return Stencil(literals, tuple(int(n) for n in numbers), sum(map(nbytes, literals)))
+    places = tuple(int(n) for n in numbers)
+    return Stencil(literals, places, sum(map(nbytes, literals)), ABSTRACT in places)
 
 
 _stencils: dict[tuple, Stencil | None] = {}
 
 
-def render_piece(paper: PaperView, form: str, prepared: Prepared | None = None) -> tuple[str, int]:
-    """The paper's line in the contents (form "toc"), its title-only row ("title") or its
-    card (anything else), and its size in bytes, from the stencil of its shape (`prepared`:
-    `prepare(paper)`)."""
-    shape, values = prepared or prepare(paper)
-    key = (form, shape)
+def stencil_for(paper: PaperView, form: str, prepared: Prepared) -> Stencil | None:
+    key = (form, prepared.shape)
     if key not in _stencils:
         if len(_stencils) >= MAX_STENCILS:
             _stencils.clear()
         _stencils[key] = make_stencil(paper, form)
-    stencil = _stencils[key]
+    return _stencils[key]
+
+
+def piece_html(paper: PaperView, form: str, prepared: Prepared) -> str:
+    """The paper's line in the contents (form "toc"), its title-only row ("title") or its
+    card (anything else), from the stencil of its shape (`prepared`: `prepare(paper)`)."""
+    stencil = stencil_for(paper, form, prepared)
     if stencil is None:
-        html = str(blocks().piece(paper, form))
-        return html, nbytes(html)
-    return stencil.fill(values)
+        return str(blocks().piece(paper, form))
+    return stencil.fill(prepared.values() if stencil.shows_abstract else prepared.escaped)
+
+
+def piece_size(paper: PaperView, form: str, prepared: Prepared) -> int:
+    """The bytes of `piece_html`, counted without rendering where a stencil can say."""
+    stencil = stencil_for(paper, form, prepared)
+    if stencil is None:
+        return nbytes(piece_html(paper, form, prepared))
+    return stencil.size(prepared.sizes)
+
+
+def render_piece(paper: PaperView, form: str, prepared: Prepared | None = None) -> tuple[str, int]:
+    """`piece_html` and `piece_size` together."""
+    prepared = prepared or prepare(paper)
+    return piece_html(paper, form, prepared), piece_size(paper, form, prepared)
 
 
 @cache
@@ -266,26 +312,31 @@ class Cards:
         self._size: dict[tuple[int, str], int] = {}
         self._frames: dict[tuple[int, int], tuple[str, str, str]] = {}
 
+    def prepared(self, i: int) -> Prepared:
+        if i not in self._prepared:
+            self._prepared[i] = prepare(self.papers[i])
+        return self._prepared[i]
+
     def html(self, i: int, form: str) -> str:
         """Form "toc" is the paper's line in the contents; the others are its card."""
         key = (i, form)
         if key not in self._html:
             paper = self.papers[i]
             if form == "short":
-                self._html[key], self._size[key] = render_piece(shortened(paper), form)
+                short = shortened(paper)
+                self._html[key] = piece_html(short, form, prepare(short))
             else:
-                if i not in self._prepared:
-                    self._prepared[i] = prepare(paper)
-                self._html[key], self._size[key] = render_piece(paper, form, self._prepared[i])
+                self._html[key] = piece_html(paper, form, self.prepared(i))
         return self._html[key]
 
     def size(self, i: int, form: str) -> int:
+        """Bytes of `html(i, form)`, measured without rendering it where a stencil can say."""
         key = (i, form)
         if key not in self._size:
             if form == "short":
                 self._size[key] = self.short_size(i)
             else:
-                self.html(i, form)
+                self._size[key] = piece_size(self.papers[i], form, self.prepared(i))
         return self._size[key]
 
     def short_size(self, i: int) -> int:
@@ -294,7 +345,7 @@ class Cards:
         cut = truncate(abstract, SHORT_ABSTRACT)
         if cut == abstract:
             return self.size(i, "full")
-        text_bytes = nbytes(escape(cut)) - nbytes(escape(abstract))
+        text_bytes = escaped_size(cut) - self.prepared(i).sizes[ABSTRACT]
         return self.size(i, "full") + text_bytes + cut_mark_bytes()
 
     def frame(self, titles: int, omitted: int = 0) -> tuple[str, str, str]:
@@ -354,8 +405,10 @@ def fit_cards(cards: Cards, room: int | None) -> tuple[str, str]:
     out."""
     n = len(cards.papers)
     forms = ["full"] * n
+    if room is None:
+        return cards.join(forms)
     size = cards.size_of(forms)
-    if room is None or size <= room:
+    if size <= room:
         return cards.join(forms)
     # The title rows' frame only grows with the digits of its count: bound it by the largest.
     frame = 0
@@ -378,7 +431,7 @@ def render_html(digest: Digest, max_bytes: int | None) -> str:
 
     MJML copies the HTML inside mj-text through unchanged, so only the skeleton (everything
     but the contents and the cards) goes through mjml2html, with a comment in the place of
-    each; the cards, measured as they are rendered, are fitted into the bytes the skeleton
+    each; the cards, measured before they are rendered, are fitted into the bytes the skeleton
     leaves and put in those places. The page is the one mjml2html would make of the whole.
     """
     if not digest.papers:

@@ -21,6 +21,7 @@ from newsletter.profiles import Profile, Topic
 DAY = date(2025, 4, 10)
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<script>alert(1)</script> </mj-text><mj-raw><b>x</b></mj-raw> AT&T"
+QUOTES = """It's "quoted" & <b>bold</b>, Zoë's"""
 
 
 def make_paper(i: int, *, abstract: str | None = None, authors: int = 3) -> Paper:
@@ -326,6 +327,19 @@ class TestPieces:
                 assert html == str(render.blocks().piece(v, form))
                 assert size == len(html.encode())
         assert render._stencils and None not in render._stencils.values()
+
+    def test_cards_measure_every_form_as_rendered(self, profile, config):
+        """Sizes are counted from the values, not the markup: they must agree, quotes and all."""
+        papers = varied_views(profile, config)
+        papers[0] = replace(papers[0], abstract=f"{QUOTES} " * 40, comment=QUOTES)
+        cards = render.Cards(papers)
+        for i in range(len(papers)):
+            for form in ("toc", "title", "full", "short"):
+                assert cards.size(i, form) == len(cards.html(i, form).encode()), (i, form)
+
+    def test_escaped_size_is_the_size_of_the_escaped_text(self):
+        for text in ("", "plain", QUOTES, "Müller & \"Söhne\" <ü> 'é'" * 3):
+            assert render.escaped_size(text) == len(str(escape(text)).encode())
 
     def test_papers_of_one_shape_share_a_stencil(self, profile, config, monkeypatch):
         monkeypatch.setattr(render, "_stencils", {})
