@@ -7,6 +7,7 @@ formatted. Nothing here is escaped: the templates escape every value they write.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -28,6 +29,9 @@ PREHEADER_TITLES = 3
 PREHEADER_CHARS = 140
 MAX_HEADER_CATEGORIES = 4
 HIGH, MID = 8, 6  # score at or above which a badge is strong, medium
+# http(s), then a host: the first character after "//" does not end it (nor would urlsplit
+# drop it: isprintable() rules out the tabs and line breaks it removes)
+_PLAIN_HTTP = re.compile(r"https?://[^/?#]", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -88,6 +92,8 @@ class Digest:
 def safe_url(url: str) -> str:
     """The URL if it is http(s) with a host, else "#": no javascript:, data: or the like."""
     url = url.strip()
+    if _PLAIN_HTTP.match(url) and url.isprintable():  # what urlsplit would accept, cheaply
+        return url
     parts = urlsplit(url)
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
         return url

@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 import pytest
@@ -129,6 +130,17 @@ class TestEscaping:
 )
 def test_safe_url(url, safe):
     assert views.safe_url(url) == safe
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://\t/x", "https:///x", "https://?x", "https://#x", "HTTPS://Host/x", "http:// host",
+     "https://a\nb", "https://x/\x00", " https://x ", "ftp://x", "https:/x", "httpsx://y"],
+)  # fmt: skip
+def test_safe_url_takes_what_urlsplit_takes(url):
+    parts = urlsplit(url.strip())
+    ok = parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    assert views.safe_url(url) == (url.strip() if ok else "#")
 
 
 def test_author_matches_come_first_and_are_marked(profile, config):
