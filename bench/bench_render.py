@@ -4,8 +4,10 @@ A 55-paper day (the size of the reference digest of 03/11) of synthetic papers w
 of 150-250 words, scored by hand, rendered by `render.render_email` with the shipped config
 (100 KB budget). render_email hands mjml2html only the page's skeleton and puts the cards in
 it afterwards; "the same MJML" is the whole digest's MJML, skeleton and cards, whose mjml2html
-is checked to give the very page render_email gave. Target: render_email (view, cards, MJML,
-mjml2html, budget and text part) <= 2x the bare mjml2html of that MJML, with the HTML <= 100 KB.
+is checked to give the very page render_email gave. Target: the render + inline time of the
+HTML (the digest's view, its cards, MJML, mjml2html and the budget: `build_digest` and
+`render_html`) <= 2x the bare mjml2html of that MJML, with the HTML <= 100 KB. The whole of
+`render_email`, which adds the text/plain part (no MJML, nothing to inline), is shown too.
 
 The two are timed in turn, `--runs` times, after one warm-up render (template loading and
 the one-off CSS inlining happen then, once per process); medians are shown. "Cold stencils"
@@ -80,30 +82,42 @@ def main() -> None:
     if render.to_html(whole) != email.html:
         raise SystemExit("the whole MJML does not give render_email's page: the bench is wrong")
 
-    times: dict[str, list[float]] = {"email": [], "bare": [], "html": [], "cold": []}
-    for _ in range(args.runs):
-        times["email"].append(timed_ms(render_email))
+    def render_html():
+        return render.render_html(render.build_digest(sel, profile, config, prompt), budget)
+
+    budget = config.output.max_html_bytes
+    if render_html() != email.html:
+        raise SystemExit("render_html does not give render_email's page: the bench is wrong")
+    times: dict[str, list[float]] = {"html": [], "bare": [], "email": [], "cold": []}
+    for _ in range(args.runs):  # interleaved, so that a slow spell of the machine hits all
+        times["html"].append(timed_ms(render_html))
         times["bare"].append(timed_ms(lambda: bare(whole, fonts={})))
-        times["html"].append(timed_ms(lambda: render.render_html(digest, 100_000)))
+        times["email"].append(timed_ms(render_email))
         render._stencils.clear()
-        times["cold"].append(timed_ms(render_email))
-    email_ms, bare_ms, html_ms, cold_ms = (statistics.median(times[k]) for k in times)
+        times["cold"].append(timed_ms(render_html))
+    html_ms, bare_ms, email_ms, cold_ms = (statistics.median(times[k]) for k in times)
     size = len(email.html.encode("utf-8"))
-    ratio, cold_ratio = email_ms / bare_ms, cold_ms / bare_ms
+    ratio, cold_ratio = html_ms / bare_ms, cold_ms / bare_ms
     print(f"Figure 4 - render: a {args.papers}-paper digest, median of {args.runs} renders\n")
     print(table(
-        ["papers", "HTML bytes", "text bytes", "MJML whole / skeleton", "render_email",
-         "HTML only", "cold stencils", "bare mjml2html", "ratio", "cold ratio"],
+        ["papers", "HTML bytes", "text bytes", "MJML whole / skeleton", "HTML", "cold stencils",
+         "+ text part", "bare mjml2html", "ratio", "cold", "with text"],
         [[args.papers, f"{size:,}", f"{len(email.text.encode()):,}",
-          f"{len(whole.encode()):,} / {len(calls[-1].encode()):,} B", f"{email_ms:.2f} ms",
-          f"{html_ms:.2f} ms", f"{cold_ms:.2f} ms", f"{bare_ms:.2f} ms", f"{ratio:.2f}x",
-          f"{cold_ratio:.2f}x"]],
+          f"{len(whole.encode()):,} / {len(calls[-1].encode()):,} B", f"{html_ms:.2f} ms",
+          f"{cold_ms:.2f} ms", f"{email_ms:.2f} ms", f"{bare_ms:.2f} ms", f"{ratio:.2f}x",
+          f"{cold_ratio:.2f}x", f"{email_ms / bare_ms:.2f}x"]],
     ))  # fmt: skip
+    print(
+        "\nHTML: build_digest + render_html; cold stencils: the same with the stencil cache "
+        "emptied first (the first digest of a run);\n+ text part: render_email, which also "
+        "writes the text/plain part."
+    )
     ok = ratio <= TARGET_RATIO and size <= TARGET_BYTES
     verdict = "PASS" if ok else "MISS"
-    print(f"\n{verdict}: render_email {email_ms:.2f} ms = {ratio:.2f} x bare mjml2html "
+    print(f"{verdict}: the HTML's render + inline {html_ms:.2f} ms = {ratio:.2f} x bare mjml2html "
           f"{bare_ms:.2f} ms of the whole MJML (target <= {TARGET_RATIO:g} x; {cold_ratio:.2f} x "
-          f"with cold stencils); HTML {size:,} B (target <= {TARGET_BYTES:,})")  # fmt: skip
+          f"with cold stencils, {email_ms / bare_ms:.2f} x with the text part); HTML {size:,} B "
+          f"(target <= {TARGET_BYTES:,})")  # fmt: skip
 
 
 if __name__ == "__main__":
