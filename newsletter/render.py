@@ -150,11 +150,9 @@ VALUES = ("n", "id", "title", "url", "pdf_url", "category", "abstract", "comment
           "novelty")  # fmt: skip
 FLAGS = ("cross", "author_match", "short", "r_level", "n_level", "et_al")
 MAX_STENCILS = 4096
+ABSTRACT = VALUES.index("abstract")
 _values = operator.attrgetter(*VALUES)
 _flags = operator.attrgetter(*FLAGS)
-
-
-ABSTRACT = VALUES.index("abstract")
 
 
 @dataclass(slots=True)

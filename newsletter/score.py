@@ -41,7 +41,7 @@ from newsletter.store import Store
 
 CHARS_PER_TOKEN = 4  # for estimates only; billing uses the response's `usage`
 ABSTRACT_ANSWER_TOKENS = 80  # a generous bound on one JSONL line with a comment
-TITLE_ANSWER_TOKENS = 12  # `{"id":123,"r":7}` and its newline are about 9
+TITLE_ANSWER_TOKENS = 14  # `{"id":123,"r":7}` and its newline are about 9; 12 with spaces
 MAX_ANSWER_TOKENS = 16_000  # under the output limit of current models (gpt-4o-mini: 16,384)
 
 Progress = Callable[[int], None]  # called with the number of papers just finished
