@@ -149,8 +149,10 @@ HOLE = "\x00"  # around a value's number in a stencil; escape() leaves it as it 
 VALUES = ("n", "id", "title", "url", "pdf_url", "category", "abstract", "comment", "relevance",
           "novelty")  # fmt: skip
 FLAGS = ("cross", "author_match", "short", "r_level", "n_level", "et_al")
-MAX_STENCILS = 4096
+MAX_SHAPES = 2048  # kept stencils; beyond that they are made again
 ABSTRACT = VALUES.index("abstract")
+# stencils by shape, then by form (None: that form of that shape is rendered through Jinja)
+_stencils: dict[tuple, dict[str, Stencil | None]] = {}
 _values = operator.attrgetter(*VALUES)
 _flags = operator.attrgetter(*FLAGS)
 
@@ -166,6 +168,7 @@ class Prepared:
     escaped: list[str]  # the abstract's is "" until `values()`
     sizes: list[int]
     abstract: str
+    stencils: dict[str, Stencil | None]  # the shape's, by form, as they are made
 
     def values(self) -> list[str]:
         if self.abstract and not self.escaped[ABSTRACT]:
@@ -203,7 +206,12 @@ def prepare(paper: PaperView) -> Prepared:
         escaped = [str(escape(text)) for text in texts]
     sizes = list(map(len if joined.isascii() else nbytes, escaped))
     sizes[ABSTRACT] = escaped_size(abstract)
-    return Prepared(shape, escaped, sizes, abstract)
+    stencils = _stencils.get(shape)
+    if stencils is None:
+        if len(_stencils) >= MAX_SHAPES:
+            _stencils.clear()
+        stencils = _stencils[shape] = {}
+    return Prepared(shape, escaped, sizes, abstract, stencils)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,16 +261,11 @@ def make_stencil(paper: PaperView, form: str) -> Stencil | None:
     return Stencil(literals, places, sum(map(nbytes, literals)), ABSTRACT in places)
 
 
-_stencils: dict[tuple, Stencil | None] = {}
-
-
 def stencil_for(paper: PaperView, form: str, prepared: Prepared) -> Stencil | None:
-    key = (form, prepared.shape)
-    if key not in _stencils:
-        if len(_stencils) >= MAX_STENCILS:
-            _stencils.clear()
-        _stencils[key] = make_stencil(paper, form)
-    return _stencils[key]
+    stencils = prepared.stencils
+    if form not in stencils:
+        stencils[form] = make_stencil(paper, form)
+    return stencils[form]
 
 
 def piece_html(paper: PaperView, form: str, prepared: Prepared) -> str:
@@ -422,7 +425,7 @@ def fit_cards(cards: Cards, room: int | None) -> tuple[str, str]:
         size += cards.size(i, form) - cards.size(i, forms[i])
         if form == "title":
             size -= cards.size(i, "toc")
-            frame = cards.frame_size(n)
+            frame = frame or cards.frame_size(n)
         forms[i] = form
     while forms and cards.size_of(forms, n - len(forms)) > room:
         forms.pop()

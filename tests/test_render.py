@@ -133,6 +133,18 @@ def test_safe_url(url, safe):
 
 
 @pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("Sparse\n   Experts  at\tScale ", "Sparse Experts at Scale"),
+        ("  One line, as stored  ", "One line, as stored"),
+        ("Carriage\r\nreturn", "Carriage return"),
+    ],
+)
+def test_clean_puts_feed_layout_on_one_line(text, clean):
+    assert views.clean(text) == clean
+
+
+@pytest.mark.parametrize(
     "url",
     ["https://\t/x", "https:///x", "https://?x", "https://#x", "HTTPS://Host/x", "http:// host",
      "https://a\nb", "https://x/\x00", " https://x ", "ftp://x", "https:/x", "httpsx://y"],
@@ -338,7 +350,8 @@ class TestPieces:
                 html, size = render.render_piece(v, form)
                 assert html == str(render.blocks().piece(v, form))
                 assert size == len(html.encode())
-        assert render._stencils and None not in render._stencils.values()
+        made = [st for by_form in render._stencils.values() for st in by_form.values()]
+        assert made and None not in made
 
     def test_cards_measure_every_form_as_rendered(self, profile, config):
         """Sizes are counted from the values, not the markup: they must agree, quotes and all."""
@@ -356,7 +369,8 @@ class TestPieces:
     def test_papers_of_one_shape_share_a_stencil(self, profile, config, monkeypatch):
         monkeypatch.setattr(render, "_stencils", {})
         render_it(make_selection(20), profile, config)
-        assert len(render._stencils) == 2  # every card alike, and every line of the contents
+        # every card alike, and every line of the contents
+        assert [len(by_form) for by_form in render._stencils.values()] == [2]
 
     def test_values_are_escaped_into_the_stencil(self, profile, config):
         card, _ = render.render_piece(varied_views(profile, config)[0], "full")
@@ -371,7 +385,7 @@ class TestPieces:
         monkeypatch.setattr(render, "_stencils", {})
         v = varied_views(profile, config)[0]
         assert render.render_piece(v, "toc")[0] == f"{v.relevance + 1} {escape(v.title.upper())}"
-        assert list(render._stencils.values()) == [None]
+        assert list(render._stencils.values()) == [{"toc": None}]
 
     def test_the_page_is_what_mjml_makes_of_the_whole(self, profile, config):
         """Only the skeleton goes through mjml2html; the cards are put in its places."""
