@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -222,16 +222,23 @@ class Stencil:
     places: tuple[int, ...]  # which of the prepared values goes in each place
     literal_bytes: int
     shows_abstract: bool
+    pick: Callable[[list], tuple]  # the items of a list at `places`, as a tuple
 
     def fill(self, escaped: list[str]) -> str:
         out = [""] * (2 * len(self.places) + 1)
         out[0::2] = self.literals
-        out[1::2] = [escaped[k] for k in self.places]
+        out[1::2] = self.pick(escaped)
         return "".join(out)
 
     def size(self, sizes: list[int]) -> int:
         """Bytes of `fill`, without filling."""
-        return self.literal_bytes + sum([sizes[k] for k in self.places])
+        return self.literal_bytes + sum(self.pick(sizes))
+
+
+def picker(places: tuple[int, ...]) -> Callable[[list], tuple]:
+    if len(places) > 1:
+        return operator.itemgetter(*places)  # a tuple only from two places up
+    return lambda items: tuple(items[k] for k in places)
 
 
 def hole(k: int) -> str:
@@ -258,7 +265,8 @@ def make_stencil(paper: PaperView, form: str) -> Stencil | None:
         return None
     literals = tuple(parts[0::2])
     places = tuple(int(n) for n in numbers)
-    return Stencil(literals, places, sum(map(nbytes, literals)), ABSTRACT in places)
+    literal_bytes = sum(map(nbytes, literals))
+    return Stencil(literals, places, literal_bytes, ABSTRACT in places, picker(places))
 
 
 def stencil_for(paper: PaperView, form: str, prepared: Prepared) -> Stencil | None:

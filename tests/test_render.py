@@ -362,6 +362,10 @@ class TestPieces:
             for form in ("toc", "title", "full", "short"):
                 assert cards.size(i, form) == len(cards.html(i, form).encode()), (i, form)
 
+    def test_a_stencil_picks_its_places_however_many(self):
+        items = ["a", "b", "c"]
+        assert [render.picker(p)(items) for p in ((), (2,), (2, 0))] == [(), ("c",), ("c", "a")]
+
     def test_escaped_size_is_the_size_of_the_escaped_text(self):
         for text in ("", "plain", QUOTES, "Müller & \"Söhne\" <ü> 'é'" * 3):
             assert render.escaped_size(text) == len(str(escape(text)).encode())
