@@ -318,19 +318,16 @@ def to_html(mjml: str) -> str:
 class Cards:
     """The table of contents and the paper cards, in the forms a budget may ask for: each
     card whole ("full"), shortened ("short"), or as a title-only row at the end ("title",
-    then out of the contents). Each piece is rendered and measured once, when first needed."""
+    then out of the contents). Each piece is measured, and rendered, once, when first needed."""
+
+    FORMS = ("full", "short", "title", "toc")
 
     def __init__(self, papers: list[PaperView]):
         self.papers = papers
+        self.prepared = [prepare(paper) for paper in papers]  # every form needs them all
         self._html: dict[tuple[int, str], str] = {}
-        self._prepared: dict[int, Prepared] = {}
-        self._size: dict[tuple[int, str], int] = {}
+        self._sizes = {form: [-1] * len(papers) for form in self.FORMS}  # -1: not measured
         self._frames: dict[tuple[int, int], tuple[str, str, str]] = {}
-
-    def prepared(self, i: int) -> Prepared:
-        if i not in self._prepared:
-            self._prepared[i] = prepare(self.papers[i])
-        return self._prepared[i]
 
     def html(self, i: int, form: str) -> str:
         """Form "toc" is the paper's line in the contents; the others are its card."""
@@ -341,18 +338,18 @@ class Cards:
                 short = shortened(paper)
                 self._html[key] = piece_html(short, form, prepare(short))
             else:
-                self._html[key] = piece_html(paper, form, self.prepared(i))
+                self._html[key] = piece_html(paper, form, self.prepared[i])
         return self._html[key]
 
     def size(self, i: int, form: str) -> int:
         """Bytes of `html(i, form)`, measured without rendering it where a stencil can say."""
-        key = (i, form)
-        if key not in self._size:
+        sizes = self._sizes[form]
+        if sizes[i] < 0:
             if form == "short":
-                self._size[key] = self.short_size(i)
+                sizes[i] = self.short_size(i)
             else:
-                self._size[key] = piece_size(self.papers[i], form, self.prepared(i))
-        return self._size[key]
+                sizes[i] = piece_size(self.papers[i], form, self.prepared[i])
+        return sizes[i]
 
     def short_size(self, i: int) -> int:
         """A shortened card differs from the whole one only in its abstract and the mark."""
@@ -360,7 +357,7 @@ class Cards:
         cut = truncate(abstract, SHORT_ABSTRACT)
         if cut == abstract:
             return self.size(i, "full")
-        text_bytes = escaped_size(cut) - self.prepared(i).sizes[ABSTRACT]
+        text_bytes = escaped_size(cut) - self.prepared[i].sizes[ABSTRACT]
         return self.size(i, "full") + text_bytes + cut_mark_bytes()
 
     def frame(self, titles: int, omitted: int = 0) -> tuple[str, str, str]:
