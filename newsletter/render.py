@@ -449,13 +449,15 @@ def render_html(digest: Digest, max_bytes: int | None) -> str:
     if not digest.papers:
         return to_html(render_mjml(digest))
     skeleton = to_html(render_mjml(digest, TOC_SLOT, CARDS_SLOT))
-    if skeleton.count(TOC_SLOT) != 1 or skeleton.count(CARDS_SLOT) != 1:
+    head, toc_slot, rest = skeleton.partition(TOC_SLOT)
+    middle, cards_slot, tail = rest.partition(CARDS_SLOT)
+    if not (toc_slot and cards_slot) or TOC_SLOT in rest or CARDS_SLOT in tail:
         raise RuntimeError("mjml2html did not keep the digest's placeholders: see render.py")
     room = None
     if max_bytes is not None:
-        room = max_bytes - nbytes(skeleton) + nbytes(TOC_SLOT) + nbytes(CARDS_SLOT)
+        room = max_bytes - nbytes(head) - nbytes(middle) - nbytes(tail)
     toc, cards = fit_cards(Cards(digest.papers), room)
-    return skeleton.replace(TOC_SLOT, toc, 1).replace(CARDS_SLOT, cards, 1)
+    return "".join((head, toc, middle, cards, tail))
 
 
 def render_text(digest: Digest) -> str:

@@ -401,6 +401,23 @@ class TestPieces:
         assert render.TOC_SLOT not in whole and render.CARDS_SLOT not in whole
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<p>{cards}{toc}</p>",
+        "<p>{toc}{cards}{cards}</p>",
+        "<p>{toc}{toc}{cards}</p>",
+        "<p>{toc}</p>",
+    ],
+)
+def test_a_skeleton_without_its_two_places_is_refused(page, profile, config, monkeypatch):
+    digest = views.build_digest(make_selection(2), profile, config, "PROMPT")
+    page = page.format(toc=render.TOC_SLOT, cards=render.CARDS_SLOT)
+    monkeypatch.setattr(render, "to_html", lambda mjml: page)
+    with pytest.raises(RuntimeError, match="placeholders"):
+        render.render_html(digest, None)
+
+
 def test_screenshots(tmp_path):
     """Phone and desktop, light and dark, in headless Chromium (CI installs it)."""
     if not CHROMIUM.exists():
