@@ -83,6 +83,9 @@ class FakeOpenAI:
     # title -> arXiv id of the papers the fake model "knows": the title pass numbers its titles
     # instead of naming their ids, and a judge keyed by id needs them (`know`)
     catalogue: dict[str, str] = field(default_factory=dict)
+    # request parameters this "model" refuses with a 400, as reasoning models refuse
+    # max_tokens and a temperature: every request naming one is refused, whenever it comes
+    unsupported: set[str] = field(default_factory=set)
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     script: deque[Step] = field(default_factory=deque, init=False)
     in_flight: int = field(default=0, init=False)
@@ -161,6 +164,13 @@ class FakeOpenAI:
     def handle(self, request: RecordedRequest) -> Reply:
         if request.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
             return _error(404, f"Unknown path {request.path}", "invalid_request_error", None)
+        body = request.body if isinstance(request.body, dict) else {}
+        refused = sorted(self.unsupported & body.keys())
+        if refused:
+            message = f"Unsupported parameter: '{refused[0]}' is not supported with this model."
+            if refused[0] == "max_tokens":
+                message += " Use 'max_completion_tokens' instead."
+            return _error(400, message, "invalid_request_error", "unsupported_parameter")
         with self._lock:
             if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
                 self.rejected += 1
@@ -171,7 +181,6 @@ class FakeOpenAI:
         try:
             # Looked up on arrival, stored on answer: like OpenAI, requests sent in parallel
             # before the first one finished all miss the cache.
-            body = request.body if isinstance(request.body, dict) else {}
             prefixes = _prefix_keys(body)
             hit = next((n for n, key in reversed(prefixes) if key in self._cache), 0)
             self._stopping.wait(self.latency + (step.delay if step else 0.0))
