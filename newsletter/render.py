@@ -149,7 +149,7 @@ HOLE = "\x00"  # around a value's number in a stencil; escape() leaves it as it 
 VALUES = ("n", "id", "title", "url", "pdf_url", "category", "abstract", "comment", "relevance",
           "novelty")  # fmt: skip
 FLAGS = ("cross", "author_match", "short", "r_level", "n_level", "et_al")
-MAX_SHAPES = 2048  # kept stencils; beyond that they are made again
+MAX_SHAPES = 2048  # shapes whose stencils are kept; past that, the cache starts over
 ABSTRACT = VALUES.index("abstract")
 # stencils by shape, then by form (None: that form of that shape is rendered through Jinja)
 _stencils: dict[tuple, dict[str, Stencil | None]] = {}
@@ -159,12 +159,11 @@ _flags = operator.attrgetter(*FLAGS)
 
 @dataclass(slots=True)
 class Prepared:
-    """A paper as its pieces need it: its shape (what a piece's markup may depend on besides
-    the values it shows), and its values (VALUES, then each author's name and separator)
-    escaped once for every piece, with their sizes in bytes. The abstract, most of the
-    bytes, is measured at once but escaped only if a piece shows it."""
+    """A paper as its pieces need it: the stencils of its shape (what a piece's markup may
+    depend on besides the values it shows), and its values (VALUES, then each author's name
+    and separator) escaped once for every piece, with their sizes in bytes. The abstract,
+    most of the bytes, is measured at once but escaped only if a piece shows it."""
 
-    shape: tuple
     escaped: list[str]  # the abstract's is "" until `values()`
     sizes: list[int]
     abstract: str
@@ -211,7 +210,7 @@ def prepare(paper: PaperView) -> Prepared:
         if len(_stencils) >= MAX_SHAPES:
             _stencils.clear()
         stencils = _stencils[shape] = {}
-    return Prepared(shape, escaped, sizes, abstract, stencils)
+    return Prepared(escaped, sizes, abstract, stencils)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +235,7 @@ class Stencil:
 
 
 def picker(places: tuple[int, ...]) -> Callable[[list], tuple]:
+    """What gives a list's items at `places`, as a tuple."""
     if len(places) > 1:
         return operator.itemgetter(*places)  # a tuple only from two places up
     return lambda items: tuple(items[k] for k in places)
@@ -291,12 +291,6 @@ def piece_size(paper: PaperView, form: str, prepared: Prepared) -> int:
     if stencil is None:
         return nbytes(piece_html(paper, form, prepared))
     return stencil.size(prepared.sizes)
-
-
-def render_piece(paper: PaperView, form: str, prepared: Prepared | None = None) -> tuple[str, int]:
-    """`piece_html` and `piece_size` together."""
-    prepared = prepared or prepare(paper)
-    return piece_html(paper, form, prepared), piece_size(paper, form, prepared)
 
 
 @cache

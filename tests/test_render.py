@@ -347,7 +347,9 @@ class TestPieces:
         assert any(a.me for v in papers for a in v.authors) and any(v.et_al for v in papers)
         for v in papers:
             for form in self.FORMS:
-                html, size = render.render_piece(v, form)
+                prepared = render.prepare(v)
+                html = render.piece_html(v, form, prepared)
+                size = render.piece_size(v, form, prepared)
                 assert html == str(render.blocks().piece(v, form))
                 assert size == len(html.encode())
         made = [st for by_form in render._stencils.values() for st in by_form.values()]
@@ -377,7 +379,8 @@ class TestPieces:
         assert [len(by_form) for by_form in render._stencils.values()] == [2]
 
     def test_values_are_escaped_into_the_stencil(self, profile, config):
-        card, _ = render.render_piece(varied_views(profile, config)[0], "full")
+        v = varied_views(profile, config)[0]
+        card = render.piece_html(v, "full", render.prepare(v))
         assert "<script>" not in card and "&lt;script&gt;" in card and render.HOLE not in card
 
     def test_a_template_that_computes_with_a_value_is_rendered_whole(
@@ -388,7 +391,10 @@ class TestPieces:
         monkeypatch.setattr(render, "blocks", lambda: module)
         monkeypatch.setattr(render, "_stencils", {})
         v = varied_views(profile, config)[0]
-        assert render.render_piece(v, "toc")[0] == f"{v.relevance + 1} {escape(v.title.upper())}"
+        prepared = render.prepare(v)
+        toc = render.piece_html(v, "toc", prepared)
+        assert toc == f"{v.relevance + 1} {escape(v.title.upper())}"
+        assert render.piece_size(v, "toc", prepared) == len(toc.encode())
         assert list(render._stencils.values()) == [{"toc": None}]
 
     def test_the_page_is_what_mjml_makes_of_the_whole(self, profile, config):
