@@ -13,10 +13,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from newsletter import templating
 from newsletter.config import describe_error, read_toml
-from newsletter.errors import ProfileError, UnknownSubscriber
+from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Deliberately simple: one @, a dot in the domain, no spaces. The provider does the rest.
@@ -144,17 +146,38 @@ def check_profile(profile: Profile) -> list[str]:
     return problems
 
 
+def edit_profile(path: Path, **values: object) -> None:
+    """Set top-level keys of a profile file, keeping its comments and layout (tomlkit puts a
+    new key before the first table, where TOML reads it as top-level)."""
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    for key, value in values.items():
+        doc[key] = value
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+
+
 def write_active(path: Path, active: bool) -> None:
-    """Set `active` in a profile file, keeping its comments and layout."""
-    text = path.read_text(encoding="utf-8")
-    line = f"active = {'true' if active else 'false'}"
-    pattern = re.compile(r"^active\s*=\s*(true|false)[ \t]*$", re.MULTILINE)
-    # keys after the first table header would belong to that table
-    table = re.search(r"^\s*\[", text, re.MULTILINE)
-    head, tail = (text[: table.start()], text[table.start() :]) if table else (text, "")
-    head = pattern.sub(line, head, count=1) if pattern.search(head) else f"{line}\n{head}"
-    path.write_text(head + tail, encoding="utf-8")
+    """Pause (False) or resume (True) a subscriber's digest."""
+    edit_profile(path, active=active)
     parse_profile(path)
+
+
+def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> Path:
+    """Write a commented profile file, folder/ID.toml, from templates/profile.toml.j2;
+    refuse a bad id or address, and an existing file."""
+    path = folder / f"{subscriber_id}.toml"
+    if not ID_PATTERN.match(subscriber_id):
+        raise ProfileError(str(path), [f"(file name): '{subscriber_id}' is not a usable id"])
+    if not EMAIL_PATTERN.match(email):
+        raise ProfileError(str(path), [f"email: '{email}' is not an email address"])
+    if path.exists():
+        raise NewsletterError(f"{display_path(path)} exists already: not overwritten")
+    env = templating.environment(autoescape=False, exact_whitespace=True)
+    text = env.get_template("profile.toml.j2").render(id=subscriber_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    edit_profile(path, name=name, email=email)
+    parse_profile(path)  # the template must always produce a valid profile
+    return path
 
 
 def load_profiles(folder: Path) -> Roster:

@@ -14,7 +14,7 @@ from functools import cache
 
 import jinja2
 
-from newsletter.config import TEMPLATES_DIR
+from newsletter import templating
 from newsletter.models import Paper
 from newsletter.profiles import Profile
 
@@ -25,12 +25,7 @@ MAX_PROMPT_AUTHORS = 6
 @cache
 def environment() -> jinja2.Environment:
     """Plain-text templates: the prompt is not HTML, so no autoescaping here."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    return templating.environment(autoescape=False, exact_whitespace=True)
 
 
 def render_selection_prompt(profile: Profile) -> str:

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
+from newsletter.profiles import parse_profile
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -30,9 +31,16 @@ class TestNew:
         result = run("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", "Ada L")
         assert result.exit_code == 0, result.output
         text = (home / "subscribers" / "ada.toml").read_text()
-        assert text.startswith("# Subscriber profile for Ada L")
-        assert 'email = "ada@lab.org"' in text
+        assert text.startswith("# A subscriber profile.")
+        assert 'name = "Ada L"\nemail = "ada@lab.org"\n' in text
         assert run("subscribers", "validate", "ada").exit_code == 0
+
+    def test_a_name_with_quotes_and_backslashes_is_written_as_toml(self, home):
+        name = 'Ada "The Countess" L\\ovelace'
+        result = run("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", name)
+        assert result.exit_code == 0, result.output
+        profile = parse_profile(home / "subscribers" / "ada.toml")
+        assert profile.name == name and profile.email == "ada@lab.org"
 
     def test_refuses_to_overwrite(self, home):
         before = (home / "subscribers" / "example.toml").read_text()
