@@ -24,7 +24,7 @@ from bench.dayfactory import make_day, make_profiles, table
 from newsletter import archive
 from newsletter.config import load_config
 from newsletter.models import Listing, Pick, Score, Selection, Usage
-from newsletter.pipeline import selection_json
+from newsletter.pipeline import digest_record
 from newsletter.store import Store
 
 PICKS = 12
@@ -49,7 +49,12 @@ def record_day(store: Store, config, profiles, day: date, seed: int) -> None:
         picks = [Pick(p, Score(p.id, 9 - i % 4, 8 - i % 3, f"Matches: {p.title[:50]}"))
                  for i, p in enumerate(chosen)]  # fmt: skip
         selection = Selection(profile.id, day, picks, listed=400, scanned=60, usage=usage)
-        store.save_digest(day, profile.id, "sent", selection_json(selection, None, profile, config))
+        store.save_digest(
+            day,
+            profile.id,
+            "sent",
+            digest_record(selection, None, profile, config).model_dump(mode="json"),
+        )
 
 
 def timed_build(config, store: Store) -> tuple[float, archive.Built]:

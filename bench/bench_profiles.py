@@ -42,9 +42,8 @@ def run(day: Day, profiles: list[Profile]) -> tuple[list[Selection], Usage, int]
     try:
         config = llm_config(server)
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-            selections, spend, requests = score_day(
-                config, store, day.listing, profiles, provider="openai"
-            )
+            selections, scoring = score_day(config, store, day.listing, profiles)
+            spend, requests = scoring.spend, scoring.requests
     finally:
         server.stop()
     return selections, total_usage(spend), requests

@@ -107,9 +107,8 @@ def run(day: Day, profile: Profile, settings: dict[str, Any]) -> Result:
     try:
         config = llm_config(server, **settings)
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-            selections, spend, requests = score_day(
-                config, store, day.listing, [profile], provider="openai"
-            )
+            selections, scoring = score_day(config, store, day.listing, [profile])
+            spend, requests = scoring.spend, scoring.requests
     finally:
         server.stop()
     usage = total_usage(spend)

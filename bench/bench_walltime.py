@@ -57,9 +57,8 @@ def timed_run(day: Day, profiles: list[Profile], *, latency: float, concurrency:
         config = llm_config(server, concurrency=concurrency, timeout=60)
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
             started = time.monotonic()
-            selections, spend, requests = score_day(
-                config, store, day.listing, profiles, provider="openai"
-            )
+            selections, scoring = score_day(config, store, day.listing, profiles)
+            spend, requests = scoring.spend, scoring.requests
             seconds = time.monotonic() - started
     finally:
         server.stop()

@@ -24,8 +24,7 @@ only the day pages whose fingerprint changed. Deleting the output folder forces 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache, partial
@@ -37,11 +36,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from newsletter import render, views
-from newsletter.config import TEMPLATES_DIR, Config
+from newsletter import render, templating, views
+from newsletter.config import Config
 from newsletter.deliver import write_atomic
 from newsletter.errors import NewsletterError
-from newsletter.models import Paper, Pick, Score, Selection, Usage
+from newsletter.models import Paper, SavedDigest
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
 from newsletter.store import Store
@@ -109,61 +108,19 @@ def page_url(config: Config, store: Store, subscriber_id: str, day: date) -> str
     return f"{base}/{store.archive_token(subscriber_id)}/{day_file(day)}"
 
 
-# -- the stored record back into a Selection --------------------------------------------------
+# -- the reader of a saved digest ------------------------------------------------------------
 
 
-def pick_from_record(item: dict, stored: Paper | None) -> Pick:
-    """One paper as the digest showed it: title and authors as sent, the abstract from the
-    papers table (the record does not keep it), and a stand-in if the paper is gone."""
-    paper = stored or Paper(
-        id=item["id"], title=item["title"], authors=(), abstract="", categories=(),
-        primary_category="",
-    )  # fmt: skip
-    paper = replace(
-        paper,
-        title=item["title"],
-        authors=tuple(item["authors"]),
-        primary_category=item.get("primary_category") or paper.primary_category,
-        announce_type=item.get("announce_type", "new"),
-    )
-    # an author match is chosen without scores; the selection gives it 10 and 10
-    relevance = 10 if item["relevance"] is None else item["relevance"]
-    novelty = 10 if item["novelty"] is None else item["novelty"]
-    score = Score(paper.id, relevance, novelty, item["comment"])
-    return Pick(paper, score, author_match=bool(item["author_match"]))
-
-
-def selection_from_record(record: dict, papers: dict[str, Paper]) -> Selection:
-    """The Selection that `pipeline.selection_json` saved."""
-    usage = {u["model"]: Usage(**u) for u in record.get("usage", [])}
-    return Selection(
-        subscriber_id=record["subscriber_id"],
-        day=date.fromisoformat(record["day"]),
-        picks=[pick_from_record(item, papers.get(item["id"])) for item in record["papers"]],
-        listed=record["totals"]["listed"],
-        scanned=record["totals"]["scanned"],
-        unscored=list(record.get("unscored", [])),
-        usage=usage,
-        notes=list(record.get("notes", [])),
-    )
-
-
-def subject_name(record: dict) -> str:
-    """The reader's name as the digest's subject gave it ("... for Ada")."""
-    subject = record.get("subject") or ""
-    return subject.rsplit(" for ", 1)[1] if " for " in subject else "reader"
-
-
-def reader_for(record: dict, profile: Profile | None) -> Profile:
+def reader_for(record: SavedDigest, profile: Profile | None) -> Profile:
     """The profile as it was on the day, as far as the record kept it (name, categories,
-    followed authors, model); the rest from the current profile, or, when its file is gone,
-    from a stand-in named as the subject named them (older records kept no more)."""
+    followed authors, model); the rest from the current profile, or from a stand-in when its
+    file is gone."""
     if profile is None:
-        profile = Profile.model_construct(name=subject_name(record), email="")
-        profile.id = record["subscriber_id"]
-    saved = record.get("reader") or {}
-    keep = ("name", "categories", "authors", "model")
-    return profile.model_copy(update={k: saved[k] for k in keep if k in saved})
+        profile = Profile.model_construct(name="reader", email="")
+        profile.id = record.subscriber_id
+    if record.reader is None:
+        return profile
+    return profile.model_copy(update=record.reader.model_dump())
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -172,14 +129,7 @@ def reader_for(record: dict, profile: Profile | None) -> Profile:
 @cache
 def environment() -> jinja2.Environment:
     """The archive's own pages: HTML, so everything interpolated is escaped."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
+    return templating.environment(autoescape=True)
 
 
 def render_template(name: str, **context: Any) -> str:
@@ -210,7 +160,7 @@ def month_links(months: list[str], i: int) -> tuple[Link, Link, Link]:
 
 
 def day_page(
-    record: dict,
+    record: SavedDigest,
     papers: dict[str, Paper],
     reader: Profile,
     config: Config,
@@ -220,7 +170,7 @@ def day_page(
 ) -> str:
     """The digest's HTML as emailed, with the navigation bar on top: the footer is left out,
     every card is whole, and the prompt is shown only when the profile still exists."""
-    selection = selection_from_record(record, papers)
+    selection = record.to_selection(papers)
     digest = views.build_digest(selection, reader, config, prompt_text or "")
     prompt = {**digest.prompt, "intro": digest.prompt["intro"] + PROMPT_NOTE}
     nav = nav_html("Digests by day", links)
@@ -229,27 +179,26 @@ def day_page(
     return render.render_html(digest, None).replace("<head>", head, 1)
 
 
-def top_papers(record: dict) -> list[dict[str, Any]]:
+def top_papers(record: SavedDigest) -> list[dict[str, Any]]:
     """The day's first papers as the digest numbered them: author matches first, then the
     selection's order (views.display_order), so `#paper-N` on the day page is the same one."""
-    items = sorted(record["papers"], key=lambda item: not item["author_match"])
+    items = sorted(record.papers, key=lambda item: not item.author_match)
     return [
         {
             "n": n,
-            "title": views.clean(item["title"]),
-            "author_match": item["author_match"],
-            "relevance": item["relevance"],
-            "novelty": item["novelty"],
+            "title": views.clean(item.title),
+            "author_match": item.author_match,
+            "relevance": item.relevance,
+            "novelty": item.novelty,
         }
         for n, item in enumerate(items[:TOP_PAPERS], 1)
     ]
 
 
-def month_page(month: str, records: list[dict], links: tuple[Link, Link, Link]) -> str:
+def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, Link]) -> str:
     days = []
     for record in records:
-        day, count = date.fromisoformat(record["day"]), len(record["papers"])
-        listed = record["totals"]["listed"]
+        day, count, listed = record.day, len(record.papers), record.totals.listed
         days.append(
             {
                 "href": day_file(day),
@@ -292,7 +241,9 @@ def code_version() -> str:
     """What a page's bytes depend on besides its data: this package's code, the templates,
     and the libraries that render them."""
     digest = hashlib.sha256()
-    files = sorted(Path(__file__).parent.glob("*.py")) + sorted(TEMPLATES_DIR.glob("*.j2"))
+    files = sorted(Path(__file__).parent.glob("*.py")) + sorted(
+        templating.TEMPLATES_DIR.glob("*.j2")
+    )
     for path in files:
         digest.update(path.read_bytes())
     for dist in RENDERING_LIBRARIES:
@@ -307,9 +258,9 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def stored_text(record: dict, papers: dict[str, Paper]) -> str:
+def stored_text(record: SavedDigest, papers: dict[str, Paper]) -> str:
     """What a day page takes from the papers table: abstracts and categories."""
-    return "\0".join(repr(papers.get(item["id"])) for item in record["papers"])
+    return "\0".join(repr(papers.get(item.id)) for item in record.papers)
 
 
 def source_mark(source: str) -> str:
@@ -330,26 +281,21 @@ def has_source(path: Path, source: str) -> bool:
 
 
 def subscriber_pages(
-    records: list[dict], profile: Profile | None, config: Config, papers: dict[str, Paper]
+    records: list[SavedDigest], profile: Profile | None, config: Config, papers: dict[str, Paper]
 ) -> dict[str, Page]:
     """One subscriber's pages by file name, from their records in day order."""
-    days = [date.fromisoformat(r["day"]) for r in records]
+    days = [r.day for r in records]
     prompt_text = render_full_prompt(profile) if profile is not None else None
-    readers: dict[str, tuple[Profile, str]] = {}  # most days share one reader: build it once
     settings = config.model_dump_json()
     pages = {}
     for i, record in enumerate(records):
-        key = json.dumps([record.get("reader"), profile is None and subject_name(record)])
-        if key not in readers:
-            reader = reader_for(record, profile)
-            readers[key] = reader, repr(reader)
-        reader, reader_text = readers[key]
+        reader = reader_for(record, profile)
         links = day_links(days, i)
-        source = fingerprint(json.dumps(record), stored_text(record, papers), reader_text,
+        source = fingerprint(record.model_dump_json(), stored_text(record, papers), repr(reader),
                              settings, prompt_text or "", repr(links))  # fmt: skip
         make = partial(day_page, record, papers, reader, config, prompt_text, links, source)
         pages[day_file(days[i])] = Page(make, source)
-    by_month = {m: list(g) for m, g in groupby(records, lambda r: r["day"][:7])}  # YYYY-MM
+    by_month = {m: list(g) for m, g in groupby(records, lambda r: month_key(r.day))}
     months = list(by_month)
     for i, month in enumerate(months):
         make = partial(month_page, month, by_month[month], month_links(months, i))
@@ -386,17 +332,14 @@ def build(config: Config, store: Store, out: Path, only: str | None = None) -> B
     if only is not None and not digests:
         raise NewsletterError(f"no digest of '{only}' in {store.path}: nothing to build")
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
-    papers = store.load_papers(paper_ids(record for _, _, record in digests))
+    records = [(who, SavedDigest.model_validate(data)) for _, who, data in digests]
+    papers = store.load_papers(item.id for _, record in records for item in record.papers)
     built = Built()
     front = partial(render_template, "archive_index.j2", title="arXiv digest archive")
     write_pages(out, {"index.html": Page(front), "robots.txt": Page(lambda: ROBOTS_TXT)}, built)
-    for subscriber_id, rows in groupby(digests, lambda row: row[1]):
-        records = [record for _, _, record in rows]
-        pages = subscriber_pages(records, profiles.get(subscriber_id), config, papers)
+    for subscriber_id, rows in groupby(records, lambda row: row[0]):
+        mine = [record for _, record in rows]
+        pages = subscriber_pages(mine, profiles.get(subscriber_id), config, papers)
         write_pages(out / store.archive_token(subscriber_id), pages, built)
         built.subscribers += 1
     return built
-
-
-def paper_ids(records: Iterable[dict]) -> list[str]:
-    return [item["id"] for record in records for item in record["papers"]]

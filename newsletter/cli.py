@@ -6,7 +6,6 @@ Domain errors (`newsletter.errors`) become one-line messages and exit codes here
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,53 +13,32 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import jinja2
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from newsletter import archive, deliver, fetch, pipeline, suppressions
 from newsletter import profiles as profiles_mod
-from newsletter.config import TEMPLATES_DIR, Config, load_config, sendgrid_key
+from newsletter.config import Config, load_config, sendgrid_key
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
-from newsletter.models import Selection, Usage
-from newsletter.profiles import load_profiles
+from newsletter.models import Selection
 from newsletter.prompt import render_full_prompt
 from newsletter.store import Store
 from newsletter.views import plural
-
-app = typer.Typer(
-    help="A personalized daily digest of new arXiv papers, scored by an LLM, sent by email.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-subscribers_app = typer.Typer(
-    help="Create, list, show and validate subscriber profiles.", no_args_is_help=True
-)
-app.add_typer(subscribers_app, name="subscribers")
-suppressions_app = typer.Typer(
-    help="SendGrid's suppression lists: who unsubscribed, bounced or reported spam.",
-    no_args_is_help=True,
-)
-app.add_typer(suppressions_app, name="suppressions")
-archive_app = typer.Typer(
-    help="The web archive: every digest sent (or previewed), as static pages.",
-    no_args_is_help=True,
-)
-app.add_typer(archive_app, name="archive")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Domain errors become `error: ...` lines and their exit code, never a traceback."""
+class Commands(TyperGroup):
+    """The command tree. Domain errors from any command become `error: ...` lines and their
+    exit code here, in one place, never a traceback (NEWSLETTER_RAISE=1 re-raises them)."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except NewsletterError as exc:
             if os.environ.get("NEWSLETTER_RAISE"):
                 raise
@@ -68,7 +46,26 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 err.print(f"error: {line}", markup=False)
             raise typer.Exit(exc.exit_code) from None
 
-    return wrapper
+
+HELP = {"help_option_names": ["-h", "--help"]}
+
+
+def group(help_text: str, cls: type[TyperGroup] = TyperGroup) -> typer.Typer:
+    return typer.Typer(
+        cls=cls, help=help_text, no_args_is_help=True, rich_markup_mode=None, context_settings=HELP
+    )
+
+
+app = group("A personalized daily digest of new arXiv papers, scored by an LLM, sent by email.",
+            Commands)  # fmt: skip
+subscribers_app = group("Create, list, show and validate subscriber profiles.")
+app.add_typer(subscribers_app, name="subscribers")
+suppressions_app = group(
+    "SendGrid's suppression lists: who unsubscribed, bounced or reported spam."
+)
+app.add_typer(suppressions_app, name="suppressions")
+archive_app = group("The web archive: every digest sent (or previewed), as static pages.")
+app.add_typer(archive_app, name="archive")
 
 
 @app.callback()
@@ -92,7 +89,6 @@ def get_config(ctx: typer.Context) -> Config:
 
 
 @subscribers_app.command("new")
-@handle_errors
 def subscribers_new(
     ctx: typer.Context,
     subscriber_id: Annotated[str, typer.Argument(metavar="ID", help="The new subscriber's id.")],
@@ -104,7 +100,9 @@ def subscribers_new(
     Example: newsletter subscribers new ada --email ada@example.org --name "Ada Lovelace"
     """
     config = get_config(ctx)
-    path = create_profile(config.subscribers_dir, subscriber_id, email, name or subscriber_id)
+    path = profiles_mod.create_profile(
+        config.subscribers_dir, subscriber_id, email, name or subscriber_id
+    )
     out.print(
         f"wrote {profiles_mod.display_path(path)}: edit its topics, then run "
         f"`newsletter subscribers validate {subscriber_id}`",
@@ -112,25 +110,7 @@ def subscribers_new(
     )
 
 
-def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> Path:
-    """Render templates/profile.toml.j2 into folder/ID.toml; refuse to overwrite."""
-    path = folder / f"{subscriber_id}.toml"
-    if not profiles_mod.ID_PATTERN.match(subscriber_id):
-        raise ProfileError(str(path), [f"(file name): '{subscriber_id}' is not a usable id"])
-    if not profiles_mod.EMAIL_PATTERN.match(email):
-        raise ProfileError(str(path), [f"email: '{email}' is not an email address"])
-    if path.exists():
-        raise NewsletterError(f"{profiles_mod.display_path(path)} exists already: not overwritten")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=False)
-    text = env.get_template("profile.toml.j2").render(id=subscriber_id, email=email, name=name)
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    profiles_mod.parse_profile(path)  # the template must always produce a valid profile
-    return path
-
-
 @subscribers_app.command("list")
-@handle_errors
 def subscribers_list(ctx: typer.Context) -> None:
     """List every subscriber: id, email, categories, topics, active.
 
@@ -153,7 +133,6 @@ def subscribers_list(ctx: typer.Context) -> None:
 
 
 @subscribers_app.command("show")
-@handle_errors
 def subscribers_show(
     ctx: typer.Context,
     subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -180,7 +159,6 @@ def subscribers_show(
 
 
 @subscribers_app.command("validate")
-@handle_errors
 def subscribers_validate(
     ctx: typer.Context,
     subscriber_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
@@ -210,7 +188,6 @@ def subscribers_validate(
 
 
 @subscribers_app.command("pause")
-@handle_errors
 def subscribers_pause(
     ctx: typer.Context, subscriber_id: Annotated[str, typer.Argument(metavar="ID")]
 ) -> None:
@@ -222,7 +199,6 @@ def subscribers_pause(
 
 
 @subscribers_app.command("resume")
-@handle_errors
 def subscribers_resume(
     ctx: typer.Context, subscriber_id: Annotated[str, typer.Argument(metavar="ID")]
 ) -> None:
@@ -246,7 +222,6 @@ def set_active(ctx: typer.Context, subscriber_id: str, active: bool) -> None:
 
 
 @suppressions_app.command("sync")
-@handle_errors
 def suppressions_sync(ctx: typer.Context) -> None:
     """Read SendGrid's suppression lists now and print what changed.
 
@@ -268,7 +243,6 @@ def suppressions_sync(ctx: typer.Context) -> None:
 
 
 @suppressions_app.command("list")
-@handle_errors
 def suppressions_list(ctx: typer.Context) -> None:
     """List the suppressed addresses as last synced, with the subscriber each one is.
 
@@ -290,7 +264,6 @@ def suppressions_list(ctx: typer.Context) -> None:
 
 
 @app.command("prompt")
-@handle_errors
 def prompt(
     ctx: typer.Context,
     subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -342,25 +315,18 @@ def progress_hooks() -> Iterator[pipeline.Hooks]:
 
 
 @app.command("fetch")
-@handle_errors
 def fetch_command(ctx: typer.Context, feed: FeedOption = None, day: DateOption = None) -> None:
     """Store the day's announced papers for the active subscribers' categories.
 
     Example: newsletter fetch --feed newsletter/data/sample-listing.xml
     """
     config = get_config(ctx)
-    roster = load_profiles(config.subscribers_dir)
-    with Store(config.storage.path) as store, progress_hooks() as hooks:
-        categories = pipeline.active_categories(config, roster)
-        hooks.say(f"fetching {' + '.join(categories)}")
-        listing, stored = fetch.fetch_day(
-            config.arxiv, store, categories, feed=feed, day=parse_day(day), on_progress=hooks.say
-        )
+    with progress_hooks() as hooks:
+        listing, stored = pipeline.run_fetch(config, feed=feed, day=parse_day(day), hooks=hooks)
     out.print(fetch.summary_line(listing, stored), markup=False)
 
 
 @app.command("score")
-@handle_errors
 def score_command(
     ctx: typer.Context,
     only: OnlyOption = None,
@@ -372,29 +338,16 @@ def score_command(
     Example: newsletter score --only example --feed newsletter/data/sample-listing.xml
     """
     config = get_config(ctx)
-    roster = load_profiles(config.subscribers_dir)
-    report_profile_errors(roster.errors if only is None else [])
-    profiles = [roster.get(only)] if only else roster.active
-    with Store(config.storage.path) as store, progress_hooks() as hooks:
-        listing, _ = pipeline.get_listing(
-            config,
-            store,
-            pipeline.active_categories(config, roster),
-            feed=feed,
-            day=parse_day(day),
-            hooks=hooks,
-        )
-        provider = pipeline.choose_provider(config, dry_run=True, hooks=hooks)
-        selections, spend, requests = pipeline.score_day(
-            config, store, listing, profiles, provider=provider, hooks=hooks
-        )
-    for selection in selections:
+    opts = pipeline.SendOptions(only=only, feed=feed, day=parse_day(day))
+    with progress_hooks() as hooks:
+        report = pipeline.run_score(config, opts, hooks)
+    report_profile_errors(report.profile_errors)
+    for selection in report.selections:
         print_selection(selection)
-    print_usage(spend, requests, provider)
+    print_usage(report)
 
 
 @app.command("send")
-@handle_errors
 def send_command(
     ctx: typer.Context,
     dry_run: Annotated[
@@ -426,7 +379,6 @@ def send_command(
 
 
 @archive_app.command("build")
-@handle_errors
 def archive_build(
     ctx: typer.Context,
     only: OnlyOption = None,
@@ -475,16 +427,18 @@ def print_selection(selection: Selection) -> None:
         out.print(f"unscored: {', '.join(selection.unscored)}", markup=False)
 
 
-def print_usage(spend: dict[str, Usage], requests: int, provider: str) -> None:
+def print_usage(report: pipeline.Report) -> None:
     """What this run spent, per model (the digests show what their whole day cost)."""
-    if provider == "local":
-        out.print("scored by the local keyword scorer: 0 tokens, $0.00", markup=False)
+    if not report.scorer:
+        return  # nothing was scored: no listing, or nobody to score for
+    if not report.billed:
+        out.print(f"scored by {report.scorer}: 0 tokens, $0.00", markup=False)
         return
-    if not requests:
+    if not report.requests:
         out.print("this run made no request: every score came from the cache", markup=False)
         return
     table = Table("model", "requests", "prompt", "cached", "completion", "total", "cost")
-    for u in spend.values():
+    for u in report.usage.values():
         cost = "unknown (no price)" if u.cost_usd is None else f"${u.cost_usd:.4f}"
         table.add_row(u.model, str(u.requests), str(u.prompt_tokens), str(u.cached_tokens),
                       str(u.completion_tokens), str(u.total_tokens), cost)  # fmt: skip
@@ -510,7 +464,7 @@ def print_report(report: pipeline.Report) -> None:
     notes = {n for s in report.served if s.selection for n in s.selection.notes}
     for note in sorted(notes):  # shared scoring gives several subscribers the same note
         err.print(f"note: {note}", markup=False)
-    print_usage(report.usage, report.requests, report.provider)
+    print_usage(report)
     counts: dict[str, int] = {}
     for s in report.served:
         counts[s.status] = counts.get(s.status, 0) + 1

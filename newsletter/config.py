@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from newsletter.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 class _Strict(BaseModel):
@@ -127,9 +126,6 @@ class Config(_Strict):
     output: OutputConfig = Field(default_factory=OutputConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     source: Path | None = Field(default=None, exclude=True)
-
-    def price(self, model: str) -> Price | None:
-        return self.llm.prices.get(model)
 
 
 def format_loc(loc: tuple) -> str:

@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
@@ -35,7 +35,7 @@ from sendgrid.helpers.mail import Asm, Category, CustomArg, From, GroupId, Heade
 
 from newsletter.config import SendgridConfig
 from newsletter.errors import DeliveryError
-from newsletter.models import Email
+from newsletter.models import Email, SavedDigest, Status
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
 
 T = TypeVar("T")
@@ -70,11 +70,12 @@ class Envelope:
 
 
 @dataclass
-class Outcome:
-    status: str  # "sent" | "skipped" | "failed" | "unknown" | "previewed"
+class Delivery:
+    """What became of one digest handed to SendGrid (or found in the ledger)."""
+
+    status: Status  # sent, skipped (sent before), failed or unknown
     message_id: str | None = None
     detail: str = ""
-    paths: list[Path] = field(default_factory=list)
 
 
 # -- what is sent -------------------------------------------------------------------------
@@ -272,15 +273,15 @@ UNKNOWN_HINT = (
 )
 
 
-def prior_outcome(store: Store, day: date, subscriber_id: str) -> Outcome | None:
+def prior_delivery(store: Store, day: date, subscriber_id: str) -> Delivery | None:
     """What the ledger already says of (day, subscriber): sent, maybe sent, or None (send it)."""
     row = store.delivery(day, subscriber_id)
     if row is None:
         return None
     if row["status"] == SENT:
-        return Outcome("skipped", row["message_id"], f"already sent {row['updated_at']}")
+        return Delivery(Status.SKIPPED, row["message_id"], f"already sent {row['updated_at']}")
     if row["status"] in (SENDING, UNKNOWN):
-        return Outcome("unknown", row["message_id"], UNKNOWN_HINT)
+        return Delivery(Status.UNKNOWN, row["message_id"], UNKNOWN_HINT)
     return None
 
 
@@ -292,9 +293,9 @@ def deliver(
     config: SendgridConfig,
     *,
     force: bool = False,
-) -> Outcome:
+) -> Delivery:
     """Send one digest unless the ledger says it went (or may have gone) already."""
-    if not force and (prior := prior_outcome(store, env.day, env.subscriber_id)):
+    if not force and (prior := prior_delivery(store, env.day, env.subscriber_id)):
         return prior
     payload = build_payload(email, env, config)
     store.begin_delivery(env.day, env.subscriber_id, env.to_email)
@@ -302,14 +303,14 @@ def deliver(
         message_id = sender.send(payload)
     except UnknownOutcome as exc:
         store.finish_delivery(env.day, env.subscriber_id, UNKNOWN, error=str(exc))
-        return Outcome("unknown", detail=one_line(f"{exc}; check SendGrid activity"))
+        return Delivery(Status.UNKNOWN, detail=one_line(f"{exc}; check SendGrid activity"))
     except DeliveryError as exc:
         store.finish_delivery(env.day, env.subscriber_id, FAILED, error=str(exc))
-        return Outcome("failed", detail=one_line(str(exc)))
+        return Delivery(Status.FAILED, detail=one_line(str(exc)))
     store.finish_delivery(
         env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
     )
-    return Outcome("sent", message_id, f"to {env.to_email}")
+    return Delivery(Status.SENT, message_id, f"to {env.to_email}")
 
 
 def one_line(text: str) -> str:
@@ -321,12 +322,13 @@ def one_line(text: str) -> str:
 
 
 def write_preview(
-    outbox: Path, email: Email, env: Envelope, config: SendgridConfig, selection_json: dict
+    outbox: Path, email: Email, env: Envelope, config: SendgridConfig, record: SavedDigest
 ) -> list[Path]:
     """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths."""
     folder = outbox / env.day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    selection = json.dumps(selection_json, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    data = record.model_dump(mode="json")
+    selection = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     files = {
         ".html": email.html.encode("utf-8"),
         ".txt": email.text.encode("utf-8"),

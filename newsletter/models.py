@@ -1,9 +1,12 @@
-"""Plain data passed between the pipeline's stages."""
+"""Plain data passed between the pipeline's stages, and the record of a digest as saved."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
@@ -120,3 +123,142 @@ class Email:
     preheader: str
     html: str
     text: str
+
+
+class Status(StrEnum):
+    """How a run served one subscriber: the words of the run's summary."""
+
+    SENT = "sent"
+    PREVIEWED = "previewed"  # --dry-run: written to the outbox
+    SKIPPED = "skipped"  # sent earlier that day
+    EMPTY = "empty"  # nothing passed the cutoffs, and [sendgrid] send_empty is off
+    PAUSED = "paused"  # active = false
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # SendGrid may have the mail: check before --force
+    # on one of SendGrid's suppression lists, worst first
+    SPAM_REPORT = "spam report"
+    BOUNCED = "bounced"
+    INVALID_EMAIL = "invalid email"
+    BLOCKED = "blocked"
+    UNSUBSCRIBED = "unsubscribed"
+
+    @property
+    def served(self) -> bool:
+        """Whether the subscriber got what they should have (nothing, in some cases)."""
+        return self not in (Status.FAILED, Status.UNKNOWN)
+
+
+# -- a digest as saved: the .json preview, and the store's record that the archive reads ----
+
+
+class SavedPick(BaseModel):
+    id: str
+    title: str
+    authors: list[str]
+    url: str
+    author_match: bool
+    relevance: int | None  # None for an author match: chosen without scores
+    novelty: int | None
+    comment: str
+    primary_category: str = ""
+    announce_type: str = "new"
+
+
+class SavedUsage(BaseModel):
+    model: str
+    requests: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+
+class Totals(BaseModel):
+    listed: int
+    scanned: int
+    relevant: int
+
+
+class Reader(BaseModel):
+    """The profile as it was on the day, as far as a digest's page needs it."""
+
+    name: str
+    categories: list[str]
+    authors: list[str]
+    model: str
+
+
+class SavedDigest(BaseModel):
+    """One digest's selection, as written to the outbox and the store and read back by the
+    archive. Abstracts are not kept: they are in the store's papers table."""
+
+    day: date
+    subscriber_id: str
+    subject: str | None = None
+    totals: Totals
+    papers: list[SavedPick]
+    unscored: list[str] = []
+    usage: list[SavedUsage] = []
+    notes: list[str] = []
+    reader: Reader | None = None
+
+    @classmethod
+    def of(cls, selection: Selection, subject: str | None, reader: Reader | None) -> SavedDigest:
+        return cls(
+            day=selection.day,
+            subscriber_id=selection.subscriber_id,
+            subject=subject,
+            totals=Totals(
+                listed=selection.listed, scanned=selection.scanned, relevant=len(selection.picks)
+            ),
+            papers=[_saved_pick(k) for k in selection.picks],
+            unscored=selection.unscored,
+            usage=[SavedUsage(**vars(u)) for u in selection.usage.values()],
+            notes=selection.notes,
+            reader=reader,
+        )
+
+    def to_selection(self, papers: dict[str, Paper]) -> Selection:
+        """The Selection again, abstracts from `papers` (a stand-in for a paper gone)."""
+        return Selection(
+            subscriber_id=self.subscriber_id,
+            day=self.day,
+            picks=[_pick(item, papers.get(item.id)) for item in self.papers],
+            listed=self.totals.listed,
+            scanned=self.totals.scanned,
+            unscored=list(self.unscored),
+            usage={u.model: Usage(**u.model_dump()) for u in self.usage},
+            notes=list(self.notes),
+        )
+
+
+def _saved_pick(pick: Pick) -> SavedPick:
+    paper, score = pick.paper, pick.score
+    return SavedPick(
+        id=paper.id,
+        title=paper.title,
+        authors=list(paper.authors),
+        url=paper.abs_url,
+        author_match=pick.author_match,
+        relevance=None if pick.author_match else score.relevance,
+        novelty=None if pick.author_match else score.novelty,
+        comment=score.comment,
+        primary_category=paper.primary_category,
+        announce_type=paper.announce_type,
+    )
+
+
+def _pick(item: SavedPick, stored: Paper | None) -> Pick:
+    """One paper as the digest showed it: title and authors as sent, the rest as stored."""
+    paper = stored or Paper(item.id, item.title, (), "", (), "")
+    paper = replace(
+        paper,
+        title=item.title,
+        authors=tuple(item.authors),
+        primary_category=item.primary_category or paper.primary_category,
+        announce_type=item.announce_type,
+    )
+    # an author match is chosen without scores; the selection gives it 10 and 10
+    relevance = 10 if item.relevance is None else item.relevance
+    novelty = 10 if item.novelty is None else item.novelty
+    return Pick(paper, Score(paper.id, relevance, novelty, item.comment), item.author_match)

@@ -10,14 +10,22 @@ import asyncio
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from newsletter import archive, deliver, fetch, render, suppressions
 from newsletter.config import Config, openai_key, sendgrid_key
 from newsletter.errors import NewsletterError
-from newsletter.models import Email, Listing, Paper, Selection, Usage
+from newsletter.models import (
+    Listing,
+    Paper,
+    Reader,
+    SavedDigest,
+    Selection,
+    Status,
+    Usage,
+)
 from newsletter.profiles import Profile, Roster, load_profiles
 from newsletter.prompt import (
     prompt_hash,
@@ -25,14 +33,12 @@ from newsletter.prompt import (
     render_selection_prompt,
     render_title_prompt,
 )
-from newsletter.score import LLMScorer, Outcome, make_client, score_locally
+from newsletter.score import KeywordScorer, LLMScorer, Scored, Scorer, make_client
 from newsletter.select import author_matches, candidates, select
 from newsletter.store import Store
 
 Notify = Callable[[str], None]
 SEND_WORKERS = 8  # SendGrid requests in flight: the client is synchronous
-# statuses that count as served; "failed" and "unknown" do not
-SERVED = {"sent", "previewed", "skipped", "empty", "paused", *suppressions.REASONS}
 
 
 @dataclass
@@ -50,25 +56,29 @@ class Served:
     """One subscriber's line in the run summary."""
 
     subscriber_id: str
-    status: str  # sent, previewed, skipped, empty, failed, unknown, suppressed
+    status: Status
     selection: Selection | None = None
     detail: str = ""
-    paths: list[Path] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)  # a preview's files
 
 
 @dataclass
 class Report:
-    day: date | None
-    listing: Listing | None
+    """What a run did: the day, each subscriber's outcome, and what scoring spent."""
+
+    day: date | None = None
+    listing: Listing | None = None
     served: list[Served] = field(default_factory=list)
+    selections: list[Selection] = field(default_factory=list)
     usage: dict[str, Usage] = field(default_factory=dict)
     profile_errors: list[str] = field(default_factory=list)
     requests: int = 0
-    provider: str = "openai"
+    scorer: str = ""  # what judged the papers, as the summary names it
+    billed: bool = True  # False: the local scorer, which costs nothing
 
     @property
     def ok(self) -> bool:
-        return not self.profile_errors and all(s.status in SERVED for s in self.served)
+        return not self.profile_errors and all(s.status.served for s in self.served)
 
 
 # -- fetch ------------------------------------------------------------------------------------
@@ -89,7 +99,8 @@ def get_listing(
     day: date | None = None,
     hooks: Hooks | None = None,
 ) -> tuple[Listing, int]:
-    """The day's papers: from the store when that day was fetched for these categories."""
+    """The day's papers, and how many were new to the store: from the store when that day
+    was fetched for these categories, else from the chosen source."""
     hooks = hooks or Hooks()
     if day is not None and feed is None:
         known = store.fetched_categories(day)
@@ -102,17 +113,32 @@ def get_listing(
     )
 
 
+def run_fetch(
+    config: Config, *, feed: Path | None = None, day: date | None = None, hooks: Hooks | None = None
+) -> tuple[Listing, int]:
+    """`newsletter fetch`: store the day's papers for the active subscribers' categories."""
+    roster = load_profiles(config.subscribers_dir)
+    with Store(config.storage.path) as store:
+        return get_listing(
+            config, store, active_categories(config, roster), feed=feed, day=day, hooks=hooks
+        )
+
+
 # -- score and select -------------------------------------------------------------------------
 
 
-def choose_provider(config: Config, *, dry_run: bool, hooks: Hooks) -> str:
-    """`local` when configured, or for a dry run without a key (said once, plainly)."""
+def use_local_scorer(config: Config, *, dry_run: bool, hooks: Hooks) -> bool:
+    """The local scorer when configured, or for a dry run without a key (said once, plainly)."""
     if config.llm.provider == "local":
-        return "local"
+        return True
     if openai_key() is None and config.llm.base_url is None and dry_run:
         hooks.warn("OPENAI_API_KEY is not set: scoring with the local keyword scorer")
-        return "local"
-    return "openai"
+        return True
+    return False
+
+
+def make_scorer(config: Config, store: Store, *, local: bool) -> Scorer:
+    return KeywordScorer() if local else LLMScorer(config, store, make_client(config))
 
 
 @dataclass
@@ -139,22 +165,29 @@ def scoring_key(config: Config, profile: Profile) -> tuple[str, str]:
     return model, prompt_hash(render_selection_prompt(profile), render_title_prompt(profile))
 
 
+@dataclass
+class Scoring:
+    """A run's scoring: each subscriber's share, what it spent per model, what judged."""
+
+    results: dict[str, Scored]
+    spend: dict[str, Usage]
+    requests: int
+    scorer: str
+    billed: bool
+
+
 def score_plans(
-    config: Config, store: Store, plans: list[Plan], provider: str, hooks: Hooks, day: date
-) -> tuple[dict[str, Outcome], dict[str, Usage], int]:
-    """Score every plan; identical prompts share one set of requests. Returns outcomes by
-    subscriber id, the run's spend per model, and the number of requests made."""
-    if provider == "local":
-        return {p.profile.id: score_locally(p.profile, p.to_score) for p in plans}, {}, 0
+    config: Config, store: Store, plans: list[Plan], *, local: bool, hooks: Hooks, day: date
+) -> Scoring:
+    """Score every plan; identical prompts share one set of requests."""
     groups: dict[tuple[str, str], list[Plan]] = {}
     for p in plans:
         groups.setdefault(scoring_key(config, p.profile), []).append(p)
-    return asyncio.run(_score_groups(config, store, groups, hooks, day))
+    return asyncio.run(_score_groups(make_scorer(config, store, local=local), store, groups,
+                                     hooks, day))  # fmt: skip
 
 
-async def _score_groups(config, store, groups, hooks, day):
-    client = make_client(config)
-    scorer = LLMScorer(config, store, client)
+async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day: date) -> Scoring:
     work = []
     for key, members in groups.items():
         union: dict[str, Paper] = {}
@@ -171,22 +204,24 @@ async def _score_groups(config, store, groups, hooks, day):
     except* NewsletterError as group:
         raise group.exceptions[0] from None
     finally:
-        await client.close()
-    outcomes: dict[str, Outcome] = {}
+        await scorer.close()
+    results: dict[str, Scored] = {}
     spend: dict[str, Usage] = {}
     for (key, members, _), task in zip(work, tasks, strict=True):
         result = task.result()
-        spend.setdefault(result.usage.model, Usage(result.usage.model)).add(result.usage)
-        day_total = store.add_spend(day, key[1], result.usage)
+        usage = result.usage
+        if scorer.billed:
+            spend.setdefault(usage.model, Usage(usage.model)).add(usage)
+            usage = store.add_spend(day, key[1], usage)  # the day's total for this prompt
         for m in members:
-            outcomes[m.profile.id] = _share(result, m, day_total)
-    return outcomes, spend, scorer.requests
+            results[m.profile.id] = _share(result, m, usage)
+    return Scoring(results, spend, scorer.requests, scorer.label, scorer.billed)
 
 
-def _share(result: Outcome, member: Plan, usage: Usage) -> Outcome:
+def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
     """One member's part of a shared scoring: its papers, and what the day's scoring cost."""
     mine = {p.id for p in member.to_score}
-    return Outcome(
+    return Scored(
         scores={k: v for k, v in result.scores.items() if k in mine},
         scanned=min(result.scanned, len(mine)),
         unscored=[i for i in result.unscored if i in mine],
@@ -195,18 +230,18 @@ def _share(result: Outcome, member: Plan, usage: Usage) -> Outcome:
     )
 
 
-def make_selection(listing: Listing, item: Plan, outcome: Outcome) -> Selection:
-    picks = select(item.profile, item.papers, outcome.scores)
-    usage = {outcome.usage.model: outcome.usage} if outcome.usage.requests else {}
+def make_selection(listing: Listing, item: Plan, result: Scored) -> Selection:
+    picks = select(item.profile, item.papers, result.scores)
+    usage = {result.usage.model: result.usage} if result.usage.requests else {}
     return Selection(
         subscriber_id=item.profile.id,
         day=listing.day,
         picks=picks,
         listed=item.listed,
-        scanned=outcome.scanned,
-        unscored=outcome.unscored,
+        scanned=result.scanned,
+        unscored=result.unscored,
         usage=usage,
-        notes=outcome.notes,
+        notes=result.notes,
     )
 
 
@@ -216,57 +251,28 @@ def score_day(
     listing: Listing,
     profiles: list[Profile],
     *,
-    provider: str,
+    local: bool = False,
     hooks: Hooks | None = None,
-) -> tuple[list[Selection], dict[str, Usage], int]:
-    """Selections for each profile, the run's spend per model and its request count."""
+) -> tuple[list[Selection], Scoring]:
+    """Each profile's selection for the day, and the run's scoring."""
     hooks = hooks or Hooks()
     plans = [plan(config, store, listing, p) for p in profiles]
-    outcomes, spend, requests = score_plans(config, store, plans, provider, hooks, listing.day)
-    selections = [make_selection(listing, p, outcomes[p.profile.id]) for p in plans]
-    return selections, spend, requests
+    scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
+    return [make_selection(listing, p, scoring.results[p.profile.id]) for p in plans], scoring
 
 
-def selection_json(
-    selection: Selection,
-    email: Email | None = None,
-    profile: Profile | None = None,
-    config: Config | None = None,
-) -> dict:
-    """The selection as the .json preview (and the archive) keep it: with the profile and
-    config, also what the web archive needs to render the digest as it was emailed."""
-    record = {
-        "day": selection.day.isoformat(),
-        "subscriber_id": selection.subscriber_id,
-        "subject": email.subject if email else None,
-        "totals": {"listed": selection.listed, "scanned": selection.scanned,
-                   "relevant": len(selection.picks)},
-        "papers": [
-            {"id": k.paper.id, "title": k.paper.title, "authors": list(k.paper.authors),
-             "url": k.paper.abs_url, "author_match": k.author_match,
-             "relevance": None if k.author_match else k.score.relevance,
-             "novelty": None if k.author_match else k.score.novelty, "comment": k.score.comment,
-             "primary_category": k.paper.primary_category,
-             "announce_type": k.paper.announce_type}
-            for k in selection.picks
-        ],
-        "unscored": selection.unscored,
-        "usage": [
-            {"model": u.model, "requests": u.requests, "prompt_tokens": u.prompt_tokens,
-             "cached_tokens": u.cached_tokens, "completion_tokens": u.completion_tokens,
-             "cost_usd": u.cost_usd}
-            for u in selection.usage.values()
-        ],
-        "notes": selection.notes,
-    }  # fmt: skip
-    if profile is not None and config is not None:
-        record["reader"] = {
-            "name": profile.name,
-            "categories": profile.categories_or(config.arxiv.categories),
-            "authors": profile.authors,
-            "model": profile.model or config.llm.model,
-        }
-    return record
+def digest_record(
+    selection: Selection, subject: str | None, profile: Profile | None, config: Config
+) -> SavedDigest:
+    """The selection as the .json preview and the archive keep it, with what a digest's page
+    needs of the reader."""
+    reader = profile and Reader(
+        name=profile.name,
+        categories=profile.categories_or(config.arxiv.categories),
+        authors=profile.authors,
+        model=profile.model or config.llm.model,
+    )
+    return SavedDigest.of(selection, subject, reader)
 
 
 # -- the whole run ------------------------------------------------------------------------------
@@ -282,45 +288,73 @@ class SendOptions:
     force: bool = False
 
 
+def choose_profiles(roster: Roster, opts: SendOptions, report: Report) -> list[Profile]:
+    """Everybody active, or the one named; a paused one named is previewed, never sent."""
+    report.profile_errors = [str(e) for e in roster.errors]
+    if not opts.only:
+        return roster.active
+    report.profile_errors = []
+    profile = roster.get(opts.only)
+    if not profile.active and not opts.dry_run:
+        report.served.append(Served(opts.only, Status.PAUSED, detail="active = false"))
+        return []
+    return [profile]
+
+
+def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
+    """`newsletter score`: fetch, score and select, without rendering or sending."""
+    hooks = hooks or Hooks()
+    roster = load_profiles(config.subscribers_dir)
+    report = Report()
+    profiles = choose_profiles(roster, replace(opts, dry_run=True), report)
+    with Store(config.storage.path) as store:
+        listing = _listing(config, store, roster, opts, report, hooks)
+        if listing.papers:
+            _score(config, store, listing, profiles, report, hooks, dry_run=True)
+    return report
+
+
 def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
     """fetch -> score -> select -> render -> deliver (or preview) for every active subscriber."""
     hooks = hooks or Hooks()
     roster = load_profiles(config.subscribers_dir)
-    report = Report(day=None, listing=None, profile_errors=[str(e) for e in roster.errors])
-    profiles = [roster.get(opts.only)] if opts.only else roster.active
-    if opts.only:
-        report.profile_errors = []
-        if not profiles[0].active and not opts.dry_run:  # a preview of a paused one is fine
-            report.served.append(Served(opts.only, "paused", detail="active = false"))
-            profiles = []
+    report = Report()
+    profiles = choose_profiles(roster, opts, report)
     sender = None if opts.dry_run else deliver.SendgridSender(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         if not opts.dry_run:
             store.lock()
-        listing, stored = get_listing(
-            config,
-            store,
-            active_categories(config, roster),
-            feed=opts.feed,
-            day=opts.day,
-            hooks=hooks,
-        )
-        report.day, report.listing = listing.day, listing
-        hooks.say(fetch.summary_line(listing, stored))
+        listing = _listing(config, store, roster, opts, report, hooks)
         if not listing.papers:
             hooks.say(f"{listing.day}: no papers announced (weekend or holiday): nothing to send")
             return report
         if sender is not None:
             profiles = _not_yet_sent(store, listing.day, profiles, opts.force, report)
         profiles = _not_suppressed(config, store, profiles, sender, report, hooks)
-        report.provider = choose_provider(config, dry_run=opts.dry_run, hooks=hooks)
-        selections, report.usage, report.requests = score_day(
-            config, store, listing, profiles, provider=report.provider, hooks=hooks
-        )
+        _score(config, store, listing, profiles, report, hooks, dry_run=opts.dry_run)
         by_id = {p.id: p for p in profiles}
-        jobs = [(by_id[s.subscriber_id], s) for s in selections]
+        jobs = [(by_id[s.subscriber_id], s) for s in report.selections]
         report.served += _serve_all(config, store, jobs, sender, opts, hooks)
     return report
+
+
+def _listing(config, store, roster, opts: SendOptions, report: Report, hooks) -> Listing:
+    categories = active_categories(config, roster)
+    listing, stored = get_listing(
+        config, store, categories, feed=opts.feed, day=opts.day, hooks=hooks
+    )
+    hooks.say(fetch.summary_line(listing, stored))
+    report.day, report.listing = listing.day, listing
+    return listing
+
+
+def _score(config, store, listing, profiles, report: Report, hooks, *, dry_run: bool) -> None:
+    local = use_local_scorer(config, dry_run=dry_run, hooks=hooks)
+    report.selections, scoring = score_day(
+        config, store, listing, profiles, local=local, hooks=hooks
+    )
+    report.usage, report.requests = scoring.spend, scoring.requests
+    report.scorer, report.billed = scoring.scorer, scoring.billed
 
 
 def _not_yet_sent(
@@ -331,7 +365,7 @@ def _not_yet_sent(
         return profiles
     todo = []
     for p in profiles:
-        prior = deliver.prior_outcome(store, day, p.id)
+        prior = deliver.prior_delivery(store, day, p.id)
         if prior is None:
             todo.append(p)
         else:
@@ -357,7 +391,8 @@ def _not_suppressed(
         if reason is None:
             todo.append(p)
         else:
-            report.served.append(Served(p.id, reason, detail="on SendGrid's suppression list"))
+            served = Served(p.id, Status(reason), detail="on SendGrid's suppression list")
+            report.served.append(served)
     return todo
 
 
@@ -370,7 +405,7 @@ def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
         try:
             return serve(config, store, profile, selection, sender, outbox, opts.force)
         except (NewsletterError, OSError) as exc:
-            return Served(profile.id, "failed", selection, detail=str(exc).splitlines()[0])
+            return Served(profile.id, Status.FAILED, selection, str(exc).splitlines()[0])
         finally:
             advance(1)
 
@@ -389,7 +424,7 @@ def serve(
 ) -> Served:
     """Render one subscriber's digest and deliver it (or write its preview)."""
     if not selection.picks and not config.sendgrid.send_empty:
-        return Served(profile.id, "empty", selection, detail="no paper passed the cutoffs")
+        return Served(profile.id, Status.EMPTY, selection, "no paper passed the cutoffs")
     email = render.render_email(
         selection,
         profile,
@@ -404,12 +439,12 @@ def serve(
         to_name=profile.name,
         paper_ids=tuple(k.paper.id for k in selection.picks),
     )
-    record = selection_json(selection, email, profile, config)
+    record = digest_record(selection, email.subject, profile, config)
     if sender is None:
-        store.save_digest(selection.day, profile.id, "preview", record)
+        store.save_digest(selection.day, profile.id, "preview", record.model_dump(mode="json"))
         paths = deliver.write_preview(outbox, email, env, config.sendgrid, record)
-        return Served(profile.id, "previewed", selection, paths=paths)
-    outcome = deliver.deliver(store, sender, email, env, config.sendgrid, force=force)
-    if outcome.status == "sent":  # the archive shows what readers received, nothing else
-        store.save_digest(selection.day, profile.id, "sent", record)
-    return Served(profile.id, outcome.status, selection, detail=outcome.detail)
+        return Served(profile.id, Status.PREVIEWED, selection, paths=paths)
+    result = deliver.deliver(store, sender, email, env, config.sendgrid, force=force)
+    if result.status == Status.SENT:  # the archive shows what readers received, nothing else
+        store.save_digest(selection.day, profile.id, "sent", record.model_dump(mode="json"))
+    return Served(profile.id, result.status, selection, detail=result.detail)

@@ -32,10 +32,11 @@ from lxml import etree
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
-from newsletter.config import TEMPLATES_DIR, Config
+from newsletter.config import Config
 from newsletter.models import Email, Selection
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
+from newsletter.templating import TEMPLATES_DIR
 from newsletter.views import SHORT_ABSTRACT, Author, Digest, PaperView, build_digest, shortened
 
 FONT_STACK = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"

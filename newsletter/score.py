@@ -20,6 +20,7 @@ import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import openai
 
@@ -48,7 +49,7 @@ Progress = Callable[[int], None]  # called with the number of papers just finish
 
 
 @dataclass
-class Outcome:
+class Scored:
     """What scoring one profile produced."""
 
     scores: dict[str, Score] = field(default_factory=dict)
@@ -79,6 +80,39 @@ class Budget:
         self.spent += actual
 
 
+class Scorer(Protocol):
+    """What judges a profile's papers: the model, or the local keyword scorer."""
+
+    label: str  # how the run's summary names it
+    billed: bool  # whether its requests cost tokens and dollars
+    requests: int  # requests made so far in this run
+
+    async def score(
+        self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
+    ) -> Scored: ...
+
+    async def close(self) -> None: ...
+
+
+class KeywordScorer:
+    """The local keyword scorer behind the Scorer interface: every paper judged, nothing spent."""
+
+    label = "the local keyword scorer"
+    billed = False
+    requests = 0
+
+    async def score(
+        self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
+    ) -> Scored:
+        scores = LocalScorer(profile).score_all(papers)
+        if progress:
+            progress(len(papers))
+        return Scored(scores=scores, scanned=len(papers), usage=Usage(model="local"))
+
+    async def close(self) -> None:
+        return None
+
+
 def make_client(config: Config) -> openai.AsyncOpenAI:
     """The openai client, with our timeout and retry policy (it retries 429/5xx itself)."""
     key = openai_key()
@@ -97,7 +131,10 @@ def make_client(config: Config) -> openai.AsyncOpenAI:
 class LLMScorer:
     """Scores profiles through one AsyncOpenAI client; share one instance per run."""
 
+    billed = True
+
     def __init__(self, config: Config, store: Store, client: openai.AsyncOpenAI):
+        self.label = f"the model ({config.llm.model})"
         self.llm = config.llm
         self.prices = config.llm.prices
         self.store = store
@@ -107,15 +144,18 @@ class LLMScorer:
         self.requests = 0
         # Reasoning models refuse `max_tokens` (they want `max_completion_tokens`) and any
         # temperature but the default; older servers know only `max_tokens`. Start with what
-        # most endpoints accept and adapt once when the provider names the parameter.
+        # most endpoints accept and adapt once when the 400 names the parameter.
         self.limit_param = "max_tokens"
         self.send_temperature = True
 
+    async def close(self) -> None:
+        await self.client.close()
+
     async def score(
         self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
-    ) -> Outcome:
+    ) -> Scored:
         model = profile.model or self.llm.model
-        out = Outcome(usage=Usage(model=model))
+        out = Scored(usage=Usage(model=model))
         if model not in self.prices:
             out.usage.cost_usd = None
             out.notes.append(f"no price for model '{model}' in [llm.prices]: cost unknown")
@@ -140,7 +180,7 @@ class LLMScorer:
         return out
 
     async def _title_pass(
-        self, profile: Profile, papers: list[Paper], model: str, out: Outcome
+        self, profile: Profile, papers: list[Paper], model: str, out: Scored
     ) -> list[Paper]:
         """Drop the clearly irrelevant by title; keep whatever the answer does not judge."""
         system = render_title_prompt(profile)
@@ -159,7 +199,7 @@ class LLMScorer:
         key: str,
         papers: list[Paper],
         model: str,
-        out: Outcome,
+        out: Scored,
         *,
         with_novelty: bool,
         rounds: int | None = None,
@@ -195,7 +235,7 @@ class LLMScorer:
         return scores, pending
 
     async def _ask(
-        self, system: str, batch: list[Paper], model: str, out: Outcome, with_novelty: bool
+        self, system: str, batch: list[Paper], model: str, out: Scored, with_novelty: bool
     ) -> dict[str, Score]:
         """One request. Only the quota error escapes: anything else leaves the batch unanswered."""
         aliases = None
@@ -229,9 +269,6 @@ class LLMScorer:
                 return {}
             finally:
                 self.budget.settle(estimate, actual)
-        # Let a request waiting for the freed slot go out before this answer is read and
-        # stored: with many answers arriving together, that work would delay it otherwise.
-        await asyncio.sleep(0)
         return _read_choice(response, {p.id for p in batch}, with_novelty, aliases)
 
     async def _request(
@@ -248,17 +285,17 @@ class LLMScorer:
                 **options,
             )
         except openai.BadRequestError as exc:
-            if not adaptations or not self._adapt(str(exc)):
+            if not adaptations or not self._adapt(exc.param):
                 raise
         return await self._request(model, system, user, max_tokens, adaptations - 1)
 
-    def _adapt(self, message: str) -> bool:
-        """Rename or drop the parameter a 400 names as unsupported (another batch may have
-        done so already); False when the 400 is about something else."""
-        if "max_tokens" in message:
+    def _adapt(self, param: str | None) -> bool:
+        """Rename or drop the parameter a 400 names in its `param` field (another batch may
+        have done so already); False when the 400 is about something else."""
+        if param == "max_tokens":
             self.limit_param = "max_completion_tokens"
             return True
-        if "temperature" in message:
+        if param == "temperature":
             self.send_temperature = False
             return True
         return False
@@ -302,9 +339,3 @@ def _estimate(price: Price | None, prompt: str, completion_tokens: int) -> float
     if price is None:
         return 0.0
     return price.cost(len(prompt) // CHARS_PER_TOKEN, 0, completion_tokens)
-
-
-def score_locally(profile: Profile, papers: Sequence[Paper]) -> Outcome:
-    """The keyword scorer's outcome: every paper judged, nothing spent."""
-    scores = LocalScorer(profile).score_all(papers)
-    return Outcome(scores=scores, scanned=len(papers), usage=Usage(model="local"))

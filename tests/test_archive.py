@@ -16,7 +16,7 @@ from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError
 from newsletter.models import Listing, Paper, Pick, Score, Selection, Usage
-from newsletter.pipeline import SendOptions, run_send, selection_json
+from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
 from tests.conftest import REPO, SAMPLE
@@ -274,7 +274,12 @@ def save(store: Store, config: Config, who: str, day: date, papers: list[Paper],
     usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)}
     selection = Selection(who, day, picks, listed=40, scanned=30, usage=usage)
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
-    store.save_digest(day, who, kind, selection_json(selection, None, profiles.get(who), config))
+    store.save_digest(
+        day,
+        who,
+        kind,
+        digest_record(selection, None, profiles.get(who), config).model_dump(mode="json"),
+    )
 
 
 @pytest.fixture
@@ -350,7 +355,7 @@ class TestFromTheStore:
         build(deployment)
         rendered: list[date] = []
         real = archive.day_page
-        monkeypatch.setattr(archive, "day_page", lambda r, *a: rendered.append(r["day"]) or
+        monkeypatch.setattr(archive, "day_page", lambda r, *a: rendered.append(r.day.isoformat()) or
                             real(r, *a))  # fmt: skip
         assert build(deployment).written == [] and rendered == []
         with Store(deployment.storage.path) as store:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import socket
 from datetime import date
 
@@ -21,7 +20,7 @@ from newsletter.deliver import (
     write_preview,
 )
 from newsletter.errors import DeliveryError
-from newsletter.models import Email
+from newsletter.models import Email, Paper, Pick, SavedDigest, Score, Selection
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
 
 DAY = date(2025, 3, 4)
@@ -268,8 +267,11 @@ def test_sent_papers_are_recorded_per_subscriber(store, sender, config, sendgrid
 
 def test_write_preview_writes_four_files(tmp_path):
     config = make_config()
-    selection = {"subscriber_id": "ada", "picks": [{"id": "2503.00001", "title": "Ünïcode"}]}
-    paths = write_preview(tmp_path / "outbox", EMAIL, ENV, config, selection)
+    paper = Paper("2503.00001", "Ünïcode", ("Ada",), "Abstract.", ("cs.LG",), "cs.LG")
+    picks = [Pick(paper, Score(paper.id, 8, 6, "why"))]
+    selection = Selection("ada", ENV.day, picks, listed=10, scanned=5)
+    record = SavedDigest.of(selection, EMAIL.subject, None)
+    paths = write_preview(tmp_path / "outbox", EMAIL, ENV, config, record)
 
     folder = tmp_path / "outbox" / "2025-03-04"
     assert paths == [folder / f"ada.{ext}" for ext in ("html", "txt", "eml", "json")]
@@ -281,7 +283,8 @@ def test_write_preview_writes_four_files(tmp_path):
     ]
     assert paths[0].read_bytes() == EMAIL.html.encode("utf-8")
     assert paths[1].read_bytes() == EMAIL.text.encode("utf-8")
-    assert json.loads(paths[3].read_text("utf-8")) == selection
+    saved = SavedDigest.model_validate_json(paths[3].read_text("utf-8"))
+    assert saved == record and saved.to_selection({paper.id: paper}).picks == picks
     assert "Ünïcode" in paths[3].read_text("utf-8")
 
     msg = email.message_from_bytes(paths[2].read_bytes(), policy=email.policy.default)
@@ -301,9 +304,10 @@ def test_write_preview_writes_four_files(tmp_path):
 
 def test_write_preview_replaces_files_atomically(tmp_path):
     config = make_config()
-    write_preview(tmp_path, EMAIL, ENV, config, {"v": 1})
+    record = SavedDigest.of(Selection("ada", ENV.day, [], listed=1, scanned=1), None, None)
+    write_preview(tmp_path, EMAIL, ENV, config, record)
     newer = Email("New subject", "", "<p>new</p>", "new")
-    paths = write_preview(tmp_path, newer, ENV, config, {"v": 2})
+    paths = write_preview(tmp_path, newer, ENV, config, record)
     assert paths[0].read_text("utf-8") == "<p>new</p>"
     assert [p.name for p in (tmp_path / "2025-03-04").iterdir() if p.name.startswith(".")] == []
 

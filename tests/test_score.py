@@ -246,14 +246,7 @@ class TestTitlePass:
 
 def test_a_model_that_refuses_max_tokens_and_temperature_is_adapted_to(llm, openai_server):
     """As OpenAI's reasoning models answer: the batch is asked again without the parameter."""
-    openai_server.queue_bad_request(
-        "Unsupported parameter: 'max_tokens' is not supported with this model. "
-        "Use 'max_completion_tokens' instead."
-    )
-    openai_server.queue_bad_request(
-        "Unsupported value: 'temperature' does not support 0.0 with this model. "
-        "Only the default (1) value is supported."
-    )
+    openai_server.unsupported = {"max_tokens", "temperature"}
     out, _ = llm(papers(6), concurrency=1)  # 2 batches
     assert len(out.scores) == 6 and out.unscored == []
     last = openai_server.requests[-1].body

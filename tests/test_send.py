@@ -164,13 +164,11 @@ class TestSend:
         twin = ada.model_copy(update={"id": "twin", "email": "twin@example.org"})
         listing = read_feed(SAMPLE)
         with Store(home / "alone.db") as store:
-            score_day(config, store, listing, [ada], provider="openai")
+            score_day(config, store, listing, [ada])
         alone = len(openai_server.requests)
         with Store(home / "pair.db") as store:
-            selections, _, requests = score_day(
-                config, store, listing, [ada, twin], provider="openai"
-            )
-        assert requests == alone and len(openai_server.requests) == 2 * alone
+            selections, scoring = score_day(config, store, listing, [ada, twin])
+        assert scoring.requests == alone and len(openai_server.requests) == 2 * alone
         assert [k.paper.id for k in selections[0].picks] == [
             k.paper.id for k in selections[1].picks
         ]
@@ -205,7 +203,7 @@ class TestDryRun:
         cfg = (home / "config.toml").read_text().replace("base_url", "# base_url")
         (home / "config.toml").write_text(cfg)
         report = send(home, feed=SAMPLE, dry_run=True)
-        assert report.provider == "local" and report.ok and openai_server.requests == []
+        assert not report.billed and report.ok and openai_server.requests == []
         record = json.loads((home / "outbox" / "2025-04-10" / "ada.json").read_text())
         assert any("keyword scorer" in p["comment"] for p in record["papers"])
 

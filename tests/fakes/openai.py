@@ -170,7 +170,9 @@ class FakeOpenAI:
             message = f"Unsupported parameter: '{refused[0]}' is not supported with this model."
             if refused[0] == "max_tokens":
                 message += " Use 'max_completion_tokens' instead."
-            return _error(400, message, "invalid_request_error", "unsupported_parameter")
+            return _error(
+                400, message, "invalid_request_error", "unsupported_parameter", param=refused[0]
+            )
         with self._lock:
             if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
                 self.rejected += 1
@@ -302,8 +304,10 @@ def _prefix_keys(body: dict[str, Any]) -> list[tuple[int, str]]:
     return keys
 
 
-def _error(status: int, message: str, type_: str, code: str | None = None) -> Reply:
-    return status, {"error": {"message": message, "type": type_, "param": None, "code": code}}, {}
+def _error(
+    status: int, message: str, type_: str, code: str | None = None, param: str | None = None
+) -> Reply:
+    return status, {"error": {"message": message, "type": type_, "param": param, "code": code}}, {}
 
 
 def _rate_limited(retry_after: float) -> Reply:
