@@ -360,7 +360,10 @@ def send_command(
         Path | None, typer.Option("--outbox", help="Where --dry-run writes (else [output] outbox).")
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Send again to subscribers already sent today.")
+        bool,
+        typer.Option(
+            "--force", help="Send again where the outcome is unknown (never what was sent)."
+        ),
     ] = False,
 ) -> None:
     """Fetch, score, select, render and deliver today's digest to every active subscriber.

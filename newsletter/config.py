@@ -67,6 +67,7 @@ class LLMConfig(_Strict):
     retry_rounds: int = Field(default=2, ge=0, le=5)
     max_cost_usd: float | None = Field(default=None, gt=0)
     prefilter_keep: float = Field(default=1.0, gt=0, le=1)
+    min_scored: float = Field(default=0.9, ge=0, le=1)
     temperature: float = Field(default=0.0, ge=0, le=2)
     prices: dict[str, Price] = Field(default_factory=dict)
 
@@ -192,8 +193,13 @@ def _under(base: Path, path: Path) -> Path:
 
 
 def openai_key() -> str | None:
-    return os.environ.get("OPENAI_API_KEY") or None
+    return _secret("OPENAI_API_KEY")
 
 
 def sendgrid_key() -> str | None:
-    return os.environ.get("SENDGRID_API_KEY") or None
+    return _secret("SENDGRID_API_KEY")
+
+
+def _secret(name: str) -> str | None:
+    """A key from the environment, without the newline a pasted value often ends with."""
+    return os.environ.get(name, "").strip() or None

@@ -294,8 +294,9 @@ def deliver(
     *,
     force: bool = False,
 ) -> Delivery:
-    """Send one digest unless the ledger says it went (or may have gone) already."""
-    if not force and (prior := prior_delivery(store, env.day, env.subscriber_id)):
+    """Send one digest unless the ledger says it went, or may have gone (unless `force`)."""
+    prior = prior_delivery(store, env.day, env.subscriber_id)
+    if prior is not None and (prior.status == Status.SKIPPED or not force):
         return prior
     payload = build_payload(email, env, config)
     store.begin_delivery(env.day, env.subscriber_id, env.to_email)

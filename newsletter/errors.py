@@ -10,6 +10,14 @@ class NewsletterError(Exception):
 class ConfigError(NewsletterError):
     """config.toml is missing, unreadable or invalid. The message names the file and key."""
 
+    exit_code = 2
+
+
+class CredentialsRejected(NewsletterError):
+    """A service refused our key: the message names the variable to fix."""
+
+    exit_code = 2
+
 
 class ProfileError(NewsletterError):
     """A subscriber profile is invalid. The message names the file and field."""

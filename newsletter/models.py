@@ -100,6 +100,7 @@ class Selection:
     unscored: list[str] = field(default_factory=list)
     usage: dict[str, Usage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "cost cap reached"
+    failure: str = ""  # why scoring cannot be trusted: then nothing is sent
 
     @property
     def cost_usd(self) -> float | None:

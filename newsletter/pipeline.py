@@ -227,10 +227,11 @@ def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
         unscored=[i for i in result.unscored if i in mine],
         usage=usage,
         notes=list(result.notes),
+        capped=result.capped,
     )
 
 
-def make_selection(listing: Listing, item: Plan, result: Scored) -> Selection:
+def make_selection(listing: Listing, item: Plan, result: Scored, min_scored: float) -> Selection:
     picks = select(item.profile, item.papers, result.scores)
     usage = {result.usage.model: result.usage} if result.usage.requests else {}
     return Selection(
@@ -242,7 +243,20 @@ def make_selection(listing: Listing, item: Plan, result: Scored) -> Selection:
         unscored=result.unscored,
         usage=usage,
         notes=result.notes,
+        failure=scoring_failure(item, result, min_scored),
     )
+
+
+def scoring_failure(item: Plan, result: Scored, min_scored: float) -> str:
+    """Why the subscriber's scores cannot be trusted ("" when they can): fewer papers judged
+    than [llm] min_scored asks, and not because the cost cap stopped scoring. A digest of
+    followed authors only, sent as if the day had been read, would lose the reader's day."""
+    asked = len(item.to_score)
+    judged = asked - len(result.unscored)
+    if result.capped or not asked or judged >= min_scored * asked:
+        return ""
+    why = "; ".join(n for n in result.notes if "failed" in n) or "no usable answer"
+    return f"scoring failed, {judged} of {asked} papers judged ({why}): not sent, re-run later"
 
 
 def score_day(
@@ -258,7 +272,10 @@ def score_day(
     hooks = hooks or Hooks()
     plans = [plan(config, store, listing, p) for p in profiles]
     scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
-    return [make_selection(listing, p, scoring.results[p.profile.id]) for p in plans], scoring
+    min_scored = config.llm.min_scored
+    selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored)
+                  for p in plans]  # fmt: skip
+    return selections, scoring
 
 
 def digest_record(
@@ -360,13 +377,12 @@ def _score(config, store, listing, profiles, report: Report, hooks, *, dry_run: 
 def _not_yet_sent(
     store: Store, day: date, profiles: list[Profile], force: bool, report: Report
 ) -> list[Profile]:
-    """Skip, before any token is spent, the subscribers whose digest for the day went out."""
-    if force:
-        return profiles
+    """Skip, before any token is spent, the subscribers whose digest for the day went out, or
+    may have (an unknown outcome): `force` sends those again, never one recorded as sent."""
     todo = []
     for p in profiles:
         prior = deliver.prior_delivery(store, day, p.id)
-        if prior is None:
+        if prior is None or (force and prior.status == Status.UNKNOWN):
             todo.append(p)
         else:
             report.served.append(Served(p.id, prior.status, detail=prior.detail))
@@ -404,8 +420,11 @@ def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
         profile, selection = job
         try:
             return serve(config, store, profile, selection, sender, outbox, opts.force)
-        except (NewsletterError, OSError) as exc:
+        except NewsletterError as exc:
             return Served(profile.id, Status.FAILED, selection, str(exc).splitlines()[0])
+        except Exception as exc:  # one subscriber's bad value must not stop the others
+            detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            return Served(profile.id, Status.FAILED, selection, detail)
         finally:
             advance(1)
 
@@ -423,6 +442,8 @@ def serve(
     force: bool,
 ) -> Served:
     """Render one subscriber's digest and deliver it (or write its preview)."""
+    if selection.failure:
+        return Served(profile.id, Status.FAILED, selection, selection.failure)
     if not selection.picks and not config.sendgrid.send_empty:
         return Served(profile.id, Status.EMPTY, selection, "no paper passed the cutoffs")
     email = render.render_email(

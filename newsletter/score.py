@@ -26,7 +26,7 @@ import openai
 
 from newsletter.answers import parse_answer
 from newsletter.config import Config, Price, openai_key
-from newsletter.errors import NewsletterError, QuotaExhausted
+from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, QuotaExhausted
 from newsletter.keywords import LocalScorer
 from newsletter.models import Paper, Score, Usage
 from newsletter.profiles import Profile
@@ -57,6 +57,11 @@ class Scored:
     unscored: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=lambda: Usage(model=""))
     notes: list[str] = field(default_factory=list)
+    capped: bool = False  # the cost cap stopped scoring: unscored papers were not a failure
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
 
 @dataclass
@@ -176,7 +181,8 @@ class LLMScorer:
         out.scanned = len(cached) + len(todo)
         out.unscored = [p.id for p in missing]
         if self.budget.hit:
-            out.notes.append("cost cap ([llm] max_cost_usd) reached: some papers were not scored")
+            out.capped = True
+            out.note("cost cap ([llm] max_cost_usd) reached: some papers were not scored")
         return out
 
     async def _title_pass(
@@ -205,39 +211,46 @@ class LLMScorer:
         rounds: int | None = None,
         progress: Progress | None = None,
     ) -> tuple[dict[str, Score], list[Paper]]:
-        """Ask in batches; re-ask what answers left out in halved batches, `rounds` times.
+        """Ask in batches, then `rounds` times again for what is left: a failed batch whole,
+        and what answers left out in halved batches. A round in which every request failed
+        ends the asking: the endpoint is down, and asking again would only wait on it.
         Each answer is cached under `key` as it arrives: a crash loses no answer paid for."""
         size = self.llm.batch_size if with_novelty else self.llm.title_batch_size
         per_paper = ABSTRACT_ANSWER_TOKENS if with_novelty else TITLE_ANSWER_TOKENS
         size = min(size, (MAX_ANSWER_TOKENS - 50) // per_paper)  # the answer must fit
         rounds = self.llm.retry_rounds if rounds is None else rounds
         scores: dict[str, Score] = {}
-        pending = list(papers)
+        batches = [papers[i : i + size] for i in range(0, len(papers), size)]
 
-        async def ask(batch: list[Paper]) -> dict[str, Score]:
+        async def ask(batch: list[Paper]) -> dict[str, Score] | None:
             answer = await self._ask(system, batch, model, out, with_novelty)
-            self.store.save_scores(answer.values(), key, model)
+            if answer:
+                self.store.save_scores(answer.values(), key, model)
             return answer
 
         for _ in range(rounds + 1):
-            if not pending:
+            if not batches or self.budget.hit:
                 break
-            batches = [pending[i : i + size] for i in range(0, len(pending), size)]
             answers = await asyncio.gather(*(ask(b) for b in batches))
-            for answer in answers:
+            for answer in filter(None, answers):
                 scores.update(answer)
                 if progress and with_novelty:
                     progress(len(answer))
-            pending = [p for p in pending if p.id not in scores]
-            size = max(1, math.ceil(size / 2))
-            if self.budget.hit:
+            if all(answer is None for answer in answers):
                 break
-        return scores, pending
+            size = max(1, math.ceil(size / 2))
+            left = [p for b, a in zip(batches, answers, strict=True) if a is not None for p in b
+                    if p.id not in scores]  # fmt: skip
+            batches = [b for b, a in zip(batches, answers, strict=True) if a is None]
+            batches += [left[i : i + size] for i in range(0, len(left), size)]
+        return scores, [p for p in papers if p.id not in scores]
 
     async def _ask(
         self, system: str, batch: list[Paper], model: str, out: Scored, with_novelty: bool
-    ) -> dict[str, Score]:
-        """One request. Only the quota error escapes: anything else leaves the batch unanswered."""
+    ) -> dict[str, Score] | None:
+        """One request: the scores its answer gives (perhaps none), or None when the request
+        failed or the cost cap stopped it. A rejected key, an unknown model and an exhausted
+        quota stop the run: no other request could do better."""
         aliases = None
         if with_novelty:
             user = format_papers(batch, self.llm.abstract_chars)
@@ -249,7 +262,7 @@ class LLMScorer:
         estimate = _estimate(price, system + user, max_tokens // 2)
         async with self.slots:
             if not self.budget.reserve(estimate):
-                return {}
+                return None
             actual = 0.0
             try:
                 response = await self._request(model, system, user, max_tokens)
@@ -257,16 +270,12 @@ class LLMScorer:
                 actual = usage.cost_usd or 0.0
                 out.usage.add(usage)
             except openai.APIStatusError as exc:
-                if exc.status_code == 429 and _quota_exhausted(exc):
-                    raise QuotaExhausted(
-                        f"the LLM provider reports insufficient quota for model '{model}': "
-                        "add credit or change [llm] model, then re-run (scores so far are kept)"
-                    ) from None
-                out.notes.append(f"a batch of {len(batch)} failed: HTTP {exc.status_code}")
-                return {}
+                _stop_on_hopeless(exc, model, self.llm.base_url)
+                out.note(f"a batch of {len(batch)} failed: HTTP {exc.status_code}")
+                return None
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                out.notes.append(f"a batch of {len(batch)} failed: {type(exc).__name__}")
-                return {}
+                out.note(f"a batch of {len(batch)} failed: {type(exc).__name__}")
+                return None
             finally:
                 self.budget.settle(estimate, actual)
         return _read_choice(response, {p.id for p in batch}, with_novelty, aliases)
@@ -305,14 +314,35 @@ def _read_choice(
     response, batch_ids: set[str], with_novelty: bool, aliases: dict[str, str] | None
 ) -> dict[str, Score]:
     """The scores in a response; a refusal or a malformed body gives none."""
-    choices = getattr(response, "choices", None)
-    if not choices:
+    choices = getattr(response, "choices", None)  # the client does not validate the body
+    if not isinstance(choices, list) or not choices:
         return {}
-    message = choices[0].message
-    if message is None or getattr(message, "refusal", None):
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if not isinstance(content, str) or getattr(message, "refusal", None):
         return {}
     # finish_reason "length": what was written before the cut still counts; the rest is re-asked
-    return parse_answer(message.content, batch_ids, with_novelty=with_novelty, aliases=aliases)
+    return parse_answer(content, batch_ids, with_novelty=with_novelty, aliases=aliases)
+
+
+def _stop_on_hopeless(exc: openai.APIStatusError, model: str, base_url: str | None) -> None:
+    """Raise for the answers no retry can change; return for the others."""
+    where = base_url or "the OpenAI API"
+    if exc.status_code in (401, 403):
+        raise CredentialsRejected(
+            f"{where} refused the key (HTTP {exc.status_code}): check OPENAI_API_KEY "
+            "(scores so far are kept; nothing was sent)"
+        )
+    if exc.status_code == 404:
+        raise ConfigError(
+            f"{where} has no model '{model}' (HTTP 404): check [llm] model and base_url "
+            "in config.toml (nothing was sent)"
+        )
+    if exc.status_code == 429 and _quota_exhausted(exc):
+        raise QuotaExhausted(
+            f"the LLM provider reports insufficient quota for model '{model}': "
+            "add credit or change [llm] model, then re-run (scores so far are kept)"
+        )
 
 
 def _quota_exhausted(exc: openai.APIStatusError) -> bool:

@@ -102,7 +102,7 @@ class TestListShowValidate:
     def test_bad_config_is_one_line(self, home):
         (home / "config.toml").write_text("[llm]\nmodle = 1\n")
         result = run("subscribers", "list")
-        assert result.exit_code == 1
+        assert result.exit_code == 2  # the run could not start
         assert result.output.strip() == "error: config.toml: llm.modle: unknown key"
 
     def test_global_config_option(self, home, tmp_path_factory):

@@ -171,10 +171,17 @@ class TestProviderErrors:
         self, llm, openai_server
     ):
         openai_server.queue_server_error(times=2)
-        out, scorer = llm(papers(2), max_retries=1)
-        assert [r.status for r in openai_server.requests] == [500, 500, 200]
+        out, scorer = llm(papers(4), batch_size=2, concurrency=1, max_retries=1)
+        assert [r.status for r in openai_server.requests] == [500, 500, 200, 200]
         assert any("HTTP 500" in note for note in out.notes)
-        assert len(out.scores) == 2 and scorer.requests == 2
+        assert len(out.scores) == 4 and scorer.requests == 3
+
+    def test_a_round_of_nothing_but_failures_is_not_asked_again(self, llm, openai_server):
+        """An endpoint that answers only 500s costs one round, not `retry_rounds` more."""
+        openai_server.queue_server_error(times=20)
+        out, scorer = llm(papers(4), batch_size=2, max_retries=0, retry_rounds=2)
+        assert scorer.requests == 2 and [r.status for r in openai_server.requests] == [500] * 2
+        assert out.scores == {} and len(out.unscored) == 4
 
     def test_insufficient_quota_stops_the_run(self, llm, openai_server):
         openai_server.queue_insufficient_quota(times=5)
