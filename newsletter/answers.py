@@ -4,18 +4,34 @@ scores are clamped, and only ids of the batch it was asked about are accepted.
 One parser serves both passes: the title pass answers `{id, r}` with the paper's number in the
 list as its id (short keys and numbers halve its completion tokens), the abstract pass
 `{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`; either pass's keys are read in either.
+
+No answer can stop a run, whatever an abstract talked the model into writing: a line with an
+infinite score, arrays nested thousands deep or an object that does not parse is skipped, and
+a comment comes out as one line of printable text. Reading takes time linear in the answer,
+which is cut at MAX_ANSWER_CHARS first: an endpoint may ignore `max_tokens`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Collection, Iterator, Mapping
 
 from newsletter.models import Score
 
+# The longest answer asked for is 16,000 tokens (score.MAX_ANSWER_TOKENS), about 64 KB of
+# JSONL; a megabyte is far beyond it, and is read in well under a second however broken.
+MAX_ANSWER_CHARS = 1_000_000
+MAX_COMMENT_CHARS = 500
+
 _FENCE = re.compile(r"```[a-zA-Z]*")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+# An object holding no object (an answer's are flat), its strings read as JSON reads them and
+# ended by a line break if unclosed. Every quantifier is possessive and every ending optional,
+# so a candidate always matches as far as it goes and the next one starts where it stopped:
+# no character is scanned twice, however broken the text.
+_CANDIDATE = re.compile(r'\{(?:[^{}"]++|"(?:[^"\\\n]++|\\.)*+"?)*+\}?')
 _ID_VERSION = re.compile(r"v\d+$")
 _KEYS = {
     "arxivid": "id", "arxiv_id": "id", "id": "id", "paper_id": "id",
@@ -32,30 +48,52 @@ def normalize_id(value: object) -> str:
 
 
 def clamp_score(value: object) -> int | None:
-    """'8', 8.6, 12 -> 8, 9, 10. Anything unreadable -> None."""
+    """'8', 8.6, 12, -3, '7/10' -> 8, 9, 10, 1, 7. A number is clamped to 1..10 however far
+    out it is; anything that is not a finite number (text, a bool, null, a list or an object,
+    NaN, infinity, 1e309, an integer too large for a float) -> None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
     try:
         number = float(str(value).strip().split("/")[0])
     except ValueError:
         return None
-    if number != number:  # NaN
+    if not math.isfinite(number):
         return None
     return max(1, min(10, round(number)))
 
 
+def clean_comment(value: object) -> str:
+    """The comment as one line of at most MAX_COMMENT_CHARS printable characters: controls
+    (NUL, ESC), bidi overrides, zero-width, private and unassigned characters, lone surrogates
+    (which SQLite and the mail encoders refuse) are dropped, line breaks and other spaces
+    become single spaces."""
+    text = str(value)[: 2 * MAX_COMMENT_CHARS]  # enough to fill the cap after cleaning
+    kept = "".join(c if c.isprintable() else " " if c.isspace() else "" for c in text)
+    return " ".join(kept.split())[:MAX_COMMENT_CHARS]
+
+
+def cut_answer(text: str) -> str:
+    """The answer's complete lines within its first MAX_ANSWER_CHARS characters."""
+    if len(text) <= MAX_ANSWER_CHARS:
+        return text
+    return text[: text.rfind("\n", 0, MAX_ANSWER_CHARS) + 1]
+
+
 def iter_objects(text: str) -> Iterator[dict]:
-    """Every JSON object in the text: JSONL, a JSON array, fenced, or with prose around it."""
-    cleaned = _TRAILING_COMMA.sub(r"\1", _FENCE.sub("", text))
-    decoder = json.JSONDecoder()
-    pos = 0
-    while (start := cleaned.find("{", pos)) != -1:
+    """Every flat JSON object in the text: JSONL, a JSON array, fenced, with prose around it,
+    or wrapped in another object (of an object holding others, only those are read). Each
+    candidate is decoded on its own, so a failure costs the candidate's length, never the
+    text's."""
+    cleaned = _TRAILING_COMMA.sub(r"\1", _FENCE.sub("", cut_answer(text)))
+    for candidate in _CANDIDATE.findall(cleaned):
+        if candidate[-1] != "}" or '"' not in candidate:  # unclosed, or no key to read
+            continue
         try:
-            obj, end = decoder.raw_decode(cleaned, start)
-        except json.JSONDecodeError:
-            pos = start + 1
+            obj = json.loads(candidate)
+        except (ValueError, RecursionError):  # not JSON, or arrays nested too deep to decode
             continue
         if isinstance(obj, dict):
             yield obj
-        pos = end
 
 
 def parse_answer(
@@ -84,6 +122,6 @@ def parse_answer(
         novelty = clamp_score(obj.get("novelty")) if with_novelty else 0
         if relevance is None or novelty is None:
             continue
-        comment = str(obj.get("comment") or "").strip() if with_novelty else ""
-        found[paper_id] = Score(paper_id, relevance, novelty, comment[:500])
+        comment = clean_comment(obj.get("comment") or "") if with_novelty else ""
+        found[paper_id] = Score(paper_id, relevance, novelty, comment)
     return found
