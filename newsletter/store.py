@@ -7,6 +7,10 @@
 - each digest's selection as sent or previewed, and each subscriber's archive token (archive).
 
 Every write that belongs together is one transaction: a crash leaves either all of it or none.
+
+A database lives for months, so its schema has versions (`newsletter.migrations`): opening a
+Store applies the migrations the file lacks, in order, and refuses a file written by a newer
+release (SchemaTooNew) rather than write into a schema it does not know.
 """
 
 from __future__ import annotations
@@ -21,55 +25,11 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from newsletter.errors import RunLocked
-from newsletter.models import Listing, Paper, Score, Usage
+from sqlite_utils import Database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS papers (
-    id TEXT PRIMARY KEY, version INTEGER NOT NULL, title TEXT NOT NULL, authors TEXT NOT NULL,
-    abstract TEXT NOT NULL, categories TEXT NOT NULL, primary_category TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS days (
-    day TEXT PRIMARY KEY, listed INTEGER NOT NULL, new INTEGER NOT NULL,
-    cross_listed INTEGER NOT NULL, dropped INTEGER NOT NULL, categories TEXT NOT NULL,
-    fetched_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS day_papers (
-    day TEXT NOT NULL, paper_id TEXT NOT NULL REFERENCES papers(id), announce_type TEXT NOT NULL,
-    position INTEGER NOT NULL, PRIMARY KEY (day, paper_id)
-);
-CREATE TABLE IF NOT EXISTS scores (
-    paper_id TEXT NOT NULL, prompt_hash TEXT NOT NULL, model TEXT NOT NULL,
-    relevance INTEGER NOT NULL, novelty INTEGER NOT NULL, comment TEXT NOT NULL,
-    scored_at TEXT NOT NULL, PRIMARY KEY (paper_id, prompt_hash, model)
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    day TEXT NOT NULL, subscriber_id TEXT NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, message_id TEXT, error TEXT, updated_at TEXT NOT NULL,
-    PRIMARY KEY (day, subscriber_id)
-);
-CREATE TABLE IF NOT EXISTS sent_papers (
-    subscriber_id TEXT NOT NULL, paper_id TEXT NOT NULL, day TEXT NOT NULL,
-    PRIMARY KEY (subscriber_id, paper_id)
-);
-CREATE TABLE IF NOT EXISTS spend (
-    day TEXT NOT NULL, scoring_key TEXT NOT NULL, model TEXT NOT NULL, requests INTEGER NOT NULL,
-    prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL, cost_usd REAL, PRIMARY KEY (day, scoring_key, model)
-);
-CREATE TABLE IF NOT EXISTS suppressions (
-    email TEXT NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
-    created INTEGER, PRIMARY KEY (email, source)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS digests (
-    day TEXT NOT NULL, subscriber_id TEXT NOT NULL, kind TEXT NOT NULL, selection TEXT NOT NULL,
-    created_at TEXT NOT NULL, PRIMARY KEY (day, subscriber_id, kind)
-);
-CREATE TABLE IF NOT EXISTS archive_tokens (
-    subscriber_id TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE
-);
-"""
+from newsletter.errors import RunLocked, SchemaTooNew
+from newsletter.migrations import MIGRATIONS
+from newsletter.models import Listing, Paper, Score, Usage
 
 # Delivery states. `sending` is written before the request: finding it on a later run means
 # the outcome is unknown (the process died or the connection dropped mid-request).
@@ -100,12 +60,18 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        # the same connection through sqlite-utils, for migrations: inside transaction() only
+        self._tables = Database(self.db, execute_plugins=False)
         self._lock_file = None
         # deliveries run in worker threads: one writer at a time on the shared connection
         self._mutex = threading.RLock()
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._upgrade()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.unlock()
@@ -124,9 +90,36 @@ class Store:
             try:
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # some errors have rolled it back already
+                    self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+
+    # -- the schema's version -------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        """How many of MIGRATIONS this file has applied."""
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _upgrade(self) -> None:
+        """Apply the missing migrations in order, each with its new version in one transaction."""
+        while self._known_version() < len(MIGRATIONS):
+            with self.transaction() as db:
+                version = self._known_version()  # again, under the write lock: another
+                if version < len(MIGRATIONS):  # process opening the file may have been first
+                    MIGRATIONS[version](self._tables)
+                    db.execute(f"PRAGMA user_version={version + 1}")
+
+    def _known_version(self) -> int:
+        """The file's schema version, unless a newer release wrote it."""
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise SchemaTooNew(
+                f"{self.path} has schema version {version}, written by a newer release of "
+                f"newsletter; this one knows versions up to {len(MIGRATIONS)}: upgrade it"
+            )
+        return version
 
     # -- the run lock ---------------------------------------------------------------------
 
