@@ -40,6 +40,27 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+# One parameter holding a JSON list stands for any number of values: no chunks of `?,?,...`
+# under SQLite's limit on parameters.
+IN_JSON = "(SELECT value FROM json_each(?))"
+
+
+def _json_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values))
+
+
+def _paper_row(p: Paper) -> dict[str, object]:
+    return {
+        "id": p.id,
+        "version": p.version,
+        "title": p.title,
+        "authors": json.dumps(p.authors),
+        "abstract": p.abstract,
+        "categories": json.dumps(p.categories),
+        "primary_category": p.primary_category,
+    }
+
+
 def _paper(row: sqlite3.Row, announce_type: str = "new") -> Paper:
     return Paper(
         id=row["id"],
@@ -60,7 +81,8 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        # the same connection through sqlite-utils, for migrations: inside transaction() only
+        # the same connection through sqlite-utils, for migrations and upserts: inside
+        # transaction() only
         self._tables = Database(self.db, execute_plugins=False)
         self._lock_file = None
         # deliveries run in worker threads: one writer at a time on the shared connection
@@ -145,49 +167,28 @@ class Store:
 
     def save_listing(self, listing: Listing, categories: Iterable[str]) -> int:
         """Store a day's papers in one transaction; return how many were new to the day."""
-        day = listing.day.isoformat()
+        day, count = listing.day.isoformat(), "SELECT COUNT(*) FROM day_papers WHERE day=?"
         with self.transaction() as db:
-            before = db.execute("SELECT COUNT(*) FROM day_papers WHERE day=?", (day,)).fetchone()[0]
-            db.executemany(
-                "INSERT INTO papers VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                "version=excluded.version, title=excluded.title, authors=excluded.authors, "
-                "abstract=excluded.abstract, categories=excluded.categories, "
-                "primary_category=excluded.primary_category",
-                [
-                    (
-                        p.id,
-                        p.version,
-                        p.title,
-                        json.dumps(p.authors),
-                        p.abstract,
-                        json.dumps(p.categories),
-                        p.primary_category,
-                    )
-                    for p in listing.papers
-                ],
-            )
+            before = db.execute(count, (day,)).fetchone()[0]
+            self._tables["papers"].upsert_all(map(_paper_row, listing.papers), pk="id")
             db.executemany(
                 "INSERT OR IGNORE INTO day_papers VALUES (?,?,?,?)",
                 [(day, p.id, p.announce_type, before + i) for i, p in enumerate(listing.papers)],
             )
-            known = db.execute("SELECT categories FROM days WHERE day=?", (day,)).fetchone()
-            cats = set(categories) | set(json.loads(known[0]) if known else [])
-            db.execute(
-                "INSERT INTO days VALUES (?,?,?,?,?,?,?) ON CONFLICT(day) DO UPDATE SET "
-                "listed=excluded.listed, new=excluded.new, cross_listed=excluded.cross_listed, "
-                "dropped=excluded.dropped, categories=excluded.categories, "
-                "fetched_at=excluded.fetched_at",
-                (
-                    day,
-                    listing.listed,
-                    listing.new,
-                    listing.cross,
-                    listing.dropped,
-                    json.dumps(sorted(cats)),
-                    _now(),
-                ),
+            known = self.fetched_categories(listing.day) or set()
+            self._tables["days"].upsert(
+                {
+                    "day": day,
+                    "listed": listing.listed,
+                    "new": listing.new,
+                    "cross_listed": listing.cross,
+                    "dropped": listing.dropped,
+                    "categories": json.dumps(sorted(set(categories) | known)),
+                    "fetched_at": _now(),
+                },
+                pk="day",
             )
-            after = db.execute("SELECT COUNT(*) FROM day_papers WHERE day=?", (day,)).fetchone()[0]
+            after = db.execute(count, (day,)).fetchone()[0]
         return after - before
 
     def fetched_categories(self, day: date) -> set[str] | None:
@@ -220,33 +221,20 @@ class Store:
 
     def load_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
         """The stored papers among `ids`, by id (announce type "new": that is per day)."""
-        wanted = list(dict.fromkeys(ids))
-        found: dict[str, Paper] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
-                found[r["id"]] = _paper(r)
-        return found
+        rows = self.db.execute(f"SELECT * FROM papers WHERE id IN {IN_JSON}", (_json_list(ids),))
+        return {r["id"]: _paper(r) for r in rows}
 
     # -- scores ---------------------------------------------------------------------------
 
     def cached_scores(
         self, paper_ids: Iterable[str], prompt_hash: str, model: str
     ) -> dict[str, Score]:
-        ids = list(paper_ids)
-        found: dict[str, Score] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT paper_id, relevance, novelty, comment FROM scores WHERE prompt_hash=? "
-                f"AND model=? AND paper_id IN ({marks})",
-                (prompt_hash, model, *chunk),
-            )
-            for r in rows:
-                found[r[0]] = Score(r[0], r[1], r[2], r[3])
-        return found
+        rows = self.db.execute(
+            "SELECT paper_id, relevance, novelty, comment FROM scores "
+            f"WHERE prompt_hash=? AND model=? AND paper_id IN {IN_JSON}",
+            (prompt_hash, model, _json_list(paper_ids)),
+        )
+        return {r[0]: Score(*r) for r in rows}
 
     def save_scores(self, scores: Iterable[Score], prompt_hash: str, model: str) -> None:
         now = _now()

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.errors import NewsletterError, SchemaTooNew
 from newsletter.migrations import MIGRATIONS
+from newsletter.models import Listing, Paper
 from newsletter.store import SENT, UNKNOWN, Store
 
 FIXTURE = Path(__file__).parent / "data" / "newsletter-0.1.0.sqlite"
@@ -148,3 +149,16 @@ class TestMigrations:
         result = CliRunner().invoke(app, ["suppressions", "list"])
         assert result.exit_code == 1
         assert f"error: {path} has schema version {LATEST + 1}" in result.output
+
+
+class TestTransactions:
+    def test_a_listing_that_fails_halfway_stores_none_of_it(self, tmp_path):
+        """The papers go in before the day's counts: a bad count must take them back out."""
+        new = Paper("2504.00001", "T", ("A",), "abstract", ("cs.LG",), "cs.LG")
+        broken = Listing(DAY, [new], listed=None, new=1)  # type: ignore[arg-type]
+        with Store(tmp_path / "db.sqlite") as store:
+            with pytest.raises(sqlite3.IntegrityError, match=r"days\.listed"):
+                store.save_listing(broken, ["cs.LG"])
+            assert store.load_papers([new.id]) == {} and store.latest_day() is None
+            assert store.save_listing(Listing(DAY, [new], listed=1, new=1), ["cs.LG"]) == 1
+            assert store.load_listing(DAY).papers == [new]
