@@ -13,10 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
+from newsletter.config import load_config
 from newsletter.errors import NewsletterError, SchemaTooNew
 from newsletter.migrations import MIGRATIONS
 from newsletter.models import Listing, Paper
+from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import SENT, UNKNOWN, Store
+from tests.conftest import SAMPLE
+from tests.fakes.arxiv import paper
 
 FIXTURE = Path(__file__).parent / "data" / "newsletter-0.1.0.sqlite"
 DAY = date(2025, 4, 10)  # the sample listing's day, the one the fixture holds
@@ -162,3 +166,35 @@ class TestTransactions:
             assert store.load_papers([new.id]) == {} and store.latest_day() is None
             assert store.save_listing(Listing(DAY, [new], listed=1, new=1), ["cs.LG"]) == 1
             assert store.load_listing(DAY).papers == [new]
+
+
+class TestRerunAfterUpgrade:
+    """A deployment whose `[storage] path` is the 0.1.0 database, against the local fakes."""
+
+    @pytest.fixture
+    def config(self, home):
+        shutil.copy(FIXTURE, home / "v0.sqlite")
+        with (home / "config.toml").open("a") as toml:
+            toml.write('\n[storage]\npath = "v0.sqlite"\n')
+        return load_config(home / "config.toml")
+
+    def test_the_same_day_sends_nothing(self, config, sendgrid_server, openai_server):
+        report = run_send(config, SendOptions(feed=SAMPLE))
+        assert report.day == DAY
+        statuses = {s.subscriber_id: s.status for s in report.served}
+        assert statuses == {"ada": "skipped", "bob": "unknown"}
+        assert sendgrid_server.requests_count == 0 and openai_server.requests == []
+
+    def test_a_later_day_leaves_out_the_papers_sent_before(self, config, arxiv_server):
+        with Store(config.storage.path) as store:
+            again = sorted(store.sent_paper_ids("ada"))[0]
+        arxiv_server.serve(
+            [
+                paper(again, title="Mixture of Experts again", categories=["cs.LG"]),
+                paper("2504.99001", title="Pruning Experts Anew", categories=["cs.LG"]),
+            ],
+            pub_date="Fri, 11 Apr 2025 00:00:00 -0400",
+        )
+        report = run_send(config, SendOptions(only="ada"))
+        assert [(s.subscriber_id, s.status) for s in report.served] == [("ada", "sent")]
+        assert [k.paper.id for k in report.served[0].selection.picks] == ["2504.99001"]
