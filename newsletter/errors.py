@@ -46,3 +46,7 @@ class DeliveryError(NewsletterError):
 
 class RunLocked(NewsletterError):
     """Another `newsletter send` holds the lock on the store."""
+
+
+class SchemaTooNew(NewsletterError):
+    """The store was written by a newer release, whose schema this one does not know."""

@@ -7,6 +7,10 @@
 - each digest's selection as sent or previewed, and each subscriber's archive token (archive).
 
 Every write that belongs together is one transaction: a crash leaves either all of it or none.
+
+A database lives for months, so its schema has versions (`newsletter.migrations`): opening a
+Store applies the migrations the file lacks, in order, and refuses a file written by a newer
+release (SchemaTooNew) rather than write into a schema it does not know.
 """
 
 from __future__ import annotations
@@ -21,55 +25,11 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from newsletter.errors import RunLocked
-from newsletter.models import Listing, Paper, Score, Usage
+from sqlite_utils import Database
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS papers (
-    id TEXT PRIMARY KEY, version INTEGER NOT NULL, title TEXT NOT NULL, authors TEXT NOT NULL,
-    abstract TEXT NOT NULL, categories TEXT NOT NULL, primary_category TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS days (
-    day TEXT PRIMARY KEY, listed INTEGER NOT NULL, new INTEGER NOT NULL,
-    cross_listed INTEGER NOT NULL, dropped INTEGER NOT NULL, categories TEXT NOT NULL,
-    fetched_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS day_papers (
-    day TEXT NOT NULL, paper_id TEXT NOT NULL REFERENCES papers(id), announce_type TEXT NOT NULL,
-    position INTEGER NOT NULL, PRIMARY KEY (day, paper_id)
-);
-CREATE TABLE IF NOT EXISTS scores (
-    paper_id TEXT NOT NULL, prompt_hash TEXT NOT NULL, model TEXT NOT NULL,
-    relevance INTEGER NOT NULL, novelty INTEGER NOT NULL, comment TEXT NOT NULL,
-    scored_at TEXT NOT NULL, PRIMARY KEY (paper_id, prompt_hash, model)
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    day TEXT NOT NULL, subscriber_id TEXT NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, message_id TEXT, error TEXT, updated_at TEXT NOT NULL,
-    PRIMARY KEY (day, subscriber_id)
-);
-CREATE TABLE IF NOT EXISTS sent_papers (
-    subscriber_id TEXT NOT NULL, paper_id TEXT NOT NULL, day TEXT NOT NULL,
-    PRIMARY KEY (subscriber_id, paper_id)
-);
-CREATE TABLE IF NOT EXISTS spend (
-    day TEXT NOT NULL, scoring_key TEXT NOT NULL, model TEXT NOT NULL, requests INTEGER NOT NULL,
-    prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL, cost_usd REAL, PRIMARY KEY (day, scoring_key, model)
-);
-CREATE TABLE IF NOT EXISTS suppressions (
-    email TEXT NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
-    created INTEGER, PRIMARY KEY (email, source)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS digests (
-    day TEXT NOT NULL, subscriber_id TEXT NOT NULL, kind TEXT NOT NULL, selection TEXT NOT NULL,
-    created_at TEXT NOT NULL, PRIMARY KEY (day, subscriber_id, kind)
-);
-CREATE TABLE IF NOT EXISTS archive_tokens (
-    subscriber_id TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE
-);
-"""
+from newsletter.errors import RunLocked, SchemaTooNew
+from newsletter.migrations import MIGRATIONS
+from newsletter.models import Listing, Paper, Score, Usage
 
 # Delivery states. `sending` is written before the request: finding it on a later run means
 # the outcome is unknown (the process died or the connection dropped mid-request).
@@ -78,6 +38,27 @@ SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# One parameter holding a JSON list stands for any number of values: no chunks of `?,?,...`
+# under SQLite's limit on parameters.
+IN_JSON = "(SELECT value FROM json_each(?))"
+
+
+def _json_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values))
+
+
+def _paper_row(p: Paper) -> dict[str, object]:
+    return {
+        "id": p.id,
+        "version": p.version,
+        "title": p.title,
+        "authors": json.dumps(p.authors),
+        "abstract": p.abstract,
+        "categories": json.dumps(p.categories),
+        "primary_category": p.primary_category,
+    }
 
 
 def _paper(row: sqlite3.Row, announce_type: str = "new") -> Paper:
@@ -100,12 +81,19 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        # the same connection through sqlite-utils, for migrations and upserts: inside
+        # transaction() only
+        self._tables = Database(self.db, execute_plugins=False)
         self._lock_file = None
         # deliveries run in worker threads: one writer at a time on the shared connection
         self._mutex = threading.RLock()
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._upgrade()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.unlock()
@@ -124,9 +112,36 @@ class Store:
             try:
                 yield self.db
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # some errors have rolled it back already
+                    self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+
+    # -- the schema's version -------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        """How many of MIGRATIONS this file has applied."""
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _upgrade(self) -> None:
+        """Apply the missing migrations in order, each with its new version in one transaction."""
+        while self._known_version() < len(MIGRATIONS):
+            with self.transaction() as db:
+                version = self._known_version()  # again, under the write lock: another
+                if version < len(MIGRATIONS):  # process opening the file may have been first
+                    MIGRATIONS[version](self._tables)
+                    db.execute(f"PRAGMA user_version={version + 1}")
+
+    def _known_version(self) -> int:
+        """The file's schema version, unless a newer release wrote it."""
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise SchemaTooNew(
+                f"{self.path} has schema version {version}, written by a newer release of "
+                f"newsletter; this one knows versions up to {len(MIGRATIONS)}: upgrade it"
+            )
+        return version
 
     # -- the run lock ---------------------------------------------------------------------
 
@@ -152,49 +167,28 @@ class Store:
 
     def save_listing(self, listing: Listing, categories: Iterable[str]) -> int:
         """Store a day's papers in one transaction; return how many were new to the day."""
-        day = listing.day.isoformat()
+        day, count = listing.day.isoformat(), "SELECT COUNT(*) FROM day_papers WHERE day=?"
         with self.transaction() as db:
-            before = db.execute("SELECT COUNT(*) FROM day_papers WHERE day=?", (day,)).fetchone()[0]
-            db.executemany(
-                "INSERT INTO papers VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                "version=excluded.version, title=excluded.title, authors=excluded.authors, "
-                "abstract=excluded.abstract, categories=excluded.categories, "
-                "primary_category=excluded.primary_category",
-                [
-                    (
-                        p.id,
-                        p.version,
-                        p.title,
-                        json.dumps(p.authors),
-                        p.abstract,
-                        json.dumps(p.categories),
-                        p.primary_category,
-                    )
-                    for p in listing.papers
-                ],
-            )
+            before = db.execute(count, (day,)).fetchone()[0]
+            self._tables["papers"].upsert_all(map(_paper_row, listing.papers), pk="id")
             db.executemany(
                 "INSERT OR IGNORE INTO day_papers VALUES (?,?,?,?)",
                 [(day, p.id, p.announce_type, before + i) for i, p in enumerate(listing.papers)],
             )
-            known = db.execute("SELECT categories FROM days WHERE day=?", (day,)).fetchone()
-            cats = set(categories) | set(json.loads(known[0]) if known else [])
-            db.execute(
-                "INSERT INTO days VALUES (?,?,?,?,?,?,?) ON CONFLICT(day) DO UPDATE SET "
-                "listed=excluded.listed, new=excluded.new, cross_listed=excluded.cross_listed, "
-                "dropped=excluded.dropped, categories=excluded.categories, "
-                "fetched_at=excluded.fetched_at",
-                (
-                    day,
-                    listing.listed,
-                    listing.new,
-                    listing.cross,
-                    listing.dropped,
-                    json.dumps(sorted(cats)),
-                    _now(),
-                ),
+            known = self.fetched_categories(listing.day) or set()
+            self._tables["days"].upsert(
+                {
+                    "day": day,
+                    "listed": listing.listed,
+                    "new": listing.new,
+                    "cross_listed": listing.cross,
+                    "dropped": listing.dropped,
+                    "categories": json.dumps(sorted(set(categories) | known)),
+                    "fetched_at": _now(),
+                },
+                pk="day",
             )
-            after = db.execute("SELECT COUNT(*) FROM day_papers WHERE day=?", (day,)).fetchone()[0]
+            after = db.execute(count, (day,)).fetchone()[0]
         return after - before
 
     def fetched_categories(self, day: date) -> set[str] | None:
@@ -227,33 +221,20 @@ class Store:
 
     def load_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
         """The stored papers among `ids`, by id (announce type "new": that is per day)."""
-        wanted = list(dict.fromkeys(ids))
-        found: dict[str, Paper] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
-                found[r["id"]] = _paper(r)
-        return found
+        rows = self.db.execute(f"SELECT * FROM papers WHERE id IN {IN_JSON}", (_json_list(ids),))
+        return {r["id"]: _paper(r) for r in rows}
 
     # -- scores ---------------------------------------------------------------------------
 
     def cached_scores(
         self, paper_ids: Iterable[str], prompt_hash: str, model: str
     ) -> dict[str, Score]:
-        ids = list(paper_ids)
-        found: dict[str, Score] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT paper_id, relevance, novelty, comment FROM scores WHERE prompt_hash=? "
-                f"AND model=? AND paper_id IN ({marks})",
-                (prompt_hash, model, *chunk),
-            )
-            for r in rows:
-                found[r[0]] = Score(r[0], r[1], r[2], r[3])
-        return found
+        rows = self.db.execute(
+            "SELECT paper_id, relevance, novelty, comment FROM scores "
+            f"WHERE prompt_hash=? AND model=? AND paper_id IN {IN_JSON}",
+            (prompt_hash, model, _json_list(paper_ids)),
+        )
+        return {r[0]: Score(*r) for r in rows}
 
     def save_scores(self, scores: Iterable[Score], prompt_hash: str, model: str) -> None:
         now = _now()

@@ -1,0 +1,200 @@
+"""The store's schema versions. tests/data/newsletter-0.1.0.sqlite was written by release 0.1.0,
+which kept no version (tests/data/make_v0_db.py says how): it must open, upgrade and keep its
+ledger, so that a re-run after the upgrade sends nobody anything twice."""
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsletter.cli import app
+from newsletter.config import load_config
+from newsletter.errors import NewsletterError, SchemaTooNew
+from newsletter.migrations import MIGRATIONS
+from newsletter.models import Listing, Paper
+from newsletter.pipeline import SendOptions, run_send
+from newsletter.store import SENT, UNKNOWN, Store
+from tests.conftest import SAMPLE
+from tests.fakes.arxiv import paper
+
+FIXTURE = Path(__file__).parent / "data" / "newsletter-0.1.0.sqlite"
+DAY = date(2025, 4, 10)  # the sample listing's day, the one the fixture holds
+LATEST = len(MIGRATIONS)
+
+
+def query(path: Path, sql: str) -> list[tuple]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(sql).fetchall()
+
+
+def user_version(path: Path) -> int:
+    return query(path, "PRAGMA user_version")[0][0]
+
+
+def schema(path: Path) -> list[tuple]:
+    return query(path, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")
+
+
+@pytest.fixture
+def old_db(tmp_path) -> Path:
+    """A copy of the database release 0.1.0 wrote."""
+    path = tmp_path / "v0.sqlite"
+    shutil.copy(FIXTURE, path)
+    return path
+
+
+class TestUpgradeFrom010:
+    def test_the_fixture_is_as_that_release_left_it(self):
+        """Unversioned, with one sent and one unknown delivery: what the tests below rely on."""
+        assert user_version(FIXTURE) == 0
+        assert query(FIXTURE, "SELECT subscriber_id, status FROM deliveries ORDER BY 1") == [
+            ("ada", "sent"),
+            ("bob", "unknown"),
+        ]
+
+    def test_it_opens_at_the_latest_version_and_records_it(self, old_db):
+        with Store(old_db) as store:
+            assert store.schema_version == LATEST
+        assert user_version(old_db) == LATEST
+
+    def test_the_ledger_survives(self, old_db):
+        sent = {r[0] for r in query(old_db, "SELECT paper_id FROM sent_papers")}
+        with Store(old_db) as store:
+            ada, bob = store.delivery(DAY, "ada"), store.delivery(DAY, "bob")
+            assert (ada["status"], bob["status"]) == (SENT, UNKNOWN)
+            assert ada["message_id"] and bob["message_id"] is None
+            assert store.sent_paper_ids("ada") == sent and len(sent) == 8
+            assert store.sent_paper_ids("ada", before=DAY) == set()
+            assert store.sent_paper_ids("bob") == set()
+
+    def test_archive_tokens_and_digests_survive(self, old_db):
+        tokens = dict(query(old_db, "SELECT subscriber_id, token FROM archive_tokens"))
+        [(sent,)] = query(old_db, "SELECT selection FROM digests WHERE kind='sent'")
+        with Store(old_db) as store:
+            assert store.archive_token("ada") == tokens["ada"]
+            assert store.archive_token("bob") == tokens["bob"]
+            digests = {who: (day, record) for day, who, record in store.load_digests()}
+        assert sorted(digests) == ["ada", "bob"]
+        assert digests["ada"] == (DAY, json.loads(sent))  # the one sent, not her preview
+        assert digests["bob"][0] == DAY and digests["bob"][1]["papers"]
+
+    def test_the_day_scores_and_suppressions_survive(self, old_db):
+        scored = query(old_db, "SELECT prompt_hash, paper_id FROM scores")
+        with Store(old_db) as store:
+            assert store.latest_day() == DAY
+            listing = store.load_listing(DAY)
+            ids = [p.id for p in listing.papers]
+            assert len(ids) == 38 and listing.listed == 44
+            assert len(store.load_papers(ids)) == 38
+            for key in {key for key, _ in scored}:
+                found = store.cached_scores(ids, key, "m")
+                assert set(found) == {pid for k, pid in scored if k == key} and found
+            emails = {r["email"] for r in store.suppressions()}
+            assert emails == {"left@example.org", "gone@example.org"}
+            assert store.suppressions_synced_at()
+
+    def test_a_fresh_database_gets_the_same_schema(self, old_db, tmp_path):
+        Store(old_db).close()
+        Store(tmp_path / "fresh.sqlite").close()
+        assert schema(tmp_path / "fresh.sqlite") == schema(old_db)
+        assert user_version(tmp_path / "fresh.sqlite") == LATEST
+        assert len([row for row in schema(old_db) if row[0] == "table"]) == 11
+
+    def test_opening_it_again_changes_nothing(self, old_db):
+        Store(old_db).close()
+        before = schema(old_db)
+        Store(old_db).close()
+        assert schema(old_db) == before and user_version(old_db) == LATEST
+
+
+def add_note(db) -> None:
+    db["deliveries"].add_column("note", str)
+
+
+def add_note_then_fail(db) -> None:
+    add_note(db)
+    raise RuntimeError("halfway")
+
+
+class TestMigrations:
+    def test_a_later_migration_runs_on_the_old_database(self, old_db, monkeypatch):
+        monkeypatch.setattr("newsletter.store.MIGRATIONS", [*MIGRATIONS, add_note])
+        with Store(old_db) as store:
+            assert store.schema_version == LATEST + 1
+            assert store.delivery(DAY, "ada")["note"] is None
+            assert store.delivery(DAY, "ada")["status"] == SENT
+
+    def test_a_failing_migration_leaves_the_version_before_it(self, old_db, monkeypatch):
+        monkeypatch.setattr("newsletter.store.MIGRATIONS", [*MIGRATIONS, add_note_then_fail])
+        with pytest.raises(RuntimeError, match="halfway"):
+            Store(old_db)
+        assert user_version(old_db) == LATEST  # the migrations before it were committed
+        assert "note" not in [r[1] for r in query(old_db, "PRAGMA table_info(deliveries)")]
+
+    def test_a_database_from_a_newer_release_is_refused(self, tmp_path):
+        path = tmp_path / "newer.sqlite"
+        Store(path).close()
+        query(path, f"PRAGMA user_version={LATEST + 1}")
+        with pytest.raises(SchemaTooNew, match="newer release") as caught:
+            Store(path)
+        assert isinstance(caught.value, NewsletterError) and str(path) in str(caught.value)
+        assert user_version(path) == LATEST + 1  # and left as it was
+
+    def test_the_command_line_says_so_in_one_line(self, tmp_path):
+        path = tmp_path / "newer.sqlite"
+        Store(path).close()
+        query(path, f"PRAGMA user_version={LATEST + 1}")
+        (tmp_path / "config.toml").write_text('[storage]\npath = "newer.sqlite"\n')
+        result = CliRunner().invoke(app, ["suppressions", "list"])
+        assert result.exit_code == 1
+        assert f"error: {path} has schema version {LATEST + 1}" in result.output
+
+
+class TestTransactions:
+    def test_a_listing_that_fails_halfway_stores_none_of_it(self, tmp_path):
+        """The papers go in before the day's counts: a bad count must take them back out."""
+        new = Paper("2504.00001", "T", ("A",), "abstract", ("cs.LG",), "cs.LG")
+        broken = Listing(DAY, [new], listed=None, new=1)  # type: ignore[arg-type]
+        with Store(tmp_path / "db.sqlite") as store:
+            with pytest.raises(sqlite3.IntegrityError, match=r"days\.listed"):
+                store.save_listing(broken, ["cs.LG"])
+            assert store.load_papers([new.id]) == {} and store.latest_day() is None
+            assert store.save_listing(Listing(DAY, [new], listed=1, new=1), ["cs.LG"]) == 1
+            assert store.load_listing(DAY).papers == [new]
+
+
+class TestRerunAfterUpgrade:
+    """A deployment whose `[storage] path` is the 0.1.0 database, against the local fakes."""
+
+    @pytest.fixture
+    def config(self, home):
+        shutil.copy(FIXTURE, home / "v0.sqlite")
+        with (home / "config.toml").open("a") as toml:
+            toml.write('\n[storage]\npath = "v0.sqlite"\n')
+        return load_config(home / "config.toml")
+
+    def test_the_same_day_sends_nothing(self, config, sendgrid_server, openai_server):
+        report = run_send(config, SendOptions(feed=SAMPLE))
+        assert report.day == DAY
+        statuses = {s.subscriber_id: s.status for s in report.served}
+        assert statuses == {"ada": "skipped", "bob": "unknown"}
+        assert sendgrid_server.requests_count == 0 and openai_server.requests == []
+
+    def test_a_later_day_leaves_out_the_papers_sent_before(self, config, arxiv_server):
+        with Store(config.storage.path) as store:
+            again = sorted(store.sent_paper_ids("ada"))[0]
+        arxiv_server.serve(
+            [
+                paper(again, title="Mixture of Experts again", categories=["cs.LG"]),
+                paper("2504.99001", title="Pruning Experts Anew", categories=["cs.LG"]),
+            ],
+            pub_date="Fri, 11 Apr 2025 00:00:00 -0400",
+        )
+        report = run_send(config, SendOptions(only="ada"))
+        assert [(s.subscriber_id, s.status) for s in report.served] == [("ada", "sent")]
+        assert [k.paper.id for k in report.served[0].selection.picks] == ["2504.99001"]
