@@ -328,10 +328,12 @@ def write_pages(folder: Path, pages: dict[str, Page], built: Built) -> None:
 
 def build(config: Config, store: Store, out: Path, only: str | None = None) -> Built:
     """Write the site for every subscriber with a digest in the store, or for one."""
+    profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
+    for p in profiles.values():
+        store.claim(p.id, p.email)  # a new address under an old id is a new reader
     digests = store.load_digests(only)
     if only is not None and not digests:
         raise NewsletterError(f"no digest of '{only}' in {store.path}: nothing to build")
-    profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
     records = [(who, SavedDigest.model_validate(data)) for _, who, data in digests]
     papers = store.load_papers(item.id for _, record in records for item in record.papers)
     built = Built()

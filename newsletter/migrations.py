@@ -85,3 +85,17 @@ def m001_tables(db: Database) -> None:
     them all already, and is version 1 as it stands."""
     if not db["papers"].exists():
         db.executescript(TABLES_0_1_0)
+
+
+@migration
+def m002_subscribers(db: Database) -> None:
+    """Who is behind each subscriber id: the address last delivered to. A profile file given
+    to a new address under an old id is a new reader (see Store.claim)."""
+    db.execute(
+        "CREATE TABLE subscribers (subscriber_id TEXT PRIMARY KEY, email TEXT NOT NULL, "
+        "since TEXT NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO subscribers SELECT subscriber_id, email, MAX(updated_at) FROM deliveries "
+        "GROUP BY subscriber_id"
+    )

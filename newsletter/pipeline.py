@@ -325,6 +325,7 @@ def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> 
     report = Report()
     profiles = choose_profiles(roster, replace(opts, dry_run=True), report)
     with Store(config.storage.path) as store:
+        claim_all(store, profiles, hooks)
         listing = _listing(config, store, roster, opts, report, hooks)
         if listing.papers:
             _score(config, store, listing, profiles, report, hooks, dry_run=True)
@@ -341,6 +342,7 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
     with Store(config.storage.path) as store:
         if not opts.dry_run:
             store.lock()
+        claim_all(store, profiles, hooks)
         listing = _listing(config, store, roster, opts, report, hooks)
         if not listing.papers:
             hooks.say(f"{listing.day}: no papers announced (weekend or holiday): nothing to send")
@@ -353,6 +355,16 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
         jobs = [(by_id[s.subscriber_id], s) for s in report.selections]
         report.served += _serve_all(config, store, jobs, sender, opts, hooks)
     return report
+
+
+def claim_all(store: Store, profiles: list[Profile], hooks: Hooks) -> None:
+    """Tie each subscriber id to its address: a new address under an old id starts fresh."""
+    for p in profiles:
+        if retired := store.claim(p.id, p.email):
+            hooks.warn(
+                f"{p.id}: a new address ({p.email}); the previous reader's history and archive "
+                f"are kept apart, as {retired}"
+            )
 
 
 def _listing(config, store, roster, opts: SendOptions, report: Report, hooks) -> Listing:

@@ -370,6 +370,49 @@ class Store:
                 chosen[(r["subscriber_id"], r["day"])] = r["selection"]  # "sent" comes last
         return [(date.fromisoformat(d), s, json.loads(sel)) for (s, d), sel in chosen.items()]
 
+    # -- who is behind a subscriber id ------------------------------------------------------
+
+    # what belongs to the reader behind an id, and moves with them when the id changes hands
+    READER_TABLES = ("deliveries", "sent_papers", "digests", "archive_tokens")
+
+    def claim(self, subscriber_id: str, email: str) -> str | None:
+        """Record that `email` is behind `subscriber_id`. When another address was, the id
+        has changed hands: that reader's ledger, papers sent, digests and archive token move
+        to a retired id (`ada~1`: profile ids cannot hold `~`), so the new reader starts
+        fresh and the old one's archive stays where their links point. Returns the retired
+        id, or None."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT email FROM subscribers WHERE subscriber_id=?", (subscriber_id,)
+            ).fetchone()
+            if row is not None and row[0].lower() == email.lower():
+                return None
+            retired = None
+            if row is not None:
+                retired = self._free_retired_id(subscriber_id)
+                for table in self.READER_TABLES:
+                    db.execute(
+                        f"UPDATE {table} SET subscriber_id=? WHERE subscriber_id=?",
+                        (retired, subscriber_id),
+                    )
+            db.execute(
+                "INSERT INTO subscribers VALUES (?,?,?) ON CONFLICT(subscriber_id) DO UPDATE "
+                "SET email=excluded.email, since=excluded.since",
+                (subscriber_id, email, _now()),
+            )
+        return retired
+
+    def _free_retired_id(self, subscriber_id: str) -> str:
+        n = 1
+        while any(
+            self.db.execute(
+                f"SELECT 1 FROM {t} WHERE subscriber_id=?", (f"{subscriber_id}~{n}",)
+            ).fetchone()
+            for t in self.READER_TABLES
+        ):
+            n += 1
+        return f"{subscriber_id}~{n}"
+
     # -- archive tokens (the unguessable folder of each subscriber's pages) -----------------
 
     def archive_token(self, subscriber_id: str) -> str:

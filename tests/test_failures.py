@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import load_config
+from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
 from tests.conftest import SAMPLE
 
@@ -50,9 +51,7 @@ class TestABrokenModelEndpoint:
         # then one abstract round each; never the halved re-asks of `retry_rounds`
         assert len(openai_server.requests) <= 4
 
-    def test_keys_ending_in_a_newline_work(
-        self, home, monkeypatch, openai_server, sendgrid_server
-    ):
+    def test_keys_ending_in_a_newline_work(self, home, monkeypatch, openai_server, sendgrid_server):
         """As pasted into a secret store: the newline is not part of the key."""
         monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key + "\n")
         monkeypatch.setenv("SENDGRID_API_KEY", sendgrid_server.api_key + "\n")
@@ -61,3 +60,40 @@ class TestABrokenModelEndpoint:
         assert len(sendgrid_server.messages) == 2
         sent_with = {m.headers["authorization"] for m in sendgrid_server.messages}
         assert sent_with == {f"Bearer {sendgrid_server.api_key}"}
+
+
+class TestAReusedSubscriberId:
+    """A profile file handed to a new person under the same id: a new reader."""
+
+    def test_the_new_reader_gets_neither_the_old_archive_nor_its_history(
+        self, home, sendgrid_server
+    ):
+        config = load_config(home / "config.toml")
+        config.archive.base_url = "https://digest.example.org"
+        run_send(config, SendOptions(feed=SAMPLE, only="ada"))
+        with Store(config.storage.path) as store:
+            old_token = store.archive_token("ada")
+            old_papers = store.sent_paper_ids("ada")
+        assert old_papers
+        profile = home / "subscribers" / "ada.toml"
+        profile.write_text(profile.read_text().replace("ada@example.org", "carol@example.org"))
+        # the same day again, as if the listing had come back: a new reader is sent it
+        report = run_send(config, SendOptions(feed=SAMPLE, only="ada"))
+        assert [s.status for s in report.served] == ["sent"]
+        to_carol = sendgrid_server.messages[-1].body
+        assert to_carol["personalizations"][0]["to"][0]["email"] == "carol@example.org"
+        html = to_carol["content"][1]["value"]
+        assert old_token not in html
+        with Store(config.storage.path) as store:
+            assert store.archive_token("ada") != old_token
+            assert store.archive_token("ada~1") == old_token  # the old reader's links still work
+            assert store.sent_paper_ids("ada~1") == old_papers
+            assert {d[1] for d in store.load_digests()} == {"ada", "ada~1"}
+
+    def test_the_same_address_in_other_case_is_the_same_reader(self, home, sendgrid_server):
+        config = load_config(home / "config.toml")
+        run_send(config, SendOptions(feed=SAMPLE, only="ada"))
+        profile = home / "subscribers" / "ada.toml"
+        profile.write_text(profile.read_text().replace("ada@example.org", "Ada@Example.org"))
+        report = run_send(config, SendOptions(feed=SAMPLE, only="ada"))
+        assert [s.status for s in report.served] == ["skipped"]

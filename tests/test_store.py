@@ -103,7 +103,7 @@ class TestUpgradeFrom010:
         Store(tmp_path / "fresh.sqlite").close()
         assert schema(tmp_path / "fresh.sqlite") == schema(old_db)
         assert user_version(tmp_path / "fresh.sqlite") == LATEST
-        assert len([row for row in schema(old_db) if row[0] == "table"]) == 11
+        assert len([row for row in schema(old_db) if row[0] == "table"]) == 12
 
     def test_opening_it_again_changes_nothing(self, old_db):
         Store(old_db).close()
@@ -198,3 +198,14 @@ class TestRerunAfterUpgrade:
         report = run_send(config, SendOptions(only="ada"))
         assert [(s.subscriber_id, s.status) for s in report.served] == [("ada", "sent")]
         assert [k.paper.id for k in report.served[0].selection.picks] == ["2504.99001"]
+
+
+class TestMigration2:
+    def test_an_upgraded_database_knows_who_was_sent(self, old_db):
+        with Store(old_db) as store:
+            rows = store.db.execute("SELECT subscriber_id, email FROM subscribers ORDER BY 1")
+            assert [tuple(r) for r in rows] == [
+                ("ada", "ada@example.org"),
+                ("bob", "bob@example.org"),
+            ]
+            assert store.claim("ada", "ada@example.org") is None  # the same reader
