@@ -8,6 +8,7 @@ the field (`subscribers/ada.toml: categories[1]: 'cs.XX' is not an arXiv categor
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -20,9 +21,12 @@ from newsletter import templating
 from newsletter.config import describe_error, read_toml
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Deliberately simple: one @, a dot in the domain, no spaces. The provider does the rest.
-EMAIL_PATTERN = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[A-Za-z]{2,}$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" allows a "\n"
+# Deliberately simple: one @, a dot in the domain, nothing that separates addresses in a
+# header (, ; < > quotes, brackets) and no white space. The provider does the rest.
+EMAIL_PATTERN = re.compile(r"[^@\s<>\"(),;:\[\]\\]+@[^@\s<>\"(),;:\[\]\\]+\.[A-Za-z]{2,}")
+# Bidirectional overrides reorder what a reader sees (and what a header shows).
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @cache
@@ -97,7 +101,7 @@ def parse_profile(path: Path) -> Profile:
     except ValueError as exc:
         raise ProfileError(display_path(path), [str(exc).removeprefix(f"{path}: ")]) from None
     problems: list[str] = []
-    if not ID_PATTERN.match(path.stem):
+    if not ID_PATTERN.fullmatch(path.stem):
         problems.append(f"(file name): '{path.stem}' is not a usable id (letters, digits, -_.)")
     try:
         profile = Profile.model_validate(data)
@@ -131,9 +135,11 @@ def display_path(path: Path) -> str:
 
 def check_profile(profile: Profile) -> list[str]:
     """The checks pydantic's types cannot express."""
-    problems = []
-    if not EMAIL_PATTERN.match(profile.email):
-        problems.append(f"email: '{profile.email}' is not an email address")
+    problems = [f"{field}: {why}" for field, why in unprintable_fields(profile)]
+    if not profile.name.strip():
+        problems.append("name: must not be blank")
+    if not EMAIL_PATTERN.fullmatch(profile.email):
+        problems.append(f"email: {profile.email!r} is not an email address")
     known = arxiv_categories()
     for i, cat in enumerate(profile.categories):
         if cat not in known:
@@ -155,6 +161,34 @@ def edit_profile(path: Path, **values: object) -> None:
     path.write_text(tomlkit.dumps(doc), encoding="utf-8")
 
 
+def unprintable_fields(profile: Profile) -> list[tuple[str, str]]:
+    """Text fields holding what no field should: line breaks where a header or a one-line
+    value goes (name, email, lists), control characters or bidirectional overrides anywhere
+    (a topic's long texts may span lines)."""
+    fields: list[tuple[str, str, bool]] = [
+        ("name", profile.name, False), ("email", profile.email, False),
+        ("model", profile.model or "", False),
+    ]  # fmt: skip
+    for key in ("categories", "authors", "keywords", "irrelevant_domains", "application_tasks"):
+        fields += [(f"{key}[{i}]", v, False) for i, v in enumerate(getattr(profile, key))]
+    for i, t in enumerate(profile.topics):
+        at = f"topics[{i}]"
+        fields += [(f"{at}.name", t.name, False), (f"{at}.relevant", t.relevant, True),
+                   (f"{at}.irrelevant", t.irrelevant, True)]  # fmt: skip
+    found = []
+    for name, text, multiline in fields:
+        allowed = "\n\t" if multiline else ""
+        bad = [c for c in text if c in _BIDI or (_is_control(c) and c not in allowed)]
+        if bad:
+            what = "a line break" if bad[0] in "\r\n" else f"the character {bad[0]!r}"
+            found.append((name, f"holds {what}: write it on one line, in plain text"))
+    return found
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Cs")
+
+
 def write_active(path: Path, active: bool) -> None:
     """Pause (False) or resume (True) a subscriber's digest."""
     edit_profile(path, active=active)
@@ -165,9 +199,9 @@ def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> P
     """Write a commented profile file, folder/ID.toml, from templates/profile.toml.j2;
     refuse a bad id or address, and an existing file."""
     path = folder / f"{subscriber_id}.toml"
-    if not ID_PATTERN.match(subscriber_id):
+    if not ID_PATTERN.fullmatch(subscriber_id):
         raise ProfileError(str(path), [f"(file name): '{subscriber_id}' is not a usable id"])
-    if not EMAIL_PATTERN.match(email):
+    if not EMAIL_PATTERN.fullmatch(email):
         raise ProfileError(str(path), [f"email: '{email}' is not an email address"])
     if path.exists():
         raise NewsletterError(f"{display_path(path)} exists already: not overwritten")

@@ -143,3 +143,43 @@ class TestRoster:
         write(tmp_path, "bob", GOOD.replace("cs.LG", "cs.XX"))
         with pytest.raises(ProfileError, match=r"cs\.XX"):
             load_profiles(tmp_path).get("bob")
+
+
+class TestValuesThatWouldBreakAMail:
+    """Values that parse as TOML and used to pass validation, then broke the run."""
+
+    @pytest.mark.parametrize(
+        ("line", "field"),
+        [
+            ('name = " "', "name: must not be blank"),
+            ('name = "Ada\\nBcc: x@evil.org"', "name: holds a line break"),
+            ('name = "Ada\\r"', "name: holds a line break"),
+            ('name = "Ada\\u0007"', "name: holds the character '\\x07'"),
+            ('name = "Ada\\u202e"', "name: holds the character '\\u202e'"),
+        ],
+    )
+    def test_names(self, tmp_path, line, field):
+        path = write(tmp_path, "ada", GOOD.replace('name = "Ada Lovelace"', line, 1))
+        assert any(e.startswith(f"{path}: {field}") for e in errors_of(path)), errors_of(path)
+
+    @pytest.mark.parametrize(
+        "email", ["ada@example.org\\n", "a,b@example.org", "a;b@example.org", "<a@example.org>"]
+    )
+    def test_emails_that_name_two_addresses_or_carry_a_newline(self, tmp_path, email):
+        path = write(tmp_path, "ada", GOOD.replace('"ada@example.org"', f'"{email}"'))
+        assert any(e.startswith(f"{path}: email: ") for e in errors_of(path))
+
+    def test_a_control_character_in_a_keyword_or_topic(self, tmp_path):
+        text = GOOD.replace("[[topics]]", 'keywords = ["MoE\\u0000"]\n[[topics]]')
+        text = text.replace('relevant = "pruning"', 'relevant = "pru\\u001bning"')
+        problems = errors_of(write(tmp_path, "ada", text))
+        assert any("keywords[0]: holds the character '\\x00'" in e for e in problems)
+        assert any("topics[0].relevant: holds the character '\\x1b'" in e for e in problems)
+
+    def test_a_topic_may_span_lines(self, tmp_path):
+        text = GOOD.replace('relevant = "pruning"', 'relevant = """pruning,\nquantization"""')
+        assert parse_profile(write(tmp_path, "ada", text)).topics[0].relevant.count("\n") == 1
+
+    def test_a_file_name_with_a_newline_is_no_id(self, tmp_path):
+        path = write(tmp_path, "ada\n", GOOD)
+        assert any("(file name)" in e for e in errors_of(path))
