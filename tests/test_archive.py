@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from newsletter import archive, render, views
@@ -382,64 +381,3 @@ class TestFromTheStore:
         assert first.files == len(days) + 3 + 1 + 2 and len(first.written) == first.files
         again = build(deployment)
         assert again.files == first.files and again.written == []
-
-
-# -- the schedule ------------------------------------------------------------------------------
-
-WORKFLOW = REPO / ".github" / "workflows" / "daily.yml"
-
-
-@pytest.fixture(scope="module")
-def workflow() -> dict:
-    return yaml.safe_load(WORKFLOW.read_text())
-
-
-class TestWorkflow:
-    def steps(self, workflow: dict) -> list[dict]:
-        [job] = workflow["jobs"].values()
-        return job["steps"]
-
-    def test_runs_on_weekdays_and_by_hand(self, workflow):
-        triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
-        [schedule] = triggers["schedule"]
-        _, hour, _, _, weekdays = schedule["cron"].split()
-        assert weekdays == "1-5" and 5 <= int(hour) < 12  # after arXiv's midnight RSS update
-        assert "workflow_dispatch" in triggers
-
-    def test_sends_builds_and_publishes(self, workflow):
-        steps = self.steps(workflow)
-        runs = [s.get("run", "") for s in steps]
-        uses = [s.get("uses", "").split("@")[0] for s in steps]
-        order = [
-            next(i for i, r in enumerate(runs) if "pip install -e ." in r),
-            next(i for i, r in enumerate(runs) if r.strip() == "newsletter send"),
-            next(i for i, r in enumerate(runs) if "newsletter archive build" in r),
-            uses.index("actions/upload-pages-artifact"),
-            uses.index("actions/deploy-pages"),
-        ]
-        assert order == sorted(order)
-        assert workflow["permissions"]["pages"] == "write"
-        assert workflow["permissions"]["id-token"] == "write"
-
-    def test_keeps_the_state_between_runs(self, workflow):
-        steps = self.steps(workflow)
-        restore = next(s for s in steps if s.get("uses", "").startswith("actions/cache/restore"))
-        save = next(s for s in steps if s.get("uses", "").startswith("actions/cache/save"))
-        assert "github.run_id" in restore["with"]["key"] and restore["with"]["restore-keys"]
-        assert save["with"]["key"] == restore["with"]["key"]
-        assert save["with"]["path"] == restore["with"]["path"]
-
-    def test_secrets_only_by_reference(self, workflow):
-        text = WORKFLOW.read_text()
-        named = set(re.findall(r"\$\{\{\s*secrets\.(\w+)\s*\}\}", text))
-        assert {"OPENAI_API_KEY", "SENDGRID_API_KEY"} <= named
-        send = next(
-            s for s in self.steps(workflow) if s.get("run", "").strip() == "newsletter send"
-        )
-        assert send["env"] == {name: f"${{{{ secrets.{name} }}}}"
-                               for name in ("OPENAI_API_KEY", "SENDGRID_API_KEY")}  # fmt: skip
-        for line in text.splitlines():
-            key, _, value = line.strip().partition(":")
-            if key.endswith(("_KEY", "_PASSPHRASE")) and value.strip():
-                assert re.fullmatch(r"\$\{\{ secrets\.\w+ \}\}", value.strip()), line
-        assert not re.search(r"sk-[A-Za-z0-9]{8,}|SG\.[\w-]{8,}", text)
