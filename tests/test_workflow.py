@@ -319,6 +319,28 @@ class TestStateScript:
         assert not Path("newsletter.db-wal").exists()  # there was none to keep
         assert "Restored newsletter.db, site" in capsys.readouterr().out
 
+    def test_a_state_kept_by_release_0_1_0_opens_once_and_is_kept_sealed(
+        self, state, tmp_path, monkeypatch
+    ):
+        """That workflow wrote `tar -c newsletter.db site | openssl enc -aes-256-cbc -pbkdf2`."""
+        monkeypatch.setenv("STATE_PASSPHRASE", "correct horse")
+        monkeypatch.chdir(tmp_path)
+        Path("newsletter.db").write_bytes(b"SQLite format 3\x00ledger")
+        old = subprocess.run(
+            "tar -c newsletter.db | openssl enc -aes-256-cbc -pbkdf2 -salt "
+            "-pass env:STATE_PASSPHRASE -out state.tar.enc",
+            shell=True, check=True,
+        )  # fmt: skip
+        assert old.returncode == 0 and Path("state.tar.enc").read_bytes()[:8] == b"Salted__"
+        Path("newsletter.db").unlink()
+        assert state.main(["decrypt", "state.tar.enc"]) == 0
+        assert Path("newsletter.db").read_bytes() == b"SQLite format 3\x00ledger"
+        assert state.main(["encrypt", "state.tar.enc", "newsletter.db"]) == 0
+        assert Path("state.tar.enc").read_bytes().startswith(state.MAGIC)
+        monkeypatch.setenv("STATE_PASSPHRASE", "wrong")
+        Path("old.enc").write_bytes(b"Salted__" + bytes(40))
+        assert state.main(["decrypt", "old.enc"]) == 1
+
     def test_two_seals_of_the_same_state_differ(self, state, sealed, monkeypatch):
         first = sealed.read_bytes()
         again = seal(state, sealed.parent, monkeypatch, "newsletter.db", "site").read_bytes()

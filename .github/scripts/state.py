@@ -12,12 +12,17 @@ file is not an error: the first run has no state yet.
 The file is MAGIC, a 16-byte salt and a 12-byte nonce, then the ciphertext and its 16-byte
 tag; the first three are authenticated with it. Needs only Python and `cryptography`, so that
 the workflow can run it where no other package's code sees the passphrase.
+
+Release 0.1.0's workflow kept the state as `openssl enc -aes-256-cbc -pbkdf2` of a plain tar,
+which has no integrity check: `decrypt` still opens such a file once (with the openssl
+command, as it was written), and the next `encrypt` keeps the state in this format.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -27,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 MAGIC = b"newsletter-state 1\n"
+LEGACY_MAGIC = b"Salted__"  # what `openssl enc -salt` writes first
 SALT, NONCE = 16, 12
 # 32 MiB of memory and about 0.1 s per guess; the passphrase itself should be random
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
@@ -54,6 +60,8 @@ def seal(data: bytes, secret: bytes) -> bytes:
 
 
 def unseal(blob: bytes, secret: bytes) -> bytes:
+    if blob.startswith(LEGACY_MAGIC):
+        return unseal_legacy(blob)
     if not blob.startswith(MAGIC):
         raise Refused("not a state file written by this script (an older format?)")
     header_size = len(MAGIC) + SALT + NONCE
@@ -68,6 +76,15 @@ def unseal(blob: bytes, secret: bytes) -> bytes:
         ) from None
 
 
+def unseal_legacy(blob: bytes) -> bytes:
+    """A state the 0.1.0 workflow kept, opened as that workflow did."""
+    command = ["openssl", "enc", "-d", "-aes-256-cbc", "-pbkdf2", "-pass", "env:STATE_PASSPHRASE"]
+    done = subprocess.run(command, input=blob, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise Refused("the state (in release 0.1.0's format) does not open with this passphrase")
+    return done.stdout
+
+
 def pack(paths: list[Path]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -77,7 +94,7 @@ def pack(paths: list[Path]) -> bytes:
 
 
 def unpack(data: bytes, into: Path) -> list[str]:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:  # 0.1.0's was not gzip'd
         try:
             # the "data" filter refuses absolute paths, links out of the folder and devices
             tar.extractall(into, filter="data")
