@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from newsletter import links
 from newsletter.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
@@ -85,12 +86,30 @@ class SendgridConfig(_Strict):
     send_empty: bool = False
 
     def unsubscribe_url_for(self, subscriber_id: str, email: str) -> str | None:
-        """`unsubscribe_url` with `{subscriber_id}` and `{email}` filled in: a one-click POST
-        (RFC 8058) carries no body naming the subscriber, so the URL alone must say who leaves."""
+        """`unsubscribe_url` with its `{token}` filled in: a one-click POST (RFC 8058) carries
+        no body naming the subscriber, so the URL alone must say who leaves, in a way nobody
+        else can write (`links`). `{subscriber_id}` is filled in too, for readable logs."""
         if not self.unsubscribe_url:
             return None
         url = self.unsubscribe_url.replace("{subscriber_id}", quote(subscriber_id, safe=""))
-        return url.replace("{email}", quote(email, safe=""))
+        if "{token}" in url:
+            url = url.replace("{token}", links.make_token(links.UNSUBSCRIBE, subscriber_id, email))
+        return url
+
+    def unsubscribe_url_problem(self) -> str | None:
+        """Why `unsubscribe_url` cannot be used, or None."""
+        url = self.unsubscribe_url
+        if url is None or "{token}" in url:
+            return None
+        if "{email}" in url:
+            return (
+                "sendgrid.unsubscribe_url: {email} lets anyone unsubscribe anyone: "
+                "use {token}, a signed part only this server can make"
+            )
+        return (
+            "sendgrid.unsubscribe_url: must carry {token} (a signed part saying who leaves); "
+            "without it every reader would get the same URL"
+        )
 
 
 class StorageConfig(_Strict):

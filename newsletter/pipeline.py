@@ -7,6 +7,7 @@ failure while serving one subscriber, is reported and the others are still serve
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from newsletter import archive, deliver, fetch, render, suppressions
+from newsletter import archive, deliver, fetch, links, render, suppressions
 from newsletter.config import Config, openai_key, sendgrid_key
-from newsletter.errors import NewsletterError
+from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import (
     Listing,
     Paper,
@@ -318,9 +319,35 @@ def choose_profiles(roster: Roster, opts: SendOptions, report: Report) -> list[P
     return [profile]
 
 
+def preflight(config: Config, *, dry_run: bool) -> None:
+    """Everything a run needs that can be checked before any network or paid work: say all
+    that is missing at once, and stop (exit 2)."""
+    problems = []
+    if not dry_run and sendgrid_key() is None:
+        problems.append("SENDGRID_API_KEY is not set: a send needs it (or use --dry-run)")
+    remote = config.llm.provider != "local" and config.llm.base_url is None
+    if not dry_run and remote and openai_key() is None:
+        problems.append(
+            "OPENAI_API_KEY is not set: scoring needs it "
+            '(or [llm] provider = "local", or a self-hosted [llm] base_url)'
+        )
+    if problem := config.sendgrid.unsubscribe_url_problem():
+        problems.append(problem)
+    elif config.sendgrid.unsubscribe_url and not os.environ.get(links.SECRET_VARIABLE):
+        problems.append(
+            f"{links.SECRET_VARIABLE} is not set: [sendgrid] unsubscribe_url's {{token}} is "
+            "signed with it (a long random string, e.g. `openssl rand -base64 32`)"
+        )
+    if problems:
+        where = f" ({config.source})" if config.source else ""
+        raise ConfigError("\n".join(p + where if p.startswith("sendgrid.") else p
+                                    for p in problems))  # fmt: skip
+
+
 def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
     """`newsletter score`: fetch, score and select, without rendering or sending."""
     hooks = hooks or Hooks()
+    preflight(config, dry_run=True)
     roster = load_profiles(config.subscribers_dir)
     report = Report()
     profiles = choose_profiles(roster, replace(opts, dry_run=True), report)
@@ -335,6 +362,7 @@ def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> 
 def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
     """fetch -> score -> select -> render -> deliver (or preview) for every active subscriber."""
     hooks = hooks or Hooks()
+    preflight(config, dry_run=opts.dry_run)
     roster = load_profiles(config.subscribers_dir)
     report = Report()
     profiles = choose_profiles(roster, opts, report)

@@ -15,7 +15,8 @@ pytest_plugins = ["tests.fakes.arxiv", "tests.fakes.openai", "tests.fakes.sendgr
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's keys, config or working directory."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SENDGRID_API_KEY", "NEWSLETTER_CONFIG"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SENDGRID_API_KEY", "NEWSLETTER_CONFIG",
+                 "NEWSLETTER_SECRET"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -48,10 +49,11 @@ completion = 0.6
 api_host = "{sendgrid_server.url}"
 from_email = "digest@lab.org"
 retry_delay = 0
-unsubscribe_url = "https://lab.org/unsubscribe"
+unsubscribe_url = "https://lab.org/unsubscribe?t={{token}}"
 """)
     monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
     monkeypatch.setenv("SENDGRID_API_KEY", sendgrid_server.api_key)
+    monkeypatch.setenv("NEWSLETTER_SECRET", "a long random test secret")
     # the fake model finds the sample's MoE and compression papers relevant, and the one
     # whose abstract carries hostile markup, so that it reaches the email
     openai_server.judge = lambda pid, title, abstract: (

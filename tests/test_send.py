@@ -10,10 +10,9 @@ from email import policy
 import pytest
 from typer.testing import CliRunner
 
-from newsletter import deliver
 from newsletter.cli import app
 from newsletter.config import load_config
-from newsletter.errors import RunLocked
+from newsletter.errors import ConfigError, RunLocked
 from newsletter.fetch import read_feed
 from newsletter.pipeline import SendOptions, run_send, score_day
 from newsletter.profiles import load_profiles
@@ -215,7 +214,7 @@ class TestDryRun:
         self, home, monkeypatch, openai_server
     ):
         monkeypatch.delenv("SENDGRID_API_KEY")
-        with pytest.raises(deliver.DeliveryError, match="SENDGRID_API_KEY"):
+        with pytest.raises(ConfigError, match="SENDGRID_API_KEY is not set"):
             send(home, feed=SAMPLE)
         assert openai_server.requests == []
 

@@ -102,7 +102,7 @@ class TestRun:
 
     def test_without_a_group_the_footer_falls_back_to_mailto(self, home, sendgrid_server):
         cfg = home / "config.toml"
-        cfg.write_text(cfg.read_text().replace('unsubscribe_url = "https://lab.org/unsubscribe"',
+        cfg.write_text(cfg.read_text().replace('unsubscribe_url = "https://lab.org/unsubscribe?t={token}"',
                                                ""))  # fmt: skip
         send(home, only="ada")
         body = sendgrid_server.messages[0].body
