@@ -36,6 +36,7 @@ from newsletter import __version__
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
+from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ USER_AGENT = f"newsletter/{__version__} (daily arXiv digest)"
 # arXiv's API terms ask for one request every three seconds; tests lower these.
 API_PAGE_SIZE = 500
 API_DELAY_SECONDS = 3.0
-MAX_RETRY_AFTER = 60.0
 
 _DESCRIPTION = re.compile(
     r"^\s*arXiv:(?P<id>\S+?)v(?P<version>\d+)\s+Announce Type:\s*(?P<type>[\w-]+)"
@@ -218,53 +218,44 @@ def read_feed(path: Path) -> Listing:
     return parse_rss(data, source=str(path))
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, wait: float | None = None):
-        super().__init__(reason)
-        self.wait = wait
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value else None
-    except ValueError:
-        return None
-
-
 def _get(url: str, timeout: float) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
-        if exc.code == 429 or exc.code >= 500:
-            wait = _retry_after(exc.headers.get("Retry-After"))
-            raise _Retryable(f"HTTP {exc.code}", wait) from None
+        if retryable := retryable_answer(exc.code, f"HTTP {exc.code}", exc.headers):
+            raise retryable from None
         raise FetchError(f"arXiv listing unreachable: HTTP {exc.code} from {url}") from None
     except TimeoutError:
-        raise _Retryable(f"no answer within {timeout:g} s") from None
+        raise Retryable(f"no answer within {timeout:g} s") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-        raise _Retryable(str(getattr(exc, "reason", exc))) from None
+        raise Retryable(str(getattr(exc, "reason", exc))) from None
 
 
-def fetch_rss(config: ArxivConfig, categories: Iterable[str]) -> Listing:
+def _get_listing(url: str, timeout: float) -> Listing:
+    try:
+        return _parse(_get(url, timeout))
+    except _BadFeed as exc:
+        raise Retryable(str(exc)) from None  # a body cut short is usually whole next time
+
+
+def fetch_rss(
+    config: ArxivConfig,
+    categories: Iterable[str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Listing:
     """Fetch and parse the live listing, retrying what a later try can fix."""
     url = rss_url(config, categories)
-    delay = config.retry_delay
-    for attempt in range(config.retries + 1):
-        try:
-            return _parse(_get(url, config.timeout))
-        except (_Retryable, _BadFeed) as exc:
-            reason = str(exc)
-            wait = getattr(exc, "wait", None)
-        if attempt < config.retries:
-            log.info("arXiv listing: %s; retrying (%d/%d)", reason, attempt + 1, config.retries)
-            time.sleep(delay if wait is None else max(delay, wait))
-            delay *= 2
-    tries = config.retries + 1
-    raise FetchError(
-        f"arXiv listing unreachable: {reason} ({url}, {tries} attempt{'s' * (tries > 1)})"
-    )
+    policy = RetryPolicy.of(config, sleep)
+    try:
+        return policy.call(lambda: _get_listing(url, config.timeout), what="arXiv listing")
+    except Retryable as exc:
+        tries = policy.attempts
+        raise FetchError(
+            f"arXiv listing unreachable: {exc} ({url}, {tries} attempt{'s' * (tries > 1)})"
+        ) from None
 
 
 # -- the arXiv API (backfill) --------------------------------------------------------------
