@@ -28,6 +28,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import arxiv
 import requests
@@ -49,6 +50,8 @@ USER_AGENT = f"newsletter/{__version__} (daily arXiv digest)"
 # arXiv's API terms ask for one request every three seconds; tests lower these.
 API_PAGE_SIZE = 500
 API_DELAY_SECONDS = 3.0
+# arXiv's day ends at 14:00 in New York; tzdata supplies the rules where the host has none.
+EASTERN = ZoneInfo("America/New_York")
 
 _DESCRIPTION = re.compile(
     r"^\s*arXiv:(?P<id>\S+?)v(?P<version>\d+)\s+Announce Type:\s*(?P<type>[\w-]+)"
@@ -261,18 +264,6 @@ def fetch_rss(
 # -- the arXiv API (backfill) --------------------------------------------------------------
 
 
-def _eastern_offset(day: date) -> timedelta:
-    """US Eastern UTC offset at 14:00 on `day` (DST: 2nd Sunday of March to 1st of November).
-
-    Computed rather than looked up so that no tz database is needed on the host.
-    """
-    march = date(day.year, 3, 8)
-    november = date(day.year, 11, 1)
-    dst_start = march + timedelta(days=(6 - march.weekday()) % 7)
-    dst_end = november + timedelta(days=(6 - november.weekday()) % 7)
-    return timedelta(hours=-4 if dst_start <= day < dst_end else -5)
-
-
 def _previous_weekday(day: date) -> date:
     day -= timedelta(days=1)
     while day.weekday() >= 5:
@@ -290,8 +281,8 @@ def submission_window(day: date) -> tuple[datetime, datetime]:
     """
     bounds = []
     for local in (_previous_weekday(_previous_weekday(day)), _previous_weekday(day)):
-        at_two = datetime(local.year, local.month, local.day, 14) - _eastern_offset(local)
-        bounds.append(at_two.replace(tzinfo=UTC))
+        at_two = datetime(local.year, local.month, local.day, 14, tzinfo=EASTERN)
+        bounds.append(at_two.astimezone(UTC))
     return bounds[0], bounds[1]
 
 

@@ -282,6 +282,25 @@ def test_backfill_window_and_query() -> None:
     )
 
 
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end"),
+    [
+        # US daylight saving time starts on Sunday 9 March 2025 and ends on Sunday 2 November
+        (date(2025, 3, 11), utc(2025, 3, 7, 19), utc(2025, 3, 10, 18)),
+        (date(2025, 11, 4), utc(2025, 10, 31, 18), utc(2025, 11, 3, 19)),
+        # the day after each change: both ends on the new offset
+        (date(2025, 3, 12), utc(2025, 3, 10, 18), utc(2025, 3, 11, 18)),
+        (date(2025, 11, 5), utc(2025, 11, 3, 19), utc(2025, 11, 4, 19)),
+    ],
+)
+def test_the_window_follows_new_york_across_daylight_saving(day, start, end) -> None:
+    assert fetch.submission_window(day) == (start, end)
+
+
 def test_backfill_through_the_api_pages_and_maps(arxiv_server, arxiv_config) -> None:
     papers = [paper(f"2504.0710{i}", version=i % 3 + 1) for i in range(5)]
     papers[1] |= {
