@@ -19,7 +19,6 @@ import http.client
 import logging
 import re
 import time
-import unicodedata
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -39,6 +38,7 @@ from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import Store
+from newsletter.text import latex_to_text
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +68,6 @@ _OUTSIDE_PARENS = r"(?![^()]*\))"  # an affiliation "(Physics and Astronomy, UCL
 _AND = re.compile(r",?\s+and\s+" + _OUTSIDE_PARENS)
 _COMMA = re.compile(r"," + _OUTSIDE_PARENS)
 
-# LaTeX accents as combining characters: arXiv metadata often spells "Müller" M\"uller.
-_ACCENTS = {
-    '"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "=": "\u0304",
-    ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306", "H": "\u030b", "r": "\u030a",
-}  # fmt: skip
-_ACCENT = re.compile(r"\{?\\([\"'`^~=.]|[cvuHr](?=[{\s]))\s*\{?\\?([A-Za-z])\}?\}?")
-_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "l": "ł", "L": "Ł", "aa": "å", "AA": "Å", "ae": "æ"}
-_LETTER = re.compile(r"\{?\\(ss|aa|AA|ae|o|O|l|L)(?![A-Za-z])(?:\{\}|\s(?=[a-z]))?\}?")
-
 
 class _BadFeed(Exception):
     """The body is not a complete arXiv RSS document."""
@@ -99,11 +90,9 @@ def _tag_gap(tag: re.Match[str]) -> str:
     return " " if (tag[1] or "").lower() in _BLOCK_TAGS else ""
 
 
-def delatex(name: str) -> str:
-    """Turn LaTeX accent escapes in a name into Unicode (J\\"urgen -> Jürgen)."""
-    name = _ACCENT.sub(lambda m: m.group(2) + _ACCENTS[m.group(1)], name)
-    name = _LETTER.sub(lambda m: _LETTERS[m.group(1)], name)
-    return unicodedata.normalize("NFC", name)
+def author_name(name: str) -> str:
+    """An author's name as a reader sees it: J\\"urgen M\\"uller -> Jürgen Müller."""
+    return normalise_space(latex_to_text(name))
 
 
 def split_authors(creator: str) -> tuple[str, ...]:
@@ -117,7 +106,7 @@ def split_authors(creator: str) -> tuple[str, ...]:
             names[-1] = f"{names[-1]}, {part}"
         else:
             names.append(part)
-    return tuple(delatex(n) for n in names)
+    return tuple(author_name(n) for n in names)
 
 
 # -- RSS -----------------------------------------------------------------------------------
@@ -338,7 +327,7 @@ def _result_paper(result: arxiv.Result, categories: set[str]) -> Paper:
     return Paper(
         id=pid,
         title=normalise_space(result.title),
-        authors=tuple(delatex(normalise_space(a.name)) for a in result.authors),
+        authors=tuple(author_name(a.name) for a in result.authors),
         abstract=normalise_space(result.summary),
         categories=tuple(cats),
         primary_category=result.primary_category,

@@ -84,6 +84,8 @@ def test_a_normal_day(arxiv_server, arxiv_config) -> None:
         ("Rand Paul and Alexander Anderson", ("Rand Paul", "Alexander Anderson")),
         ("Sam Jones Jr., Kim Lee, III", ("Sam Jones Jr.", "Kim Lee, III")),
         ("Fran{\\c{c}}ois Ch\\'{e}ret and Bj{\\o}rn St{\\aa}l", ("François Chéret", "Bjørn Stål")),
+        ('Kurt G{\\"o}del and Anna Stra\\ss{}er', ("Kurt Gödel", "Anna Straßer")),
+        ("\\textbf{Ana} Garc\\'{\\i}a and {\\L}ukasz Kaiser", ("Ana García", "Łukasz Kaiser")),
     ],
 )
 def test_author_strings_split_into_names(creator: str, names: tuple[str, ...]) -> None:

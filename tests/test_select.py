@@ -21,6 +21,12 @@ class TestAuthorNames:
         assert same_author("Sören Mindermann", 'S\\"oren Mindermann')
         assert same_author("Maurice Fréchet", "Maurice Fr\\'echet")
         assert same_author("Søren Hauberg", "S{\\o}ren Hauberg")
+        assert same_author("Soren Hauberg", "Søren Hauberg")
+        assert same_author("Stefan Strauss", "Stefan Strau\\ss")
+        assert same_author("Stefan Strauss", "Stefan Strauß")
+        assert same_author("Lukasz Kaiser", "{\\L}ukasz Kaiser")
+        assert same_author("François Chollet", "Fran{\\c{c}}ois Chollet")
+        assert same_author("Ana García", "\\textbf{Ana} Garc\\'{\\i}a")
 
     def test_initials(self):
         assert same_author("Yoshua Bengio", "Y. Bengio")
