@@ -78,12 +78,7 @@ def author_matches(profile: Profile, papers: Iterable[Paper]) -> list[Paper]:
     if not profile.authors:
         return []
     follows = author_matcher(profile.authors)
-    wanted = surnames(tuple(profile.authors))
-    return [
-        p
-        for p in papers
-        if not wanted.isdisjoint(surnames(p.authors)) and any(map(follows, p.authors))
-    ]
+    return [p for p in papers if any(map(follows, p.authors))]
 
 
 def candidates(

@@ -49,6 +49,17 @@ class TestSelect:
         assert picks[0].author_match and picks[0].score.comment == AUTHOR_MATCH
         assert author_matches(prof, papers) == [papers[1]]
 
+    def test_author_matches_keep_listing_order_and_need_one_followed_author(self):
+        prof = profile(authors=["Y. Bengio", "Ada Lovelace"])
+        papers = [
+            paper("1", authors=("Samy Bengio", "Ada Byron")),
+            paper("2", authors=("X. Y. Zed", "Ada Lovelace")),
+            paper("3", authors=("Yoshua Bengio",)),
+            paper("4", authors=()),
+        ]
+        assert [p.id for p in author_matches(prof, papers)] == ["2", "3"]
+        assert author_matches(profile(), papers) == []
+
     def test_cutoffs_sort_and_cap(self):
         prof = profile(relevance_cutoff=6, novelty_cutoff=5, max_papers=3)
         papers = [paper(str(i)) for i in range(6)]
