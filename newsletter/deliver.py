@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.headerregistry import Address
-from email.message import EmailMessage, Message
-from email.utils import format_datetime, make_msgid, parsedate_to_datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import TypeVar
 from urllib.error import URLError
@@ -36,26 +36,16 @@ from sendgrid.helpers.mail import Asm, Category, CustomArg, From, GroupId, Heade
 from newsletter.config import SendgridConfig
 from newsletter.errors import DeliveryError
 from newsletter.models import Email, SavedDigest, Status
+from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
 
 T = TypeVar("T")
 CATEGORY = "arxiv-digest"
-# A server asking for a longer pause than this is not going to be waited for in a cron job.
-RETRY_AFTER_CAP = 60.0
-BACKOFF_CAP = 60.0
 DETAIL_CHARS = 300
 
 
 class UnknownOutcome(DeliveryError):
     """The request was written but no answer came back: SendGrid may have accepted it."""
-
-
-class _Retryable(Exception):
-    """A failure SendGrid cannot have acted on, so sending again is safe."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -153,8 +143,8 @@ def build_mime(email: Email, env: Envelope, config: SendgridConfig) -> bytes:
 class SendgridSender:
     """SendGrid through the official client: sends mail, and reads the suppression lists.
 
-    Both go through the same bounded retries. A send is retried only where SendGrid cannot
-    have accepted it; a read is always safe to repeat.
+    Both go through the project's retry policy (`newsletter.retry`). A send raises
+    `Retryable` only where SendGrid cannot have accepted it; a read is always safe to repeat.
     """
 
     def __init__(
@@ -170,7 +160,7 @@ class SendgridSender:
         self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
         # The client has no timeout of its own: a hung server would block the run forever.
         self.client.client.timeout = config.timeout
-        self._sleep = sleep
+        self.policy = RetryPolicy.of(config, sleep)
 
     def send(self, payload: dict) -> str | None:
         """POST the payload; return SendGrid's X-Message-Id."""
@@ -181,34 +171,20 @@ class SendgridSender:
         return self._retrying(lambda: self._get(path, query))
 
     def _retrying(self, call: Callable[[], T]) -> T:
-        attempt = 1
-        while True:
-            try:
-                return call()
-            except _Retryable as exc:
-                if attempt > self.config.retries:
-                    raise DeliveryError(f"{exc} (gave up after {attempt} attempts)") from None
-                self._sleep(self._pause(attempt, exc.retry_after))
-                attempt += 1
-
-    def _pause(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, RETRY_AFTER_CAP)
-        return min(self.config.retry_delay * 2 ** (attempt - 1), BACKOFF_CAP)
+        try:
+            return self.policy.call(call, what="SendGrid")
+        except Retryable as exc:
+            attempts = self.policy.attempts
+            raise DeliveryError(f"{exc} (gave up after {attempts} attempts)") from None
 
     def _post(self, payload: dict) -> str | None:
         try:
             response = self.client.send(payload)
         except HTTPError as exc:
-            status = exc.status_code
-            if status == 429:
-                raise _Retryable(http_detail(exc), retry_after(exc.headers)) from None
-            if status >= 500:
-                raise _Retryable(http_detail(exc)) from None
-            raise DeliveryError(http_detail(exc)) from None
+            raise _answer_error(exc) from None
         except URLError as exc:
             # urllib wraps only errors raised while the request was being written.
-            raise _Retryable(f"cannot reach {self.config.api_host}: {exc.reason}") from None
+            raise Retryable(f"cannot reach {self.config.api_host}: {exc.reason}") from None
         except (OSError, http.client.HTTPException) as exc:
             raise UnknownOutcome(
                 f"no response from SendGrid after the request was sent "
@@ -223,15 +199,19 @@ class SendgridSender:
         try:
             response = endpoint.get(query_params=query)
         except HTTPError as exc:
-            if exc.status_code == 429 or exc.status_code >= 500:
-                raise _Retryable(http_detail(exc), retry_after(exc.headers)) from None
-            raise DeliveryError(http_detail(exc)) from None
+            raise _answer_error(exc) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise _Retryable(f"cannot reach {self.config.api_host}: {exc}") from None
+            raise Retryable(f"cannot reach {self.config.api_host}: {exc}") from None
         try:
             return json.loads(response.body or b"null")
         except ValueError:
-            raise _Retryable(f"SendGrid sent a body that is not JSON for /v3/{path}") from None
+            raise Retryable(f"SendGrid sent a body that is not JSON for /v3/{path}") from None
+
+
+def _answer_error(exc: HTTPError) -> Exception:
+    """SendGrid's error answer as an exception: 429 and 5xx may be tried again, others not."""
+    detail = http_detail(exc)
+    return retryable_answer(exc.status_code, detail, exc.headers) or DeliveryError(detail)
 
 
 def http_detail(exc: HTTPError) -> str:
@@ -244,25 +224,6 @@ def http_detail(exc: HTTPError) -> str:
     except (ValueError, KeyError, TypeError, AttributeError):
         text = str(getattr(exc, "reason", "") or "")
     return f"SendGrid {exc.status_code}: {text}" if text else f"SendGrid {exc.status_code}"
-
-
-def retry_after(headers: Message | None) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date), or None when absent or bad."""
-    value = (headers.get("Retry-After") if headers is not None else None) or ""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 # -- exactly once, through the ledger -----------------------------------------------------

@@ -19,7 +19,6 @@ import http.client
 import logging
 import re
 import time
-import unicodedata
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -28,6 +27,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import arxiv
 import requests
@@ -36,7 +36,9 @@ from newsletter import __version__
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
+from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import Store
+from newsletter.text import latex_to_text
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ USER_AGENT = f"newsletter/{__version__} (daily arXiv digest)"
 # arXiv's API terms ask for one request every three seconds; tests lower these.
 API_PAGE_SIZE = 500
 API_DELAY_SECONDS = 3.0
-MAX_RETRY_AFTER = 60.0
+# arXiv's day ends at 14:00 in New York; tzdata supplies the rules where the host has none.
+EASTERN = ZoneInfo("America/New_York")
 
 _DESCRIPTION = re.compile(
     r"^\s*arXiv:(?P<id>\S+?)v(?P<version>\d+)\s+Announce Type:\s*(?P<type>[\w-]+)"
@@ -64,15 +67,6 @@ _NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$", re.IGNORECASE)
 _OUTSIDE_PARENS = r"(?![^()]*\))"  # an affiliation "(Physics and Astronomy, UCL)" is one piece
 _AND = re.compile(r",?\s+and\s+" + _OUTSIDE_PARENS)
 _COMMA = re.compile(r"," + _OUTSIDE_PARENS)
-
-# LaTeX accents as combining characters: arXiv metadata often spells "Müller" M\"uller.
-_ACCENTS = {
-    '"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "=": "\u0304",
-    ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306", "H": "\u030b", "r": "\u030a",
-}  # fmt: skip
-_ACCENT = re.compile(r"\{?\\([\"'`^~=.]|[cvuHr](?=[{\s]))\s*\{?\\?([A-Za-z])\}?\}?")
-_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "l": "ł", "L": "Ł", "aa": "å", "AA": "Å", "ae": "æ"}
-_LETTER = re.compile(r"\{?\\(ss|aa|AA|ae|o|O|l|L)(?![A-Za-z])(?:\{\}|\s(?=[a-z]))?\}?")
 
 
 class _BadFeed(Exception):
@@ -96,11 +90,9 @@ def _tag_gap(tag: re.Match[str]) -> str:
     return " " if (tag[1] or "").lower() in _BLOCK_TAGS else ""
 
 
-def delatex(name: str) -> str:
-    """Turn LaTeX accent escapes in a name into Unicode (J\\"urgen -> Jürgen)."""
-    name = _ACCENT.sub(lambda m: m.group(2) + _ACCENTS[m.group(1)], name)
-    name = _LETTER.sub(lambda m: _LETTERS[m.group(1)], name)
-    return unicodedata.normalize("NFC", name)
+def author_name(name: str) -> str:
+    """An author's name as a reader sees it: J\\"urgen M\\"uller -> Jürgen Müller."""
+    return normalise_space(latex_to_text(name))
 
 
 def split_authors(creator: str) -> tuple[str, ...]:
@@ -114,7 +106,7 @@ def split_authors(creator: str) -> tuple[str, ...]:
             names[-1] = f"{names[-1]}, {part}"
         else:
             names.append(part)
-    return tuple(delatex(n) for n in names)
+    return tuple(author_name(n) for n in names)
 
 
 # -- RSS -----------------------------------------------------------------------------------
@@ -218,68 +210,47 @@ def read_feed(path: Path) -> Listing:
     return parse_rss(data, source=str(path))
 
 
-class _Retryable(Exception):
-    def __init__(self, reason: str, wait: float | None = None):
-        super().__init__(reason)
-        self.wait = wait
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value else None
-    except ValueError:
-        return None
-
-
 def _get(url: str, timeout: float) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
-        if exc.code == 429 or exc.code >= 500:
-            wait = _retry_after(exc.headers.get("Retry-After"))
-            raise _Retryable(f"HTTP {exc.code}", wait) from None
+        if retryable := retryable_answer(exc.code, f"HTTP {exc.code}", exc.headers):
+            raise retryable from None
         raise FetchError(f"arXiv listing unreachable: HTTP {exc.code} from {url}") from None
     except TimeoutError:
-        raise _Retryable(f"no answer within {timeout:g} s") from None
+        raise Retryable(f"no answer within {timeout:g} s") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-        raise _Retryable(str(getattr(exc, "reason", exc))) from None
+        raise Retryable(str(getattr(exc, "reason", exc))) from None
 
 
-def fetch_rss(config: ArxivConfig, categories: Iterable[str]) -> Listing:
+def _get_listing(url: str, timeout: float) -> Listing:
+    try:
+        return _parse(_get(url, timeout))
+    except _BadFeed as exc:
+        raise Retryable(str(exc)) from None  # a body cut short is usually whole next time
+
+
+def fetch_rss(
+    config: ArxivConfig,
+    categories: Iterable[str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Listing:
     """Fetch and parse the live listing, retrying what a later try can fix."""
     url = rss_url(config, categories)
-    delay = config.retry_delay
-    for attempt in range(config.retries + 1):
-        try:
-            return _parse(_get(url, config.timeout))
-        except (_Retryable, _BadFeed) as exc:
-            reason = str(exc)
-            wait = getattr(exc, "wait", None)
-        if attempt < config.retries:
-            log.info("arXiv listing: %s; retrying (%d/%d)", reason, attempt + 1, config.retries)
-            time.sleep(delay if wait is None else max(delay, wait))
-            delay *= 2
-    tries = config.retries + 1
-    raise FetchError(
-        f"arXiv listing unreachable: {reason} ({url}, {tries} attempt{'s' * (tries > 1)})"
-    )
+    policy = RetryPolicy.of(config, sleep)
+    try:
+        return policy.call(lambda: _get_listing(url, config.timeout), what="arXiv listing")
+    except Retryable as exc:
+        tries = policy.attempts
+        raise FetchError(
+            f"arXiv listing unreachable: {exc} ({url}, {tries} attempt{'s' * (tries > 1)})"
+        ) from None
 
 
 # -- the arXiv API (backfill) --------------------------------------------------------------
-
-
-def _eastern_offset(day: date) -> timedelta:
-    """US Eastern UTC offset at 14:00 on `day` (DST: 2nd Sunday of March to 1st of November).
-
-    Computed rather than looked up so that no tz database is needed on the host.
-    """
-    march = date(day.year, 3, 8)
-    november = date(day.year, 11, 1)
-    dst_start = march + timedelta(days=(6 - march.weekday()) % 7)
-    dst_end = november + timedelta(days=(6 - november.weekday()) % 7)
-    return timedelta(hours=-4 if dst_start <= day < dst_end else -5)
 
 
 def _previous_weekday(day: date) -> date:
@@ -299,8 +270,8 @@ def submission_window(day: date) -> tuple[datetime, datetime]:
     """
     bounds = []
     for local in (_previous_weekday(_previous_weekday(day)), _previous_weekday(day)):
-        at_two = datetime(local.year, local.month, local.day, 14) - _eastern_offset(local)
-        bounds.append(at_two.replace(tzinfo=UTC))
+        at_two = datetime(local.year, local.month, local.day, 14, tzinfo=EASTERN)
+        bounds.append(at_two.astimezone(UTC))
     return bounds[0], bounds[1]
 
 
@@ -356,7 +327,7 @@ def _result_paper(result: arxiv.Result, categories: set[str]) -> Paper:
     return Paper(
         id=pid,
         title=normalise_space(result.title),
-        authors=tuple(delatex(normalise_space(a.name)) for a in result.authors),
+        authors=tuple(author_name(a.name) for a in result.authors),
         abstract=normalise_space(result.summary),
         categories=tuple(cats),
         primary_category=result.primary_category,

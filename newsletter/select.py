@@ -14,25 +14,22 @@ from functools import cache, lru_cache
 
 from newsletter.models import Paper, Pick, Score
 from newsletter.profiles import Profile
+from newsletter.text import latex_to_text
 
 AUTHOR_MATCH = "Author match"
 
-# LaTeX accent commands as arXiv writes them in author lists: M\"uller, Fr\'echet, {\o}, \ss
-_LATEX_ACCENT = re.compile(r"\\([\"'`^~=.uvHck])\s*\{?\\?([A-Za-z])\}?")
-_LATEX_LETTER = re.compile(r"\\(ss|o|O|l|L|ae|AE|oe|OE|aa|AA|i|j)(?![A-Za-z])")
-_LATEX_LETTERS = {"ss": "ss", "o": "o", "O": "O", "l": "l", "L": "L", "ae": "ae", "AE": "AE",
-                  "oe": "oe", "OE": "OE", "aa": "a", "AA": "A", "i": "i", "j": "j"}  # fmt: skip
+# Letters that Unicode does not decompose into a base letter and an accent: Søren is Soren.
+_UNACCENTED = str.maketrans(
+    {"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe",
+     "Œ": "OE", "ı": "i", "ȷ": "j", "đ": "d", "Đ": "D"}
+)  # fmt: skip
 
 
 @cache
 def name_tokens(name: str) -> tuple[str, ...]:
     """'J\\"urgen M\\"uller' -> ('jurgen', 'muller'); 'Müller, Jürgen' likewise; 'J.-P.' -> j p."""
-    text = _LATEX_ACCENT.sub(r"\2", name)
-    text = _LATEX_LETTER.sub(lambda m: _LATEX_LETTERS[m.group(1)], text)
-    text = unicodedata.normalize("NFKD", text)
-    text = (
-        "".join(c for c in text if not unicodedata.combining(c)).replace("{", "").replace("}", "")
-    )
+    text = unicodedata.normalize("NFKD", latex_to_text(name).translate(_UNACCENTED))
+    text = "".join(c for c in text if not unicodedata.combining(c))
     if "," in text:  # "Surname, Given"
         surname, _, given = text.partition(",")
         text = f"{given} {surname}"
@@ -81,12 +78,7 @@ def author_matches(profile: Profile, papers: Iterable[Paper]) -> list[Paper]:
     if not profile.authors:
         return []
     follows = author_matcher(profile.authors)
-    wanted = surnames(tuple(profile.authors))
-    return [
-        p
-        for p in papers
-        if not wanted.isdisjoint(surnames(p.authors)) and any(map(follows, p.authors))
-    ]
+    return [p for p in papers if any(map(follows, p.authors))]
 
 
 def candidates(

@@ -133,6 +133,15 @@ def test_retry_after_is_honoured_and_capped(sendgrid_server, config):
     assert pauses == [7.0, 60.0]
 
 
+def test_a_5xx_with_retry_after_waits_for_it(sendgrid_server, config):
+    pauses: list[float] = []
+    sender = SendgridSender(config, sendgrid_server.api_key, sleep=pauses.append)
+    sendgrid_server.fail_next(1, 503, retry_after=5)
+    assert sender.send(build_payload(EMAIL, ENV, config))
+    assert pauses == [5.0]
+    assert len(sendgrid_server.messages) == 1
+
+
 def test_5xx_backs_off_exponentially(sendgrid_server):
     config = make_config(sendgrid_server.url, retry_delay=0.5, retries=3)
     pauses: list[float] = []
@@ -163,6 +172,15 @@ def test_4xx_is_not_retried(sendgrid_server, sender, config):
     with pytest.raises(DeliveryError, match="SendGrid 400: If present, text/plain") as info:
         sender.send(payload)
     assert not isinstance(info.value, UnknownOutcome)
+    assert sendgrid_server.requests_count == 1
+
+
+@pytest.mark.parametrize("status", [400, 413])
+def test_a_4xx_with_retry_after_is_still_final(sendgrid_server, config, status):
+    sender = SendgridSender(config, sendgrid_server.api_key, sleep=pytest.fail)
+    sendgrid_server.fail_next(1, status, retry_after=1)
+    with pytest.raises(DeliveryError, match=f"SendGrid {status}"):
+        sender.send(build_payload(EMAIL, ENV, config))
     assert sendgrid_server.requests_count == 1
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from importlib import resources
 from pathlib import Path
 
@@ -83,6 +84,8 @@ def test_a_normal_day(arxiv_server, arxiv_config) -> None:
         ("Rand Paul and Alexander Anderson", ("Rand Paul", "Alexander Anderson")),
         ("Sam Jones Jr., Kim Lee, III", ("Sam Jones Jr.", "Kim Lee, III")),
         ("Fran{\\c{c}}ois Ch\\'{e}ret and Bj{\\o}rn St{\\aa}l", ("François Chéret", "Bjørn Stål")),
+        ('Kurt G{\\"o}del and Anna Stra\\ss{}er', ("Kurt Gödel", "Anna Straßer")),
+        ("\\textbf{Ana} Garc\\'{\\i}a and {\\L}ukasz Kaiser", ("Ana García", "Łukasz Kaiser")),
     ],
 )
 def test_author_strings_split_into_names(creator: str, names: tuple[str, ...]) -> None:
@@ -114,18 +117,57 @@ def test_429_is_retried(arxiv_server, arxiv_config) -> None:
     assert len(arxiv_server.requests) == 2
 
 
+def test_retry_after_in_seconds_is_waited_for_and_capped(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    arxiv_server.fail(429, times=1, retry_after="7")
+    arxiv_server.fail(503, times=1, retry_after="3600")
+    pauses: list[float] = []
+    assert len(fetch.fetch_rss(arxiv_config, CATS, sleep=pauses.append).papers) == 3
+    assert pauses == [7.0, 60.0]
+
+
+def test_retry_after_as_an_http_date_is_waited_for(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    when = datetime.now(UTC) + timedelta(seconds=30)
+    arxiv_server.fail(503, times=1, retry_after=format_datetime(when, usegmt=True))
+    pauses: list[float] = []
+    fetch.fetch_rss(arxiv_config, CATS, sleep=pauses.append)
+    [pause] = pauses
+    assert 25 < pause <= 30
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "tomorrow"])
+def test_a_bad_retry_after_falls_back_to_the_backoff(arxiv_server, value) -> None:
+    arxiv_server.serve(day_papers())
+    arxiv_server.fail(503, times=2, retry_after=value)
+    pauses: list[float] = []
+    config = arxiv_server.config(retry_delay=0.25)
+    assert len(fetch.fetch_rss(config, CATS, sleep=pauses.append).papers) == 3
+    assert pauses == [0.25, 0.5]
+
+
 def test_503_forever_gives_up_after_the_retries(arxiv_server, arxiv_config) -> None:
     arxiv_server.fail(503)
     with pytest.raises(FetchError) as caught:
         fetch.fetch_rss(arxiv_config, CATS)
 
     assert str(caught.value).startswith("arXiv listing unreachable: HTTP 503")
+    assert str(caught.value).endswith(f"{arxiv_config.retries + 1} attempts)")
     assert len(arxiv_server.requests) == arxiv_config.retries + 1
 
 
 def test_404_is_not_retried(arxiv_server, arxiv_config) -> None:
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch.fetch_rss(arxiv_config.model_copy(update={"rss_url": arxiv_server.url + "/x"}), CATS)
+    assert len(arxiv_server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [400, 403, 410])
+def test_other_4xx_are_not_retried_even_with_a_retry_after(arxiv_server, arxiv_config, status):
+    arxiv_server.serve(day_papers())
+    arxiv_server.fail(status, times=1, retry_after="1")
+    with pytest.raises(FetchError, match=f"HTTP {status}"):
+        fetch.fetch_rss(arxiv_config, CATS, sleep=pytest.fail)
     assert len(arxiv_server.requests) == 1
 
 
@@ -240,6 +282,25 @@ def test_backfill_window_and_query() -> None:
     assert fetch.backfill_query(["cs.LG"], date(2025, 1, 14)) == (
         "(cat:cs.LG) AND submittedDate:[202501101900 TO 202501131900]"
     )
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end"),
+    [
+        # US daylight saving time starts on Sunday 9 March 2025 and ends on Sunday 2 November
+        (date(2025, 3, 11), utc(2025, 3, 7, 19), utc(2025, 3, 10, 18)),
+        (date(2025, 11, 4), utc(2025, 10, 31, 18), utc(2025, 11, 3, 19)),
+        # the day after each change: both ends on the new offset
+        (date(2025, 3, 12), utc(2025, 3, 10, 18), utc(2025, 3, 11, 18)),
+        (date(2025, 11, 5), utc(2025, 11, 3, 19), utc(2025, 11, 4, 19)),
+    ],
+)
+def test_the_window_follows_new_york_across_daylight_saving(day, start, end) -> None:
+    assert fetch.submission_window(day) == (start, end)
 
 
 def test_backfill_through_the_api_pages_and_maps(arxiv_server, arxiv_config) -> None:

@@ -21,6 +21,12 @@ class TestAuthorNames:
         assert same_author("Sören Mindermann", 'S\\"oren Mindermann')
         assert same_author("Maurice Fréchet", "Maurice Fr\\'echet")
         assert same_author("Søren Hauberg", "S{\\o}ren Hauberg")
+        assert same_author("Soren Hauberg", "Søren Hauberg")
+        assert same_author("Stefan Strauss", "Stefan Strau\\ss")
+        assert same_author("Stefan Strauss", "Stefan Strauß")
+        assert same_author("Lukasz Kaiser", "{\\L}ukasz Kaiser")
+        assert same_author("François Chollet", "Fran{\\c{c}}ois Chollet")
+        assert same_author("Ana García", "\\textbf{Ana} Garc\\'{\\i}a")
 
     def test_initials(self):
         assert same_author("Yoshua Bengio", "Y. Bengio")
@@ -42,6 +48,17 @@ class TestSelect:
         assert [p.paper.id for p in picks] == ["2", "1"]
         assert picks[0].author_match and picks[0].score.comment == AUTHOR_MATCH
         assert author_matches(prof, papers) == [papers[1]]
+
+    def test_author_matches_keep_listing_order_and_need_one_followed_author(self):
+        prof = profile(authors=["Y. Bengio", "Ada Lovelace"])
+        papers = [
+            paper("1", authors=("Samy Bengio", "Ada Byron")),
+            paper("2", authors=("X. Y. Zed", "Ada Lovelace")),
+            paper("3", authors=("Yoshua Bengio",)),
+            paper("4", authors=()),
+        ]
+        assert [p.id for p in author_matches(prof, papers)] == ["2", "3"]
+        assert author_matches(profile(), papers) == []
 
     def test_cutoffs_sort_and_cap(self):
         prof = profile(relevance_cutoff=6, novelty_cutoff=5, max_papers=3)

@@ -10,6 +10,7 @@ from newsletter import suppressions
 from newsletter.cli import app
 from newsletter.config import SendgridConfig, load_config
 from newsletter.deliver import SendgridSender
+from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
 from tests.conftest import SAMPLE
@@ -54,6 +55,27 @@ class TestSync:
         bounce_reads = [r for r in sendgrid_server.reads if "/bounces" in r]
         assert len(bounce_reads) == 3 and "offset=1000" in bounce_reads[-1]
         assert any(r.startswith("/v3/asm/groups/7/suppressions") for r in sendgrid_server.reads)
+
+    def test_a_read_answered_5xx_is_retried(self, sendgrid_server, client, tmp_path):
+        sendgrid_server.lists["bounces"] = [{"email": "b@example.org", "reason": "550"}]
+        sendgrid_server.fail_reads(1, 503)
+        with Store(tmp_path / "db.sqlite") as store:
+            result = suppressions.sync(store, client, SendgridConfig())
+        assert result.added == ["b@example.org (bounced)"]
+        assert sendgrid_server.reads[0] == sendgrid_server.reads[1]  # the same read, twice
+
+    def test_a_read_answered_4xx_is_not_retried(self, sendgrid_server, client, tmp_path):
+        sendgrid_server.fail_reads(1, 400)
+        with Store(tmp_path / "db.sqlite") as store, pytest.raises(DeliveryError, match="400"):
+            suppressions.sync(store, client, SendgridConfig())
+        assert len(sendgrid_server.reads) == 1
+
+    def test_reads_give_up_after_the_retries(self, sendgrid_server, client, tmp_path):
+        sendgrid_server.fail_reads(5, 500)
+        with Store(tmp_path / "db.sqlite") as store, pytest.raises(DeliveryError) as caught:
+            suppressions.sync(store, client, SendgridConfig())
+        assert "SendGrid 500" in str(caught.value) and "2 attempts" in str(caught.value)
+        assert len(sendgrid_server.reads) == 2  # retries=1
 
     def test_the_worst_reason_wins(self, sendgrid_server, client, tmp_path):
         sendgrid_server.lists["unsubscribes"] = [{"email": "x@example.org"}]

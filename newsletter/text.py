@@ -1,0 +1,59 @@
+"""LaTeX in arXiv metadata, as the plain text a reader sees.
+
+arXiv keeps author names, titles and abstracts as submitted, so they carry TeX: accents
+(`M\\"uller`, `{\\o}`, `\\c{c}`), text commands (`\\emph{...}`) and math (`$\\mathcal{O}(n^2)$`).
+`latex_to_text` turns them into Unicode text with pylatexenc, set up for text that is mostly
+not LaTeX at all: what plain text means is kept as written.
+
+- `%` is a percent sign, not the start of a comment that would swallow the rest of an abstract;
+- `&`, `~`, `--`, quotes and `<` stay as they are (pylatexenc would make them alignment space,
+  no-break space, dashes and curly quotes);
+- math keeps its letters: `\\mathcal{O}` is `O`, not a script capital, and `n^2` stays `n^2`.
+
+Whitespace is left as it comes; callers collapse it where they want one line.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+from pylatexenc.latex2text import (
+    LatexNodes2Text,
+    MacroTextSpec,
+    SpecialsTextSpec,
+    get_default_latex_context_db,
+)
+
+# Font switches in math: their argument is what a reader would type for them.
+_MATH_FONTS = (
+    "mathcal", "mathbb", "mathrm", "mathbf", "mathit", "mathsf", "mathtt", "mathfrak",
+    "mathscr", "boldsymbol", "bm", "operatorname",
+)  # fmt: skip
+# A `%` not escaped by a backslash (an even run of backslashes before it is line breaks).
+_COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%")
+
+
+@cache
+def _converter() -> LatexNodes2Text:
+    # 'nonascii-specials' holds ~ `` '' -- --- !` ?`; '&' comes from 'latex-approximations'.
+    db = get_default_latex_context_db().filter_context(exclude_categories=["nonascii-specials"])
+    db.add_context_category(
+        "plain-text",
+        macros=[MacroTextSpec(name, discard=False) for name in _MATH_FONTS],
+        specials=[SpecialsTextSpec("&", "&")],
+        prepend=True,
+    )
+    return LatexNodes2Text(latex_context=db, math_mode="text")
+
+
+def latex_to_text(text: str) -> str:
+    """LaTeX -> Unicode text (NFC): `J\\"urgen M\\"uller` -> `Jürgen Müller`, `\\emph{x}` -> `x`.
+
+    Text without a backslash, a brace or a `$` has nothing to convert and is not parsed:
+    that is most names and abstracts, at about 0.1 ms a name saved.
+    """
+    if any(c in text for c in "\\{}$"):
+        text = _converter().latex_to_text(_COMMENT.sub(r"\1\\%", text))
+    return unicodedata.normalize("NFC", text)
