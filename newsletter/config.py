@@ -220,5 +220,9 @@ def sendgrid_key() -> str | None:
 
 
 def _secret(name: str) -> str | None:
-    """A key from the environment, without the newline a pasted value often ends with."""
-    return os.environ.get(name, "").strip() or None
+    """A key from the environment, without the newline a pasted value often ends with. A key
+    that no HTTP header can carry is refused here, naming the variable and never the value."""
+    value = os.environ.get(name, "").strip()
+    if value and not (value.isascii() and value.isprintable()):
+        raise ConfigError(f"{name} holds characters a key cannot have (a pasted line break?)")
+    return value or None

@@ -34,7 +34,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid.helpers.mail import Asm, Category, CustomArg, From, GroupId, Header, Mail, To
 
 from newsletter.config import SendgridConfig
-from newsletter.errors import DeliveryError
+from newsletter.errors import CredentialsRejected, DeliveryError
 from newsletter.models import Email, SavedDigest, Status
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
@@ -209,8 +209,14 @@ class SendgridSender:
 
 
 def _answer_error(exc: HTTPError) -> Exception:
-    """SendGrid's error answer as an exception: 429 and 5xx may be tried again, others not."""
+    """SendGrid's error answer as an exception: 429 and 5xx may be tried again, others not;
+    a refused key stops the run, since every other request would be refused too."""
     detail = http_detail(exc)
+    if exc.status_code in (401, 403):
+        return CredentialsRejected(
+            f"SendGrid refused SENDGRID_API_KEY ({detail}): check the key and its permissions "
+            "(mail send, suppressions read)"
+        )
     return retryable_answer(exc.status_code, detail, exc.headers) or DeliveryError(detail)
 
 
@@ -269,6 +275,9 @@ def deliver(
     except DeliveryError as exc:
         store.finish_delivery(env.day, env.subscriber_id, FAILED, error=str(exc))
         return Delivery(Status.FAILED, detail=one_line(str(exc)))
+    except CredentialsRejected as exc:  # not sent, and not the reader's failure: the run stops
+        store.finish_delivery(env.day, env.subscriber_id, FAILED, error=str(exc))
+        raise
     store.finish_delivery(
         env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from newsletter import archive, deliver, fetch, links, render, suppressions
 from newsletter.config import Config, openai_key, sendgrid_key
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError
 from newsletter.models import (
     Listing,
     Paper,
@@ -440,7 +440,13 @@ def _not_suppressed(
     """Skip, before scoring, whoever unsubscribed, bounced or reported spam."""
     key = sendgrid_key()
     client = sender or (deliver.SendgridSender(config.sendgrid, key) if key else None)
-    reasons = suppressions.current(store, client, config.sendgrid, hooks.warn)
+    try:
+        reasons = suppressions.current(store, client, config.sendgrid, hooks.warn)
+    except CredentialsRejected as exc:
+        if sender is not None:
+            raise  # a send would be refused too: stop before scoring
+        hooks.warn(f"{exc}; the preview uses the suppressions synced before")
+        reasons = suppressions.stored_reasons(store)
     todo = []
     for p in profiles:
         reason = reasons.get(p.email.lower())
@@ -453,13 +459,21 @@ def _not_suppressed(
 
 
 def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
+    """Serve each subscriber from a pool of threads; a refused key stops them all, and the
+    subscribers not yet tried are left out of the report rather than counted as failed."""
     advance = hooks.sending(len(jobs))
     outbox = opts.outbox or config.output.outbox
+    refused: list[CredentialsRejected] = []
 
-    def serve_one(job: tuple[Profile, Selection]) -> Served:
+    def serve_one(job: tuple[Profile, Selection]) -> Served | None:
         profile, selection = job
+        if refused:
+            return None
         try:
             return serve(config, store, profile, selection, sender, outbox, opts.force)
+        except CredentialsRejected as exc:
+            refused.append(exc)
+            return None
         except NewsletterError as exc:
             return Served(profile.id, Status.FAILED, selection, str(exc).splitlines()[0])
         except Exception as exc:  # one subscriber's bad value must not stop the others
@@ -469,7 +483,10 @@ def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
             advance(1)
 
     with ThreadPoolExecutor(SEND_WORKERS) as pool:
-        return list(pool.map(serve_one, jobs))
+        served = list(pool.map(serve_one, jobs))
+    if refused:
+        raise refused[0]
+    return [s for s in served if s is not None]
 
 
 def serve(

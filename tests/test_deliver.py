@@ -17,9 +17,10 @@ from newsletter.deliver import (
     build_mime,
     build_payload,
     deliver,
+    prior_delivery,
     write_preview,
 )
-from newsletter.errors import DeliveryError
+from newsletter.errors import CredentialsRejected, DeliveryError
 from newsletter.models import Email, Paper, Pick, SavedDigest, Score, Selection
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
 
@@ -184,12 +185,13 @@ def test_a_4xx_with_retry_after_is_still_final(sendgrid_server, config, status):
     assert sendgrid_server.requests_count == 1
 
 
-def test_wrong_key_fails_without_retry(store, sendgrid_server, config):
+def test_wrong_key_stops_without_retry_and_leaves_the_mail_to_send(store, sendgrid_server, config):
     sender = SendgridSender(config, "SG.wrong")
-    outcome = deliver(store, sender, EMAIL, ENV, config)
-    assert outcome.status == "failed"
-    assert outcome.detail.startswith("SendGrid 401: The provided authorization grant")
+    with pytest.raises(CredentialsRejected, match="SendGrid refused SENDGRID_API_KEY") as info:
+        deliver(store, sender, EMAIL, ENV, config)
+    assert "SG.wrong" not in str(info.value)
     assert sendgrid_server.requests_count == 1
+    assert prior_delivery(store, ENV.day, ENV.subscriber_id) is None  # a re-run sends it
 
 
 def test_unreachable_server_is_a_definite_failure(store):

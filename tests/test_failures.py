@@ -97,3 +97,24 @@ class TestAReusedSubscriberId:
         profile.write_text(profile.read_text().replace("ada@example.org", "Ada@Example.org"))
         report = run_send(config, SendOptions(feed=SAMPLE, only="ada"))
         assert [s.status for s in report.served] == ["skipped"]
+
+
+class TestRefusedKeys:
+    """A key the service refuses stops the run at once, naming the variable; nobody is
+    reported failed for it, and the day stays open."""
+
+    def test_a_wrong_sendgrid_key(self, home, monkeypatch, openai_server, sendgrid_server):
+        monkeypatch.setenv("SENDGRID_API_KEY", "SG.wrong")
+        result = send(home, "--feed", str(SAMPLE))
+        assert result.exit_code == 2
+        assert "SendGrid refused SENDGRID_API_KEY" in result.output
+        assert "SG.wrong" not in result.output and "Traceback" not in result.output
+        assert openai_server.requests == []  # stopped at the suppression sync, before scoring
+        assert sendgrid_server.messages == [] and ledger(home) == {}
+
+    def test_a_key_with_a_line_break_inside(self, home, monkeypatch, sendgrid_server):
+        monkeypatch.setenv("SENDGRID_API_KEY", "SG.abc\ndef")
+        result = send(home, "--feed", str(SAMPLE))
+        assert result.exit_code == 2
+        assert "SENDGRID_API_KEY holds characters" in result.output
+        assert "SG.abc" not in result.output and sendgrid_server.messages == []
