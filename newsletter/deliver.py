@@ -34,7 +34,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid.helpers.mail import Asm, Category, CustomArg, From, GroupId, Header, Mail, To
 
 from newsletter.config import SendgridConfig
-from newsletter.errors import CredentialsRejected, DeliveryError
+from newsletter.errors import CredentialsRejected, DeliveryError, StoreError
 from newsletter.models import Email, SavedDigest, Status
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
@@ -278,9 +278,14 @@ def deliver(
     except CredentialsRejected as exc:  # not sent, and not the reader's failure: the run stops
         store.finish_delivery(env.day, env.subscriber_id, FAILED, error=str(exc))
         raise
-    store.finish_delivery(
-        env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
-    )
+    try:
+        store.finish_delivery(
+            env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
+        )
+    except StoreError as exc:  # the row stays `sending`: the next run asks before sending
+        return Delivery(
+            Status.UNKNOWN, message_id, one_line(f"SendGrid accepted it, but {exc}")
+        )
     return Delivery(Status.SENT, message_id, f"to {env.to_email}")
 
 

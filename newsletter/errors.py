@@ -50,3 +50,7 @@ class RunLocked(NewsletterError):
 
 class SchemaTooNew(NewsletterError):
     """The store was written by a newer release, whose schema this one does not know."""
+
+
+class StoreError(NewsletterError):
+    """The SQLite file cannot be opened, read or written: the message names it and says why."""

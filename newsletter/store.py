@@ -27,13 +27,22 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from newsletter.errors import RunLocked, SchemaTooNew
+from newsletter.errors import RunLocked, SchemaTooNew, StoreError
 from newsletter.migrations import MIGRATIONS
 from newsletter.models import Listing, Paper, Score, Usage
 
 # Delivery states. `sending` is written before the request: finding it on a later run means
 # the outcome is unknown (the process died or the connection dropped mid-request).
 SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"not a readable database ({text}): restore it from a backup, or move it away"
+    if "readonly" in text:
+        return f"cannot write ({text}): check the file's and its folder's permissions"
+    return text
 
 
 def _now() -> str:
@@ -77,9 +86,12 @@ def _paper(row: sqlite3.Row, announce_type: str = "new") -> Paper:
 class Store:
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{self.path}: cannot open the database ({exc})") from None
         self.db.row_factory = sqlite3.Row
         # the same connection through sqlite-utils, for migrations and upserts: inside
         # transaction() only
@@ -91,6 +103,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._upgrade()
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise StoreError(f"{self.path}: {_explain(exc)}") from None
         except BaseException:
             self.db.close()
             raise
@@ -107,15 +122,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write: all of it or none, and a failing disk said as one line naming the file."""
         with self._mutex:
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
-            except BaseException:
-                if self.db.in_transaction:  # some errors have rolled it back already
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    if self.db.in_transaction:  # some errors have rolled it back already
+                        self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                raise StoreError(f"{self.path}: {_explain(exc)}") from None
 
     # -- the schema's version -------------------------------------------------------------
 

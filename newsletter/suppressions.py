@@ -16,6 +16,7 @@ from newsletter.errors import DeliveryError
 from newsletter.store import Store
 
 PAGE = 500  # SendGrid's largest page for the suppression lists
+MAX_PAGES = 400  # 200,000 addresses on one list: far past any digest's audience
 
 # endpoint under /v3 -> (source name, reason shown in the run summary)
 GLOBAL_LISTS = {
@@ -37,15 +38,22 @@ class SyncResult:
 
 
 def read_list(client: SendgridSender, path: str) -> list[dict]:
-    """Every entry of one global list, following limit/offset paging."""
+    """Every entry of one global list, following limit/offset paging, for at most MAX_PAGES
+    pages: a server that answers every page in full (or ignores the offset) would otherwise
+    keep a run reading forever."""
     entries: list[dict] = []
-    while True:
-        page = client.get_json(path, {"limit": PAGE, "offset": len(entries)})
+    previous = None
+    for number in range(MAX_PAGES):
+        page = client.get_json(path, {"limit": PAGE, "offset": number * PAGE})
         if not isinstance(page, list):
             raise DeliveryError(f"SendGrid /v3/{path}: expected a list")
+        if page and page == previous:
+            raise DeliveryError(f"SendGrid /v3/{path}: the same page again (offset ignored)")
         entries += [e for e in page if isinstance(e, dict) and e.get("email")]
         if len(page) < PAGE:
             return entries
+        previous = page
+    raise DeliveryError(f"SendGrid /v3/{path}: more than {MAX_PAGES * PAGE:,} entries")
 
 
 def read_all(client: SendgridSender, config: SendgridConfig) -> list[Row]:

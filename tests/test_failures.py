@@ -3,10 +3,13 @@ crash it, an operator's --force. Each through the CLI or the library, against th
 
 from datetime import date
 
+import pytest
 from typer.testing import CliRunner
 
+from newsletter import suppressions
 from newsletter.cli import app
 from newsletter.config import load_config
+from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
 from tests.conftest import SAMPLE
@@ -118,3 +121,47 @@ class TestRefusedKeys:
         assert result.exit_code == 2
         assert "SENDGRID_API_KEY holds characters" in result.output
         assert "SG.abc" not in result.output and sendgrid_server.messages == []
+
+
+class TestEndlessSuppressionPages:
+    """A suppression endpoint that answers every page in full must not keep a run reading."""
+
+    class Endless:
+        def __init__(self, same: bool):
+            self.same, self.calls = same, 0
+
+        def get_json(self, path, query):
+            self.calls += 1
+            start = 0 if self.same else query["offset"]
+            return [{"email": f"x{start + i}@example.org"} for i in range(query["limit"])]
+
+    def test_the_same_page_again_stops_at_once(self):
+        client = self.Endless(same=True)
+        with pytest.raises(DeliveryError, match="the same page again"):
+            suppressions.read_list(client, "suppression/bounces")
+        assert client.calls == 2
+
+    def test_paging_is_bounded(self):
+        client = self.Endless(same=False)
+        with pytest.raises(DeliveryError, match="more than 200,000 entries"):
+            suppressions.read_list(client, "suppression/bounces")
+        assert client.calls == suppressions.MAX_PAGES
+
+
+class TestABrokenDatabase:
+    def test_a_file_that_is_not_a_database_is_one_line(self, home):
+        (home / "newsletter.db").write_bytes(b"this is not sqlite, just text" * 100)
+        result = send(home, "--dry-run", "--feed", str(SAMPLE))
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "newsletter.db: not a readable database" in result.output
+
+    def test_a_folder_it_cannot_make_is_one_line(self, home, tmp_path):
+        """(Tests run as root here, for whom no permission bit refuses a write.)"""
+        (tmp_path / "state").write_text("a file where the folder should be")
+        config = home / "config.toml"
+        config.write_text(
+            f'[storage]\npath = "{tmp_path}/state/newsletter.db"\n' + config.read_text()
+        )
+        result = send(home, "--dry-run", "--feed", str(SAMPLE))
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"{tmp_path}/state/newsletter.db: cannot open the database" in result.output
