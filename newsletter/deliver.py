@@ -283,9 +283,7 @@ def deliver(
             env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
         )
     except StoreError as exc:  # the row stays `sending`: the next run asks before sending
-        return Delivery(
-            Status.UNKNOWN, message_id, one_line(f"SendGrid accepted it, but {exc}")
-        )
+        return Delivery(Status.UNKNOWN, message_id, one_line(f"SendGrid accepted it, but {exc}"))
     return Delivery(Status.SENT, message_id, f"to {env.to_email}")
 
 

@@ -64,9 +64,8 @@ _VERSIONED_ID = re.compile(
 _TAG = re.compile(r"<(?:/?([A-Za-z][\w:-]*)(?:\s[^<>]*)?/?|!--.*?--)>", re.DOTALL)
 _BLOCK_TAGS = {"p", "br", "div", "li", "ul", "ol", "tr", "td", "blockquote", "pre", "hr"}
 _NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$", re.IGNORECASE)
-_OUTSIDE_PARENS = r"(?![^()]*\))"  # an affiliation "(Physics and Astronomy, UCL)" is one piece
-_AND = re.compile(r",?\s+and\s+" + _OUTSIDE_PARENS)
-_COMMA = re.compile(r"," + _OUTSIDE_PARENS)
+# where names part: a comma or "and", but not inside an affiliation "(Physics and Astronomy, UCL)"
+_SEPARATOR = re.compile(r",?\s+and\s+|,|[()]")
 
 
 class _BadFeed(Exception):
@@ -98,7 +97,7 @@ def author_name(name: str) -> str:
 def split_authors(creator: str) -> tuple[str, ...]:
     """'A, B and C' / 'A, B, and C' / 'A and B' -> names; 'Jr.' stays with its name."""
     names: list[str] = []
-    for part in _COMMA.split(_AND.sub(", ", normalise_space(creator))):
+    for part in _outside_parens(normalise_space(creator)):
         part = part.strip()
         if not part:
             continue
@@ -107,6 +106,19 @@ def split_authors(creator: str) -> tuple[str, ...]:
         else:
             names.append(part)
     return tuple(author_name(n) for n in names)
+
+
+def _outside_parens(text: str) -> list[str]:
+    """`text` cut at each separator that no parenthesis encloses, in one pass."""
+    parts, start, depth = [], 0, 0
+    for found in _SEPARATOR.finditer(text):
+        mark = found.group()
+        if mark in "()":
+            depth = depth + 1 if mark == "(" else max(depth - 1, 0)
+        elif depth == 0:
+            parts.append(text[start : found.start()])
+            start = found.end()
+    return [*parts, text[start:]]
 
 
 # -- RSS -----------------------------------------------------------------------------------
