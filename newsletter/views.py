@@ -32,6 +32,9 @@ MAX_HEADER_CATEGORIES = 4
 HIGH, MID = 8, 6  # score at or above which a badge is strong, medium
 # Characters XML forbids: no reader sees them, and mjml2html refuses the page that holds one.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TABS_AND_BREAKS = str.maketrans("", "", "\t\r\n")
+# What a link keeps as it is: printable ASCII but the backslash, which mjml2html doubles.
+_URL_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "\\")
 
 
 @dataclass(slots=True)
@@ -90,14 +93,18 @@ class Digest:
 
 
 def safe_url(url: str) -> str:
-    """The URL if it is http(s) with a host, else "#": no javascript:, data: or the like."""
-    url = url.strip()
+    """The URL if it is http(s) with a host, else "#": no javascript:, data: or the like.
+
+    Tabs and line breaks are dropped, as browsers drop them, and what is not printable ASCII
+    is percent-encoded: mjml2html rewrites backslashes and non-printable characters inside an
+    attribute, and the page would no longer be the size of its pieces."""
+    url = url.strip().translate(_TABS_AND_BREAKS)
     try:
         parts = urlsplit(url)
     except ValueError:  # such as an unclosed "[" in the host
         return "#"
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
-        return url
+        return quote(url, safe=_URL_CHARS)
     return "#"
 
 
