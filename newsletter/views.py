@@ -1,8 +1,9 @@
 """The digest as the templates show it: one subscriber's Selection turned into plain values.
 
-Text is cleaned of the line breaks feeds keep, scores are graded into badge levels, links keep
-only http(s), author lists are cut and followed authors marked, and the token table is
-formatted. Nothing here is escaped: the templates escape every value they write.
+Text is cleaned of the line breaks and control characters feeds keep, scores are graded into
+badge levels, links keep only http(s), author lists are cut and followed authors marked, and
+the token table is formatted. Nothing here is escaped: the templates escape every value they
+write.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from newsletter.config import Config
 from newsletter.models import Pick, Selection, Usage
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
-from newsletter.select import AUTHOR_MATCH, author_matcher, surnames
+from newsletter.select import AUTHOR_MATCH, author_matcher
 
 MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
 SHOWN_AUTHORS = 6
@@ -29,9 +30,11 @@ PREHEADER_TITLES = 3
 PREHEADER_CHARS = 140
 MAX_HEADER_CATEGORIES = 4
 HIGH, MID = 8, 6  # score at or above which a badge is strong, medium
-# http(s), then a host: the first character after "//" does not end it (nor would urlsplit
-# drop it: isprintable() rules out the tabs and line breaks it removes)
-_PLAIN_HTTP = re.compile(r"https?://[^/?#]", re.IGNORECASE)
+# Characters XML forbids: no reader sees them, and mjml2html refuses the page that holds one.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TABS_AND_BREAKS = str.maketrans("", "", "\t\r\n")
+# What a link keeps as it is: printable ASCII but the backslash, which mjml2html doubles.
+_URL_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "\\")
 
 
 @dataclass(slots=True)
@@ -90,23 +93,25 @@ class Digest:
 
 
 def safe_url(url: str) -> str:
-    """The URL if it is http(s) with a host, else "#": no javascript:, data: or the like."""
-    url = url.strip()
-    if _PLAIN_HTTP.match(url) and url.isprintable():  # what urlsplit would accept, cheaply
-        return url
-    parts = urlsplit(url)
+    """The URL if it is http(s) with a host, else "#": no javascript:, data: or the like.
+
+    Tabs and line breaks are dropped, as browsers drop them, and what is not printable ASCII
+    is percent-encoded: mjml2html rewrites backslashes and non-printable characters inside an
+    attribute, and the page would no longer be the size of its pieces."""
+    url = url.strip().translate(_TABS_AND_BREAKS)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # such as an unclosed "[" in the host
+        return "#"
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
-        return url
+        return quote(url, safe=_URL_CHARS)
     return "#"
 
 
 def clean(text: str) -> str:
     """Feeds keep line breaks and indentation inside titles and abstracts: one line, with
-    single spaces. Text without a line break or a tab is only stripped: finding those costs
-    little, where looking for two spaces in a row costs more than the rest of a card."""
-    if "\n" in text or "\t" in text or "\r" in text:
-        return " ".join(text.split())
-    return text.strip()
+    single spaces, and no control characters."""
+    return " ".join(_NOT_XML.sub("", text).split())
 
 
 def long_date(day: date) -> str:
@@ -140,23 +145,19 @@ def display_order(picks: list[Pick]) -> list[Pick]:
 
 
 def author_list(
-    names: tuple[str, ...], follows: Callable[[str], bool] | None
+    names: tuple[str, ...], follows: Callable[[str], bool]
 ) -> tuple[tuple[Author, ...], bool]:
-    """Up to MAX_AUTHORS names; beyond that the first few, plus any followed author.
-    `follows` None: none of the names is followed."""
-    et_al = len(names) > MAX_AUTHORS
-    if follows is None:
-        authors = [Author(clean(n), False) for n in (names[:SHOWN_AUTHORS] if et_al else names)]
-    else:
-        authors = [Author(clean(n), follows(n)) for n in names]
-    if et_al and follows is not None:
+    """Up to MAX_AUTHORS names; beyond that the first few, plus any followed author."""
+    authors = [Author(clean(n), follows(n)) for n in names]
+    et_al = len(authors) > MAX_AUTHORS
+    if et_al:
         authors = authors[:SHOWN_AUTHORS] + [a for a in authors[SHOWN_AUTHORS:] if a.me]
     if authors:
         authors[-1].sep = ", et al." if et_al else ""
     return tuple(authors), et_al
 
 
-def paper_view(n: int, pick: Pick, follows: Callable[[str], bool] | None) -> PaperView:
+def paper_view(n: int, pick: Pick, follows: Callable[[str], bool]) -> PaperView:
     paper, score = pick.paper, pick.score
     authors, et_al = author_list(paper.authors, follows)
     comment = clean(score.comment)
@@ -269,12 +270,7 @@ def build_digest(
 ) -> Digest:
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
-    followed = surnames(tuple(profile.authors))
-    papers = [
-        # most papers share no surname with a followed author: no name of theirs is looked up
-        paper_view(i, p, None if followed.isdisjoint(surnames(p.paper.authors)) else follows)
-        for i, p in enumerate(picks, 1)
-    ]
+    papers = [paper_view(i, p, follows) for i, p in enumerate(picks, 1)]
     models = list(selection.usage) or [profile.model or config.llm.model]
     unscored = len(selection.unscored)
     profile_id = profile.id or selection.subscriber_id

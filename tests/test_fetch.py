@@ -82,8 +82,10 @@ def test_a_normal_day(arxiv_server, arxiv_config) -> None:
         ("A. One, B. Two and C. Three", ("A. One", "B. Two", "C. Three")),
         ("A. One, B. Two, and C. Three", ("A. One", "B. Two", "C. Three")),
         ("Rand Paul and Alexander Anderson", ("Rand Paul", "Alexander Anderson")),
-        ("A. One (Physics and Astronomy, UCL), B. Two", ("A. One (Physics and Astronomy, UCL)",
-                                                        "B. Two")),  # fmt: skip
+        (
+            "A. Oh (Physics and Astronomy, UCL), B. Two",
+            ("A. Oh (Physics and Astronomy, UCL)", "B. Two"),
+        ),
         ("Sam Jones Jr., Kim Lee, III", ("Sam Jones Jr.", "Kim Lee, III")),
         ("Fran{\\c{c}}ois Ch\\'{e}ret and Bj{\\o}rn St{\\aa}l", ("François Chéret", "Bjørn Stål")),
         ('Kurt G{\\"o}del and Anna Stra\\ss{}er', ("Kurt Gödel", "Anna Straßer")),

@@ -7,11 +7,8 @@ import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import jinja2
 import pytest
-from markupsafe import escape
 
 from bench.screenshots import SIZES, png_size, sample_email, screenshot_all
 from newsletter import render, views
@@ -23,6 +20,7 @@ DAY = date(2025, 4, 10)
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<script>alert(1)</script> </mj-text><mj-raw><b>x</b></mj-raw> AT&T"
 QUOTES = """It's "quoted" & <b>bold</b>, Zoë's"""
+ODD = "back\\slash, no-break\u00a0space, tab\tand\nline, NUL\x00 and ESC\x1b"
 
 
 def make_paper(i: int, *, abstract: str | None = None, authors: int = 3) -> Paper:
@@ -125,6 +123,10 @@ class TestEscaping:
         ("data:text/html,<b>x</b>", "#"),
         ("//evil.example/x", "#"),
         ("https:no-host", "#"),
+        ("https:///x", "#"),
+        ("ftp://example.org/x", "#"),
+        (" HTTPS://Example.org/x ", "HTTPS://Example.org/x"),
+        ("https://[unclosed/x", "#"),
         ("", "#"),
     ],
 )
@@ -138,21 +140,12 @@ def test_safe_url(url, safe):
         ("Sparse\n   Experts  at\tScale ", "Sparse Experts at Scale"),
         ("  One line, as stored  ", "One line, as stored"),
         ("Carriage\r\nreturn", "Carriage return"),
+        ("Two  spaces,\u00a0a no-break space", "Two spaces, a no-break space"),
+        ("No\x00 control\x1b characters\ufffe", "No control characters"),
     ],
 )
 def test_clean_puts_feed_layout_on_one_line(text, clean):
     assert views.clean(text) == clean
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["https://\t/x", "https:///x", "https://?x", "https://#x", "HTTPS://Host/x", "http:// host",
-     "https://a\nb", "https://x/\x00", " https://x ", "ftp://x", "https:/x", "httpsx://y"],
-)  # fmt: skip
-def test_safe_url_takes_what_urlsplit_takes(url):
-    parts = urlsplit(url.strip())
-    ok = parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-    assert views.safe_url(url) == (url.strip() if ok else "#")
 
 
 def test_author_matches_come_first_and_are_marked(profile, config):
@@ -175,6 +168,18 @@ def test_long_author_lists_are_cut(profile, config):
     html = render_it(selection, profile, config).html
     assert "Author0x5 Surname5, et al." in html
     assert "Author0x6" not in html
+
+
+def test_a_followed_author_past_the_cut_is_shown_and_marked(profile, config):
+    selection = make_selection(1)
+    paper = make_paper(0, authors=12)
+    paper = replace(paper, authors=(*paper.authors[:9], "G. Hopper", *paper.authors[9:]))
+    selection.picks[0] = replace(selection.picks[0], paper=paper)
+    email = render_it(selection, profile, config)
+    marked = r'Author0x5 Surname5, <span class="me"[^>]*>G. Hopper</span>, et al.'
+    assert re.search(marked, email.html)
+    assert "Author0x6" not in email.html and "Author0x9" not in email.html
+    assert "Author0x5 Surname5, G. Hopper, et al." in email.text
 
 
 class TestCostTable:
@@ -318,110 +323,68 @@ class TestTemplates:
             render.inline_css('<a href="{{ v.url }}">y</a>', ".x{color:red}")
 
 
-def varied_views(profile, config) -> list[views.PaperView]:
-    """Papers of every shape a piece branches on, with hostile text in every value."""
-    selection = make_selection(8)
-    scores = [(9, 9), (7, 6), (3, 2), (8, 5), (6, 9), (2, 7), (10, 10), (5, 5)]
-    for k, (pick, (r, n)) in enumerate(zip(selection.picks, scores, strict=True)):
-        paper = replace(pick.paper, title=f"{k} {HOSTILE}", abstract=f"{HOSTILE} " * 30)
-        if k % 2:
-            paper = replace(paper, announce_type="cross", authors=(f"{HOSTILE}", "Grace Hopper"))
-        if k == 3:
-            paper = make_paper(3, authors=12)
-            paper = replace(paper, authors=(*paper.authors, "G. Hopper"))
-        comment = "" if k == 4 else f"why {HOSTILE}"
-        selection.picks[k] = Pick(paper, Score(paper.id, r, n, comment), author_match=k in (5, 6))
-    digest = views.build_digest(selection, profile, config, "PROMPT")
-    return [*digest.papers, *(views.shortened(v) for v in digest.papers)]
+def hostile_selection(count: int) -> Selection:
+    """Papers with hostile text in every value, of every kind a card branches on: author
+    matches, cross-lists, low and high scores, no comment, followed authors after "et al."."""
+    selection = make_selection(count)
+    for k, pick in enumerate(selection.picks):
+        paper = replace(
+            pick.paper,
+            id=f"{pick.paper.id}\\x\n ü",
+            title=f"{k} {HOSTILE} {ODD}",
+            abstract=f"{HOSTILE} {QUOTES} {ODD} " * 12,
+            authors=(f"{HOSTILE}", *(f"A{j} {QUOTES}" for j in range(8)), "G. Hopper"),
+            announce_type="cross" if k % 2 else "new",
+        )
+        score = Score(paper.id, 1 + k % 10, 10 - k % 10, "" if k % 3 else f"why {ODD}")
+        selection.picks[k] = Pick(paper, score, author_match=k % 4 == 1)
+    return selection
 
 
-class TestPieces:
-    """Cards come from stencils: the template's markup for a shape, filled with values."""
+class TestHostileText:
+    """Whatever a feed or a model writes stays text, and the budget still holds exactly."""
 
-    FORMS = ("toc", "title", "full")
+    @pytest.mark.parametrize("budget", [None, 60_000, 20_000])
+    def test_no_markup_in_any_form_of_card(self, profile, config, budget):
+        digest = views.build_digest(hostile_selection(30), profile, config, f"P {HOSTILE}")
+        html = render.render_html(digest, budget)
+        assert budget is None or len(html.encode()) <= budget
+        assert "<script>" not in html and "<b>" not in html and "</mj-text>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "\x00" not in html and "\x1b" not in html
+        if budget == 60_000:
+            assert "[shortened]" in html and 'class="more-row"' in html
+        if budget == 20_000:
+            assert "that did not fit in this email" in html
 
-    def test_stencils_write_what_the_template_writes(self, profile, config, monkeypatch):
-        monkeypatch.setattr(render, "_stencils", {})
-        papers = varied_views(profile, config)
-        assert any(v.short for v in papers) and any(v.author_match for v in papers)
-        assert any(a.me for v in papers for a in v.authors) and any(v.et_al for v in papers)
-        for v in papers:
-            for form in self.FORMS:
-                prepared = render.prepare(v)
-                html = render.piece_html(v, form, prepared)
-                size = render.piece_size(v, form, prepared)
-                assert html == str(render.blocks().piece(v, form))
-                assert size == len(html.encode())
-        made = [st for by_form in render._stencils.values() for st in by_form.values()]
-        assert made and None not in made
+    def test_links_are_http_and_printable_ascii(self, profile, config):
+        html = render_it(hostile_selection(3), profile, config).html
+        links = [h for h in hrefs(html) if not h.startswith(("#", "mailto:"))]
+        assert links and all(h.startswith("https://") for h in links)
+        assert all(h.isascii() and h.isprintable() and "\\" not in h for h in links)
+        assert 'href="https://arxiv.org/abs/2504.10000%5Cx %C3%BC"' in html
 
-    def test_cards_measure_every_form_as_rendered(self, profile, config):
-        """Sizes are counted from the values, not the markup: they must agree, quotes and all."""
-        papers = varied_views(profile, config)
-        papers[0] = replace(papers[0], abstract=f"{QUOTES} " * 40, comment=QUOTES)
-        cards = render.Cards(papers)
-        for i in range(len(papers)):
-            for form in ("toc", "title", "full", "short"):
-                assert cards.size(i, form) == len(cards.html(i, form).encode()), (i, form)
-
-    def test_a_stencil_picks_its_places_however_many(self):
-        items = ["a", "b", "c"]
-        assert [render.picker(p)(items) for p in ((), (2,), (2, 0))] == [(), ("c",), ("c", "a")]
-
-    def test_escaped_size_is_the_size_of_the_escaped_text(self):
-        for text in ("", "plain", QUOTES, "Müller & \"Söhne\" <ü> 'é'" * 3):
-            assert render.escaped_size(text) == len(str(escape(text)).encode())
-
-    def test_papers_of_one_shape_share_a_stencil(self, profile, config, monkeypatch):
-        monkeypatch.setattr(render, "_stencils", {})
-        render_it(make_selection(20), profile, config)
-        # every card alike, and every line of the contents
-        assert [len(by_form) for by_form in render._stencils.values()] == [2]
-
-    def test_values_are_escaped_into_the_stencil(self, profile, config):
-        v = varied_views(profile, config)[0]
-        card = render.piece_html(v, "full", render.prepare(v))
-        assert "<script>" not in card and "&lt;script&gt;" in card and render.HOLE not in card
-
-    def test_a_template_that_computes_with_a_value_is_rendered_whole(
-        self, profile, config, monkeypatch
-    ):
-        source = "{% macro piece(v, form) %}{{ v.relevance + 1 }} {{ v.title|upper }}{% endmacro %}"
-        module = jinja2.Environment(autoescape=True).from_string(source).module
-        monkeypatch.setattr(render, "blocks", lambda: module)
-        monkeypatch.setattr(render, "_stencils", {})
-        v = varied_views(profile, config)[0]
-        prepared = render.prepare(v)
-        toc = render.piece_html(v, "toc", prepared)
-        assert toc == f"{v.relevance + 1} {escape(v.title.upper())}"
-        assert render.piece_size(v, "toc", prepared) == len(toc.encode())
-        assert list(render._stencils.values()) == [{"toc": None}]
-
-    def test_the_page_is_what_mjml_makes_of_the_whole(self, profile, config):
-        """Only the skeleton goes through mjml2html; the cards are put in its places."""
-        digest = views.build_digest(make_selection(5, abstract=f"{HOSTILE} " * 20), profile,
-                                    config, f"PROMPT {HOSTILE}")  # fmt: skip
-        whole = render.to_html(render.render_mjml(digest, *render.Cards(digest.papers).join(
-            ["full"] * len(digest.papers))))  # fmt: skip
-        assert render.render_html(digest, None) == whole
-        assert render.TOC_SLOT not in whole and render.CARDS_SLOT not in whole
+    def test_the_budget_is_exact(self, profile, config):
+        """The page is as big as its measured pieces: a budget of its size keeps every card
+        whole, one byte less shortens the lowest-ranked card."""
+        selection = hostile_selection(12)
+        config.output.max_html_bytes = 1_000_000
+        whole = render_it(selection, profile, config).html
+        config.output.max_html_bytes = len(whole.encode())
+        assert render_it(selection, profile, config).html == whole
+        config.output.max_html_bytes -= 1
+        html = render_it(selection, profile, config).html
+        assert len(html.encode()) < len(whole.encode())
+        last = html.index('id="paper-12"')
+        assert "[shortened]" in html[last:] and "[shortened]" not in html[:last]
 
 
-@pytest.mark.parametrize(
-    "page",
-    [
-        "<p>{cards}{toc}</p>",
-        "<p>{toc}{cards}{cards}</p>",
-        "<p>{toc}{toc}{cards}</p>",
-        "<p>{toc}</p>",
-    ],
-)
-def test_a_skeleton_without_its_two_places_is_refused(page, profile, config, monkeypatch):
-    digest = views.build_digest(make_selection(2), profile, config, "PROMPT")
-    page = page.format(toc=render.TOC_SLOT, cards=render.CARDS_SLOT)
-    monkeypatch.setattr(render, "to_html", lambda mjml: page)
-    with pytest.raises(RuntimeError, match="placeholders"):
-        render.render_html(digest, None)
+def test_cards_give_up_bytes_from_the_bottom_of_the_list():
+    assert list(render.degrade_steps(4)) == [
+        (3, "short"), (2, "short"), (3, "title"), (2, "title"),
+        (1, "short"), (1, "title"),
+        (0, "short"), (0, "title"),
+    ]  # fmt: skip
 
 
 def test_screenshots(tmp_path):
