@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dayfactory import (
+    API_KEY,
     Day,
     llm_config,
     make_day,
@@ -56,7 +57,7 @@ def main() -> int:
     parser.add_argument("--profiles", type=int, default=10)
     parser.add_argument("--subscribers", type=int, default=100)
     args = parser.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "bench-key")
+    os.environ["OPENAI_API_KEY"] = API_KEY
 
     day = make_day(args.papers)
     profiles = make_profiles(args.profiles)

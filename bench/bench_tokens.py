@@ -32,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dayfactory import (
+    API_KEY,
     PRICE,
     RELEVANT,
     Day,
@@ -214,7 +215,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=3, help="synthetic days (seeds) to average")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first day")
     args = parser.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "bench-key")
+    os.environ["OPENAI_API_KEY"] = API_KEY
 
     reader = example_profile()
     cap = reader.max_papers

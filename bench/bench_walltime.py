@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dayfactory import (
+    API_KEY,
     Day,
     llm_config,
     make_day,
@@ -81,7 +82,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--no-growth", action="store_true", help="skip the request-count table")
     args = parser.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "bench-key")
+    os.environ["OPENAI_API_KEY"] = API_KEY
 
     day = make_day(args.papers)
     profiles = make_profiles(args.profiles)

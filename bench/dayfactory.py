@@ -36,6 +36,7 @@ from tests.fakes.openai import FakeOpenAI
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PROFILE = ROOT / "subscribers" / "example.toml"
 DEFAULT_DAY = date(2025, 3, 4)
+API_KEY = "bench-key"  # the fake's key: a benchmark sets OPENAI_API_KEY to it, never another
 RELEVANT, BORDERLINE, OFF_TOPIC = "relevant", "borderline", "off-topic"
 SHARES = {RELEVANT: 0.05, BORDERLINE: 0.10}
 READER_CATEGORIES = ("cs.LG", "stat.ML", "cs.CL", "cs.AI")
@@ -1250,8 +1251,10 @@ class DayServer(FakeOpenAI):
 
 
 def serve(day: Day, *, latency: float = 0.0, max_concurrent: int | None = None) -> DayServer:
-    """A started `DayServer` for the day; `stop()` it when done."""
-    server = DayServer(latency=latency, max_concurrent=max_concurrent, judge=day.judge)
+    """A started `DayServer` for the day, expecting `API_KEY`; `stop()` it when done."""
+    server = DayServer(
+        latency=latency, max_concurrent=max_concurrent, judge=day.judge, api_key=API_KEY
+    )
     server.know(day.papers)
     return server.start()
 

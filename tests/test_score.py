@@ -54,6 +54,11 @@ def asked_ids(request) -> list[str]:
     return [line.split(": ")[1] for line in user.splitlines() if line.startswith("ARXIVID: ")]
 
 
+def answer_limit(body: dict) -> int:
+    """The request's cap on answer tokens, under whichever name it was sent."""
+    return body.get("max_completion_tokens") or body["max_tokens"]
+
+
 def jsonl(*rows) -> str:
     return "\n".join(
         json.dumps({"ARXIVID": i, "COMMENT": c, "RELEVANCE": r, "NOVELTY": n})
@@ -240,20 +245,13 @@ class TestTitlePass:
             r for r in openai_server.requests if "NOVELTY" not in r.body["messages"][0]["content"]
         ]
         assert len(title_requests) == 2
-        assert all(r.body["max_tokens"] <= 16_000 for r in title_requests)
+        assert all(answer_limit(r.body) <= 16_000 for r in title_requests)
         assert out.scanned == 0  # every title scored 2: clearly irrelevant
 
 
 def test_a_model_that_refuses_max_tokens_and_temperature_is_adapted_to(llm, openai_server):
     """As OpenAI's reasoning models answer: the batch is asked again without the parameter."""
-    openai_server.queue_bad_request(
-        "Unsupported parameter: 'max_tokens' is not supported with this model. "
-        "Use 'max_completion_tokens' instead."
-    )
-    openai_server.queue_bad_request(
-        "Unsupported value: 'temperature' does not support 0.0 with this model. "
-        "Only the default (1) value is supported."
-    )
+    openai_server.unsupported = {"max_tokens", "temperature"}
     out, _ = llm(papers(6), concurrency=1)  # 2 batches
     assert len(out.scores) == 6 and out.unscored == []
     last = openai_server.requests[-1].body
@@ -271,7 +269,12 @@ def test_concurrent_batches_all_adapt(llm, openai_server):
 
 
 def test_other_bad_requests_are_not_retried(llm, openai_server):
-    openai_server.queue_bad_request("Invalid 'messages': too long")
+    openai_server.queue_bad_request(
+        "Invalid 'messages[1].content': string too long. Expected a string with maximum length "
+        "1048576, but got a string with length 2000000 instead.",
+        param="messages[1].content",
+        code="string_above_max_length",
+    )
     out, _ = llm(papers(2), retry_rounds=0)
     assert out.unscored == ["2504.00001", "2504.00002"]
     assert [r.status for r in openai_server.requests] == [400]
