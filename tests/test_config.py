@@ -6,8 +6,7 @@ import pytest
 
 from newsletter.config import Price, load_config
 from newsletter.errors import ConfigError
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
 
 
 def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:

@@ -6,8 +6,8 @@ import pytest
 
 from newsletter.errors import ProfileError, UnknownSubscriber
 from newsletter.profiles import arxiv_categories, load_profiles, parse_profile
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 GOOD = """
 name = "Ada Lovelace"
 email = "ada@example.org"

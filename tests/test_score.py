@@ -2,18 +2,15 @@
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 
 from newsletter.config import Config, LLMConfig, Price
 from newsletter.errors import QuotaExhausted
 from newsletter.models import Paper
-from newsletter.profiles import parse_profile
 from newsletter.score import LLMScorer, make_client
-from newsletter.store import Store
+from tests.conftest import EXAMPLE
 
-EXAMPLE = parse_profile(Path(__file__).resolve().parent.parent / "subscribers" / "example.toml")
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)
 
 
@@ -26,16 +23,16 @@ def papers(n: int) -> list[Paper]:
 
 
 @pytest.fixture
-def llm(openai_server, monkeypatch, tmp_path):
-    """Run a scorer against the fake; returns (outcome, scorer)."""
+def llm(openai_server, monkeypatch, store):
+    """Run a scorer against the fake, keeping its scores in the test's store; returns
+    (outcome, scorer)."""
     monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
 
-    def run(items, *, profile=EXAMPLE, store=None, **settings):
+    def run(items, *, profile=EXAMPLE, **settings):
         options = {"base_url": openai_server.base_url, "model": "m", "batch_size": 5,
                    "title_pass": False, "max_retries": 1, "timeout": 5, "prices": {"m": PRICE},
                    **settings}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
-        store = store or Store(tmp_path / "db.sqlite")
 
         async def go():
             scorer = LLMScorer(config, store, make_client(config))
@@ -98,11 +95,10 @@ class TestScoring:
         assert any("no price for model 'm'" in note for note in out.notes)
         assert len(out.scores) == 2
 
-    def test_cache_second_run_makes_no_request(self, llm, openai_server, tmp_path):
-        store = Store(tmp_path / "shared.sqlite")
-        first, _ = llm(papers(6), store=store)
+    def test_cache_second_run_makes_no_request(self, llm, openai_server):
+        first, _ = llm(papers(6))  # both runs share the test's store
         before = len(openai_server.requests)
-        second, scorer = llm(papers(6), store=store)
+        second, scorer = llm(papers(6))
         assert scorer.requests == 0 and len(openai_server.requests) == before
         assert second.scores == first.scores and second.usage.requests == 0
 
@@ -280,14 +276,13 @@ def test_other_bad_requests_are_not_retried(llm, openai_server):
     assert [r.status for r in openai_server.requests] == [400]
 
 
-def test_answers_are_kept_as_they_arrive(llm, openai_server, tmp_path):
+def test_answers_are_kept_as_they_arrive(llm, openai_server):
     """A run stopped by the provider keeps what it had paid for: the re-run asks only the rest."""
-    store = Store(tmp_path / "kept.sqlite")
     openai_server.queue_content(jsonl(*((f"2504.{i:05d}", 5, 5, "ok") for i in range(1, 6))))
     openai_server.queue_insufficient_quota()
     with pytest.raises(QuotaExhausted):
-        llm(papers(10), store=store, concurrency=1, max_retries=0)
+        llm(papers(10), concurrency=1, max_retries=0)
     openai_server.requests.clear()
-    out, _ = llm(papers(10), store=store, concurrency=1)
+    out, _ = llm(papers(10), concurrency=1)
     assert [asked_ids(r) for r in openai_server.requests] == [[p.id for p in papers(10)[5:]]]
     assert len(out.scores) == 10
