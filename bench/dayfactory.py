@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.config import Config, LLMConfig, Price
-from newsletter.models import Listing, Paper, Usage
+from newsletter.models import Listing, Paper, Score, Usage
 from newsletter.profiles import Profile
 from tests.fakes.openai import FakeOpenAI
 
@@ -405,6 +405,16 @@ class DayServer(FakeOpenAI):
             return super().oracle(messages)
         finally:
             _reader.topics = None
+
+
+def judged(day: Day, profile: Profile, papers: list[Paper]) -> dict[str, Score]:
+    """The scores a `DayServer` would answer for these papers under this profile's prompt,
+    without a request: for benchmarks of what comes after scoring."""
+    _reader.topics = {t.name for t in profile.topics} & set(TOPICS)
+    try:
+        return {p.id: Score(p.id, *day.judge(p.id, p.title, p.abstract)) for p in papers}
+    finally:
+        _reader.topics = None
 
 
 def serve(day: Day, *, latency: float = 0.0, max_concurrent: int | None = None) -> DayServer:
