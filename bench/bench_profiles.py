@@ -67,7 +67,7 @@ def main() -> int:
     print(
         f"Figure 3 - shared profiles: {args.subscribers} subscribers over {args.profiles} "
         f"distinct profiles vs the {args.profiles} profiles alone, {args.papers} papers, "
-        "default [llm] settings, fake latency 0\n"
+        "the shipped config.toml, fake latency 0\n"
     )
     alone_sel, alone, alone_requests = run(day, profiles)
     shared_sel, shared, shared_requests = run(day, subscribers)

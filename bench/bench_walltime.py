@@ -3,7 +3,7 @@
 A 400-paper day, 20 profiles with distinct prompts, the fake model answering every request in
 2.0 s and refusing (429) any request beyond `[llm] concurrency = 16` in flight. The bound is what
 perfect packing would take: requests x 2.0 s / 16. Then the request count for 100, 400 and 1,000
-papers and 1, 5 and 20 profiles (latency 0). Other `[llm]` settings are the defaults.
+papers and 1, 5 and 20 profiles (latency 0). Other settings are the shipped config.toml's.
 
     .venv/bin/python bench/bench_walltime.py [--papers 400] [--profiles 20] [--latency 2.0]
 """

@@ -29,7 +29,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from newsletter.config import Config, LLMConfig, Price
+from newsletter.config import Config, LLMConfig, Price, load_config
 from newsletter.models import Listing, Paper, Score, Usage
 from newsletter.profiles import Profile
 from tests.fakes.openai import FakeOpenAI
@@ -476,10 +476,18 @@ MODEL = "gpt-4o-mini"
 PRICE = Price(prompt=0.15, cached=0.075, completion=0.60)  # USD per 1M tokens
 
 
+def shipped_config() -> Config:
+    """config.toml as the repository ships it."""
+    return load_config(ROOT / "config.toml")
+
+
 def llm_config(server: FakeOpenAI, **settings: Any) -> Config:
-    """A config scoring through `server` with gpt-4o-mini's prices; `settings` go to [llm]."""
-    options = {"base_url": server.base_url, "model": MODEL, "prices": {MODEL: PRICE}, **settings}
-    return Config(llm=LLMConfig(**options))
+    """The shipped config.toml scoring gpt-4o-mini through `server`, at `PRICE`; `settings`
+    change its [llm] keys."""
+    config = shipped_config()
+    llm = config.llm.model_dump() | {"base_url": server.base_url, "model": MODEL}
+    llm |= {"prices": {MODEL: PRICE.model_dump()}} | settings
+    return config.model_copy(update={"llm": LLMConfig.model_validate(llm)})
 
 
 def billed_prompt_tokens(usage: Usage, price: Price = PRICE) -> float:
