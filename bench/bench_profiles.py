@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dayfactory import (
+    API_KEY,
     Day,
     llm_config,
     make_day,
@@ -55,7 +56,7 @@ def main() -> int:
     parser.add_argument("--profiles", type=int, default=10)
     parser.add_argument("--subscribers", type=int, default=100)
     args = parser.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "bench-key")
+    os.environ["OPENAI_API_KEY"] = API_KEY
 
     day = make_day(args.papers)
     profiles = make_profiles(args.profiles)
@@ -65,7 +66,7 @@ def main() -> int:
     print(
         f"Figure 3 - shared profiles: {args.subscribers} subscribers over {args.profiles} "
         f"distinct profiles vs the {args.profiles} profiles alone, {args.papers} papers, "
-        "default [llm] settings, fake latency 0\n"
+        "the shipped config.toml, fake latency 0\n"
     )
     alone_sel, alone, alone_requests = run(day, profiles)
     shared_sel, shared, shared_requests = run(day, subscribers)

@@ -1,121 +1,95 @@
-"""Figure 5: digests handed to SendGrid per second.
+"""Figure 5: digests rendered and handed to SendGrid per second.
 
-1,000 digests (about 60 KB of HTML each, with a plain-text part) delivered to the local SendGrid
-fake through `newsletter.deliver.deliver`, with the delivery ledger in a fresh SQLite store,
-from a pool of `newsletter.pipeline.SEND_WORKERS` threads as `newsletter send` does. The fake
-runs in this process, so client and server share the two cores (and the GIL).
+1,000 subscribers reading 20 distinct profiles (`dayfactory.make_profiles`) on a 400-paper
+synthetic day. Each profile's selection is made by the real select stage from the scores the
+judge gives for the profile's topics (no scoring requests: Figure 2 times those). Then
+`newsletter.pipeline.serve`, as `newsletter send` calls it, renders each subscriber's email with
+the shipped config.toml and delivers it through `newsletter.deliver` to the local SendGrid fake,
+keeping the ledger and the archive's record in a fresh SQLite store, from a pool of
+`newsletter.pipeline.SEND_WORKERS` threads. The fake runs in this process, so client and server
+share the two cores (and the GIL).
 
-    .venv/bin/python bench/bench_send.py [--mails 1000] [--html-kb 60]
+    .venv/bin/python bench/bench_send.py [--mails 1000] [--profiles 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import html
+import dataclasses
 import os
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dayfactory import DEFAULT_DAY, make_day, table, verdict
-from newsletter.config import SendgridConfig
-from newsletter.deliver import Envelope, Outcome, SendgridSender, deliver
-from newsletter.models import Email, Paper
-from newsletter.pipeline import SEND_WORKERS
+from bench.dayfactory import (
+    MODEL,
+    ROOT,
+    Day,
+    judged,
+    make_day,
+    make_profiles,
+    subscriber,
+    table,
+    verdict,
+)
+from newsletter.config import Config, load_config
+from newsletter.deliver import SendgridSender
+from newsletter.models import Selection, Usage
+from newsletter.pipeline import SEND_WORKERS, Served, make_selection, plan, serve
+from newsletter.profiles import Profile
+from newsletter.score import Outcome
 from newsletter.store import Store
 from tests.fakes.sendgrid import FakeSendgrid
 
 TARGET = 50.0  # mails per second
 CORES = 2
-
-CARD = """<tr><td style="padding:16px 24px;border-bottom:1px solid #e5e7eb;font-family:\
--apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr>
-<td style="font-size:12px;line-height:16px;color:#6b7280;padding-bottom:4px;">{n}. \
-<span style="display:inline-block;padding:1px 6px;border-radius:9px;background:#ecfdf5;\
-color:#047857;font-weight:600;">relevance {rel}</span> <span style="display:inline-block;\
-padding:1px 6px;border-radius:9px;background:#eff6ff;color:#1d4ed8;font-weight:600;">novelty \
-{nov}</span> {cat}</td></tr>
-<tr><td style="font-size:17px;line-height:24px;font-weight:600;padding-bottom:4px;">\
-<a href="https://arxiv.org/abs/{id}" style="color:#111827;text-decoration:none;">{title}</a>\
-</td></tr>
-<tr><td style="font-size:13px;line-height:18px;color:#4b5563;padding-bottom:8px;">{authors}</td>\
-</tr>
-<tr><td style="font-size:14px;line-height:21px;color:#1f2937;padding-bottom:8px;">{abstract}\
-</td></tr>
-<tr><td style="font-size:13px;line-height:19px;color:#374151;background:#f9fafb;\
-padding:8px 12px;border-left:3px solid #10b981;">{comment}</td></tr>
-<tr><td style="font-size:13px;line-height:18px;padding-top:8px;"><a href="https://arxiv.org/abs/\
-{id}" style="color:#2563eb;">Abstract</a> &middot; <a href="https://arxiv.org/pdf/{id}" \
-style="color:#2563eb;">PDF</a></td></tr></table></td></tr>
-"""
-HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" \
-content="width=device-width,initial-scale=1"><title>{subject}</title><style>@media (max-width:\
-620px){{.wrap{{width:100%!important}}}}@media (prefers-color-scheme:dark){{body{{background:\
-#111827!important}}}}</style></head><body style="margin:0;padding:0;background:#f3f4f6;">
-<div style="display:none;max-height:0;overflow:hidden;">{preheader}</div>
-<table role="presentation" class="wrap" width="600" align="center" cellpadding="0" \
-cellspacing="0" border="0" style="background:#ffffff;margin:0 auto;">
-<tr><td style="padding:24px;font-size:22px;font-weight:700;">{subject}</td></tr>
-"""
-FOOT = """<tr><td style="padding:24px;font-size:12px;color:#6b7280;">You receive this digest \
-because you subscribed. <a href="mailto:digest@example.org?subject=unsubscribe">Unsubscribe</a>\
-</td></tr></table></body></html>"""
+# About what scoring a 400-paper day costs a profile at the shipped settings (Figure 1's
+# defaults, scaled): the digest's cost table shows it, as in a real run.
+SPEND = Usage(MODEL, 4, 26_600, 0, 4_080, 0.0064)
 
 
-@dataclass
-class Job:
-    email: Email
-    envelope: Envelope
+def selections(
+    config: Config, store: Store, day: Day, profiles: list[Profile]
+) -> dict[str, Selection]:
+    """Each profile's selection, by the real plan and select stages, from the judge's scores."""
+    chosen = {}
+    for profile in profiles:
+        todo = plan(config, store, day.listing, profile)
+        scores = judged(day, profile, todo.to_score)
+        outcome = Outcome(scores=scores, scanned=len(scores), usage=dataclasses.replace(SPEND))
+        chosen[profile.id] = make_selection(day.listing, todo, outcome)
+    return chosen
 
 
-def make_email(number: int, papers: list[Paper], html_bytes: int) -> Email:
-    """A digest of about `html_bytes` of HTML: paper cards until the size is reached."""
-    subject = f"arXiv digest {DEFAULT_DAY:%d %b %Y}: papers for subscriber {number}"
-    preheader = " / ".join(p.title for p in papers[:3])
-    parts = [HEAD.format(subject=html.escape(subject), preheader=html.escape(preheader))]
-    text = [subject, ""]
-    size = len(parts[0]) + len(FOOT)
-    for n, paper in enumerate(papers, start=1):
-        card = CARD.format(
-            n=n,
-            id=paper.id,
-            rel=9 - n % 3,
-            nov=7 - n % 2,
-            cat=paper.primary_category,
-            title=html.escape(paper.title),
-            authors=html.escape(", ".join(paper.authors[:6])),
-            abstract=html.escape(paper.abstract[:900]),
-            comment=html.escape(f"Matches the reader's topics: {paper.title.lower()}."),
-        )
-        if size + len(card) > html_bytes and n > 1:
-            break
-        parts.append(card)
-        size += len(card)
-        text += [f"{n}. {paper.title}", f"   https://arxiv.org/abs/{paper.id}", ""]
-    parts.append(FOOT)
-    return Email(subject, preheader, "".join(parts), "\n".join(text))
-
-
-def make_jobs(count: int, html_bytes: int) -> list[Job]:
-    papers = make_day(400).papers
+def make_jobs(
+    chosen: dict[str, Selection], profiles: list[Profile], mails: int
+) -> list[tuple[Profile, Selection]]:
+    """`mails` subscribers, each reading one of the profiles: its selection, their address."""
     jobs = []
-    for i in range(count):
-        start = (i * 7) % (len(papers) - 60)
-        env = Envelope(
-            day=DEFAULT_DAY,
-            subscriber_id=f"subscriber{i:04d}",
-            to_email=f"subscriber{i:04d}@example.org",
-            to_name=f"Subscriber {i}",
-            paper_ids=tuple(p.id for p in papers[start : start + 30]),
-        )
-        jobs.append(Job(make_email(i, papers[start : start + 60], html_bytes), env))
+    for i in range(mails):
+        profile = profiles[i % len(profiles)]
+        reader = subscriber(profile, i)
+        jobs.append((reader, dataclasses.replace(chosen[profile.id], subscriber_id=reader.id)))
     return jobs
+
+
+def send_all(
+    config: Config, store: Store, jobs: list[tuple[Profile, Selection]], sender: SendgridSender
+) -> tuple[list[Served], float]:
+    """Render and deliver every job as `newsletter send` does; (outcomes, seconds)."""
+
+    def send(job: tuple[Profile, Selection]) -> Served:
+        profile, selection = job
+        return serve(config, store, profile, selection, sender, config.output.outbox, force=False)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(SEND_WORKERS) as pool:
+        served = list(pool.map(send, jobs))
+    return served, time.perf_counter() - started
 
 
 def pin_cores(count: int) -> str:
@@ -129,53 +103,39 @@ def pin_cores(count: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mails", type=int, default=1000)
-    parser.add_argument("--html-kb", type=int, default=60)
+    parser.add_argument("--profiles", type=int, default=20)
     args = parser.parse_args()
 
     cpus = pin_cores(CORES)
-    jobs = make_jobs(args.mails, args.html_kb * 1000)
-    fake = FakeSendgrid()
-    fake.start()
-    config = SendgridConfig(api_host=fake.url, timeout=30, retries=3)
-    sender = SendgridSender(config, fake.api_key)
-    try:
-        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+    day, profiles = make_day(400), make_profiles(args.profiles)
+    config = load_config(ROOT / "config.toml")
+    with tempfile.TemporaryDirectory() as tmp, FakeSendgrid() as fake:
+        config.sendgrid.api_host = fake.url
+        sender = SendgridSender(config.sendgrid, fake.api_key)
+        with Store(Path(tmp) / "bench.db") as store:
+            chosen = selections(config, store, day, profiles)
+            jobs = make_jobs(chosen, profiles, args.mails)
+            served, seconds = send_all(config, store, jobs, sender)
+        received = list(fake.messages)
 
-            def send(job: Job) -> Outcome:
-                return deliver(store, sender, job.email, job.envelope, config)
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(SEND_WORKERS) as pool:
-                outcomes = list(pool.map(send, jobs))
-            seconds = time.perf_counter() - started
-    finally:
-        fake.stop()
-
-    sent = sum(o.status == "sent" for o in outcomes)
+    sent = sum(s.status == "sent" for s in served)
     rate = len(jobs) / seconds
-    mean_html = sum(len(j.email.html.encode()) for j in jobs) / len(jobs)
+    html = [len(m.body["content"][1]["value"].encode()) for m in received]
+    picks = [len(s.picks) for s in chosen.values()]
     print(
-        f"Figure 5 - delivery rate: {len(jobs)} digests of {mean_html / 1000:.1f} KB HTML to the "
-        f"local SendGrid fake, {SEND_WORKERS} worker threads, {cpus}\n"
+        f"Figure 5 - digests rendered and delivered: {len(jobs)} subscribers over "
+        f"{len(profiles)} profiles ({min(picks)}-{max(picks)} papers each), shipped config.toml, "
+        f"to the local SendGrid fake, {SEND_WORKERS} worker threads, {cpus}\n"
     )
-    print(
-        table(
-            ["mails", "sent", "received", "wall time", "mails/s", "ms per mail per worker"],
-            [
-                [
-                    len(jobs),
-                    sent,
-                    len(fake.messages),
-                    f"{seconds:.2f}s",
-                    f"{rate:.1f}",
-                    f"{seconds / len(jobs) * SEND_WORKERS * 1000:.1f}",
-                ]
-            ],
-        )
-    )
-    print()
-    ok = rate >= TARGET and sent == len(jobs) == len(fake.messages)
-    print(verdict(ok, f"{rate:.1f} mails/s (target >= {TARGET:.0f}), {sent}/{len(jobs)} sent"))
+    mean_kb, per_worker = sum(html) / max(len(html), 1) / 1000, seconds / len(jobs) * SEND_WORKERS
+    row = [len(jobs), sent, len(received), f"{mean_kb:.1f} KB", f"{seconds:.2f}s", f"{rate:.1f}",
+           f"{per_worker * 1000:.1f}"]  # fmt: skip
+    headers = ["mails", "sent", "received", "mean HTML", "wall time", "mails/s",
+               "ms per mail per worker"]  # fmt: skip
+    print(table(headers, [row]) + "\n")
+    ok = rate >= TARGET and sent == len(jobs) == len(received)
+    summary = f"{rate:.1f} mails/s rendered and sent (target >= {TARGET:.0f}), {sent}/{len(jobs)}"
+    print(verdict(ok, summary))
     return 0
 
 

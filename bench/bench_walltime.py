@@ -3,7 +3,7 @@
 A 400-paper day, 20 profiles with distinct prompts, the fake model answering every request in
 2.0 s and refusing (429) any request beyond `[llm] concurrency = 16` in flight. The bound is what
 perfect packing would take: requests x 2.0 s / 16. Then the request count for 100, 400 and 1,000
-papers and 1, 5 and 20 profiles (latency 0). Other `[llm]` settings are the defaults.
+papers and 1, 5 and 20 profiles (latency 0). Other settings are the shipped config.toml's.
 
     .venv/bin/python bench/bench_walltime.py [--papers 400] [--profiles 20] [--latency 2.0]
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dayfactory import (
+    API_KEY,
     Day,
     llm_config,
     make_day,
@@ -80,7 +81,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--no-growth", action="store_true", help="skip the request-count table")
     args = parser.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "bench-key")
+    os.environ["OPENAI_API_KEY"] = API_KEY
 
     day = make_day(args.papers)
     profiles = make_profiles(args.profiles)

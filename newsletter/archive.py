@@ -171,10 +171,10 @@ def day_page(
     """The digest's HTML as emailed, with the navigation bar on top: the footer is left out,
     every card is whole, and the prompt is shown only when the profile still exists."""
     selection = record.to_selection(papers)
-    digest = views.build_digest(selection, reader, config, prompt_text or "")
+    digest = views.build_digest(selection, reader, config, prompt_text or "", inbox=False)
     prompt = {**digest.prompt, "intro": digest.prompt["intro"] + PROMPT_NOTE}
     nav = nav_html("Digests by day", links)
-    digest = replace(digest, top=nav, footer={}, prompt=prompt if prompt_text else {})
+    digest = replace(digest, top=nav, prompt=prompt if prompt_text else {})
     head = "<head>" + source_mark(source) + HEAD_META
     return render.render_html(digest, None).replace("<head>", head, 1)
 

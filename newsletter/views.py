@@ -267,14 +267,16 @@ def build_digest(
     config: Config,
     prompt_text: str,
     view_url: str | None = None,
+    *,
+    inbox: bool = True,
 ) -> Digest:
+    """What the templates show. `inbox` False (a web page): no footer, whose address and
+    unsubscribe link belong to the reader's inbox."""
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
     papers = [paper_view(i, p, follows) for i, p in enumerate(picks, 1)]
     models = list(selection.usage) or [profile.model or config.llm.model]
     unscored = len(selection.unscored)
-    profile_id = profile.id or selection.subscriber_id
-    help_url = config.output.profile_help_url
     view = safe_url(view_url) if view_url else "#"
     view = "" if view == "#" else view  # no link rather than a dead one
     return Digest(
@@ -299,13 +301,19 @@ def build_digest(
             ),
             "text": prompt_text,
         },
-        footer={
-            "email": profile.email,
-            "profile_path": f"{config.subscribers_dir.name or 'subscribers'}/{profile_id}.toml",
-            "help_url": safe_url(help_url) if help_url else "",
-            "unsubscribe_url": unsubscribe_url(config, profile),
-            "preferences_url": (
-                ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
-            ),
-        },
+        footer=footer_context(selection, profile, config) if inbox else {},
     )
+
+
+def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, str]:
+    profile_id = profile.id or selection.subscriber_id
+    help_url = config.output.profile_help_url
+    return {
+        "email": profile.email,
+        "profile_path": f"{config.subscribers_dir.name or 'subscribers'}/{profile_id}.toml",
+        "help_url": safe_url(help_url) if help_url else "",
+        "unsubscribe_url": unsubscribe_url(config, profile),
+        "preferences_url": (
+            ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
+        ),
+    }

@@ -1,13 +1,27 @@
-"""Shared fixtures. The local fake servers register their fixtures as plugins."""
+"""Shared fixtures and constants. The local fake servers register their fixtures as plugins."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from newsletter.profiles import parse_profile
+from newsletter.store import Store
+
+if TYPE_CHECKING:  # imported as plugins below, so that pytest rewrites their asserts
+    from tests.fakes.arxiv import FakeArxiv
+    from tests.fakes.openai import FakeOpenAI
+    from tests.fakes.sendgrid import FakeSendgrid
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "newsletter" / "data" / "sample-listing.xml"
+EXAMPLE = parse_profile(REPO / "subscribers" / "example.toml")
+# Variables a developer's shell may hold; no test reads them.
+ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SENDGRID_API_KEY", "NEWSLETTER_CONFIG",
+               "NEWSLETTER_SECRET")  # fmt: skip
 
 pytest_plugins = ["tests.fakes.arxiv", "tests.fakes.openai", "tests.fakes.sendgrid"]
 
@@ -15,29 +29,37 @@ pytest_plugins = ["tests.fakes.arxiv", "tests.fakes.openai", "tests.fakes.sendgr
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the developer's keys, config or working directory."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SENDGRID_API_KEY", "NEWSLETTER_CONFIG",
-                 "NEWSLETTER_SECRET"):  # fmt: skip
+    for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
-def home(tmp_path, arxiv_server, openai_server, sendgrid_server, monkeypatch):
-    """A deployment whose three endpoints are the local fakes, with two subscribers."""
-    subs = tmp_path / "subscribers"
+def store(tmp_path) -> Iterator[Store]:
+    """A fresh store in the test's folder."""
+    with Store(tmp_path / "db.sqlite") as s:
+        yield s
+
+
+def write_deployment(
+    folder: Path, arxiv: FakeArxiv, openai: FakeOpenAI, sendgrid: FakeSendgrid
+) -> dict[str, str]:
+    """Two subscribers (ada, and bob with a higher cutoff) and a config.toml pointing at the
+    three fakes, in `folder`. Returns the environment the deployment's keys come from."""
+    subs = folder / "subscribers"
     subs.mkdir()
     example = (REPO / "subscribers" / "example.toml").read_text()
     (subs / "ada.toml").write_text(example)
     bob = example.replace("ada@example.org", "bob@example.org").replace("Ada Example", "Bob")
     (subs / "bob.toml").write_text(bob.replace("relevance_cutoff = 6", "relevance_cutoff = 7"))
-    (tmp_path / "config.toml").write_text(f"""
+    (folder / "config.toml").write_text(f"""
 [arxiv]
-rss_url = "{arxiv_server.rss_url}"
-api_url = "{arxiv_server.api_url}"
+rss_url = "{arxiv.rss_url}"
+api_url = "{arxiv.api_url}"
 retry_delay = 0
 timeout = 2
 [llm]
-base_url = "{openai_server.base_url}"
+base_url = "{openai.base_url}"
 model = "m"
 timeout = 5
 max_retries = 0
@@ -46,19 +68,29 @@ prompt = 0.15
 cached = 0.075
 completion = 0.6
 [sendgrid]
-api_host = "{sendgrid_server.url}"
+api_host = "{sendgrid.url}"
 from_email = "digest@lab.org"
 retry_delay = 0
 unsubscribe_url = "https://lab.org/unsubscribe?t={{token}}"
 """)
-    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
-    monkeypatch.setenv("SENDGRID_API_KEY", sendgrid_server.api_key)
-    monkeypatch.setenv("NEWSLETTER_SECRET", "a long random test secret")
     # the fake model finds the sample's MoE and compression papers relevant, and the one
     # whose abstract carries hostile markup, so that it reaches the email
-    openai_server.judge = lambda pid, title, abstract: (
+    openai.judge = lambda pid, title, abstract: (
         (9, 7, f"on topic: {title[:30]}")
         if any(k in f"{title} {abstract}" for k in ("Expert", "Prun", "Quantiz", "KV", "Injection"))
         else (2, 3, "off topic")
     )
+    return {
+        "OPENAI_API_KEY": openai.api_key,
+        "SENDGRID_API_KEY": sendgrid.api_key,
+        "NEWSLETTER_SECRET": "a long random test secret",
+    }
+
+
+@pytest.fixture
+def home(tmp_path, arxiv_server, openai_server, sendgrid_server, monkeypatch):
+    """A deployment whose three endpoints are the local fakes, with two subscribers."""
+    keys = write_deployment(tmp_path, arxiv_server, openai_server, sendgrid_server)
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
     return tmp_path

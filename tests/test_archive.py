@@ -4,6 +4,9 @@ the emails' "View in browser" link to them; and the daily workflow that sends an
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,8 +21,10 @@ from newsletter.models import Listing, Paper, Pick, Score, Selection, Usage
 from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
-from tests.conftest import REPO, SAMPLE
-from tests.fakes.arxiv import paper
+from tests.conftest import ENVIRONMENT, EXAMPLE, REPO, SAMPLE, write_deployment
+from tests.fakes.arxiv import FakeArxiv, paper
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.sendgrid import FakeSendgrid, Received
 
 runner = CliRunner()
 # Days with a digest: a weekend and a weekday (2 April) without one, and a month boundary.
@@ -76,25 +81,62 @@ def assert_valid_page(html: str) -> None:
 # -- end to end: four days sent through the local fakes, then `archive build` ------------------
 
 
+@dataclass
+class Sent:
+    """Four announcement days sent to ada and bob, then `archive build`: the deployment's
+    folder, the messages SendGrid received and each subscriber's archive token."""
+
+    home: Path
+    messages: list[Received]
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def four_days(tmp_path_factory) -> Iterator[Sent]:
+    """Sent once for the module: tests read it, and copy it (`sent_copy`) to change it."""
+    home = tmp_path_factory.mktemp("four-days")
+    with (
+        FakeArxiv() as arxiv,
+        FakeOpenAI() as model,
+        FakeSendgrid() as sendgrid,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        for name in ENVIRONMENT:
+            env.delenv(name, raising=False)
+        env.chdir(home)
+        env.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
+        for name, value in write_deployment(home, arxiv, model, sendgrid).items():
+            env.setenv(name, value)
+        config = home / "config.toml"
+        config.write_text(config.read_text() + f'\n[archive]\nbase_url = "{BASE_URL}/"\n')
+        for n, day in enumerate(DAYS):
+            arxiv.serve(
+                [
+                    paper(f"25{day:%m}.{n}0001", title=f"Pruning Experts, day {n}"),
+                    paper(f"25{day:%m}.{n}0002", title=f"Quantized KV caches, day {n}"),
+                    paper(f"25{day:%m}.{n}0003", title=f"Experts {HOSTILE}"),
+                    paper(f"25{day:%m}.{n}0004", title="Reinforcement learning for robots"),
+                ],
+                pub_date=pub_date(day),
+            )
+            report = run_send(load_config(config), SendOptions())
+            assert report.day == day and [s.status for s in report.served] == ["sent", "sent"]
+        cli(home, "archive", "build")
+        with Store(load_config(config).storage.path) as store:
+            ids = {who: store.archive_token(who) for who in ("ada", "bob")}
+        yield Sent(home, list(sendgrid.messages), ids)
+
+
 @pytest.fixture
-def sent(home, arxiv_server, sendgrid_server):
-    """Four announcement days sent to ada and bob, with the archive's base URL configured."""
-    config = home / "config.toml"
-    config.write_text(config.read_text() + f'\n[archive]\nbase_url = "{BASE_URL}/"\n')
-    for n, day in enumerate(DAYS):
-        arxiv_server.serve(
-            [
-                paper(f"25{day:%m}.{n}0001", title=f"Pruning Experts, day {n}"),
-                paper(f"25{day:%m}.{n}0002", title=f"Quantized KV caches, day {n}"),
-                paper(f"25{day:%m}.{n}0003", title=f"Experts {HOSTILE}"),
-                paper(f"25{day:%m}.{n}0004", title="Reinforcement learning for robots"),
-            ],
-            pub_date=pub_date(day),
-        )
-        report = run_send(load_config(config), SendOptions())
-        assert report.day == day and [s.status for s in report.served] == ["sent", "sent"]
-    cli(home, "archive", "build")
-    return home
+def sent(four_days) -> Path:
+    """The four days' deployment, to read only."""
+    return four_days.home
+
+
+@pytest.fixture
+def sent_copy(four_days, tmp_path) -> Path:
+    """A copy of the four days' deployment, for a test that builds or writes into it."""
+    return Path(shutil.copytree(four_days.home, tmp_path / "copy"))
 
 
 def tokens(home: Path) -> dict[str, str]:
@@ -103,9 +145,9 @@ def tokens(home: Path) -> dict[str, str]:
 
 
 class TestSite:
-    def test_the_layout(self, sent):
-        site = sent / "site"
-        ada, bob = tokens(sent).values()
+    def test_the_layout(self, four_days):
+        site = four_days.home / "site"
+        ada, bob = four_days.tokens.values()
         days = [f"{d}.html" for d in DAYS]
         for token in (ada, bob):
             files = sorted(p.name for p in (site / token).iterdir())
@@ -124,8 +166,8 @@ class TestSite:
                 if anchor:
                     assert f'id="{anchor}"' in (page.parent / target).read_text()
 
-    def test_previous_and_next_skip_days_without_a_digest(self, sent):
-        folder = sent / "site" / tokens(sent)["ada"]
+    def test_previous_and_next_skip_days_without_a_digest(self, four_days):
+        folder = four_days.home / "site" / four_days.tokens["ada"]
         files = [f"{d}.html" for d in DAYS]
         for i, name in enumerate(files):
             nav = nav_links(folder / name)
@@ -133,8 +175,8 @@ class TestSite:
             assert nav["Next Day →"] == (files[i + 1] if i + 1 < len(files) else None)
             assert nav["Monthly Overview"] == name[:7] + ".html"
 
-    def test_month_pages_list_their_days_with_the_top_papers(self, sent):
-        folder = sent / "site" / tokens(sent)["ada"]
+    def test_month_pages_list_their_days_with_the_top_papers(self, four_days):
+        folder = four_days.home / "site" / four_days.tokens["ada"]
         for month, days in (("2025-03", DAYS[:2]), ("2025-04", DAYS[2:])):
             html = (folder / f"{month}.html").read_text()
             listed = sorted(set(re.findall(r'href="(2025-\d\d-\d\d)\.html', html)))
@@ -147,8 +189,8 @@ class TestSite:
         assert march == {"← Previous month": None, "All months": "index.html",
                          "April 2025 →": "2025-04.html"}  # fmt: skip
 
-    def test_the_subscriber_index_lists_months_newest_first(self, sent):
-        html = (sent / "site" / tokens(sent)["ada"] / "index.html").read_text()
+    def test_the_subscriber_index_lists_months_newest_first(self, four_days):
+        html = (four_days.home / "site" / four_days.tokens["ada"] / "index.html").read_text()
         assert html.index('href="2025-04.html"') < html.index('href="2025-03.html"')
         assert 'href="2025-04-03.html"' in html  # the latest digest
 
@@ -156,12 +198,12 @@ class TestSite:
         for page in (sent / "site").rglob("*.html"):
             assert_valid_page(page.read_text())
 
-    def test_the_day_page_is_the_email_with_navigation(self, sent, sendgrid_server):
-        folder = sent / "site" / tokens(sent)["ada"]
+    def test_the_day_page_is_the_email_with_navigation(self, four_days):
+        folder = four_days.home / "site" / four_days.tokens["ada"]
         page = (folder / "2025-04-03.html").read_text()
         mail = next(
             m.body["content"][1]["value"]
-            for m in sendgrid_server.messages
+            for m in four_days.messages
             if m.body["custom_args"] == {"digest_date": "2025-04-03", "subscriber_id": "ada"}
         )
         for shared in ("Thursday, 3 April 2025", "Pruning Experts, day 3", "What this digest cost",
@@ -172,53 +214,58 @@ class TestSite:
         assert "ada@example.org" in mail and "ada@example.org" not in page
         assert "unsubscribe" in mail.lower() and "unsubscribe" not in page.lower()
 
-    def test_hostile_text_stays_escaped(self, sent):
-        for page in (sent / "site").rglob("*.html"):
+    def test_hostile_text_stays_escaped(self, four_days):
+        for page in (four_days.home / "site").rglob("*.html"):
             html = page.read_text()
             assert "<img src=x" not in html and "alert(1)</script>" not in html
-        month = (sent / "site" / tokens(sent)["ada"] / "2025-04.html").read_text()
+        month = (four_days.home / "site" / four_days.tokens["ada"] / "2025-04.html").read_text()
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in month
 
-    def test_the_front_page_names_nobody(self, sent):
-        html = (sent / "site" / "index.html").read_text()
+    def test_the_front_page_names_nobody(self, four_days):
+        site = four_days.home / "site"
+        html = (site / "index.html").read_text()
         assert_valid_page(html)
-        for private in (*tokens(sent).values(), "ada", "bob", "example.org", "Pruning"):
+        for private in (*four_days.tokens.values(), "ada", "bob", "example.org", "Pruning"):
             assert private not in html
-        assert local_links(sent / "site" / "index.html") == []
-        assert (sent / "site" / "robots.txt").read_text() == "User-agent: *\nDisallow: /\n"
+        assert local_links(site / "index.html") == []
+        assert (site / "robots.txt").read_text() == "User-agent: *\nDisallow: /\n"
 
-    def test_a_rebuild_changes_no_file(self, sent):
-        before = snapshot(sent / "site")
-        result = cli(sent, "archive", "build")
+    def test_a_rebuild_changes_no_file(self, sent_copy):
+        # a day page's fingerprint covers the config, whose paths differ in the copy: the
+        # first build there renders the day pages again
+        cli(sent_copy, "archive", "build")
+        before = snapshot(sent_copy / "site")
+        result = cli(sent_copy, "archive", "build")
         assert "16 files for 2 subscribers, 0 written" in result.output
-        assert snapshot(sent / "site") == before
+        assert snapshot(sent_copy / "site") == before
 
-    def test_tokens_are_random_stable_and_not_the_id(self, sent):
-        first = tokens(sent)
+    def test_tokens_are_random_stable_and_not_the_id(self, sent_copy):
+        first = tokens(sent_copy)
         assert first["ada"] != first["bob"]
         for who, token in first.items():
             assert who not in token and len(token) >= 20 and re.fullmatch(r"[\w-]+", token)
-        cli(sent, "archive", "build")
-        assert tokens(sent) == first
-        assert {p.name for p in (sent / "site").iterdir() if p.is_dir()} == set(first.values())
+        cli(sent_copy, "archive", "build")
+        assert tokens(sent_copy) == first
+        site = sent_copy / "site"
+        assert {p.name for p in site.iterdir() if p.is_dir()} == set(first.values())
 
-    def test_only_builds_one_subscriber(self, sent):
-        cli(sent, "archive", "build", "--only", "bob", "--out", str(sent / "bob-only"))
-        folders = [p.name for p in (sent / "bob-only").iterdir() if p.is_dir()]
-        assert folders == [tokens(sent)["bob"]]
+    def test_only_builds_one_subscriber(self, sent_copy):
+        cli(sent_copy, "archive", "build", "--only", "bob", "--out", str(sent_copy / "bob-only"))
+        folders = [p.name for p in (sent_copy / "bob-only").iterdir() if p.is_dir()]
+        assert folders == [tokens(sent_copy)["bob"]]
 
-    def test_only_with_no_digest_is_an_error(self, sent):
+    def test_only_with_no_digest_is_an_error(self, sent_copy):
         result = runner.invoke(
-            app, ["--config", str(sent / "config.toml"), "archive", "build", "--only", "carol"]
+            app, ["--config", str(sent_copy / "config.toml"), "archive", "build", "--only", "carol"]
         )
         assert result.exit_code == 1 and "no digest of 'carol'" in result.output
 
 
 class TestViewInBrowser:
-    def test_each_email_links_to_exactly_its_page(self, sent, sendgrid_server):
-        site, ids = sent / "site", tokens(sent)
-        assert len(sendgrid_server.messages) == 8
-        for message in sendgrid_server.messages:
+    def test_each_email_links_to_exactly_its_page(self, four_days):
+        site, ids = four_days.home / "site", four_days.tokens
+        assert len(four_days.messages) == 8
+        for message in four_days.messages:
             args = message.body["custom_args"]
             url = f"{BASE_URL}/{ids[args['subscriber_id']]}/{args['digest_date']}.html"
             text, html = (c["value"] for c in message.body["content"])
@@ -233,7 +280,7 @@ class TestViewInBrowser:
         assert "View in browser" not in text and "View in browser" not in html
 
     def test_the_link_is_escaped(self, tmp_path):
-        profile = load_profiles(REPO / "subscribers").get("example")
+        profile = EXAMPLE
         selection = Selection("example", DAYS[0], [], listed=1, scanned=1)
         url = 'https://x.org/a?b=1&c="2"'
         email = render.render_email(selection, profile, Config(), prompt_text="P", view_url=url)

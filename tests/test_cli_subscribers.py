@@ -1,21 +1,21 @@
 """`newsletter subscribers ...` and `newsletter prompt`, through typer's CliRunner."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.profiles import parse_profile
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 
 @pytest.fixture
-def home(tmp_path):
-    """A working folder with config.toml and the shipped example profile."""
+def workdir(tmp_path):
+    """The working folder, with a config.toml and the shipped example profile (no servers:
+    these commands never reach one)."""
     (tmp_path / "subscribers").mkdir()
     shutil.copy(REPO / "subscribers" / "example.toml", tmp_path / "subscribers")
     (tmp_path / "config.toml").write_text('[arxiv]\ncategories = ["cs.LG"]\n')
@@ -27,57 +27,57 @@ def run(*args: str):
 
 
 class TestNew:
-    def test_writes_a_valid_commented_profile(self, home):
+    def test_writes_a_valid_commented_profile(self, workdir):
         result = run("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", "Ada L")
         assert result.exit_code == 0, result.output
-        text = (home / "subscribers" / "ada.toml").read_text()
+        text = (workdir / "subscribers" / "ada.toml").read_text()
         assert text.startswith("# A subscriber profile.")
         assert 'name = "Ada L"\nemail = "ada@lab.org"\n' in text
         assert run("subscribers", "validate", "ada").exit_code == 0
 
-    def test_a_name_with_quotes_and_backslashes_is_written_as_toml(self, home):
+    def test_a_name_with_quotes_and_backslashes_is_written_as_toml(self, workdir):
         name = 'Ada "The Countess" L\\ovelace'
         result = run("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", name)
         assert result.exit_code == 0, result.output
-        profile = parse_profile(home / "subscribers" / "ada.toml")
+        profile = parse_profile(workdir / "subscribers" / "ada.toml")
         assert profile.name == name and profile.email == "ada@lab.org"
 
-    def test_refuses_to_overwrite(self, home):
-        before = (home / "subscribers" / "example.toml").read_text()
+    def test_refuses_to_overwrite(self, workdir):
+        before = (workdir / "subscribers" / "example.toml").read_text()
         result = run("subscribers", "new", "example", "--email", "x@lab.org")
         assert result.exit_code == 1
         assert "exists already: not overwritten" in result.output
-        assert (home / "subscribers" / "example.toml").read_text() == before
+        assert (workdir / "subscribers" / "example.toml").read_text() == before
 
-    def test_rejects_a_bad_email(self, home):
+    def test_rejects_a_bad_email(self, workdir):
         result = run("subscribers", "new", "zed", "--email", "nope")
         assert result.exit_code == 1
         assert "email: 'nope' is not an email address" in result.output
-        assert not (home / "subscribers" / "zed.toml").exists()
+        assert not (workdir / "subscribers" / "zed.toml").exists()
 
 
 class TestListShowValidate:
-    def test_list(self, home):
+    def test_list(self, workdir):
         run("subscribers", "new", "bob", "--email", "bob@lab.org")
         result = run("subscribers", "list")
         assert result.exit_code == 0
         assert "example" in result.output and "ada@example.org" in result.output
         assert "bob@lab.org" in result.output
 
-    def test_show(self, home):
+    def test_show(self, workdir):
         result = run("subscribers", "show", "example")
         assert result.exit_code == 0
         assert "topics[0]: Representation learning" in result.output
         assert "relevance_cutoff: 6" in result.output
 
-    def test_show_unknown(self, home):
+    def test_show_unknown(self, workdir):
         result = run("subscribers", "show", "nobody")
         assert result.exit_code == 1
         assert result.output.strip() == "error: no subscriber 'nobody' (no nobody.toml)"
 
-    def test_break_read_fix(self, home):
+    def test_break_read_fix(self, workdir):
         """The README's walk-through: break a profile, read the error, fix it."""
-        path = home / "subscribers" / "example.toml"
+        path = workdir / "subscribers" / "example.toml"
         good = path.read_text()
         path.write_text(good.replace('"stat.ML"', '"stat.XX"'))
         result = run("subscribers", "validate")
@@ -92,28 +92,28 @@ class TestListShowValidate:
         assert result.exit_code == 0
         assert result.output.strip() == "ok: subscribers/example.toml"
 
-    def test_validate_reports_good_files_too(self, home):
-        (home / "subscribers" / "bad.toml").write_text('name = "B"\nemail = "b@x.org"\nx = 1\n')
+    def test_validate_reports_good_files_too(self, workdir):
+        (workdir / "subscribers" / "bad.toml").write_text('name = "B"\nemail = "b@x.org"\nx = 1\n')
         result = run("subscribers", "validate")
         assert result.exit_code == 1
         assert "ok: subscribers/example.toml" in result.output
         assert "error: subscribers/bad.toml: x: unknown key" in result.output
 
-    def test_bad_config_is_one_line(self, home):
-        (home / "config.toml").write_text("[llm]\nmodle = 1\n")
+    def test_bad_config_is_one_line(self, workdir):
+        (workdir / "config.toml").write_text("[llm]\nmodle = 1\n")
         result = run("subscribers", "list")
         assert result.exit_code == 2  # the run could not start
         assert result.output.strip() == "error: config.toml: llm.modle: unknown key"
 
-    def test_global_config_option(self, home, tmp_path_factory):
+    def test_global_config_option(self, workdir, tmp_path_factory):
         other = tmp_path_factory.mktemp("elsewhere")
-        (other / "c.toml").write_text(f'subscribers_dir = "{home / "subscribers"}"\n')
+        (other / "c.toml").write_text(f'subscribers_dir = "{workdir / "subscribers"}"\n')
         result = run("--config", str(other / "c.toml"), "subscribers", "list")
         assert result.exit_code == 0 and "ada@example.org" in result.output
 
 
 class TestPrompt:
-    def test_prints_the_rendered_prompt(self, home):
+    def test_prints_the_rendered_prompt(self, workdir):
         result = run("prompt", "example")
         assert result.exit_code == 0
         assert "1. Representation learning" in result.output

@@ -1,13 +1,13 @@
 """config.toml: the lookup order, the key contract, and one-line errors naming file and key."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from newsletter.config import Price, load_config
 from newsletter.errors import ConfigError
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
 
 
 def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
@@ -17,17 +17,18 @@ def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
 
 
 class TestLookup:
-    def test_defaults_without_a_file(self, tmp_path):
-        config = load_config()
-        assert config.source is None
-        assert config.subscribers_dir == tmp_path / "subscribers"
-        assert config.arxiv.rss_url == "https://rss.arxiv.org/rss/"
-        assert config.arxiv.api_url == "https://export.arxiv.org/api/query"
-        assert config.llm.model == "gpt-4o-mini"
-        assert config.llm.base_url is None
-        assert config.sendgrid.api_host == "https://api.sendgrid.com"
-        assert config.storage.path == tmp_path / "newsletter.db"
-        assert config.output.outbox == tmp_path / "outbox"
+    def test_without_a_file_the_settings_are_the_shipped_files(self, tmp_path):
+        """config.toml shows every key at its default: no file gives the same settings (bar
+        its example prices), with paths relative to the working directory."""
+        default = load_config()
+        assert default.source is None
+        shutil.copy(REPO / "config.toml", tmp_path)
+        shipped = load_config(tmp_path / "config.toml")
+        ignored = {"llm": {"prices"}}
+        assert default.model_dump(exclude=ignored) == shipped.model_dump(exclude=ignored)
+        paths = [default.subscribers_dir, default.storage.path, default.output.outbox,
+                 default.archive.out]  # fmt: skip
+        assert all(path.parent == tmp_path for path in paths)
 
     def test_explicit_path_wins_over_environment(self, tmp_path, monkeypatch):
         env_file = write(tmp_path, '[llm]\nmodel = "from-env"\n', "env.toml")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import queue
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,8 +28,8 @@ TITLES = "1. Sparse attention\n2. Diffusion planning\n"
 
 
 def make_client(server: FakeOpenAI, **options: Any) -> openai.OpenAI:
-    options = {"max_retries": 0, "timeout": 5} | options
-    return openai.OpenAI(base_url=server.base_url, api_key="test-key", **options)
+    options = {"api_key": server.api_key, "max_retries": 0, "timeout": 5} | options
+    return openai.OpenAI(base_url=server.base_url, **options)
 
 
 @pytest.fixture
@@ -108,30 +111,132 @@ def test_second_request_with_same_system_prompt_hits_cache(
     assert short_again.usage.prompt_tokens_details.cached_tokens == 0
 
 
+def error_of(exc: openai.APIStatusError) -> dict[str, Any]:
+    """The error object of a failed request's body, as the real API nests it."""
+    assert isinstance(exc.body, dict) and set(exc.body) == {"message", "type", "param", "code"}
+    return exc.body
+
+
 def test_rate_limit_and_insufficient_quota(openai_server: FakeOpenAI, api: openai.OpenAI) -> None:
     openai_server.queue_rate_limit()
     openai_server.queue_insufficient_quota()
     with pytest.raises(openai.RateLimitError) as limited:
         ask(api)
-    assert limited.value.code == "rate_limit_exceeded"
     assert limited.value.response.headers["retry-after"] == "0"
+    error = error_of(limited.value)
+    assert (error["type"], error["param"], error["code"]) == (
+        "requests",
+        None,
+        "rate_limit_exceeded",
+    )
+    assert error["message"].startswith("Rate limit reached for gpt-test in organization ")
     with pytest.raises(openai.RateLimitError) as quota:
         ask(api)
-    assert quota.value.code == "insufficient_quota"
-    assert quota.value.body["type"] == "insufficient_quota"
+    error = error_of(quota.value)
+    assert (error["type"], error["param"], error["code"]) == (
+        "insufficient_quota",
+        None,
+        "insufficient_quota",
+    )
+    assert error["message"].startswith("You exceeded your current quota")
     assert ask(api).choices[0].finish_reason == "stop"  # back to the default
 
 
 def test_server_error_and_bad_request(openai_server: FakeOpenAI, api: openai.OpenAI) -> None:
     openai_server.queue_server_error()
-    openai_server.queue_bad_request("max_tokens is too large")
-    with pytest.raises(openai.InternalServerError):
+    openai_server.queue_bad_request(
+        "Invalid 'messages[1].content': string too long.",
+        param="messages[1].content",
+        code="string_above_max_length",
+    )
+    with pytest.raises(openai.InternalServerError) as failed:
         ask(api)
+    assert error_of(failed.value) == {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    }
     with pytest.raises(openai.BadRequestError) as bad:
         ask(api)
-    assert bad.value.body["type"] == "invalid_request_error"
-    assert "max_tokens is too large" in str(bad.value)
+    error = error_of(bad.value)
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "messages[1].content",
+        "string_above_max_length",
+    )
+    assert "string too long" in str(bad.value)
     assert [r.status for r in openai_server.requests] == [500, 400]
+
+
+def test_a_refused_parameter_is_named_as_the_real_api_names_it(
+    openai_server: FakeOpenAI, api: openai.OpenAI
+) -> None:
+    openai_server.unsupported = {"max_tokens", "temperature"}
+    with pytest.raises(openai.BadRequestError) as limit:
+        ask(api, max_tokens=100)
+    assert error_of(limit.value) == {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+        "Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": "unsupported_parameter",
+    }
+    with pytest.raises(openai.BadRequestError) as heat:
+        ask(api, max_completion_tokens=100)  # `ask` sends temperature=0
+    assert error_of(heat.value) == {
+        "message": "Unsupported value: 'temperature' does not support 0 with this model. "
+        "Only the default (1) value is supported.",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": "unsupported_value",
+    }
+    accepted = api.chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": TITLES}], temperature=1
+    )
+    assert accepted.choices[0].finish_reason == "stop"  # the default value is fine
+
+
+def test_a_wrong_or_missing_key_is_refused(openai_server: FakeOpenAI) -> None:
+    wrong = make_client(openai_server, api_key="sk-wrong-key-1234")
+    with wrong, pytest.raises(openai.AuthenticationError) as refused:
+        ask(wrong)
+    error = error_of(refused.value)
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        None,
+        "invalid_api_key",
+    )
+    assert error["message"].startswith("Incorrect API key provided: sk-**********1234.")
+    # the client will not send a request without a key: a bare one, with no Authorization
+    body = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]})
+    bare = urllib.request.Request(f"{openai_server.base_url}/chat/completions", body.encode())
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(bare, timeout=5)
+    with missing.value as answer:
+        assert answer.code == 401
+        error = json.loads(answer.read())["error"]
+    assert error["message"].startswith("You didn't provide an API key.")
+    assert [r.status for r in openai_server.requests] == [401, 401]
+
+
+def test_an_unknown_model_or_path_is_a_404(openai_server: FakeOpenAI, api: openai.OpenAI) -> None:
+    openai_server.models = {"gpt-known"}
+    with pytest.raises(openai.NotFoundError) as unknown:
+        ask(api)
+    assert error_of(unknown.value) == {
+        "message": "The model `gpt-test` does not exist or you do not have access to it.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "model_not_found",
+    }
+    with pytest.raises(openai.NotFoundError) as path:
+        api.post("/embeddings", body={"model": "gpt-known"}, cast_to=object)
+    assert error_of(path.value)["message"] == "Invalid URL (POST /v1/embeddings)"
+    answer = api.chat.completions.create(
+        model="gpt-known", messages=[{"role": "user", "content": TITLES}]
+    )
+    assert answer.model == "gpt-known"
 
 
 def test_retries_through_one_rate_limit(openai_server: FakeOpenAI, api: openai.OpenAI) -> None:
@@ -173,23 +278,30 @@ def test_delay_and_client_timeout(openai_server: FakeOpenAI, api: openai.OpenAI)
 
 
 def test_concurrency_limit_and_high_water_mark() -> None:
-    with FakeOpenAI(latency=0.2, max_concurrent=4, rate_limit_retry_after=0.25) as server:
+    """Requests held in flight by the fake: the ones beyond the limit are turned away, however
+    the threads happen to be scheduled."""
+    hold = threading.Event()
+    with FakeOpenAI(max_concurrent=4, rate_limit_retry_after=0.25, hold=hold) as server:
         api = make_client(server)
-        results: list[BaseException | None] = []
+        results: queue.Queue[BaseException | None] = queue.Queue()
 
         def one() -> None:
             try:
                 ask(api)
-                results.append(None)
+                results.put(None)
             except openai.RateLimitError as exc:
-                results.append(exc)
+                results.put(exc)
 
         threads = [threading.Thread(target=one) for _ in range(10)]
         for t in threads:
             t.start()
+        # the four accepted requests wait on `hold`: the six answers back are the rejections
+        rejections = [results.get(timeout=10) for _ in range(6)]
+        hold.set()
         for t in threads:
             t.join()
-    assert server.max_in_flight == 4
-    assert server.rejected == 6 == sum(r is not None for r in results)
-    rejected = next(r for r in results if r is not None)
-    assert rejected.response.headers["retry-after"] == "0.25"
+        successes = [results.get_nowait() for _ in range(4)]
+    assert server.max_in_flight == 4 and server.rejected == 6
+    assert all(isinstance(r, openai.RateLimitError) for r in rejections)
+    assert successes == [None] * 4
+    assert rejections[0].response.headers["retry-after"] == "0.25"

@@ -1,12 +1,8 @@
 """The local scorer: honest comments, sensible order, a pre-filter that keeps the best."""
 
-from pathlib import Path
-
 from newsletter.keywords import NEUTRAL_NOVELTY, LocalScorer
 from newsletter.models import Paper
-from newsletter.profiles import parse_profile
-
-EXAMPLE = parse_profile(Path(__file__).resolve().parent.parent / "subscribers" / "example.toml")
+from tests.conftest import EXAMPLE
 
 
 def paper(pid: str, title: str, abstract: str = "") -> Paper:

@@ -4,10 +4,14 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.config import Config
 from newsletter.errors import ProfileError, UnknownSubscriber
+from newsletter.models import Paper, Score
+from newsletter.pipeline import scoring_key
 from newsletter.profiles import arxiv_categories, load_profiles, parse_profile
+from newsletter.select import select
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 GOOD = """
 name = "Ada Lovelace"
 email = "ada@example.org"
@@ -40,10 +44,16 @@ class TestExample:
         assert {t.name for t in profile.topics} >= {"Representation learning", "Model architecture"}
         assert "MoE" in profile.keywords
 
-    def test_defaults(self, tmp_path):
+    def test_the_optional_keys_can_be_left_out(self, tmp_path):
+        """The required keys and one topic make a working profile: active, scored with the
+        operator's model, following nobody, selecting by its cutoffs."""
         profile = parse_profile(write(tmp_path, "ada", GOOD))
-        assert (profile.relevance_cutoff, profile.novelty_cutoff, profile.max_papers) == (5, 4, 30)
-        assert profile.model is None and profile.authors == []
+        assert profile.active
+        assert scoring_key(Config(), profile)[0] == Config().llm.model
+        papers = [Paper(i, f"Paper {i}", ("Ada Lovelace",), "", ("cs.LG",), "cs.LG") for i in "12"]
+        scores = {"1": Score("1", 10, 10, "on topic"), "2": Score("2", 1, 1, "off topic")}
+        picks = select(profile, papers, scores)
+        assert [(k.paper.id, k.author_match) for k in picks] == [("1", False)]
 
 
 class TestValidation:

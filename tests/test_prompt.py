@@ -1,10 +1,8 @@
 """The selection prompt: every section of the reference digests' prompt, static part first."""
 
 import dataclasses
-from pathlib import Path
 
 from newsletter.models import Paper
-from newsletter.profiles import parse_profile
 from newsletter.prompt import (
     PAPERS_PLACEHOLDER,
     format_papers,
@@ -16,9 +14,7 @@ from newsletter.prompt import (
     title_aliases,
     truncate,
 )
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = parse_profile(REPO / "subscribers" / "example.toml")
+from tests.conftest import EXAMPLE
 
 
 class TestSelectionPrompt:

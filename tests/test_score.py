@@ -2,18 +2,15 @@
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 
 from newsletter.config import Config, LLMConfig, Price
 from newsletter.errors import QuotaExhausted
 from newsletter.models import Paper
-from newsletter.profiles import parse_profile
 from newsletter.score import LLMScorer, make_client
-from newsletter.store import Store
+from tests.conftest import EXAMPLE
 
-EXAMPLE = parse_profile(Path(__file__).resolve().parent.parent / "subscribers" / "example.toml")
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)
 
 
@@ -26,16 +23,16 @@ def papers(n: int) -> list[Paper]:
 
 
 @pytest.fixture
-def llm(openai_server, monkeypatch, tmp_path):
-    """Run a scorer against the fake; returns (outcome, scorer)."""
+def llm(openai_server, monkeypatch, store):
+    """Run a scorer against the fake, keeping its scores in the test's store; returns
+    (outcome, scorer)."""
     monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
 
-    def run(items, *, profile=EXAMPLE, store=None, **settings):
+    def run(items, *, profile=EXAMPLE, **settings):
         options = {"base_url": openai_server.base_url, "model": "m", "batch_size": 5,
                    "title_pass": False, "max_retries": 1, "timeout": 5, "prices": {"m": PRICE},
                    **settings}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
-        store = store or Store(tmp_path / "db.sqlite")
 
         async def go():
             scorer = LLMScorer(config, store, make_client(config))
@@ -52,6 +49,11 @@ def llm(openai_server, monkeypatch, tmp_path):
 def asked_ids(request) -> list[str]:
     user = request.body["messages"][-1]["content"]
     return [line.split(": ")[1] for line in user.splitlines() if line.startswith("ARXIVID: ")]
+
+
+def answer_limit(body: dict) -> int:
+    """The request's cap on answer tokens, under whichever name it was sent."""
+    return body.get("max_completion_tokens") or body["max_tokens"]
 
 
 def jsonl(*rows) -> str:
@@ -93,11 +95,10 @@ class TestScoring:
         assert any("no price for model 'm'" in note for note in out.notes)
         assert len(out.scores) == 2
 
-    def test_cache_second_run_makes_no_request(self, llm, openai_server, tmp_path):
-        store = Store(tmp_path / "shared.sqlite")
-        first, _ = llm(papers(6), store=store)
+    def test_cache_second_run_makes_no_request(self, llm, openai_server):
+        first, _ = llm(papers(6))  # both runs share the test's store
         before = len(openai_server.requests)
-        second, scorer = llm(papers(6), store=store)
+        second, scorer = llm(papers(6))
         assert scorer.requests == 0 and len(openai_server.requests) == before
         assert second.scores == first.scores and second.usage.requests == 0
 
@@ -247,7 +248,7 @@ class TestTitlePass:
             r for r in openai_server.requests if "NOVELTY" not in r.body["messages"][0]["content"]
         ]
         assert len(title_requests) == 2
-        assert all(r.body["max_tokens"] <= 16_000 for r in title_requests)
+        assert all(answer_limit(r.body) <= 16_000 for r in title_requests)
         assert out.scanned == 0  # every title scored 2: clearly irrelevant
 
 
@@ -271,20 +272,24 @@ def test_concurrent_batches_all_adapt(llm, openai_server):
 
 
 def test_other_bad_requests_are_not_retried(llm, openai_server):
-    openai_server.queue_bad_request("Invalid 'messages': too long")
+    openai_server.queue_bad_request(
+        "Invalid 'messages[1].content': string too long. Expected a string with maximum length "
+        "1048576, but got a string with length 2000000 instead.",
+        param="messages[1].content",
+        code="string_above_max_length",
+    )
     out, _ = llm(papers(2), retry_rounds=0)
     assert out.unscored == ["2504.00001", "2504.00002"]
     assert [r.status for r in openai_server.requests] == [400]
 
 
-def test_answers_are_kept_as_they_arrive(llm, openai_server, tmp_path):
+def test_answers_are_kept_as_they_arrive(llm, openai_server):
     """A run stopped by the provider keeps what it had paid for: the re-run asks only the rest."""
-    store = Store(tmp_path / "kept.sqlite")
     openai_server.queue_content(jsonl(*((f"2504.{i:05d}", 5, 5, "ok") for i in range(1, 6))))
     openai_server.queue_insufficient_quota()
     with pytest.raises(QuotaExhausted):
-        llm(papers(10), store=store, concurrency=1, max_retries=0)
+        llm(papers(10), concurrency=1, max_retries=0)
     openai_server.requests.clear()
-    out, _ = llm(papers(10), store=store, concurrency=1)
+    out, _ = llm(papers(10), concurrency=1)
     assert [asked_ids(r) for r in openai_server.requests] == [[p.id for p in papers(10)[5:]]]
     assert len(out.scores) == 10

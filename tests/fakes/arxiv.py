@@ -6,18 +6,17 @@ it, so plain text that looks like markup is written entity-escaped (`&lt;b&gt;`)
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
 from newsletter.config import ArxivConfig
+from tests.fakes.base import FakeHandler, FakeServer
 
 PUB_DATE = "Thu, 10 Apr 2025 00:00:00 -0400"
 SUBMITTED = datetime(2025, 4, 9, 17, 59, 46, tzinfo=UTC)
@@ -136,20 +135,42 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeArxiv:
+class _Handler(FakeHandler):
+    fake: FakeArxiv
+
+    def do_GET(self) -> None:
+        reply = self.fake.next_reply(self.path)
+        if reply.hang and self.fake.stopping.wait(reply.hang):
+            return
+        body = self.fake.document(self.path)
+        status = reply.status if body is not None else 404
+        if status != 200:
+            body = f"<html><body>Error {status}</body></html>".encode()
+        elif reply.truncate:
+            body = body[: len(body) // 2]
+        headers = {"Content-Type": "application/xml; charset=utf-8"} | reply.headers
+        self.reply(status, body, headers)
+
+
+class FakeArxiv(FakeServer):
+    handler = _Handler
+
     def __init__(self) -> None:
+        super().__init__()
         self.papers: list[dict] = []
         self.api_papers: list[dict] | None = None  # None: the same papers as the RSS
         self.pub_date = PUB_DATE
         self.requests: list[str] = []
         self.script: deque[Reply] = deque()
         self.always: Reply | None = None
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.rss_url = self.url + "/rss/"
-        self.api_url = self.url + "/api/query"
+
+    @property
+    def rss_url(self) -> str:
+        return self.url + "/rss/"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/query"
 
     # -- what it serves --------------------------------------------------------------------
 
@@ -206,51 +227,13 @@ class FakeArxiv:
             return atom_document(papers[start : start + size], len(papers), start, url.query)
         return None
 
-    def close(self) -> None:
-        self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _handler(fake: FakeArxiv) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            reply = fake.next_reply(self.path)
-            if reply.hang and fake.stopping.wait(reply.hang):
-                return
-            body = fake.document(self.path)
-            status = reply.status if body is not None else 404
-            if status != 200:
-                body = f"<html><body>Error {status}</body></html>".encode()
-            elif reply.truncate:
-                body = body[: len(body) // 2]
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except OSError:
-                pass  # the client gave up first (a timeout test)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
 
 @pytest.fixture
 def arxiv_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
     """A running fake arXiv; the API client's politeness delay is off for it."""
     monkeypatch.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
-    fake = FakeArxiv()
-    thread = threading.Thread(target=fake.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield fake
-    fake.close()
-    thread.join(timeout=5)
+    with FakeArxiv() as fake:
+        yield fake
 
 
 @pytest.fixture

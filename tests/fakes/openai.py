@@ -5,7 +5,9 @@ it reads the paper ids (and titles, abstracts) from the user message and returns
 from a pluggable `judge`; the title pass's numbered titles are judged under the ids `know` gave.
 Usage is counted roughly (4 characters a token) and prompt caching follows OpenAI's rules
 closely enough to test cost accounting. Failures are scripted per test with the `queue_*`
-methods, each consumed by the next request in order.
+methods, each consumed by the next request in order; every error body has the real API's
+`message`, `type`, `param` and `code`. It is no kinder than the service: a wrong or missing
+key gets a 401, a model outside `models` a 404, a parameter in `unsupported` a 400.
 
     with FakeOpenAI(latency=2.0, max_concurrent=8) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
@@ -22,10 +24,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.fakes.base import FakeHandler, FakeServer
 
 Judge = Callable[[str, str, str], tuple[int, int, str]]
 Reply = tuple[int, dict[str, Any] | None, dict[str, str]]
@@ -34,6 +37,12 @@ CACHE_MIN_TOKENS = 1024  # OpenAI caches prefixes of 1024+ tokens ...
 CACHE_INCREMENT = 128  # ... and reports hits in 128-token steps
 ARXIVID_LINE = re.compile(r"^ARXIVID:[ \t]*(\S+)[ \t]*$", re.M)
 REFUSAL = "I'm sorry, I can't help with that."
+KEYS_URL = "https://platform.openai.com/account/api-keys"
+QUOTA = (
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
 TITLE_LINE = re.compile(r"^[ \t]*(\d+)\.[ \t]+(.*?)[ \t]*$", re.M)
 
 
@@ -59,6 +68,8 @@ class Step:
     content: str = ""
     delay: float = 0.0
     keep: int | None = None
+    param: str | None = None  # a bad request's `param` and `code`
+    code: str | None = None
 
 
 @dataclass
@@ -70,10 +81,35 @@ class RecordedRequest:
     status: int = 0  # filled in once answered
 
 
+class _Handler(FakeHandler):
+    fake: FakeOpenAI
+    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+    length_header = "content-length"
+
+    def do_POST(self) -> None:
+        raw = self.body_bytes()
+        if self.fake.stopping.is_set():
+            self.close_connection = True  # a kept-alive connection outliving `stop()`
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = RecordedRequest(self.path, headers, body, time.monotonic())
+        self.fake.requests.append(request)
+        request.status, payload, extra = self.fake.handle(request)
+        names = {"content-type": "application/json"}
+        names["x-request-id"] = f"req_fake{len(self.fake.requests)}"
+        self.reply_json(request.status, payload, names | extra)
+
+
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """The fake server. `start()`/`stop()` or `with`; `base_url` is set once started."""
 
+    handler = _Handler
     latency: float = 0.0  # seconds added to every accepted request
     max_concurrent: int | None = None  # requests beyond it get a 429
     rate_limit_retry_after: float = 1.0  # the retry-after sent with those 429s
@@ -86,38 +122,29 @@ class FakeOpenAI:
     # request parameters this "model" refuses with a 400, as reasoning models refuse
     # max_tokens and a temperature: every request naming one is refused, whenever it comes
     unsupported: set[str] = field(default_factory=set)
+    models: set[str] | None = None  # the models that exist (None: any name)
+    # when set, accepted requests wait for it before answering: a test can hold requests in
+    # flight, and see what arrives meanwhile, without relying on timing
+    hold: threading.Event | None = None
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     script: deque[Step] = field(default_factory=deque, init=False)
     in_flight: int = field(default=0, init=False)
     max_in_flight: int = field(default=0, init=False)  # high-water mark of accepted requests
     rejected: int = field(default=0, init=False)  # requests turned away by `max_concurrent`
-    base_url: str = field(default="", init=False)
     _cache: set[str] = field(default_factory=set, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _ids: Iterator[int] = field(default_factory=itertools.count, init=False, repr=False)
-    _httpd: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
 
-    def start(self) -> FakeOpenAI:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = httpd = _Server(("127.0.0.1", 0), handler)
-        self._stopping.clear()
-        self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-        threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
-        return self
+    def __post_init__(self) -> None:
+        FakeServer.__init__(self)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1" if self.url else ""
 
     def stop(self) -> None:
-        self._stopping.set()  # wakes requests sleeping on latency or a delay
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        if self.hold is not None:
+            self.hold.set()  # let held requests finish rather than wait on a closed server
+        super().stop()
 
     def _queue(self, step: Step, times: int) -> None:
         self.script.extend(step for _ in range(times))  # steps are never mutated: share one
@@ -131,8 +158,17 @@ class FakeOpenAI:
     def queue_server_error(self, times: int = 1) -> None:
         self._queue(Step("server_error"), times)
 
-    def queue_bad_request(self, message: str = "Invalid request", times: int = 1) -> None:
-        self._queue(Step("bad_request", content=message), times)
+    def queue_bad_request(
+        self,
+        message: str = "Invalid request",
+        times: int = 1,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        """A 400 with this message, `param` and `code` (for a refused parameter, prefer
+        `unsupported`: it answers as the real API does)."""
+        self._queue(Step("bad_request", content=message, param=param, code=code), times)
 
     def queue_content(self, content: str, times: int = 1) -> None:
         """Return `content` verbatim as the model's answer (malformed JSONL and the like)."""
@@ -162,21 +198,19 @@ class FakeOpenAI:
         return self.relevance.get(paper_id, 2), 5, "fake"
 
     def handle(self, request: RecordedRequest) -> Reply:
-        if request.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
-            return _error(404, f"Unknown path {request.path}", "invalid_request_error", None)
-        body = request.body if isinstance(request.body, dict) else {}
-        refused = sorted(self.unsupported & body.keys())
+        refused = _unauthorized(request.headers.get("authorization"), self.api_key)
         if refused:
-            message = f"Unsupported parameter: '{refused[0]}' is not supported with this model."
-            if refused[0] == "max_tokens":
-                message += " Use 'max_completion_tokens' instead."
-            return _error(
-                400, message, "invalid_request_error", "unsupported_parameter", param=refused[0]
-            )
-        with self._lock:
+            return refused
+        if request.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
+            return _error(404, f"Invalid URL (POST {request.path})", "invalid_request_error")
+        body = request.body if isinstance(request.body, dict) else {}
+        refused = self._refusal(body)
+        if refused:
+            return refused
+        with self.lock:
             if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
                 self.rejected += 1
-                return _rate_limited(self.rate_limit_retry_after)
+                return _rate_limited(body, self.rate_limit_retry_after, self.max_concurrent)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             step = self.script.popleft() if self.script else None
@@ -185,31 +219,51 @@ class FakeOpenAI:
             # before the first one finished all miss the cache.
             prefixes = _prefix_keys(body)
             hit = next((n for n, key in reversed(prefixes) if key in self._cache), 0)
-            self._stopping.wait(self.latency + (step.delay if step else 0.0))
+            self.stopping.wait(self.latency + (step.delay if step else 0.0))
+            if self.hold is not None:
+                self.hold.wait()
             reply = self._answer(body, step, hit)
             if reply[0] == 200:
                 self._cache.update(key for _, key in prefixes)
             return reply
         finally:
-            with self._lock:
+            with self.lock:
                 self.in_flight -= 1
+
+    def _refusal(self, body: dict[str, Any]) -> Reply | None:
+        """The 404 for a model that does not exist, or the 400 for a parameter it refuses."""
+        model = body.get("model")
+        if self.models is not None and isinstance(model, str) and model not in self.models:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return _error(404, message, "invalid_request_error", None, "model_not_found")
+        for name in sorted(self.unsupported & body.keys()):
+            if name == "temperature" and body[name] == 1:
+                continue  # the one value such a model accepts
+            return _unsupported(name, body[name])
+        return None
 
     def _answer(self, body: dict[str, Any], step: Step | None, cached: int) -> Reply:
         kind = step.kind if step else "answer"
         if kind == "rate_limit":
-            return _rate_limited(0)
+            return _rate_limited(body, 0)
         if kind == "quota":
-            message = "You exceeded your current quota, please check your plan and billing."
-            return _error(429, message, "insufficient_quota", "insufficient_quota")
+            return _error(429, QUOTA, "insufficient_quota", None, "insufficient_quota")
         if kind == "server_error":
-            return _error(500, "The server had an error processing your request.", "server_error")
-        if kind == "bad_request":
-            return _error(400, step.content if step else "", "invalid_request_error")
+            message = "The server had an error while processing your request. Sorry about that!"
+            return _error(500, message, "server_error")
+        if step and kind == "bad_request":
+            return _error(400, step.content, "invalid_request_error", step.param, step.code)
         messages, model = body.get("messages"), body.get("model")
-        if not isinstance(messages, list) or not messages or not isinstance(model, str):
-            return _error(400, "'model' and 'messages' are required", "invalid_request_error")
+        for name, value in (("model", model), ("messages", messages)):
+            if not value:
+                message = f"Missing required parameter: '{name}'."
+                return _error(
+                    400, message, "invalid_request_error", name, "missing_required_parameter"
+                )
+        if not isinstance(messages, list) or not isinstance(model, str):
+            return _error(400, "Invalid request body.", "invalid_request_error")
         if body.get("stream"):
-            return _error(400, "This fake does not stream", "invalid_request_error")
+            return _error(400, "This fake does not stream", "invalid_request_error", "stream")
 
         answer = self.oracle(messages)
         content: str | None = answer
@@ -305,55 +359,50 @@ def _prefix_keys(body: dict[str, Any]) -> list[tuple[int, str]]:
 
 
 def _error(
-    status: int, message: str, type_: str, code: str | None = None, param: str | None = None
+    status: int, message: str, type_: str, param: str | None = None, code: str | None = None
 ) -> Reply:
     return status, {"error": {"message": message, "type": type_, "param": param, "code": code}}, {}
 
 
-def _rate_limited(retry_after: float) -> Reply:
-    status, body, _ = _error(429, "Rate limit reached", "requests", "rate_limit_exceeded")
-    return status, body, {"retry-after": f"{retry_after:g}"}
+def _unauthorized(authorization: str | None, key: str) -> Reply | None:
+    """The real API's 401 for a missing or wrong key (the wrong one shown masked)."""
+    if authorization == f"Bearer {key}":
+        return None
+    sent = (authorization or "").removeprefix("Bearer ").strip()
+    if not sent:
+        message = (
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). "
+            f"You can obtain an API key from {KEYS_URL}."
+        )
+        return _error(401, message, "invalid_request_error")
+    masked = sent[:3] + "*" * max(len(sent) - 7, 0) + sent[-4:] if len(sent) > 8 else sent
+    message = f"Incorrect API key provided: {masked}. You can find your API key at {KEYS_URL}."
+    return _error(401, message, "invalid_request_error", None, "invalid_api_key")
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 512  # a burst of parallel batches must not be refused
-    daemon_threads = True
-    block_on_close = False  # a request sleeping on a delay must not hold up `stop()`
+def _unsupported(name: str, value: Any) -> Reply:
+    """What OpenAI's reasoning models answer to max_tokens, or to a temperature other than 1."""
+    if name == "temperature":
+        message = (
+            f"Unsupported value: 'temperature' does not support {value} with this model. "
+            "Only the default (1) value is supported."
+        )
+        return _error(400, message, "invalid_request_error", name, "unsupported_value")
+    message = f"Unsupported parameter: '{name}' is not supported with this model."
+    if name == "max_tokens":
+        message += " Use 'max_completion_tokens' instead."
+    return _error(400, message, "invalid_request_error", name, "unsupported_parameter")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeOpenAI
-    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        if self.fake._stopping.is_set():
-            self.close_connection = True  # a kept-alive connection outliving `stop()`
-            return
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(self.path, headers, body, time.monotonic())
-        self.fake.requests.append(request)
-        request.status, payload, extra = self.fake.handle(request)
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(request.status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.send_header("x-request-id", f"req_fake{len(self.fake.requests)}")
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout): nothing to tell it
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean
+def _rate_limited(body: dict[str, Any], retry_after: float, limit: int = 500) -> Reply:
+    message = (
+        f"Rate limit reached for {body.get('model')} in organization org-fake on requests per "
+        f"min (RPM): Limit {limit}, Used {limit}, Requested 1. Please try again in "
+        f"{retry_after:g}s. Visit https://platform.openai.com/account/rate-limits to learn more."
+    )
+    status, payload, _ = _error(429, message, "requests", None, "rate_limit_exceeded")
+    return status, payload, {"retry-after": f"{retry_after:g}"}
 
 
 @pytest.fixture

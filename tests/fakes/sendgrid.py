@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import json
 import secrets
-import sys
-import threading
-import time
 import urllib.parse
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.fakes.base import FakeHandler, FakeServer
+
 PATH = "/v3/mail/send"
+JSON = {"Content-Type": "application/json"}
 DROP = "drop"
 UNAUTHORIZED = "The provided authorization grant is invalid, expired, or revoked"
 ERROR_TEXT = {
@@ -93,8 +93,73 @@ def _problem(body: object) -> tuple[str | None, str] | None:
     return None
 
 
-class FakeSendgrid:
+class _Handler(FakeHandler):
+    fake: FakeSendgrid
+
+    def do_POST(self) -> None:
+        fake = self.fake
+        fake._count()
+        raw = self.body_bytes()
+        if self.path != PATH:
+            return self._errors(404, [(None, "not found")])
+        if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+            return self._errors(401, [(None, UNAUTHORIZED)])
+        action, retry_after = fake._next() or (None, None)
+        if isinstance(action, int):
+            extra = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+            return self._errors(action, [(None, ERROR_TEXT.get(action, "error"))], extra)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._errors(400, [(None, "Bad Request")])
+        problem = _problem(body)
+        if problem:
+            return self._errors(400, [problem])
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        received = fake._accept(body, headers)
+        fake.stopping.wait(fake.latency)
+        if action == DROP:
+            self.close_connection = True
+            return None
+        return self.reply(202, headers={"X-Message-Id": received.message_id})
+
+    def do_GET(self) -> None:
+        fake = self.fake
+        with fake.lock:
+            fake.reads.append(self.path)
+            status = fake._read_script.popleft() if fake._read_script else None
+        if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+            return self._errors(401, [(None, UNAUTHORIZED)])
+        if status is not None:
+            return self._errors(status, [(None, ERROR_TEXT.get(status, "error"))])
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if parts[:3] == ["v3", "asm", "groups"] and parts[4:] == ["suppressions"]:
+            return self.reply_json(200, fake.groups.get(int(parts[3]), []), JSON)
+        if parts[:2] == ["v3", "suppression"] and len(parts) == 3:
+            entries = fake.lists.get(parts[2], [])
+            offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 500)), 500)
+            return self.reply_json(200, entries[offset : offset + limit], JSON)
+        return self._errors(404, [(None, "not found")])
+
+    def _errors(
+        self,
+        status: int,
+        errors: list[tuple[str | None, str]],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """SendGrid's error body, after the fake's latency like any answer."""
+        self.fake.stopping.wait(self.fake.latency)
+        payload = [{"message": m, "field": f, "help": None} for f, m in errors]
+        self.reply_json(status, {"errors": payload}, (headers or {}) | JSON)
+
+
+class FakeSendgrid(FakeServer):
+    handler = _Handler
+
     def __init__(self) -> None:
+        super().__init__()
         self.api_key = "SG.local-test-key"
         self.messages: list[Received] = []
         self.requests_count = 0
@@ -104,10 +169,6 @@ class FakeSendgrid:
         self.reads: list[str] = []  # path and query of every GET
         self._read_script: deque[int] = deque()
         self._script: deque[tuple[int | str, float | None]] = deque()
-        self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
 
     def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
         """Answer the next `n` requests with `status` (and Retry-After, if given)."""
@@ -121,124 +182,23 @@ class FakeSendgrid:
         """Accept the next `n` messages, then close the connection without answering."""
         self._script.extend([(DROP, None)] * n)
 
-    def start(self) -> None:
-        # A short poll interval keeps each test's teardown (shutdown) fast.
-        serve = self._server.serve_forever
-        threading.Thread(target=serve, kwargs={"poll_interval": 0.02}, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     def _count(self) -> None:
-        with self._lock:
+        with self.lock:
             self.requests_count += 1
 
     def _next(self) -> tuple[int | str, float | None] | None:
-        with self._lock:
+        with self.lock:
             return self._script.popleft() if self._script else None
 
     def _accept(self, body: dict, headers: dict[str, str]) -> Received:
         received = Received(body, headers, secrets.token_urlsafe(16)[:22])
-        with self._lock:
+        with self.lock:
             self.messages.append(received)
         return received
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeSendgrid
-
-    def handle_error(self, request, client_address) -> None:
-        # A client that gave up (read timeout) leaves the late answer with nowhere to go.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        fake._count()
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path != PATH:
-            return self._reply(404, errors=[(None, "not found")])
-        if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-            return self._reply(401, errors=[(None, UNAUTHORIZED)])
-        action, retry_after = fake._next() or (None, None)
-        if isinstance(action, int):
-            extra = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
-            return self._reply(
-                action, errors=[(None, ERROR_TEXT.get(action, "error"))], headers=extra
-            )
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return self._reply(400, errors=[(None, "Bad Request")])
-        problem = _problem(body)
-        if problem:
-            return self._reply(400, errors=[problem])
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        received = fake._accept(body, headers)
-        time.sleep(fake.latency)
-        if action == DROP:
-            self.close_connection = True
-            return None
-        return self._reply(202, headers={"X-Message-Id": received.message_id})
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        with fake._lock:
-            fake.reads.append(self.path)
-            status = fake._read_script.popleft() if fake._read_script else None
-        if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-            return self._reply(401, errors=[(None, UNAUTHORIZED)])
-        if status is not None:
-            return self._reply(status, errors=[(None, ERROR_TEXT.get(status, "error"))])
-        url = urllib.parse.urlsplit(self.path)
-        parts = url.path.strip("/").split("/")
-        query = dict(urllib.parse.parse_qsl(url.query))
-        if parts[:3] == ["v3", "asm", "groups"] and parts[4:] == ["suppressions"]:
-            return self._json(fake.groups.get(int(parts[3]), []))
-        if parts[:2] == ["v3", "suppression"] and len(parts) == 3:
-            entries = fake.lists.get(parts[2], [])
-            offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 500)), 500)
-            return self._json(entries[offset : offset + limit])
-        return self._reply(404, errors=[(None, "not found")])
-
-    def _json(self, value: object) -> None:
-        data = json.dumps(value).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _reply(self, status: int, errors=(), headers: dict[str, str] | None = None) -> None:
-        if status != 202:
-            time.sleep(self.server.fake.latency)
-        payload = [{"message": m, "field": f, "help": None} for f, m in errors]
-        data = json.dumps({"errors": payload}).encode() if payload else b""
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        if data:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 @pytest.fixture
-def sendgrid_server():
-    fake = FakeSendgrid()
-    fake.start()
-    try:
+def sendgrid_server() -> Iterator[FakeSendgrid]:
+    """A running fake SendGrid; its `api_key` is the one the client must send."""
+    with FakeSendgrid() as fake:
         yield fake
-    finally:
-        fake.stop()
