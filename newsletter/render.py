@@ -115,24 +115,25 @@ def nbytes(text: str) -> int:
 
 
 def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str:
-    return (
-        environment()
-        .get_template("digest.mjml.j2")
-        .render(
-            subject=digest.subject,
-            preheader=digest.preheader,
-            preview_pad=PREVIEW_PAD,
-            font_stack=FONT_STACK,
-            has_papers=bool(digest.papers),
-            header=digest.header,
-            top_html=Markup(digest.top),
-            toc_html=Markup(toc_html),
-            cards_html=Markup(cards_html),
-            usage=digest.usage,
-            prompt=digest.prompt,
-            footer=digest.footer,
-        )
+    return render_template(
+        "digest.mjml.j2",
+        subject=digest.subject,
+        preheader=digest.preheader,
+        preview_pad=PREVIEW_PAD,
+        font_stack=FONT_STACK,
+        has_papers=bool(digest.papers),
+        header=digest.header,
+        top_html=Markup(digest.top),
+        toc_html=Markup(toc_html),
+        cards_html=Markup(cards_html),
+        usage=digest.usage,
+        prompt=digest.prompt,
+        footer=digest.footer,
     )
+
+
+def render_template(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
 
 
 def to_html(mjml: str) -> str:
@@ -247,16 +248,13 @@ def render_html(digest: Digest, max_bytes: int | None) -> str:
 
 
 def render_text(digest: Digest) -> str:
-    return (
-        environment()
-        .get_template("digest.txt.j2")
-        .render(
-            header=digest.header,
-            papers=digest.papers,
-            usage=digest.usage,
-            prompt=digest.prompt,
-            footer=digest.footer,
-        )
+    return render_template(
+        "digest.txt.j2",
+        header=digest.header,
+        papers=digest.papers,
+        usage=digest.usage,
+        prompt=digest.prompt,
+        footer=digest.footer,
     )
 
 

@@ -22,7 +22,7 @@ from newsletter.deliver import (
 )
 from newsletter.errors import CredentialsRejected, DeliveryError
 from newsletter.models import Email, Paper, Pick, SavedDigest, Score, Selection
-from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
+from newsletter.store import FAILED, SENDING, SENT, UNKNOWN
 
 DAY = date(2025, 3, 4)
 EMAIL = Email(
@@ -52,12 +52,6 @@ def make_config(url: str = "http://127.0.0.1:9", **overrides) -> SendgridConfig:
         "unsubscribe_mailto": "leave@example.org",
     }
     return SendgridConfig(**(values | overrides))
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "db.sqlite") as s:
-        yield s
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from importlib import resources
@@ -16,7 +15,6 @@ from newsletter import fetch
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError
 from newsletter.models import Listing
-from newsletter.store import Store
 from tests.fakes.arxiv import paper, rss_document
 
 DAY = date(2025, 4, 10)
@@ -38,12 +36,6 @@ def day_papers() -> list[dict]:
         paper("2503.01234", version=3, announce_type="replace"),
         paper("2502.09999", version=2, announce_type="replace-cross", categories=["math.OC"]),
     ]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "db.sqlite") as s:
-        yield s
 
 
 def test_rss_url_sorts_dedupes_and_handles_the_trailing_slash() -> None:

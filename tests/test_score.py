@@ -293,3 +293,21 @@ def test_answers_are_kept_as_they_arrive(llm, openai_server):
     out, _ = llm(papers(10), concurrency=1)
     assert [asked_ids(r) for r in openai_server.requests] == [[p.id for p in papers(10)[5:]]]
     assert len(out.scores) == 10
+
+
+def test_the_scorer_adapts_on_the_param_field_not_the_message(llm, openai_server):
+    """A 400 whose text mentions max_tokens but whose `param` names another field is not a
+    refused max_tokens: nothing is renamed, and the batch fails as any other 400."""
+    openai_server.queue_bad_request(
+        "Invalid 'messages[1].content': max_tokens worth of text is too long.",
+        param="messages", code="string_above_max_length",
+    )  # fmt: skip
+    out, _ = llm(papers(2), retry_rounds=0)
+    assert out.unscored == ["2504.00001", "2504.00002"]
+    assert [r.status for r in openai_server.requests] == [400]
+    openai_server.queue_bad_request(
+        "This model does not support that.", param="max_tokens", code="unsupported_parameter"
+    )
+    out, _ = llm(papers(2), retry_rounds=0)
+    assert "max_completion_tokens" in openai_server.requests[-1].body
+    assert len(out.scores) == 2

@@ -12,7 +12,6 @@ from newsletter.config import SendgridConfig, load_config
 from newsletter.deliver import SendgridSender
 from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
-from newsletter.store import Store
 from tests.conftest import SAMPLE
 
 runner = CliRunner()
@@ -38,16 +37,15 @@ def send(home: Path, **opts):
 
 
 class TestSync:
-    def test_reads_every_list_and_follows_paging(self, sendgrid_server, client, tmp_path):
+    def test_reads_every_list_and_follows_paging(self, sendgrid_server, client, store):
         sendgrid_server.groups[7] = ["Left@Example.org"]
         sendgrid_server.lists["bounces"] = [
             {"email": f"b{i}@example.org", "reason": "550 no such user", "created": 1}
             for i in range(1203)
         ]
         sendgrid_server.lists["spam_reports"] = [{"email": "s@example.org", "ip": "10.0.0.1"}]
-        with Store(tmp_path / "db.sqlite") as store:
-            result = suppressions.sync(store, client, SendgridConfig(unsubscribe_group_id=7))
-            reasons = suppressions.stored_reasons(store)
+        result = suppressions.sync(store, client, SendgridConfig(unsubscribe_group_id=7))
+        reasons = suppressions.stored_reasons(store)
         assert result.total == 1205 and len(result.added) == 1205
         assert reasons["left@example.org"] == "unsubscribed"
         assert reasons["b1202@example.org"] == "bounced"
@@ -56,40 +54,37 @@ class TestSync:
         assert len(bounce_reads) == 3 and "offset=1000" in bounce_reads[-1]
         assert any(r.startswith("/v3/asm/groups/7/suppressions") for r in sendgrid_server.reads)
 
-    def test_a_read_answered_5xx_is_retried(self, sendgrid_server, client, tmp_path):
+    def test_a_read_answered_5xx_is_retried(self, sendgrid_server, client, store):
         sendgrid_server.lists["bounces"] = [{"email": "b@example.org", "reason": "550"}]
         sendgrid_server.fail_reads(1, 503)
-        with Store(tmp_path / "db.sqlite") as store:
-            result = suppressions.sync(store, client, SendgridConfig())
+        result = suppressions.sync(store, client, SendgridConfig())
         assert result.added == ["b@example.org (bounced)"]
         assert sendgrid_server.reads[0] == sendgrid_server.reads[1]  # the same read, twice
 
-    def test_a_read_answered_4xx_is_not_retried(self, sendgrid_server, client, tmp_path):
+    def test_a_read_answered_4xx_is_not_retried(self, sendgrid_server, client, store):
         sendgrid_server.fail_reads(1, 400)
-        with Store(tmp_path / "db.sqlite") as store, pytest.raises(DeliveryError, match="400"):
+        with pytest.raises(DeliveryError, match="400"):
             suppressions.sync(store, client, SendgridConfig())
         assert len(sendgrid_server.reads) == 1
 
-    def test_reads_give_up_after_the_retries(self, sendgrid_server, client, tmp_path):
+    def test_reads_give_up_after_the_retries(self, sendgrid_server, client, store):
         sendgrid_server.fail_reads(5, 500)
-        with Store(tmp_path / "db.sqlite") as store, pytest.raises(DeliveryError) as caught:
+        with pytest.raises(DeliveryError) as caught:
             suppressions.sync(store, client, SendgridConfig())
         assert "SendGrid 500" in str(caught.value) and "2 attempts" in str(caught.value)
         assert len(sendgrid_server.reads) == 2  # retries=1
 
-    def test_the_worst_reason_wins(self, sendgrid_server, client, tmp_path):
+    def test_the_worst_reason_wins(self, sendgrid_server, client, store):
         sendgrid_server.lists["unsubscribes"] = [{"email": "x@example.org"}]
         sendgrid_server.lists["spam_reports"] = [{"email": "x@example.org"}]
-        with Store(tmp_path / "db.sqlite") as store:
-            suppressions.sync(store, client, SendgridConfig())
-            assert suppressions.stored_reasons(store) == {"x@example.org": "spam report"}
+        suppressions.sync(store, client, SendgridConfig())
+        assert suppressions.stored_reasons(store) == {"x@example.org": "spam report"}
 
-    def test_a_removal_is_reported(self, sendgrid_server, client, tmp_path):
+    def test_a_removal_is_reported(self, sendgrid_server, client, store):
         sendgrid_server.lists["blocks"] = [{"email": "x@example.org", "reason": "blocked"}]
-        with Store(tmp_path / "db.sqlite") as store:
-            suppressions.sync(store, client, SendgridConfig())
-            sendgrid_server.lists["blocks"] = []
-            result = suppressions.sync(store, client, SendgridConfig())
+        suppressions.sync(store, client, SendgridConfig())
+        sendgrid_server.lists["blocks"] = []
+        result = suppressions.sync(store, client, SendgridConfig())
         assert result.removed == ["x@example.org (blocked)"] and result.total == 0
 
 
