@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from newsletter import archive, deliver, fetch, pipeline, suppressions
 from newsletter import profiles as profiles_mod
-from newsletter.config import Config, load_config, sendgrid_key
+from newsletter.config import Config, display_path, load_config, sendgrid_key
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 from newsletter.models import Selection
 from newsletter.prompt import render_full_prompt
@@ -104,7 +104,7 @@ def subscribers_new(
         config.subscribers_dir, subscriber_id, email, name or subscriber_id
     )
     out.print(
-        f"wrote {profiles_mod.display_path(path)}: edit its topics, then run "
+        f"wrote {display_path(path)}: edit its topics, then run "
         f"`newsletter subscribers validate {subscriber_id}`",
         markup=False,
     )
@@ -177,7 +177,7 @@ def subscribers_validate(
             raise UnknownSubscriber(f"no subscriber '{subscriber_id}' in {config.subscribers_dir}")
     for p in good:
         out.print(
-            f"ok: {profiles_mod.display_path(config.subscribers_dir / (p.id + '.toml'))}",
+            f"ok: {display_path(config.subscribers_dir / (p.id + '.toml'))}",
             markup=False,
         )
     for e in bad:
@@ -215,7 +215,7 @@ def set_active(ctx: typer.Context, subscriber_id: str, active: bool) -> None:
     path = config.subscribers_dir / f"{profile.id}.toml"
     profiles_mod.write_active(path, active)
     state = "active" if active else "paused"
-    out.print(f"{profiles_mod.display_path(path)}: {state}", markup=False)
+    out.print(f"{display_path(path)}: {state}", markup=False)
 
 
 # -- suppressions ---------------------------------------------------------------------------
@@ -368,6 +368,9 @@ def send_command(
 ) -> None:
     """Fetch, score, select, render and deliver today's digest to every active subscriber.
 
+    Exit status: 0 when every active subscriber was served, 1 when some were not (each
+    named, with the reason), 2 when the run could not start (usage, config, keys).
+
     Example: newsletter send --dry-run --feed newsletter/data/sample-listing.xml
     """
     config = get_config(ctx)
@@ -400,7 +403,7 @@ def archive_build(
     with Store(config.storage.path) as store:
         built = archive.build(config, store, folder, only=only)
     out.print(
-        f"{profiles_mod.display_path(folder)}: {plural(built.files, 'file')} for "
+        f"{display_path(folder)}: {plural(built.files, 'file')} for "
         f"{plural(built.subscribers, 'subscriber')}, {len(built.written)} written",
         markup=False,
     )
@@ -440,7 +443,8 @@ def print_usage(report: pipeline.Report) -> None:
     if not report.requests:
         out.print("this run made no request: every score came from the cache", markup=False)
         return
-    table = Table("model", "requests", "prompt", "cached", "completion", "total", "cost")
+    table = Table("model", "requests", "prompt", "cached", "completion", "total", "cost",
+                  title="spent by this run")  # fmt: skip
     for u in report.usage.values():
         cost = "unknown (no price)" if u.cost_usd is None else f"${u.cost_usd:.4f}"
         table.add_row(u.model, str(u.requests), str(u.prompt_tokens), str(u.cached_tokens),
@@ -451,7 +455,8 @@ def print_usage(report: pipeline.Report) -> None:
 def print_report(report: pipeline.Report) -> None:
     if report.listing is None or not report.listing.papers:
         return
-    table = Table("subscriber", "papers", "tokens", "cost", "status", "detail")
+    # a digest shows what its day's scoring cost, whichever run paid: so does this table
+    table = Table("subscriber", "papers", "day's tokens", "day's cost", "status", "detail")
     for s in report.served:
         sel = s.selection
         cost = "-" if sel is None or sel.cost_usd is None else f"${sel.cost_usd:.4f}"
@@ -463,16 +468,23 @@ def print_report(report: pipeline.Report) -> None:
     out.print(table)
     for s in report.served:
         for path in s.paths:
-            out.print(f"{s.subscriber_id}: {profiles_mod.display_path(path)}", markup=False)
+            out.print(f"{s.subscriber_id}: {display_path(path)}", markup=False)
     notes = {n for s in report.served if s.selection for n in s.selection.notes}
     for note in sorted(notes):  # shared scoring gives several subscribers the same note
         err.print(f"note: {note}", markup=False)
     print_usage(report)
+    out.print(f"{report.day}: {summary_line(report)}", markup=False)
+
+
+def summary_line(report: pipeline.Report) -> str:
+    """How many were served, by status; then each one who was not, and why in a word."""
     counts: dict[str, int] = {}
     for s in report.served:
-        counts[s.status] = counts.get(s.status, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nobody"
-    out.print(f"{report.day}: {summary}", markup=False)
+        if s.status.served:
+            counts[s.status] = counts.get(s.status, 0) + 1
+    line = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nobody served"
+    missed = [f"{s.subscriber_id} ({s.status})" for s in report.served if not s.status.served]
+    return line + (f"; not served: {', '.join(missed)}" if missed else "")
 
 
 def parse_day(value: str | None) -> date | None:

@@ -1,9 +1,10 @@
 """The operator's config.toml, loaded into typed objects that reject unknown keys.
 
-Lookup order for the file: `--config PATH`, else `$NEWSLETTER_CONFIG`, else `./config.toml`
-(a missing ./config.toml means "all defaults"). Relative paths inside the file are relative
-to the file's own folder. Secrets never come from the file: `OPENAI_API_KEY` and
-`SENDGRID_API_KEY` are read from the environment only.
+Lookup order for the file: `--config PATH`, else `$NEWSLETTER_CONFIG`, else `./config.toml`;
+none of them is an error that says where it looked (a run in the wrong folder must not
+quietly make a database there). An empty file means "all defaults". Relative paths inside
+the file are relative to the file's own folder. Secrets never come from the file:
+`OPENAI_API_KEY`, `SENDGRID_API_KEY` and `NEWSLETTER_SECRET` are read from the environment.
 """
 
 from __future__ import annotations
@@ -179,27 +180,40 @@ def read_toml(path: Path, error: type[Exception] = ConfigError) -> dict:
         raise error(f"{path}: not valid TOML ({exc})") from None
 
 
-def resolve_config_path(path: str | Path | None) -> tuple[Path, bool]:
-    """Return (path, explicit): explicit paths must exist, ./config.toml may not."""
+def display_path(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    """`--config`, else $NEWSLETTER_CONFIG, else ./config.toml if there is one."""
     if path:
-        return Path(path), True
+        return Path(path)
     env = os.environ.get("NEWSLETTER_CONFIG")
     if env:
-        return Path(env), True
-    return Path(DEFAULT_CONFIG), False
+        return Path(env)
+    if not Path(DEFAULT_CONFIG).exists():
+        raise ConfigError(
+            f"no config.toml: --config was not given, $NEWSLETTER_CONFIG is not set, and "
+            f"there is no {DEFAULT_CONFIG} in {Path.cwd()}: run from the folder that holds "
+            "it, or pass --config PATH"
+        )
+    return Path(DEFAULT_CONFIG)
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load and validate config.toml; raise ConfigError naming the file and key."""
-    file, explicit = resolve_config_path(path)
-    data = {} if not explicit and not file.exists() else read_toml(file)
+    """Load and validate config.toml; raise ConfigError naming the file and every bad key."""
+    file = resolve_config_path(path)
+    data = read_toml(file)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{file}: {describe_error(first)}") from None
-    base = file.resolve().parent if file.exists() else Path.cwd()
-    config.source = file if file.exists() else None
+        raise ConfigError("\n".join(f"{file}: {describe_error(e)}" for e in exc.errors())) from None
+    base = file.resolve().parent
+    config.source = file
     config.subscribers_dir = _under(base, config.subscribers_dir)
     config.storage.path = _under(base, config.storage.path)
     config.output.outbox = _under(base, config.output.outbox)

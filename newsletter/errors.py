@@ -13,6 +13,13 @@ class ConfigError(NewsletterError):
     exit_code = 2
 
 
+class UsageError(NewsletterError):
+    """The run was asked for something it cannot do (options that contradict each other,
+    nobody to serve): nothing was started."""
+
+    exit_code = 2
+
+
 class CredentialsRejected(NewsletterError):
     """A service refused our key: the message names the variable to fix."""
 

@@ -18,6 +18,7 @@ import html
 import http.client
 import logging
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -33,7 +34,7 @@ import arxiv
 import requests
 
 from newsletter import __version__
-from newsletter.config import ArxivConfig
+from newsletter.config import ArxivConfig, display_path
 from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
@@ -47,6 +48,7 @@ DC_NS = "{http://purl.org/dc/elements/1.1/}"
 KEPT_TYPES = ("new", "cross")
 USER_AGENT = f"newsletter/{__version__} (daily arXiv digest)"
 
+SAMPLE_LISTING = Path(__file__).parent / "data" / "sample-listing.xml"  # for offline runs
 # arXiv's API terms ask for one request every three seconds; tests lower these.
 API_PAGE_SIZE = 500
 API_DELAY_SECONDS = 3.0
@@ -233,8 +235,18 @@ def _get(url: str, timeout: float) -> bytes:
         raise FetchError(f"arXiv listing unreachable: HTTP {exc.code} from {url}") from None
     except TimeoutError:
         raise Retryable(f"no answer within {timeout:g} s") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-        raise Retryable(str(getattr(exc, "reason", exc))) from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, socket.gaierror):  # no DNS: no network, or a wrong host
+            raise FetchError(offline(url, "cannot resolve its host")) from None
+        raise Retryable(str(exc.reason)) from None
+    except (http.client.HTTPException, OSError) as exc:
+        raise Retryable(str(exc)) from None
+
+
+def offline(url: str, why: str, what: str = "arXiv listing") -> str:
+    """The message for arXiv out of reach, with the way to run without the network."""
+    sample = display_path(SAMPLE_LISTING)
+    return f"{what} unreachable: {why} ({url}); offline, run with --feed {sample}"
 
 
 def _get_listing(url: str, timeout: float) -> Listing:
@@ -257,9 +269,7 @@ def fetch_rss(
         return policy.call(lambda: _get_listing(url, config.timeout), what="arXiv listing")
     except Retryable as exc:
         tries = policy.attempts
-        raise FetchError(
-            f"arXiv listing unreachable: {exc} ({url}, {tries} attempt{'s' * (tries > 1)})"
-        ) from None
+        raise FetchError(offline(url, f"{exc}, {tries} attempt{'s' * (tries > 1)}")) from None
 
 
 # -- the arXiv API (backfill) --------------------------------------------------------------
@@ -370,10 +380,26 @@ def fetch_backfill(
     try:
         results = list(client.results(search))
     except (arxiv.ArxivError, requests.RequestException) as exc:
-        raise FetchError(f"arXiv API unreachable: {exc}") from None
+        why = "cannot resolve its host" if _unresolved(exc) else _first_line(exc)
+        raise FetchError(offline(config.api_url, why, "arXiv API")) from None
     papers = list({p.id: p for p in (_result_paper(r, wanted) for r in results)}.values())
     new = sum(p.announce_type == "new" for p in papers)
     return Listing(day=day, papers=papers, listed=len(papers), new=new, cross=len(papers) - new)
+
+
+def _unresolved(exc: BaseException) -> bool:
+    """Whether a requests/urllib3 failure was a host name that would not resolve."""
+    while exc is not None:
+        if isinstance(exc, socket.gaierror) or "NameResolutionError" in type(exc).__name__:
+            return True
+        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(
+            exc.args[0], BaseException) else None)  # fmt: skip
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
 
 
 # -- the stage -----------------------------------------------------------------------------

@@ -134,6 +134,7 @@ class Status(StrEnum):
     SKIPPED = "skipped"  # sent earlier that day
     EMPTY = "empty"  # nothing passed the cutoffs, and [sendgrid] send_empty is off
     PAUSED = "paused"  # active = false
+    INVALID = "invalid"  # the profile file has errors: skipped
     FAILED = "failed"
     UNKNOWN = "unknown"  # SendGrid may have the mail: check before --force
     # on one of SendGrid's suppression lists, worst first
@@ -146,7 +147,7 @@ class Status(StrEnum):
     @property
     def served(self) -> bool:
         """Whether the subscriber got what they should have (nothing, in some cases)."""
-        return self not in (Status.FAILED, Status.UNKNOWN)
+        return self not in (Status.FAILED, Status.UNKNOWN, Status.INVALID)
 
 
 # -- a digest as saved: the .json preview, and the store's record that the archive reads ----

@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 
 from newsletter import archive, deliver, fetch, links, render, suppressions
-from newsletter.config import Config, openai_key, sendgrid_key
-from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError
+from newsletter.config import Config, display_path, openai_key, sendgrid_key
+from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, UsageError
 from newsletter.models import (
     Listing,
     Paper,
@@ -37,6 +37,7 @@ from newsletter.prompt import (
 from newsletter.score import KeywordScorer, LLMScorer, Scored, Scorer, make_client
 from newsletter.select import author_matches, candidates, select
 from newsletter.store import Store
+from newsletter.views import plural
 
 Notify = Callable[[str], None]
 SEND_WORKERS = 8  # SendGrid requests in flight: the client is synchronous
@@ -188,6 +189,16 @@ def score_plans(
                                      hooks, day))  # fmt: skip
 
 
+async def _score_alone(scorer: Scorer, store: Store, day: date, key: str, plan: Plan, papers,
+                       advance) -> Scored:  # fmt: skip
+    """Score one prompt's papers while no other run does (see Store.hold_scoring)."""
+    await asyncio.to_thread(store.hold_scoring, day, key)
+    try:
+        return await scorer.score(plan.profile, papers, advance)
+    finally:
+        store.release_scoring(day, key)
+
+
 async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day: date) -> Scoring:
     work = []
     for key, members in groups.items():
@@ -199,8 +210,8 @@ async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day:
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [
-                tg.create_task(scorer.score(members[0].profile, papers, advance))
-                for _, members, papers in work
+                tg.create_task(_score_alone(scorer, store, day, k[1], m[0], papers, advance))
+                for k, m, papers in work
             ]
     except* NewsletterError as group:
         raise group.exceptions[0] from None
@@ -306,17 +317,34 @@ class SendOptions:
     force: bool = False
 
 
-def choose_profiles(roster: Roster, opts: SendOptions, report: Report) -> list[Profile]:
-    """Everybody active, or the one named; a paused one named is previewed, never sent."""
+def choose_profiles(
+    config: Config, roster: Roster, opts: SendOptions, report: Report
+) -> list[Profile]:
+    """Everybody active, or the one named; a paused one named is previewed, never sent. Each
+    invalid profile is a line of the report; nobody to serve at all stops the run."""
+    if opts.only:
+        profile = roster.get(opts.only)
+        if not profile.active and not opts.dry_run:
+            report.served.append(Served(opts.only, Status.PAUSED, detail="active = false"))
+            return []
+        return [profile]
     report.profile_errors = [str(e) for e in roster.errors]
-    if not opts.only:
-        return roster.active
-    report.profile_errors = []
-    profile = roster.get(opts.only)
-    if not profile.active and not opts.dry_run:
-        report.served.append(Served(opts.only, Status.PAUSED, detail="active = false"))
-        return []
-    return [profile]
+    for error in roster.errors:
+        first = error.problems[0] if error.problems else "invalid"
+        report.served.append(Served(Path(error.path).stem, Status.INVALID, detail=first))
+    if not roster.active:
+        folder = display_path(config.subscribers_dir)
+        invalid = f", {plural(len(roster.errors), 'invalid profile')}" if roster.errors else ""
+        raise UsageError(f"nobody to serve: no active profile in {folder}{invalid}")
+    return roster.active
+
+
+def check_options(opts: SendOptions) -> None:
+    if opts.feed is not None and opts.day is not None:
+        raise UsageError(
+            "--date and --feed name the day twice: a saved listing carries its own date; "
+            "give one of them"
+        )
 
 
 def preflight(config: Config, *, dry_run: bool) -> None:
@@ -347,11 +375,12 @@ def preflight(config: Config, *, dry_run: bool) -> None:
 def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
     """`newsletter score`: fetch, score and select, without rendering or sending."""
     hooks = hooks or Hooks()
+    check_options(opts)
     preflight(config, dry_run=True)
-    roster = load_profiles(config.subscribers_dir)
     report = Report()
-    profiles = choose_profiles(roster, replace(opts, dry_run=True), report)
     with Store(config.storage.path) as store:
+        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
+        profiles = choose_profiles(config, roster, replace(opts, dry_run=True), report)
         claim_all(store, profiles, hooks)
         listing = _listing(config, store, roster, opts, report, hooks)
         if listing.papers:
@@ -362,14 +391,15 @@ def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> 
 def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
     """fetch -> score -> select -> render -> deliver (or preview) for every active subscriber."""
     hooks = hooks or Hooks()
+    check_options(opts)
     preflight(config, dry_run=opts.dry_run)
-    roster = load_profiles(config.subscribers_dir)
     report = Report()
-    profiles = choose_profiles(roster, opts, report)
     sender = None if opts.dry_run else deliver.SendgridSender(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         if not opts.dry_run:
             store.lock()
+        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
+        profiles = choose_profiles(config, roster, opts, report)
         claim_all(store, profiles, hooks)
         listing = _listing(config, store, roster, opts, report, hooks)
         if not listing.papers:

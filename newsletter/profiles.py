@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -18,7 +19,7 @@ import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from newsletter import templating
-from newsletter.config import describe_error, read_toml
+from newsletter.config import describe_error, display_path, read_toml
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" allows a "\n"
@@ -125,14 +126,6 @@ def _explain(err: dict) -> str:
     return text
 
 
-def display_path(path: Path) -> str:
-    """The path as the user would type it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def check_profile(profile: Profile) -> list[str]:
     """The checks pydantic's types cannot express."""
     problems = [f"{field}: {why}" for field, why in unprintable_fields(profile)]
@@ -214,27 +207,33 @@ def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> P
     return path
 
 
-def load_profiles(folder: Path) -> Roster:
-    """Every `*.toml` in `folder`; a duplicate email makes the later file (by name) an error."""
+def load_profiles(folder: Path, known: Mapping[str, str] | None = None) -> Roster:
+    """Every `*.toml` in `folder`. Two files giving one address: the one whose id the store
+    `known` (id -> address) already has at that address keeps being served, else the first
+    by name; the other is an error naming both files."""
     roster = Roster()
     if not folder.is_dir():
         return roster
-    owners: dict[str, Path] = {}
+    parsed: list[tuple[Path, Profile]] = []
     for path in sorted(folder.glob("*.toml")):
         try:
-            profile = parse_profile(path)
+            parsed.append((path, parse_profile(path)))
         except ProfileError as exc:
             roster.errors.append(exc)
+    by_address: dict[str, list[tuple[Path, Profile]]] = {}
+    for path, profile in parsed:
+        by_address.setdefault(profile.email.lower(), []).append((path, profile))
+    known = {k: v.lower() for k, v in (known or {}).items()}
+    for path, profile in parsed:
+        sharing = by_address[profile.email.lower()]
+        keeper = next((e for e in sharing if known.get(e[1].id) == profile.email.lower()),
+                      sharing[0])  # fmt: skip
+        if keeper[0] == path:
+            roster.profiles.append(profile)
             continue
-        key = profile.email.lower()
-        if key in owners:
-            roster.errors.append(
-                ProfileError(
-                    display_path(path),
-                    [f"email: '{profile.email}' is also used by {display_path(owners[key])}"],
-                )
-            )
-            continue
-        owners[key] = path
-        roster.profiles.append(profile)
+        problem = (
+            f"email: '{profile.email}' is also used by {display_path(keeper[0])}, which "
+            "keeps being served: this file is skipped"
+        )
+        roster.errors.append(ProfileError(display_path(path), [problem]))
     return roster

@@ -16,6 +16,7 @@ release (SchemaTooNew) rather than write into a schema it does not know.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -43,6 +44,10 @@ def _explain(exc: sqlite3.Error) -> str:
     if "readonly" in text:
         return f"cannot write ({text}): check the file's and its folder's permissions"
     return text
+
+
+def _lock_offset(day: date, key: str) -> int:
+    return int(hashlib.sha256(f"{day}:{key}".encode()).hexdigest()[:7], 16)
 
 
 def _now() -> str:
@@ -97,6 +102,7 @@ class Store:
         # transaction() only
         self._tables = Database(self.db, execute_plugins=False)
         self._lock_file = None
+        self._scoring_file = None
         # deliveries run in worker threads: one writer at a time on the shared connection
         self._mutex = threading.RLock()
         try:
@@ -112,6 +118,8 @@ class Store:
 
     def close(self) -> None:
         self.unlock()
+        if self._scoring_file is not None:
+            self._scoring_file.close()  # releases what this process held
         self.db.close()
 
     def __enter__(self) -> Store:
@@ -183,6 +191,20 @@ class Store:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
             self._lock_file = None
+
+    def hold_scoring(self, day: date, key: str) -> None:
+        """Wait until no other run scores `day` for the prompt `key`, then hold that until
+        `release_scoring`: the second of two runs (a dry run beside a send, two dry runs) then
+        finds the first one's scores in the cache instead of paying for them again. One byte
+        of one file per (day, prompt), so a process keeps one handle for all of them."""
+        with self._mutex:
+            if self._scoring_file is None:
+                self._scoring_file = open(f"{self.path}.scoring.lock", "a")  # noqa: SIM115
+        fcntl.lockf(self._scoring_file, fcntl.LOCK_EX, 1, _lock_offset(day, key))
+
+    def release_scoring(self, day: date, key: str) -> None:
+        if self._scoring_file is not None:
+            fcntl.lockf(self._scoring_file, fcntl.LOCK_UN, 1, _lock_offset(day, key))
 
     # -- papers and days ------------------------------------------------------------------
 
@@ -422,6 +444,11 @@ class Store:
                 (subscriber_id, email, _now()),
             )
         return retired
+
+    def known_subscribers(self) -> dict[str, str]:
+        """subscriber id -> the address last served under it."""
+        with self._mutex:
+            return dict(self.db.execute("SELECT subscriber_id, email FROM subscribers"))
 
     def _free_retired_id(self, subscriber_id: str) -> str:
         n = 1

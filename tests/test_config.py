@@ -17,11 +17,10 @@ def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
 
 
 class TestLookup:
-    def test_without_a_file_the_settings_are_the_shipped_files(self, tmp_path):
-        """config.toml shows every key at its default: no file gives the same settings (bar
-        its example prices), with paths relative to the working directory."""
-        default = load_config()
-        assert default.source is None
+    def test_an_empty_file_gives_the_settings_of_the_shipped_one(self, tmp_path):
+        """config.toml shows every key at its default: an empty file gives the same settings
+        (bar its example prices), with paths relative to the file."""
+        default = load_config(write(tmp_path, "", "empty.toml"))
         shutil.copy(REPO / "config.toml", tmp_path)
         shipped = load_config(tmp_path / "config.toml")
         ignored = {"llm": {"prices"}}
@@ -40,6 +39,13 @@ class TestLookup:
     def test_cwd_config_is_used(self, tmp_path):
         write(tmp_path, '[llm]\nmodel = "local-model"\n')
         assert load_config().llm.model == "local-model"
+
+    def test_no_config_anywhere_says_where_it_looked(self, tmp_path):
+        with pytest.raises(ConfigError) as info:
+            load_config()
+        message = str(info.value)
+        assert "--config was not given" in message and "$NEWSLETTER_CONFIG is not set" in message
+        assert f"no config.toml in {tmp_path}" in message
 
     def test_missing_explicit_file_is_an_error(self, tmp_path):
         with pytest.raises(ConfigError, match=r"nope\.toml: file not found"):

@@ -38,7 +38,8 @@ class TestABrokenModelEndpoint:
         openai_server.queue_server_error(times=1_000)
         result = send(home, "--feed", str(SAMPLE))
         assert result.exit_code == 1
-        assert "scoring failed" in result.output and "2 failed" in result.output
+        assert "scoring failed" in result.output
+        assert "not served: ada (failed), bob (failed)" in result.output
         assert sendgrid_server.messages == [] and ledger(home) == {}
         openai_server.script.clear()  # the endpoint is back
         again = send(home, "--feed", str(SAMPLE))

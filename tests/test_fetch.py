@@ -148,7 +148,8 @@ def test_503_forever_gives_up_after_the_retries(arxiv_server, arxiv_config) -> N
         fetch.fetch_rss(arxiv_config, CATS)
 
     assert str(caught.value).startswith("arXiv listing unreachable: HTTP 503")
-    assert str(caught.value).endswith(f"{arxiv_config.retries + 1} attempts)")
+    assert f"HTTP 503, {arxiv_config.retries + 1} attempts (" in str(caught.value)
+    assert str(caught.value).endswith("run with --feed " + str(fetch.SAMPLE_LISTING))
     assert len(arxiv_server.requests) == arxiv_config.retries + 1
 
 
