@@ -14,10 +14,12 @@ The package reads as the pipeline it runs, one module per stage:
     archive   the web archive of past digests, built from the store
     cli       the `newsletter` command, a thin layer over the above
 
-Beside the stages: `store` keeps what must outlive a run in SQLite; `models` holds the plain
-data passed between stages; `answers` reads the model's answers; `keywords` is the local
-scorer; `suppressions` mirrors SendGrid's suppression lists; `errors` holds the domain
-exceptions.
+Beside the stages: `store` keeps what must outlive a run in SQLite, in the versioned schema of
+`migrations`; `models` holds the plain data passed between stages; `answers` reads the model's
+answers; `keywords` is the local scorer; `suppressions` mirrors SendGrid's suppression lists;
+`retry` is the one retry policy for our own HTTP calls; `text` turns LaTeX into text;
+`templating` makes every Jinja2 environment; `links` signs links; `views` turns a selection
+into what the templates show; `errors` holds the domain exceptions.
 """
 
 __version__ = "0.1.0"
