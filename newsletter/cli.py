@@ -416,6 +416,15 @@ def send_command(
             "--force", help="Send again where the outcome is unknown (never what was sent)."
         ),
     ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            metavar="FILE",
+            help="With --dry-run: preview this profile file alone, wherever it is, on the "
+            "latest stored day unless --feed or --date says otherwise.",
+        ),
+    ] = None,
 ) -> None:
     """Fetch, score, select, render and deliver today's digest to every active subscriber.
 
@@ -423,7 +432,7 @@ def send_command(
     """
     config = get_config(ctx)
     opts = pipeline.SendOptions(dry_run=dry_run, only=only, feed=feed, day=parse_day(day),
-                                outbox=outbox, force=force)  # fmt: skip
+                                outbox=outbox, force=force, profile=profile)  # fmt: skip
     with progress_hooks() as hooks:
         report = pipeline.run_send(config, opts, hooks)
     report_profile_errors(report.profile_errors)

@@ -27,7 +27,7 @@ from newsletter.models import (
     Status,
     Usage,
 )
-from newsletter.profiles import Profile, Roster, load_profiles
+from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.prompt import (
     prompt_hash,
     render_full_prompt,
@@ -304,6 +304,17 @@ class SendOptions:
     day: date | None = None
     outbox: Path | None = None
     force: bool = False
+    profile: Path | None = None  # preview this file alone, not the subscribers folder
+
+
+def load_roster(config: Config, opts: SendOptions) -> Roster:
+    """The subscribers folder; or, with `profile`, that one file, wherever it is (a pull
+    request's version of a profile, before it is merged): only ever previewed."""
+    if opts.profile is None:
+        return load_profiles(config.subscribers_dir)
+    if not opts.dry_run:
+        raise ConfigError("--profile previews a profile file and never sends: add --dry-run")
+    return Roster(profiles=[parse_profile(opts.profile)])
 
 
 def choose_profiles(roster: Roster, opts: SendOptions, report: Report) -> list[Profile]:
@@ -363,14 +374,17 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
     """fetch -> score -> select -> render -> deliver (or preview) for every active subscriber."""
     hooks = hooks or Hooks()
     preflight(config, dry_run=opts.dry_run)
-    roster = load_profiles(config.subscribers_dir)
+    roster = load_roster(config, opts)
     report = Report()
     profiles = choose_profiles(roster, opts, report)
     sender = None if opts.dry_run else deliver.SendgridSender(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         if not opts.dry_run:
             store.lock()
-        claim_all(store, profiles, hooks)
+        if opts.profile is None:  # a proposed file is nobody's yet: it claims no address
+            claim_all(store, profiles, hooks)
+        elif opts.feed is None and opts.day is None:  # the day the store knows last
+            opts = replace(opts, day=store.latest_day())
         listing = _listing(config, store, roster, opts, report, hooks)
         if not listing.papers:
             hooks.say(f"{listing.day}: no papers announced (weekend or holiday): nothing to send")
