@@ -1,17 +1,24 @@
-"""A profile proposed by pull request: previewed from its own file (`send --dry-run --profile`)."""
+"""A profile proposed by pull request: previewed from its own file (`send --dry-run --profile`),
+summed up in the pull request's comment, by a workflow that runs the pull request's code with
+no more than it needs."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
+import pytest
+import yaml
 from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.pipeline import Hooks, SendOptions, run_send
-from tests.conftest import SAMPLE
+from tests.conftest import REPO, SAMPLE
 
 runner = CliRunner()
+WORKFLOW = REPO / ".github" / "workflows" / "profile-check.yml"
+COMMENT_SCRIPT = REPO / ".github" / "scripts" / "profile_comment.py"
 
 
 def propose(home, name: str, **changes: str):
@@ -90,3 +97,121 @@ class TestProfileOption:
         run_send(config, SendOptions(dry_run=True, only="ada", feed=SAMPLE),
                  Hooks(warn=warnings.append))  # fmt: skip
         assert not [w for w in warnings if "new address" in w]
+
+
+@pytest.fixture(scope="module")
+def comment_script():
+    spec = importlib.util.spec_from_file_location("profile_comment", COMMENT_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TestComment:
+    def run(self, script, home, monkeypatch, capsys, *paths: str) -> str:
+        monkeypatch.chdir(home)
+        (home / "changed.txt").write_text("".join(f"{p}\n" for p in paths))
+        monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+        monkeypatch.setenv("GITHUB_REPOSITORY", "lab/newsletter")
+        monkeypatch.setenv("GITHUB_RUN_ID", "42")
+        assert script.main(["changed.txt", "outbox"]) == 0
+        return capsys.readouterr().out
+
+    def test_what_a_profile_would_have_received(
+        self, comment_script, home, monkeypatch, capsys, openai_server
+    ):
+        openai_server.judge = lambda pid, title, abstract: (8, 6, f"on <b>topic</b> | @{pid}")
+        assert preview(home, "--dry-run", "--only", "ada", "--feed", str(SAMPLE)).exit_code == 0
+        text = self.run(comment_script, home, monkeypatch, capsys, "subscribers/ada.toml")
+        assert text.startswith(comment_script.MARKER + "\n")
+        digest = previewed(home)["ada"]
+        scored = next(p for p in digest["papers"] if not p["author_match"])
+        row = next(line for line in text.splitlines() if scored["url"] in line)
+        assert "| 8 | 6 |" in row and scored["title"].split()[0] in row
+        # a comment is Markdown: no markup, no cell break, no mention from a model's words
+        assert "on &lt;b&gt;topic&lt;/b&gt; \\| &#64;" in row
+        assert "[this run](https://github.com/lab/newsletter/actions/runs/42)" in text
+
+    def test_the_problems_with_their_lines(self, comment_script, home, monkeypatch, capsys):
+        bad = home / "subscribers" / "bob.toml"
+        bad.write_text(bad.read_text().replace("active = true", "active = true\ncolour = 1"))
+        text = self.run(comment_script, home, monkeypatch, capsys, "subscribers/bob.toml")
+        assert "- line 12: colour: unknown key" in text
+
+    def test_a_valid_profile_that_selected_nothing(self, comment_script, home, monkeypatch, capsys):
+        text = self.run(comment_script, home, monkeypatch, capsys, "subscribers/bob.toml")
+        assert "Valid. No digest" in text
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def steps(workflow) -> list[dict]:
+    [job] = workflow["jobs"].values()
+    return job["steps"]
+
+
+class TestWorkflow:
+    def test_runs_on_pull_requests_that_change_a_profile_and_never_as_the_base(self, workflow):
+        triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+        assert list(triggers) == ["pull_request"]
+        assert triggers["pull_request"]["paths"] == ["subscribers/**"]
+        assert "pull_request_target" not in WORKFLOW.read_text().replace(
+            "never `pull_request_target`", ""
+        )
+
+    def test_may_read_the_code_and_write_the_comment_only(self, workflow):
+        assert workflow["permissions"] == {}
+        [job] = workflow["jobs"].values()
+        assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+        checkout = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/"))
+        assert checkout["with"]["persist-credentials"] is False
+
+    def test_uses_the_daily_workflow_s_pins(self, workflow):
+        daily = yaml.safe_load((REPO / ".github" / "workflows" / "daily.yml").read_text())
+        pins = {s["uses"].split("@")[0]: s["uses"] for j in daily["jobs"].values()
+                for s in j["steps"] if "uses" in s}  # fmt: skip
+        used = [s["uses"] for s in steps(workflow) if "uses" in s]
+        assert used and all(pins[u.split("@")[0]] == u for u in used)
+
+    def test_checks_renders_previews_and_comments_in_that_order(self, workflow):
+        def at(*words: str) -> int:
+            [index] = [i for i, s in enumerate(steps(workflow))
+                       if all(w in s.get("run", "") for w in words)]  # fmt: skip
+            return index
+
+        order = [
+            at("newsletter subscribers check --format github"),
+            at("newsletter prompt", "newsletter send --dry-run --profile"),
+            at("profile_comment.py"),
+            at("gh api", "PATCH", "POST"),
+        ]
+        assert order == sorted(order)
+        assert all("!cancelled()" in steps(workflow)[i]["if"] for i in order[1:])
+
+    def test_one_comment_found_again_by_its_marker(self, workflow, comment_script):
+        comment = next(s for s in steps(workflow) if "gh api" in s.get("run", ""))
+        assert f'marker="{comment_script.MARKER}"' in comment["run"]
+        # a fork's token cannot comment: the step is not tried there
+        assert "head.repo.full_name == github.repository" in comment["if"]
+
+    def test_the_previews_are_kept_a_few_days(self, workflow):
+        upload = next(s for s in steps(workflow) if "upload-artifact" in s.get("uses", ""))
+        assert upload["with"]["path"] == "preview/" and upload["with"]["retention-days"] <= 7
+
+    def test_the_state_is_restored_never_saved(self, workflow):
+        uses = [s.get("uses", "") for s in steps(workflow)]
+        assert any("actions/cache/restore@" in u for u in uses)
+        assert not any("actions/cache/save@" in u or "actions/cache@" in u for u in uses)
+
+    def test_each_secret_only_where_it_is_used(self, workflow):
+        for step in steps(workflow):
+            named = [v for v in step.get("env", {}).values() if "secrets." in v]
+            if "STATE_PASSPHRASE" in step.get("env", {}):
+                assert "state.py" in step["run"]
+            if "OPENAI_API_KEY" in step.get("env", {}):
+                assert "newsletter send --dry-run" in step["run"]
+            assert len(named) <= 1
+        assert "secrets." not in json.dumps({k: v for k, v in workflow.items() if k != "jobs"})
