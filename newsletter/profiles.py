@@ -270,9 +270,12 @@ def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[P
         return []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not found: the problem says so
+        text = ""
+    try:
         places = key_lines(text)
-    except (OSError, tomllib.TOMLDecodeError):
-        text, places = "", {}
+    except (ValueError, IndexError):  # not valid TOML (tomllib's line then), or a scanner's miss
+        places = {}
     return [Problem(display_path(path), line_of(p, text, places), p) for p in problems]
 
 

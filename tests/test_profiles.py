@@ -252,3 +252,7 @@ class TestLines:
             3, "email: 'ada@example.org' is also used by subscribers/bob.toml"
         )  # fmt: skip
         assert check_file(write(tmp_path, "bob", GOOD), emails) == []  # its own file, proposed
+
+    def test_a_syntax_error_at_the_end_is_on_the_last_line(self, tmp_path):
+        [(line, message)] = self.problems(tmp_path, GOOD + 'irrelevant = """unclosed\n')
+        assert line == 8 and "at end of document" in message
