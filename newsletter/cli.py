@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -185,6 +186,56 @@ def subscribers_validate(
             err.print(f"error: {line}", markup=False)
     if bad:
         raise typer.Exit(1)
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    github = "github"
+
+
+@subscribers_app.command("check")
+def subscribers_check(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Profile files.")],
+    output: Annotated[
+        CheckFormat,
+        typer.Option("--format", help="text, or GitHub's workflow commands (::error ...)."),
+    ] = CheckFormat.text,
+) -> None:
+    """Check profile files wherever they are (a pull request's, say), with the line of each
+    problem. Exit 1 if any file is bad.
+
+    Example: newsletter subscribers check subscribers/ada.toml --format github
+    """
+    config = get_config(ctx)
+    emails = profiles_mod.address_book(config.subscribers_dir)
+    bad = False
+    for path in files:
+        problems = profiles_mod.check_file(path, emails)
+        bad = bad or bool(problems)
+        if not problems:
+            out.print(f"ok: {profiles_mod.display_path(path)}", markup=False)
+        for problem in problems:
+            if output is CheckFormat.github:
+                out.print(github_error(problem), markup=False)
+            else:
+                where = problem.path + (f":{problem.line}" if problem.line else "")
+                err.print(f"error: {where}: {problem.message}", markup=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+def github_error(problem: profiles_mod.Problem) -> str:
+    """A problem as GitHub's workflow command, which marks the line in a pull request."""
+
+    def escape(text: str, *, value: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if value else text
+
+    where = f"file={escape(problem.path, value=True)}"
+    if problem.line:
+        where += f",line={problem.line}"
+    return f"::error {where}::{escape(problem.message)}"
 
 
 @subscribers_app.command("pause")
@@ -365,6 +416,15 @@ def send_command(
             "--force", help="Send again where the outcome is unknown (never what was sent)."
         ),
     ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            metavar="FILE",
+            help="With --dry-run: preview this profile file alone, wherever it is, on the "
+            "latest stored day unless --feed or --date says otherwise.",
+        ),
+    ] = None,
 ) -> None:
     """Fetch, score, select, render and deliver today's digest to every active subscriber.
 
@@ -375,7 +435,7 @@ def send_command(
     """
     config = get_config(ctx)
     opts = pipeline.SendOptions(dry_run=dry_run, only=only, feed=feed, day=parse_day(day),
-                                outbox=outbox, force=force)  # fmt: skip
+                                outbox=outbox, force=force, profile=profile)  # fmt: skip
     with progress_hooks() as hooks:
         report = pipeline.run_send(config, opts, hooks)
     report_profile_errors(report.profile_errors)

@@ -27,7 +27,7 @@ from newsletter.models import (
     Status,
     Usage,
 )
-from newsletter.profiles import Profile, Roster, load_profiles
+from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.prompt import (
     prompt_hash,
     render_full_prompt,
@@ -315,6 +315,15 @@ class SendOptions:
     day: date | None = None
     outbox: Path | None = None
     force: bool = False
+    profile: Path | None = None  # preview this file alone, not the subscribers folder
+
+
+def load_roster(config: Config, opts: SendOptions, store: Store) -> Roster:
+    """The subscribers folder; or, with `profile`, that one file, wherever it is (a pull
+    request's version of a profile, before it is merged): only ever previewed."""
+    if opts.profile is None:
+        return load_profiles(config.subscribers_dir, store.known_subscribers())
+    return Roster(profiles=[parse_profile(opts.profile)])
 
 
 def choose_profiles(
@@ -340,6 +349,8 @@ def choose_profiles(
 
 
 def check_options(opts: SendOptions) -> None:
+    if opts.profile is not None and not opts.dry_run:
+        raise UsageError("--profile previews a profile file and never sends: add --dry-run")
     if opts.feed is not None and opts.day is not None:
         raise UsageError(
             "--date and --feed name the day twice: a saved listing carries its own date; "
@@ -398,9 +409,12 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
     with Store(config.storage.path) as store:
         if not opts.dry_run:
             store.lock()
-        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
+        roster = load_roster(config, opts, store)
         profiles = choose_profiles(config, roster, opts, report)
-        claim_all(store, profiles, hooks)
+        if opts.profile is None:  # a proposed file is nobody's yet: it claims no address
+            claim_all(store, profiles, hooks)
+        elif opts.feed is None and opts.day is None:  # the day the store knows last
+            opts = replace(opts, day=store.latest_day())
         listing = _listing(config, store, roster, opts, report, hooks)
         if not listing.papers:
             hooks.say(f"{listing.day}: no papers announced (weekend or holiday): nothing to send")

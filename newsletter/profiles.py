@@ -3,11 +3,14 @@
 Each file is validated on its own, so one bad profile never stops the others: `load_profiles`
 returns the good profiles and one `ProfileError` per bad file, each problem naming the file and
 the field (`subscribers/ada.toml: categories[1]: 'cs.XX' is not an arXiv category`).
+`check_file` says the same with the line of the file each problem is on, for an editor or a
+pull request to point at.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -237,3 +240,184 @@ def load_profiles(folder: Path, known: Mapping[str, str] | None = None) -> Roste
         )
         roster.errors.append(ProfileError(display_path(path), [problem]))
     return roster
+
+
+# -- where a problem is ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a profile file and the line it is on (None: it has no place in the
+    file, such as a key left out or the file's name)."""
+
+    path: str
+    line: int | None
+    message: str  # `field: why`, as in a ProfileError
+
+
+def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[Problem]:
+    """Every problem of one file, each with its line; `emails` (from `address_book`) tells
+    whether another subscriber has the same address, which would get two digests."""
+    try:
+        profile = parse_profile(path)
+        others = [f for f in (emails or {}).get(profile.email.lower(), [])
+                  if Path(f).stem != path.stem]  # fmt: skip
+        problems = [f"email: '{profile.email}' is also used by {others[0]}"] if others else []
+    except ProfileError as exc:
+        problems = exc.problems
+    if not problems:
+        return []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not found: the problem says so
+        text = ""
+    try:
+        places = key_lines(text)
+    except (ValueError, IndexError):  # not valid TOML (tomllib's line then), or a scanner's miss
+        places = {}
+    return [Problem(display_path(path), line_of(p, text, places), p) for p in problems]
+
+
+def address_book(folder: Path) -> dict[str, list[str]]:
+    """Each address of the valid profiles in `folder`, lower-cased -> their files."""
+    book: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            email = parse_profile(path).email.lower()
+        except ProfileError:
+            continue
+        book.setdefault(email, []).append(display_path(path))
+    return book
+
+
+_FIELD = re.compile(r"([A-Za-z0-9_-]+)|\[(\d+)\]")
+_SCALAR_END = re.compile(r"[,\]}\n#]")
+
+
+def line_of(problem: str, text: str, places: dict[tuple, int]) -> int | None:
+    """The line a problem names: tomllib's for a syntax error, else the line of its field
+    or, failing that, of the nearest enclosing one (a topic, a list)."""
+    if problem.startswith("not valid TOML"):
+        found = re.search(r"at line (\d+)", problem)
+        return int(found[1]) if found else max(text.count("\n"), 1)
+    field = problem.split(": ", 1)[0]
+    loc = tuple(int(n) if n else k for k, n in _FIELD.findall(field))
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in places:
+            return places[loc[:end]]
+    return None
+
+
+def key_lines(text: str) -> dict[tuple, int]:
+    """The line of every key, table and array element of a valid TOML document:
+    ('topics', 0, 'relevant') -> 31, ('categories', 1) -> 9. tomllib keeps no positions,
+    and the document is valid, so a small scanner that knows strings and brackets will do."""
+    tomllib.loads(text)  # what follows may assume valid TOML
+    return _Scanner(text).run()
+
+
+class _Scanner:
+    def __init__(self, text: str):
+        self.text, self.i, self.places = text, 0, {}
+        self.table: tuple = ()
+        self.counts: dict[tuple, int] = {}
+
+    def line(self) -> int:
+        return self.text.count("\n", 0, self.i) + 1
+
+    def run(self) -> dict[tuple, int]:
+        while self.skip(newlines=True) < len(self.text):
+            if self.text[self.i] == "[":
+                self.header()
+            else:
+                self.pair(self.table)
+        return self.places
+
+    def skip(self, newlines: bool) -> int:
+        """Past blanks and comments (and line breaks, when `newlines`)."""
+        blanks = " \t\r\n" if newlines else " \t"
+        while self.i < len(self.text):
+            if self.text[self.i] in blanks:
+                self.i += 1
+            elif self.text[self.i] == "#":
+                end = self.text.find("\n", self.i)
+                self.i = len(self.text) if end < 0 else end
+            else:
+                break
+        return self.i
+
+    def header(self) -> None:
+        array = self.text.startswith("[[", self.i)
+        end = self.text.index("]]" if array else "]", self.i)
+        name = self.split_key(self.text[self.i + (2 if array else 1) : end])
+        line = self.line()
+        if array:
+            self.places.setdefault(name, line)
+            index = self.counts[name] = self.counts.get(name, -1) + 1
+            name = (*name, index)
+        self.table = name
+        self.places.setdefault(name, line)
+        self.i = end + (2 if array else 1)
+
+    def pair(self, table: tuple) -> None:
+        end = self.text.index("=", self.i)
+        key = (*table, *self.split_key(self.text[self.i : end]))
+        self.places.setdefault(key, self.line())
+        self.i = end + 1
+        self.skip(newlines=False)
+        self.value(key)
+
+    @staticmethod
+    def split_key(raw: str) -> tuple:
+        parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s]+)', raw)
+        return tuple(a or b or c for a, b, c in parts)
+
+    def value(self, key: tuple) -> None:
+        text, start = self.text, self.text[self.i]
+        if start == "[":
+            self.array(key)
+        elif start == "{":
+            self.inline_table(key)
+        elif text.startswith(('"""', "'''"), self.i):
+            quote = text[self.i : self.i + 3]
+            self.i = self.close(quote, self.i + 3, escapes=quote == '"""')
+        elif start in "\"'":
+            self.i = self.close(start, self.i + 1, escapes=start == '"')
+        else:
+            found = _SCALAR_END.search(text, self.i)
+            self.i = found.start() if found else len(text)
+
+    def close(self, quote: str, i: int, *, escapes: bool) -> int:
+        """The offset after the string's closing quote (a quote may end a multi-line string
+        with one or two more quotes inside it: \"\"\"\"\")."""
+        while True:
+            if escapes and self.text[i] == "\\":
+                i += 2
+            elif self.text.startswith(quote, i):
+                i += len(quote)
+                while len(quote) == 3 and self.text.startswith(quote[0], i):
+                    i += 1
+                return i
+            else:
+                i += 1
+
+    def array(self, key: tuple) -> None:
+        self.i += 1
+        index = 0
+        while self.skip(newlines=True) < len(self.text) and self.text[self.i] != "]":
+            if self.text[self.i] == ",":
+                self.i += 1
+                index += 1
+                continue
+            self.places.setdefault((*key, index), self.line())
+            self.value((*key, index))
+        self.i += 1
+
+    def inline_table(self, key: tuple) -> None:
+        self.i += 1
+        while self.skip(newlines=True) < len(self.text) and self.text[self.i] != "}":
+            if self.text[self.i] == ",":
+                self.i += 1
+            else:
+                self.pair(key)
+        self.i += 1

@@ -118,3 +118,87 @@ class TestPrompt:
         assert result.exit_code == 0
         assert "1. Representation learning" in result.output
         assert result.output.rstrip().endswith("[PAPER LIST HERE]")
+
+
+# how to break the example, and the line of the example's file the error is then on
+BROKEN = {
+    "syntax": ('email = "ada@example.org"', 'email = "ada@example.org', 8),
+    "unknown key": ("active = true", 'active = true\ncolour = "blue"', 12),
+    "bad value": ('"stat.ML"', '"stat.XX"', 16),
+}
+
+
+class TestCheck:
+    """`subscribers check FILE...`: any file, such as a pull request's, each problem on its
+    line, in plain text or as GitHub's workflow commands."""
+
+    def broken(self, workdir, kind: str):
+        """The example, broken in one way, outside the subscribers folder; and the line."""
+        old, new, line = BROKEN[kind]
+        text = (workdir / "subscribers" / "example.toml").read_text().replace(old, new, 1)
+        path = workdir / "proposed" / "ada.toml"
+        path.parent.mkdir()
+        path.write_text(text)
+        return path, line
+
+    @pytest.mark.parametrize(
+        ("kind", "message"),
+        [
+            ("syntax", "not valid TOML (Illegal character"),
+            ("unknown key", "colour: unknown key"),
+            ("bad value", "categories[1]: 'stat.XX' is not an arXiv category"),
+        ],
+    )
+    def test_text(self, workdir, kind, message):
+        path, line = self.broken(workdir, kind)
+        result = run("subscribers", "check", str(path), "subscribers/example.toml")
+        assert result.exit_code == 1
+        error, ok = result.output.splitlines()
+        assert error.startswith(f"error: proposed/ada.toml:{line}: {message}")
+        assert ok == "ok: subscribers/example.toml"
+
+    @pytest.mark.parametrize("kind", ["syntax", "unknown key", "bad value"])
+    def test_github(self, workdir, kind):
+        path, line = self.broken(workdir, kind)
+        result = run("subscribers", "check", "--format", "github", str(path))
+        assert result.exit_code == 1
+        [command] = result.output.splitlines()
+        assert command.startswith(f"::error file=proposed/ada.toml,line={line}::")
+
+    def test_github_escapes_what_would_end_the_command(self, workdir):
+        path = workdir / "subscribers" / "a,b.toml"
+        path.write_text('name = "A"\nemail = "a@lab.org"\nkeywords = ["x"]\n')
+        result = run("subscribers", "check", "--format", "github", str(path))
+        assert result.output.strip() == (
+            "::error file=subscribers/a%2Cb.toml::(file name): 'a,b' is not a usable id "
+            "(letters, digits, -_.)"
+        )
+
+    def test_a_problem_without_a_line_names_the_file(self, workdir):
+        path = workdir / "subscribers" / "zed.toml"
+        path.write_text('email = "z@lab.org"\nkeywords = ["x"]\n')
+        result = run("subscribers", "check", str(path))
+        assert result.output.strip() == "error: subscribers/zed.toml: name: required but missing"
+        result = run("subscribers", "check", "--format", "github", str(path))
+        assert (
+            result.output.strip() == "::error file=subscribers/zed.toml::name: required but missing"
+        )
+
+    def test_an_address_of_another_subscriber(self, workdir):
+        path = workdir / "bob.toml"
+        path.write_text((workdir / "subscribers" / "example.toml").read_text())
+        result = run("subscribers", "check", str(path))
+        assert result.exit_code == 1
+        assert result.output.strip() == (
+            "error: bob.toml:8: email: 'ada@example.org' is also used by subscribers/example.toml"
+        )
+
+    def test_every_good_file_passes(self, workdir):
+        result = run(
+            "subscribers",
+            "check",
+            "subscribers/example.toml",
+            str(REPO / "subscribers" / "example.toml"),
+        )
+        assert result.exit_code == 0, result.output
+        assert result.output.count("ok: ") == 2

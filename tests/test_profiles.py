@@ -8,7 +8,13 @@ from newsletter.config import Config
 from newsletter.errors import ProfileError, UnknownSubscriber
 from newsletter.models import Paper, Score
 from newsletter.pipeline import scoring_key
-from newsletter.profiles import arxiv_categories, load_profiles, parse_profile
+from newsletter.profiles import (
+    address_book,
+    arxiv_categories,
+    check_file,
+    load_profiles,
+    parse_profile,
+)
 from newsletter.select import select
 from tests.conftest import REPO
 
@@ -193,3 +199,60 @@ class TestValuesThatWouldBreakAMail:
     def test_a_file_name_with_a_newline_is_no_id(self, tmp_path):
         path = write(tmp_path, "ada\n", GOOD)
         assert any("(file name)" in e for e in errors_of(path))
+
+
+class TestLines:
+    """`check_file` puts each problem on the line of the file that holds it."""
+
+    def problems(self, tmp_path, text: str) -> list[tuple[int | None, str]]:
+        return [(p.line, p.message) for p in check_file(write(tmp_path, "ada", text))]
+
+    def test_a_syntax_error_is_on_the_line_tomllib_names(self, tmp_path):
+        text = GOOD.replace('"ada@example.org"', "ada@example.org")
+        [(line, message)] = self.problems(tmp_path, text)
+        assert line == 3 and message.startswith("not valid TOML (Invalid value")
+
+    def test_an_unknown_key_is_on_its_line(self, tmp_path):
+        [(line, message)] = self.problems(tmp_path, GOOD + 'colour = "blue"\n')
+        assert (line, message) == (8, "topics[0].colour: unknown key")
+
+    def test_a_bad_value_is_on_its_line(self, tmp_path):
+        [(line, message)] = self.problems(tmp_path, GOOD.replace("ada@example.org", "ada-at"))
+        assert (line, message) == (3, "email: 'ada-at' is not an email address")
+
+    def test_a_bad_item_of_a_list_is_on_the_item_s_line(self, tmp_path):
+        listed = 'categories = [\n  "cs.LG",  # mine\n  "cs.XX",\n]'
+        [(line, message)] = self.problems(tmp_path, GOOD.replace('categories = ["cs.LG"]', listed))
+        assert (line, message) == (6, "categories[1]: 'cs.XX' is not an arXiv category")
+
+    def test_a_field_of_the_second_topic_after_multiline_strings(self, tmp_path):
+        text = GOOD.replace('relevant = "pruning"', 'relevant = """pruning\nname = "x"\n"""')
+        text += '[[topics]]\nname = "Other"\nrelevant = " "\nirrelevant = 3\n'
+        [(line, message)] = self.problems(tmp_path, text)
+        assert line == 13 and message.startswith("topics[1].irrelevant: Input should be")
+
+    def test_a_wrong_type_and_a_key_left_out(self, tmp_path):
+        text = "max_papers = 'many'\n" + GOOD.replace('name = "Ada Lovelace"\n', "")
+        assert sorted(self.problems(tmp_path, text), key=str) == [
+            (
+                1,
+                "max_papers: Input should be a valid integer, unable to parse string as an integer",
+            ),
+            (None, "name: required but missing"),
+        ]
+
+    def test_a_valid_file_has_no_problem(self, tmp_path):
+        assert check_file(REPO / "subscribers" / "example.toml") == []
+
+    def test_an_address_another_subscriber_has(self, tmp_path):
+        write(tmp_path / "subscribers", "bob", GOOD)
+        emails = address_book(tmp_path / "subscribers")
+        [problem] = check_file(write(tmp_path, "ada", GOOD), emails)
+        assert (problem.line, problem.message) == (
+            3, "email: 'ada@example.org' is also used by subscribers/bob.toml"
+        )  # fmt: skip
+        assert check_file(write(tmp_path, "bob", GOOD), emails) == []  # its own file, proposed
+
+    def test_a_syntax_error_at_the_end_is_on_the_last_line(self, tmp_path):
+        [(line, message)] = self.problems(tmp_path, GOOD + 'irrelevant = """unclosed\n')
+        assert line == 8 and "at end of document" in message

