@@ -15,6 +15,7 @@ from newsletter import render, views
 from newsletter.config import Config
 from newsletter.models import Paper, Pick, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
+from newsletter.templating import TEMPLATES_DIR
 
 DAY = date(2025, 4, 10)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -341,6 +342,34 @@ class TestSizeBudget:
         assert "Sparse experts route tokens" not in last
         assert "more picks, by title" in html
         assert "@media (prefers-color-scheme: dark)" in html
+
+    @staticmethod
+    def as_tracked(html: str) -> str:
+        """The HTML as SendGrid's click tracking sends it: each web link a 150-character
+        redirect, and an open-tracking image before </body>."""
+        redirect = "https://u1234567.ct.sendgrid.net/ls/click?upn=".ljust(150, "x")
+        pixel = f'<img src="{redirect}" alt="" width="1" height="1" border="0" style="height:1px'
+        pixel += ' !important;width:1px !important;border-width:0 !important;margin:0;padding:0">'
+        rewritten = re.sub(r'href="(?!#|mailto:)[^"]*"', f'href="{redirect}"', html)
+        return rewritten.replace("</body>", pixel + "</body>")
+
+    @pytest.mark.parametrize("tracking", [False, True])
+    def test_55_papers_stay_under_gmails_clip_as_received(self, profile, config, tracking):
+        config.sendgrid.click_tracking = tracking
+        prompt = (TEMPLATES_DIR / "selection_prompt.j2").read_text() * 2
+        html = render_it(make_selection(55, abstract=self.LONG), profile, config, prompt).html
+        received = self.as_tracked(html) if tracking else html
+        assert len(received.encode("utf-8")) < 102_400
+        assert len(received.encode("utf-8")) > 95_000  # the room is used
+        assert "Unsubscribe" in received[-3000:]
+
+    def test_tracked_links_cost_abstracts(self, profile, config):
+        untracked = render_it(make_selection(55, abstract=self.LONG), profile, config).html
+        config.sendgrid.click_tracking = True
+        tracked = render_it(make_selection(55, abstract=self.LONG), profile, config).html
+        assert tracked.count("[shortened]") + tracked.count('class="more-row"') > (
+            untracked.count("[shortened]") + untracked.count('class="more-row"')
+        )
 
     def test_the_budget_is_used_not_wasted(self, profile, config):
         html = render_it(make_selection(60, abstract=self.LONG), profile, config).html
