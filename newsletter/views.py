@@ -334,13 +334,14 @@ def prompt_context(models: list[str], text: str, *, local: bool) -> dict[str, An
 
 def reflowed(text: str) -> list[list[str]]:
     """The prompt as paragraphs of lines, for a page that wraps lines itself: the prompt's
-    hard line breaks are joined, except before a list item, a heading or a JSON example."""
+    hard line breaks are joined, except around a heading and before a list item or a JSON
+    example."""
     paragraphs = []
     for block in re.split(r"\n\s*\n", text.strip()):
         lines: list[str] = []
         for line in block.splitlines():
             line = line.strip()
-            if lines and line and not _LINE_START.match(line):
+            if lines and line and not _LINE_START.match(line) and lines[-1][0] != "#":
                 lines[-1] += " " + line
             elif line:
                 lines.append(line)

@@ -254,12 +254,20 @@ class TestReadableText:
             assert "\\textbf" not in part and "\\emph" not in part and "mathcal" not in part
 
     def test_the_prompt_is_shown_in_full_with_its_lines_reflowed(self, profile, config):
-        prompt = "Read each paper\nand judge it.\n\n## Scoring\n- one\n  continued\n- two"
+        prompt = (
+            "Read each paper\nand judge it.\n\n## Scoring\nBy topic:\n- one\n  continued\n- two"
+        )
         html = render_it(make_selection(1), profile, config, prompt=prompt).html
         assert "<details" not in html and "<summary" not in html and "<pre" not in html
         box = html[html.index('class="prompt-box"') : html.index("You receive this")]
         lines = re.findall(r"<div>([^<]*)</div>", box)
-        assert lines == ["Read each paper and judge it.", "## Scoring", "- one continued", "- two"]
+        assert lines == [
+            "Read each paper and judge it.",
+            "## Scoring",
+            "By topic:",
+            "- one continued",
+            "- two",
+        ]
 
 
 class TestLayout:
