@@ -131,13 +131,13 @@ FALLBACKS = {
         "inline styles; inline styles never use it"
     ),
     "css-padding": (
-        "Outlook for Windows pads table cells only: there the cards' and the header's inner "
-        "padding is lost and their text sits at the box's edge, inside the page column's own "
-        "padding (a table cell, which it keeps)"
+        "Outlook for Windows pads table cells only: the header and the cards are one-cell "
+        "tables, padded there too; the boxes inside a card (why it's here, the prompt, the "
+        "badges and buttons) lose their padding there and sit tighter"
     ),
     "css-border": (
-        "Outlook for Windows may drop borders on <div>: the cards then show as white boxes on "
-        "the grey page, and the author-match card still carries its ★ label"
+        "the cards' borders are on table cells, which Outlook for Windows draws; the rules "
+        "of the notes and buttons inside, on div and a, may be dropped there"
     ),
     "css-border-radius": "square corners in Outlook for Windows",
     "css-margin": (
