@@ -1,9 +1,10 @@
 """Render a realistic sample digest and screenshot it in headless Chromium.
 
-    .venv/bin/python bench/screenshots.py [--out DIR] [--papers N]
+    .venv/bin/python bench/screenshots.py [--out DIR] [--papers N] [--local]
 
 Writes digest.html and four PNGs to DIR (default $TMPDIR/newsletter-screenshots): phone
-(375 px) and desktop (800 px) wide, each in light and dark mode. The papers are invented.
+(375 px) and desktop (800 px) wide, each in light and dark mode. The papers are invented; one
+title carries TeX as arXiv sends it. --local: as scored by the local keyword scorer.
 tests/test_render.py uses `sample_email` and `screenshot_all` from here.
 """
 
@@ -65,7 +66,7 @@ PAPERS = [
         10,
     ),
     (
-        "Low-Rank Adapters Provably Recover Sparse Features in Two-Layer Networks",
+        r"Low-Rank Adapters Provably Recover $k$-Sparse Features in \emph{Two-Layer} Networks",
         "Sofia Martínez, Jae-won Park, Oliver Grant",
         "Parameter-efficient fine-tuning methods such as LoRA update a pretrained network "
         "through a low-rank correction, yet why such corrections suffice in practice remains "
@@ -184,10 +185,11 @@ Relevance and novelty are two independent axes, each from 1 to 10.
 """
 
 
-def sample_email(count: int = 12) -> Email:
-    return render_email(
-        sample_selection(count), sample_profile(), sample_config(), prompt_text=SAMPLE_PROMPT
-    )
+def sample_email(count: int = 12, *, local: bool = False) -> Email:
+    selection = sample_selection(count)
+    if local:
+        selection.usage = {}  # the local scorer spends nothing
+    return render_email(selection, sample_profile(), sample_config(), prompt_text=SAMPLE_PROMPT)
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -251,10 +253,11 @@ def main() -> None:
     default_out = Path(tempfile.gettempdir()) / "newsletter-screenshots"
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--papers", type=int, default=5)
+    parser.add_argument("--local", action="store_true", help="scored by the local scorer")
     args = parser.parse_args()
     if not shutil.which(CHROMIUM):
         sys.exit(f"{CHROMIUM} not found: apt-get install chromium")
-    email = sample_email(args.papers)
+    email = sample_email(args.papers, local=args.local)
     print(f"subject: {email.subject}\nhtml: {len(email.html.encode()):,} bytes")
     for png in screenshot_all(email.html, args.out):
         width, height = png_size(png)

@@ -85,6 +85,9 @@ class SendgridConfig(_Strict):
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
     send_empty: bool = False
+    # Off: every mail asks SendGrid not to rewrite its links nor add an open-tracking image,
+    # whatever the account's settings; on, the HTML budget leaves room for the longer links.
+    click_tracking: bool = False
 
     def unsubscribe_url_for(self, subscriber_id: str, email: str) -> str | None:
         """`unsubscribe_url` with its `{token}` filled in: a one-click POST (RFC 8058) carries

@@ -31,7 +31,19 @@ from urllib.error import URLError
 
 import sendgrid
 from python_http_client.exceptions import HTTPError
-from sendgrid.helpers.mail import Asm, Category, CustomArg, From, GroupId, Header, Mail, To
+from sendgrid.helpers.mail import (
+    Asm,
+    Category,
+    ClickTracking,
+    CustomArg,
+    From,
+    GroupId,
+    Header,
+    Mail,
+    OpenTracking,
+    To,
+    TrackingSettings,
+)
 
 from newsletter.config import SendgridConfig
 from newsletter.errors import CredentialsRejected, DeliveryError, StoreError
@@ -111,7 +123,18 @@ def build_payload(email: Email, env: Envelope, config: SendgridConfig) -> dict:
         mail.add_custom_arg(CustomArg(key, value))
     if config.unsubscribe_group_id is not None:
         mail.asm = Asm(GroupId(config.unsubscribe_group_id))
+    mail.tracking_settings = tracking_settings(config.click_tracking)
     return mail.get()
+
+
+def tracking_settings(enabled: bool) -> TrackingSettings:
+    """Click and open tracking as the operator chose, overriding the account's settings:
+    rewritten links lengthen the email past Gmail's clipping size (render.py budgets for
+    them only when they are on)."""
+    return TrackingSettings(
+        click_tracking=ClickTracking(enable=enabled, enable_text=enabled),
+        open_tracking=OpenTracking(enable=enabled),
+    )
 
 
 def categories(env: Envelope) -> list[str]:

@@ -10,11 +10,17 @@ The RSS keeps `new` and `cross` items and drops replacements (`replace`, `replac
 a digest is about papers announced for the first time. The day is the listing's own
 `pubDate`, never the machine's clock. A listing without items is a normal day (weekend or
 holiday); a body that is not a complete RSS document is an error, never an empty day.
+
+Titles, authors and abstracts come out the same from the RSS and the API. The RSS description
+is plain text, not HTML: arXiv writes `arXiv:ID Announce Type: new \nAbstract: ` and the
+abstract as submitted, XML-escaped once, so after XML decoding a `<`, `>` or `&` in it is the
+author's (`k<n`, `<EOS>`) and is kept. Only whitespace is collapsed. Titles and abstracts keep
+their LaTeX as submitted: the model reads it (see `newsletter.text`), and the views convert
+it for the reader. Author names are converted here, since followed authors are matched on them.
 """
 
 from __future__ import annotations
 
-import html
 import http.client
 import logging
 import re
@@ -63,8 +69,6 @@ _DESCRIPTION = re.compile(
 _VERSIONED_ID = re.compile(
     r"(?P<id>(?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))v(?P<v>\d+)"
 )
-_TAG = re.compile(r"<(?:/?([A-Za-z][\w:-]*)(?:\s[^<>]*)?/?|!--.*?--)>", re.DOTALL)
-_BLOCK_TAGS = {"p", "br", "div", "li", "ul", "ol", "tr", "td", "blockquote", "pre", "hr"}
 _NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$", re.IGNORECASE)
 # where names part: a comma or "and", but not inside an affiliation "(Physics and Astronomy, UCL)"
 _SEPARATOR = re.compile(r",?\s+and\s+|,|[()]")
@@ -79,16 +83,6 @@ class _BadFeed(Exception):
 
 def normalise_space(text: str) -> str:
     return " ".join(text.split())
-
-
-def clean_abstract(text: str) -> str:
-    """HTML fragment -> plain text: tags removed, entities decoded, whitespace collapsed."""
-    return normalise_space(html.unescape(_TAG.sub(_tag_gap, text)))
-
-
-def _tag_gap(tag: re.Match[str]) -> str:
-    """Block tags separate words (`a<br>b`); inline tags sit inside them (`<i>a</i>,`)."""
-    return " " if (tag[1] or "").lower() in _BLOCK_TAGS else ""
 
 
 def author_name(name: str) -> str:
@@ -151,7 +145,7 @@ def _item_paper(item: ET.Element) -> Paper | None:
         id=pid,
         title=normalise_space(item.findtext("title") or ""),
         authors=split_authors(item.findtext(f"{DC_NS}creator") or ""),
-        abstract=clean_abstract(abstract),
+        abstract=normalise_space(abstract),
         categories=tuple(categories),
         primary_category=categories[0] if categories else "",
         announce_type=kind,

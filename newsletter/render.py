@@ -14,13 +14,17 @@ attributes, which views.safe_url keeps out of links), so the cards are rendered 
 first and fitted into the bytes the rest of the page leaves: the lowest-ranked papers lose their
 abstract text first, then all but their title. Everything interpolated is escaped; links keep
 only http(s).
+
+The bytes counted are those Gmail receives. With `[sendgrid] click_tracking` on, SendGrid
+rewrites every web link through its redirector and adds an open-tracking image, so each link
+is counted at the length of a tracked link (`TRACKED_LINK_CHARS`) and the image is set aside.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -47,6 +51,11 @@ _JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 # A line break (and its indentation) touching a tag or a block tag is layout, not content.
 _LAYOUT_BREAK = re.compile(r"(?:(?<=>)|(?<=%\}))\n[ \t]*|\n[ \t]*(?=<|\{%)")
 _STYLE_ATTR = re.compile(r'style="[^"]*"')
+# Click tracking rewrites every link but in-page anchors and mailto: to a redirect about this
+# long; open tracking adds an image tag about this long.
+TRACKED_LINK_CHARS = 150
+OPEN_PIXEL_BYTES = 500
+_TRACKED_HREF = re.compile(r'href="(?!#|mailto:)([^"]*)"')
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -114,6 +123,15 @@ def nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def tracked_bytes(text: str) -> int:
+    """The bytes of `text` once click tracking has rewritten its links."""
+    growth = sum(max(0, TRACKED_LINK_CHARS - len(m[1])) for m in _TRACKED_HREF.finditer(text))
+    return nbytes(text) + growth
+
+
+Measure = Callable[[str], int]
+
+
 def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str:
     return render_template(
         "digest.mjml.j2",
@@ -146,8 +164,9 @@ class Cards:
     card whole ("full"), shortened ("short"), or as a title-only row at the end ("title",
     then out of the contents). Each piece is rendered once, when first needed."""
 
-    def __init__(self, papers: list[PaperView]):
+    def __init__(self, papers: list[PaperView], measure: Measure = nbytes):
         self.papers = papers
+        self.measure = measure
         self._html: dict[tuple[int, str], str] = {}
         self._frames: dict[tuple[int, int], tuple[str, str, str, str, str]] = {}
 
@@ -167,8 +186,8 @@ class Cards:
     def size(self, i: int, form: str) -> int:
         """The bytes paper i adds to the page in `form`: its card and its line in the
         contents, or its title-only row."""
-        size = nbytes(self.html(i, form))
-        return size if form == "title" else size + nbytes(self.html(i, "toc"))
+        size = self.measure(self.html(i, form))
+        return size if form == "title" else size + self.measure(self.html(i, "toc"))
 
     def frame(self, titles: int, omitted: int = 0) -> tuple[str, str, str, str, str]:
         """What goes around the pieces: the contents' opening, its line pointing to the
@@ -185,7 +204,7 @@ class Cards:
         return self._frames[key]
 
     def frame_size(self, titles: int, omitted: int = 0) -> int:
-        return sum(map(nbytes, self.frame(titles, omitted)))
+        return sum(map(self.measure, self.frame(titles, omitted)))
 
     def join(self, forms: list[str], omitted: int = 0) -> tuple[str, str]:
         """The table of contents and the cards, for the given form of each card."""
@@ -232,19 +251,20 @@ def fit_cards(cards: Cards, room: int | None) -> tuple[str, str]:
     return cards.join(forms, n - len(forms))
 
 
-def render_html(digest: Digest, max_bytes: int | None) -> str:
-    """The digest's HTML in at most `max_bytes` (UTF-8; None: no limit), unless the rest of
-    the page alone is over.
+def render_html(digest: Digest, max_bytes: int | None, *, tracked: bool = False) -> str:
+    """The digest's HTML in at most `max_bytes` (UTF-8; None: no limit) as it reaches the
+    inbox, with its links rewritten when `tracked`, unless the rest of the page alone is over.
 
     MJML copies the HTML inside mj-text through unchanged, so the page's bytes are those of
     the page without contents or cards, plus those of the pieces put in it.
     """
     if not digest.papers:
         return to_html(render_mjml(digest))
+    measure = tracked_bytes if tracked else nbytes
     room = None
     if max_bytes is not None:
-        room = max_bytes - nbytes(to_html(render_mjml(digest)))
-    return to_html(render_mjml(digest, *fit_cards(Cards(digest.papers), room)))
+        room = max_bytes - measure(to_html(render_mjml(digest))) - OPEN_PIXEL_BYTES * tracked
+    return to_html(render_mjml(digest, *fit_cards(Cards(digest.papers, measure), room)))
 
 
 def render_text(digest: Digest) -> str:
@@ -272,6 +292,8 @@ def render_email(
     return Email(
         subject=digest.subject,
         preheader=digest.preheader,
-        html=render_html(digest, config.output.max_html_bytes),
+        html=render_html(
+            digest, config.output.max_html_bytes, tracked=config.sendgrid.click_tracking
+        ),
         text=render_text(digest),
     )

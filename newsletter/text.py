@@ -11,6 +11,15 @@ not LaTeX at all: what plain text means is kept as written.
 - math keeps its letters: `\\mathcal{O}` is `O`, not a script capital, and `n^2` stays `n^2`.
 
 Whitespace is left as it comes; callers collapse it where they want one line.
+
+What is converted, and what is not: the store and the model keep the text as arXiv publishes
+it, LaTeX and all. Models read LaTeX fluently, and the conversion loses what math says
+(`$\\mathcal{O}(n^2)$` becomes `O(n^2)`, `$x_{ij}$` loses its grouping, `\\cite{}` a mark), so
+the model judges the paper the authors wrote; the stored text stays what the RSS and the API
+both give (the fetch tests check they agree), and a better conversion later needs no refetch.
+What a person reads is converted, with this one function: the email's HTML and text parts and
+the archive (`newsletter.views.clean`), and author names, at fetch, since followed authors are
+matched against them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """The digest as the templates show it: one subscriber's Selection turned into plain values.
 
-Text is cleaned of the line breaks and control characters feeds keep, scores are graded into
-badge levels, links keep only http(s), author lists are cut and followed authors marked, and
-the token table is formatted. Nothing here is escaped: the templates escape every value they
-write.
+Text is cleaned of the line breaks and control characters feeds keep and its LaTeX turned into
+text (`newsletter.text`), scores are graded into badge levels, links keep only http(s), author
+lists are cut and followed authors marked, and the token table is formatted. Nothing here is
+escaped: the templates escape every value they write.
+
+What the digest says about scoring is what happened: when the local keyword scorer judged the
+papers (a Selection that spent nothing: no usage), it is named, no model or price is, no cost
+table is shown, and no novelty, which keywords cannot judge.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from newsletter.models import Pick, Selection, Usage
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
+from newsletter.text import latex_to_text
 
 MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
 SHOWN_AUTHORS = 6
@@ -35,6 +40,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TABS_AND_BREAKS = str.maketrans("", "", "\t\r\n")
 # What a link keeps as it is: printable ASCII but the backslash, which mjml2html doubles.
 _URL_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "\\")
+# A prompt line that starts a line of its own when the prompt is reflowed for narrow screens.
+_LINE_START = re.compile(r"^(?:[-*•] |#|\d+[.)] |[{\[])")
 
 
 @dataclass(slots=True)
@@ -60,7 +67,7 @@ class PaperView:
     abstract: str
     comment: str
     relevance: int
-    novelty: int
+    novelty: int | None  # None: nothing judged it (the local scorer)
     r_level: str
     n_level: str
     author_match: bool
@@ -109,9 +116,16 @@ def safe_url(url: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Feeds keep line breaks and indentation inside titles and abstracts: one line, with
-    single spaces, and no control characters."""
-    return " ".join(_NOT_XML.sub("", text).split())
+    """Text as a reader sees it: LaTeX converted (`Schr{\\"o}dinger` -> `Schrödinger`), and on
+    one line with single spaces, no control characters (feeds keep line breaks and indentation
+    inside titles and abstracts)."""
+    return " ".join(latex_to_text(_NOT_XML.sub("", text)).split())
+
+
+def scored_locally(selection: Selection) -> bool:
+    """Whether the local keyword scorer judged the papers: it spends nothing, so the
+    Selection carries no usage (a model's carries the requests it made)."""
+    return all(u.model == "local" for u in selection.usage.values())
 
 
 def long_date(day: date) -> str:
@@ -157,7 +171,9 @@ def author_list(
     return tuple(authors), et_al
 
 
-def paper_view(n: int, pick: Pick, follows: Callable[[str], bool]) -> PaperView:
+def paper_view(
+    n: int, pick: Pick, follows: Callable[[str], bool], *, novelty: bool = True
+) -> PaperView:
     paper, score = pick.paper, pick.score
     authors, et_al = author_list(paper.authors, follows)
     comment = clean(score.comment)
@@ -177,9 +193,9 @@ def paper_view(n: int, pick: Pick, follows: Callable[[str], bool]) -> PaperView:
         abstract=clean(paper.abstract),
         comment=comment,
         relevance=score.relevance,
-        novelty=score.novelty,
+        novelty=score.novelty if novelty else None,
         r_level=level(score.relevance),
-        n_level=level(score.novelty),
+        n_level=level(score.novelty) if novelty else "",
         author_match=pick.author_match,
     )
 
@@ -274,8 +290,8 @@ def build_digest(
     unsubscribe link belong to the reader's inbox."""
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
-    papers = [paper_view(i, p, follows) for i, p in enumerate(picks, 1)]
-    models = list(selection.usage) or [profile.model or config.llm.model]
+    local = scored_locally(selection)
+    papers = [paper_view(i, p, follows, novelty=not local) for i, p in enumerate(picks, 1)]
     unscored = len(selection.unscored)
     view = safe_url(view_url) if view_url else "#"
     view = "" if view == "#" else view  # no link rather than a dead one
@@ -293,16 +309,45 @@ def build_digest(
                 else ""
             ),
         },
-        prompt={
-            "intro": (
-                f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)}) read "
-                "each paper's title and abstract with the prompt below and scored relevance and "
-                "novelty from 1 to 10. Papers by authors you follow are always included."
-            ),
-            "text": prompt_text,
-        },
+        prompt=prompt_context(list(selection.usage), prompt_text, local=local),
         footer=footer_context(selection, profile, config) if inbox else {},
     )
+
+
+def prompt_context(models: list[str], text: str, *, local: bool) -> dict[str, Any]:
+    """How the papers were chosen. The local scorer used no prompt: none is shown."""
+    followed = "Papers by authors you follow are always included."
+    if local:
+        intro = (
+            "The local keyword scorer matched your profile's keywords and topics against each "
+            "paper's title and abstract and scored relevance from 1 to 10; no model read them "
+            f"and novelty was not judged. {followed}"
+        )
+        return {"intro": intro, "text": "", "lines": []}
+    intro = (
+        f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)}) read each "
+        "paper's title and abstract with the prompt below and scored relevance and novelty "
+        f"from 1 to 10. {followed}"
+    )
+    return {"intro": intro, "text": text, "lines": reflowed(text)}
+
+
+def reflowed(text: str) -> list[list[str]]:
+    """The prompt as paragraphs of lines, for a page that wraps lines itself: the prompt's
+    hard line breaks are joined, except around a heading and before a list item or a JSON
+    example."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines: list[str] = []
+        for line in block.splitlines():
+            line = line.strip()
+            if lines and line and not _LINE_START.match(line) and lines[-1][0] != "#":
+                lines[-1] += " " + line
+            elif line:
+                lines.append(line)
+        if lines:
+            paragraphs.append(lines)
+    return paragraphs
 
 
 def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, str]:

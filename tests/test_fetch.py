@@ -14,11 +14,12 @@ import pytest
 from newsletter import fetch
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError
-from newsletter.models import Listing
+from newsletter.models import Listing, Paper
 from tests.fakes.arxiv import paper, rss_document
 
 DAY = date(2025, 4, 10)
 CATS = ["cs.LG", "stat.ML"]
+DATA = Path(__file__).parent / "data"
 
 
 def day_papers() -> list[dict]:
@@ -28,7 +29,7 @@ def day_papers() -> list[dict]:
             version=2,
             title="Sparse  Mixtures of\n   Experts at Scale",
             authors=["Ana García", "Bo Chen", "Martin Luther King, Jr.", 'J\\"urgen M\\"uller'],
-            abstract="We route tokens <i>sparsely</i>.\n  Costs drop by 3&times; &amp; more.",
+            abstract="For k<n and m>2, the <EOS> marker\n  costs 3x & more.",
             categories=["cs.LG", "cs.AI"],
         ),
         paper("2504.07002", categories=["stat.ML", "cs.LG"], authors=["Solo Author"]),
@@ -60,7 +61,7 @@ def test_a_normal_day(arxiv_server, arxiv_config) -> None:
     assert first.version == 2
     assert first.title == "Sparse Mixtures of Experts at Scale"
     assert first.authors == ("Ana García", "Bo Chen", "Martin Luther King, Jr.", "Jürgen Müller")
-    assert first.abstract == "We route tokens sparsely. Costs drop by 3× & more."
+    assert first.abstract == "For k<n and m>2, the <EOS> marker costs 3x & more."
     assert first.categories == ("cs.LG", "cs.AI")
     assert first.primary_category == "cs.LG"
     assert listing.papers[1].authors == ("Solo Author",)
@@ -400,3 +401,67 @@ def test_a_huge_author_list_splits_in_linear_time() -> None:
     names = fetch.split_authors(creator)
     assert len(names) == 20_001 and names[-1] == "Last One"
     assert time.perf_counter() - started < 2.0
+
+
+# -- real formats: the same day as the RSS and as the API serve it --------------------------
+
+# tests/data holds the day in arXiv's own formats: RSS 2.0 as its feed generator writes it (new,
+# cross, replace, replace-cross) and Atom as the API answers, with TeX in titles, authors and
+# abstracts, `<`, `>` and `&` in abstracts, and abstracts that span lines.
+REAL_DAY = [
+    Paper(
+        id="2504.07001",
+        title=(
+            r"Schr{\"o}dinger Bridges with \textbf{Adaptive} Step Sizes in"
+            r" $\mathcal{O}(n^2)$ Time"
+        ),
+        authors=("Ana García", "Bo Chen", "Martin Luther King, Jr.", "Jürgen Müller"),
+        abstract=(
+            r"We study Schr\"odinger bridges for sampling when the step count satisfies k<n and"
+            r" m>2, and show that \textbf{adaptability} of the step size costs"
+            r" $\mathcal{O}(n^2)$ work. Sequence models emit the <EOS> marker at the end; we"
+            r" keep it & its score. Results hold for 95% of runs \emph{without} tuning,"
+            r" e.g.~on A&B tests."
+        ),
+        categories=("cs.LG", "cs.AI"),
+        primary_category="cs.LG",
+    ),
+    Paper(
+        id="2504.07002",
+        title="Calibrated Conformal Sets for Streaming Data",
+        authors=("Françoise Dupont",),
+        abstract=(
+            r"Conformal prediction gives sets with coverage 1-\alpha. We extend it to streams"
+            " whose distribution drifts, with sets that stay calibrated when p < 0.05."
+        ),
+        categories=("stat.ML", "cs.LG"),
+        primary_category="stat.ML",
+    ),
+    Paper(
+        id="2504.07003",
+        title="Vision Transformers Read <b>Bold</b> Text",
+        authors=("Ada Lovelace", "Alan Turing"),
+        abstract="HTML-looking text such as <br> and <i>x</i> is the authors' own.",
+        categories=("cs.CV", "cs.LG"),
+        primary_category="cs.CV",
+        announce_type="cross",
+    ),
+]
+
+
+def test_real_rss_keeps_every_field_as_submitted(arxiv_server, arxiv_config) -> None:
+    arxiv_server.rss_body = (DATA / "arxiv-rss-2025-04-10.xml").read_bytes()
+    listing = fetch.fetch_rss(arxiv_config, CATS)
+
+    assert listing.day == DAY
+    assert (listing.listed, listing.new, listing.cross, listing.dropped) == (5, 2, 1, 2)
+    assert listing.papers == REAL_DAY
+
+
+def test_real_api_answer_gives_the_same_papers_as_the_rss(arxiv_server, arxiv_config) -> None:
+    arxiv_server.rss_body = (DATA / "arxiv-rss-2025-04-10.xml").read_bytes()
+    arxiv_server.api_body = (DATA / "arxiv-api-2025-04-10.xml").read_bytes()
+    from_rss = fetch.fetch_rss(arxiv_config, CATS).papers
+    from_api = fetch.fetch_backfill(arxiv_config, CATS, DAY).papers
+
+    assert from_api == REAL_DAY == from_rss

@@ -15,6 +15,7 @@ from newsletter import render, views
 from newsletter.config import Config
 from newsletter.models import Paper, Pick, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
+from newsletter.templating import TEMPLATES_DIR
 
 DAY = date(2025, 4, 10)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -153,11 +154,11 @@ def test_author_matches_come_first_and_are_marked(profile, config):
     hopper = replace(selection.picks[2].paper, authors=("Alan Turing", "Grace Hopper"))
     selection.picks[2] = Pick(hopper, Score(hopper.id, 10, 10, "Author match"), author_match=True)
     email = render_it(selection, profile, config)
-    cards = re.findall(r'id="paper-(\d+)"', email.html)
-    first = email.html.index('id="paper-1"')
+    cards = re.findall(r'name="paper-(\d+)"', email.html)
+    first = email.html.index('name="paper-1"')
     assert cards == ["1", "2", "3", "4"]
     assert email.html.index("Paper number 2", first) < email.html.index("Paper number 0", first)
-    assert "★ Author match" in email.html
+    assert "★\xa0Author match" in email.html  # the star keeps to its word
     assert re.search(r'class="me"[^>]*>Grace Hopper<', email.html)
     assert email.text.index("Paper number 2") < email.text.index("Paper number 0")
 
@@ -193,10 +194,80 @@ class TestCostTable:
         assert "All models" in email.html and "32,331" in email.html
         assert "cost cap reached" in email.html and "cost cap reached" in email.text
 
+    def test_a_model_digest_says_which_model_read_the_papers(self, profile, config):
+        email = render_it(make_selection(2), profile, config)
+        for part in (email.html, email.text):
+            assert "The model (gpt-4o-mini) read" in part and "Novelty 7" in part
+            assert "local keyword scorer" not in part
+
     def test_cost_format(self):
         assert views.format_cost(None) == "price unknown"
         assert views.format_cost(0.15) == "$0.1500"
         assert views.format_cost(1234.5) == "$1,234.50"
+
+
+class TestLocalScorer:
+    """Scored by the local keyword scorer: nothing spent, no model asked, no novelty judged."""
+
+    @pytest.fixture
+    def email(self, profile, config):
+        selection = make_selection(3)
+        selection.usage = {}  # what the pipeline gives a selection that spent nothing
+        return render_it(selection, profile, config)
+
+    def test_it_names_what_scored_the_papers(self, email):
+        for part in (email.html, email.text):
+            assert "The local keyword scorer matched your profile" in part
+
+    def test_no_model_price_or_cost_table(self, email, config):
+        for part in (email.html, email.text):
+            for word in (config.llm.model, "gpt", "$", "price", "cost", "Cost", "COST", "tokens"):
+                assert word not in part
+
+    def test_no_novelty_that_nothing_judged(self, email):
+        for part in (email.html, email.text):
+            assert "Relevance 9" in part
+            assert "Novelty" not in part and "novelty 7" not in part and "N7" not in part
+        assert re.search(r">R9</span>", email.html)
+
+    def test_no_prompt_that_nothing_read(self, email):
+        assert "PROMPT-TEXT" not in email.html and "PROMPT-TEXT" not in email.text
+
+
+class TestReadableText:
+    def test_latex_in_titles_abstracts_and_comments_reads_as_text(self, profile, config):
+        selection = make_selection(1)
+        paper = replace(
+            selection.picks[0].paper,
+            title=r"Schr{\"o}dinger Bridges in $\mathcal{O}(n^2)$",
+            abstract=r"We show \textbf{adaptability} for k<n & 95% of runs.",
+        )
+        comment = r"Matches \emph{sparsity}."
+        selection.picks[0] = Pick(paper, Score(paper.id, 9, 7, comment))
+        email = render_it(selection, profile, config)
+        for part in (email.html, email.text, email.preheader):
+            assert "Schrödinger Bridges in O(n^2)" in part
+        assert "We show adaptability for k&lt;n &amp; 95% of runs." in email.html
+        assert "We show adaptability for k<n & 95% of runs." in email.text
+        assert "Matches sparsity." in email.html and "Matches sparsity." in email.text
+        for part in (email.html, email.text):
+            assert "\\textbf" not in part and "\\emph" not in part and "mathcal" not in part
+
+    def test_the_prompt_is_shown_in_full_with_its_lines_reflowed(self, profile, config):
+        prompt = (
+            "Read each paper\nand judge it.\n\n## Scoring\nBy topic:\n- one\n  continued\n- two"
+        )
+        html = render_it(make_selection(1), profile, config, prompt=prompt).html
+        assert "<details" not in html and "<summary" not in html and "<pre" not in html
+        box = html[html.index('class="prompt-box"') : html.index("You receive this")]
+        lines = re.findall(r"<div>([^<]*)</div>", box)
+        assert lines == [
+            "Read each paper and judge it.",
+            "## Scoring",
+            "By topic:",
+            "- one continued",
+            "- two",
+        ]
 
 
 class TestLayout:
@@ -206,7 +277,7 @@ class TestLayout:
         assert html.index("Paper number 2 on sparse experts</a>") < prompt
         assert html.rindex("What this digest cost") < prompt
         assert prompt < html.index("You receive this because")
-        assert re.search(r"<details[^>]*><summary[^>]*>[^<]+</summary><pre", html)
+        assert 'class="prompt-box"' in html[:prompt]
 
     def test_footer_links(self, profile, config):
         config.output.profile_help_url = "https://example.org/help"
@@ -237,13 +308,13 @@ class TestLayout:
         html = render_it(make_selection(2), profile, config).html
         assert "@media (prefers-color-scheme: dark)" in html
         assert "@media only screen and (max-width: 480px)" in html
-        assert re.search(r'class="card" id="paper-1" style="background-color:#fff;', html)
+        assert re.search(r'class="card" style="background-color:#fff;', html)
         assert re.search(r'class="pill r-hi" style="[^"]*background-color:#4338ca', html)
 
     def test_table_of_contents_links_to_each_paper(self, profile, config):
         html = render_it(make_selection(3), profile, config).html
         for n in (1, 2, 3):
-            assert f'href="#paper-{n}"' in html and f'id="paper-{n}"' in html
+            assert f'href="#paper-{n}"' in html and f'name="paper-{n}"' in html
 
     def test_text_part_has_every_title_id_and_comment(self, profile, config):
         selection = make_selection(7)
@@ -271,14 +342,42 @@ class TestSizeBudget:
         assert len(html.encode("utf-8")) <= 100_000
         assert "You receive this because" in html and "Unsubscribe" in html
         assert "PROMPT-TEXT" in html
-        top = html[html.index('id="paper-1"') : html.index('id="paper-2"')]
+        top = html[html.index('name="paper-1"') : html.index('name="paper-2"')]
         assert self.LONG.strip() in top and "[shortened]" not in top
-        last = html[html.index('id="paper-60"') :]
-        assert 'class="more-row"' in html[html.index('id="paper-60"') - 200 :]
+        last = html[html.index('name="paper-60"') :]
+        assert 'class="more-row"' in html[html.index('name="paper-60"') - 200 :]
         assert "Paper number 59 on sparse experts" in last
         assert "Sparse experts route tokens" not in last
         assert "more picks, by title" in html
         assert "@media (prefers-color-scheme: dark)" in html
+
+    @staticmethod
+    def as_tracked(html: str) -> str:
+        """The HTML as SendGrid's click tracking sends it: each web link a 150-character
+        redirect, and an open-tracking image before </body>."""
+        redirect = "https://u1234567.ct.sendgrid.net/ls/click?upn=".ljust(150, "x")
+        pixel = f'<img src="{redirect}" alt="" width="1" height="1" border="0" style="height:1px'
+        pixel += ' !important;width:1px !important;border-width:0 !important;margin:0;padding:0">'
+        rewritten = re.sub(r'href="(?!#|mailto:)[^"]*"', f'href="{redirect}"', html)
+        return rewritten.replace("</body>", pixel + "</body>")
+
+    @pytest.mark.parametrize("tracking", [False, True])
+    def test_55_papers_stay_under_gmails_clip_as_received(self, profile, config, tracking):
+        config.sendgrid.click_tracking = tracking
+        prompt = (TEMPLATES_DIR / "selection_prompt.j2").read_text() * 2
+        html = render_it(make_selection(55, abstract=self.LONG), profile, config, prompt).html
+        received = self.as_tracked(html) if tracking else html
+        assert len(received.encode("utf-8")) < 102_400
+        assert len(received.encode("utf-8")) > 95_000  # the room is used
+        assert "Unsubscribe" in received[-3000:]
+
+    def test_tracked_links_cost_abstracts(self, profile, config):
+        untracked = render_it(make_selection(55, abstract=self.LONG), profile, config).html
+        config.sendgrid.click_tracking = True
+        tracked = render_it(make_selection(55, abstract=self.LONG), profile, config).html
+        assert tracked.count("[shortened]") + tracked.count('class="more-row"') > (
+            untracked.count("[shortened]") + untracked.count('class="more-row"')
+        )
 
     def test_the_budget_is_used_not_wasted(self, profile, config):
         html = render_it(make_selection(60, abstract=self.LONG), profile, config).html
@@ -291,7 +390,7 @@ class TestSizeBudget:
         config.output.max_html_bytes = whole - 3_000
         html = render_it(selection, profile, config).html
         assert len(html.encode()) <= whole - 3_000
-        assert "[shortened]" in html[html.index('id="paper-30"') :]
+        assert "[shortened]" in html[html.index('name="paper-30"') :]
         assert 'class="more-row"' not in html
 
     def test_hundreds_of_papers_still_keep_the_footer(self, profile, config):
@@ -375,7 +474,7 @@ class TestHostileText:
         config.output.max_html_bytes -= 1
         html = render_it(selection, profile, config).html
         assert len(html.encode()) < len(whole.encode())
-        last = html.index('id="paper-12"')
+        last = html.index('name="paper-12"')
         assert "[shortened]" in html[last:] and "[shortened]" not in html[:last]
 
 

@@ -100,3 +100,15 @@ def test_line_breaks_and_unbalanced_braces_do_not_break_it() -> None:
     assert " ".join(latex_to_text("an {unbalanced brace").split()) == "an unbalanced brace"
     assert " ".join(latex_to_text("a closing} one").split()) == "a closing one"
     assert latex_to_text("a trailing \\") == "a trailing"
+
+
+def test_an_abstract_with_tex_and_angle_brackets_reads_as_written() -> None:
+    """As in tests/data's listing: the author's `<`, `>`, `&` and `%` around TeX commands."""
+    abstract = (
+        "when k<n and m>2, \\textbf{adaptability} costs $\\mathcal{O}(n^2)$; the <EOS> marker"
+        ' & its score hold for 95% of runs in Schr{\\"o}dinger bridges'
+    )
+    assert latex_to_text(abstract) == (
+        "when k<n and m>2, adaptability costs O(n^2); the <EOS> marker & its score hold for"
+        " 95% of runs in Schrödinger bridges"
+    )

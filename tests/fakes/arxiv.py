@@ -1,7 +1,8 @@
 """A local arXiv: the RSS listing and the Atom query API, on 127.0.0.1, scriptable per test.
 
-Papers are plain dicts (see `paper`). `abstract` is the description's HTML as arXiv serves
-it, so plain text that looks like markup is written entity-escaped (`&lt;b&gt;`).
+Papers are plain dicts (see `paper`), written out as arXiv's generators write them: text as
+submitted (TeX and all), XML-escaped once, the RSS description being plain text, not HTML.
+A test can instead serve a saved document byte for byte (`rss_body`, `api_body`).
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ class FakeArxiv(FakeServer):
         self.requests: list[str] = []
         self.script: deque[Reply] = deque()
         self.always: Reply | None = None
+        self.rss_body: bytes | None = None  # served instead of the papers, when set
+        self.api_body: bytes | None = None
 
     @property
     def rss_url(self) -> str:
@@ -219,8 +222,12 @@ class FakeArxiv(FakeServer):
     def document(self, target: str) -> bytes | None:
         url = urlsplit(target)
         if url.path.startswith("/rss/"):
+            if self.rss_body is not None:
+                return self.rss_body
             return rss_document(self.papers, url.path[len("/rss/") :], self.pub_date)
         if url.path == "/api/query":
+            if self.api_body is not None:
+                return self.api_body
             args = {k: v[0] for k, v in parse_qs(url.query).items()}
             start, size = int(args.get("start", 0)), int(args.get("max_results", 10))
             papers = self.papers if self.api_papers is None else self.api_papers
