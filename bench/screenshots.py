@@ -188,7 +188,7 @@ Relevance and novelty are two independent axes, each from 1 to 10.
 def sample_email(count: int = 12, *, local: bool = False) -> Email:
     selection = sample_selection(count)
     if local:
-        selection.usage = {}  # the local scorer spends nothing
+        selection.usage, selection.by_model = {}, False  # the local scorer spends nothing
     return render_email(selection, sample_profile(), sample_config(), prompt_text=SAMPLE_PROMPT)
 
 

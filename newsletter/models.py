@@ -101,6 +101,7 @@ class Selection:
     usage: dict[str, Usage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "cost cap reached"
     failure: str = ""  # why scoring cannot be trusted: then nothing is sent
+    by_model: bool = True  # False: the local keyword scorer judged the papers
 
     @property
     def cost_usd(self) -> float | None:
@@ -203,6 +204,7 @@ class SavedDigest(BaseModel):
     usage: list[SavedUsage] = []
     notes: list[str] = []
     reader: Reader | None = None
+    by_model: bool = True  # records before this field were all scored by a model
 
     @classmethod
     def of(cls, selection: Selection, subject: str | None, reader: Reader | None) -> SavedDigest:
@@ -218,6 +220,7 @@ class SavedDigest(BaseModel):
             usage=[SavedUsage(**vars(u)) for u in selection.usage.values()],
             notes=selection.notes,
             reader=reader,
+            by_model=selection.by_model,
         )
 
     def to_selection(self, papers: dict[str, Paper]) -> Selection:
@@ -231,6 +234,7 @@ class SavedDigest(BaseModel):
             unscored=list(self.unscored),
             usage={u.model: Usage(**u.model_dump()) for u in self.usage},
             notes=list(self.notes),
+            by_model=self.by_model,
         )
 
 

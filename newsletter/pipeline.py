@@ -243,7 +243,9 @@ def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
     )
 
 
-def make_selection(listing: Listing, item: Plan, result: Scored, min_scored: float) -> Selection:
+def make_selection(
+    listing: Listing, item: Plan, result: Scored, min_scored: float, by_model: bool = True
+) -> Selection:
     picks = select(item.profile, item.papers, result.scores)
     usage = {result.usage.model: result.usage} if result.usage.requests else {}
     return Selection(
@@ -256,6 +258,7 @@ def make_selection(listing: Listing, item: Plan, result: Scored, min_scored: flo
         usage=usage,
         notes=result.notes,
         failure=scoring_failure(item, result, min_scored),
+        by_model=by_model,
     )
 
 
@@ -285,8 +288,8 @@ def score_day(
     plans = [plan(config, store, listing, p) for p in profiles]
     scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
     min_scored = config.llm.min_scored
-    selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored)
-                  for p in plans]  # fmt: skip
+    selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored,
+                                 scoring.billed) for p in plans]  # fmt: skip
     return selections, scoring
 
 

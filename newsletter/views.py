@@ -123,9 +123,8 @@ def clean(text: str) -> str:
 
 
 def scored_locally(selection: Selection) -> bool:
-    """Whether the local keyword scorer judged the papers: it spends nothing, so the
-    Selection carries no usage (a model's carries the requests it made)."""
-    return all(u.model == "local" for u in selection.usage.values())
+    """Whether the local keyword scorer judged the papers (it names no model, no price)."""
+    return not selection.by_model
 
 
 def long_date(day: date) -> str:

@@ -365,7 +365,11 @@ def pages() -> list[str]:
     """Digests with every part the templates have: an author match, whole and shortened
     cards, title-only rows, papers left out, notes, the view link and the footer's links;
     scored by a model and by the local scorer."""
-    found = [digest_html(20, 50_000), digest_html(20, 50_000, usage={}), digest_html(150, 30_000)]
+    found = [
+        digest_html(20, 50_000),
+        digest_html(20, 50_000, usage={}, by_model=False),
+        digest_html(150, 30_000),
+    ]
     whole = "".join(found)
     parts = [
         "Author match", "[shortened]", "more-row", "did not fit", "View in browser",

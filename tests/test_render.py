@@ -212,7 +212,7 @@ class TestLocalScorer:
     @pytest.fixture
     def email(self, profile, config):
         selection = make_selection(3)
-        selection.usage = {}  # what the pipeline gives a selection that spent nothing
+        selection.usage, selection.by_model = {}, False  # as the pipeline gives it
         return render_it(selection, profile, config)
 
     def test_it_names_what_scored_the_papers(self, email):
