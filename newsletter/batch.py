@@ -1,0 +1,231 @@
+"""Scoring through OpenAI's Batch API (`[llm] mode = "batch"`): the same requests as the
+synchronous scorer, billed at the batch price, answered within minutes to hours.
+
+Each round of requests (the title pass, the abstract pass, each round of re-asks) goes out as
+one batch: a JSONL file uploaded with `purpose="batch"`, then `batches.create`. The batch's id
+is stored, under a digest of its requests, before any waiting: a run that dies while waiting is
+re-run, builds the same requests, and collects that batch instead of paying for another. The
+run polls until the batch ends or `[llm] batch_deadline` passes (then it cancels it), maps the
+output file's lines back by `custom_id`, and asks what the batch left unanswered (errored,
+expired, past the deadline) synchronously, within the same cost cap.
+
+With `wait=False` (`newsletter score --submit`) a batch in flight is left running: the scorer
+returns at once, and a later run collects it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import openai
+
+from newsletter.config import Config
+from newsletter.models import Paper, Score, Usage
+from newsletter.profiles import Profile
+from newsletter.score import (
+    LLMScorer,
+    Progress,
+    Scored,
+    estimate,
+    read_choice,
+    stop_on_hopeless,
+    usage_of,
+)
+from newsletter.store import Store
+
+ENDPOINT = "/v1/chat/completions"
+ENDED = {"completed", "failed", "expired", "cancelled"}
+
+
+class BatchPending(Exception):
+    """A batch is still running and the scorer was told not to wait for it."""
+
+    def __init__(self, batch_id: str):
+        super().__init__(batch_id)
+        self.batch_id = batch_id
+
+
+@dataclass
+class Collected:
+    """What one batch answered: response bodies by custom_id, and how it ended."""
+
+    request_key: str
+    batch_id: str
+    status: str
+    bodies: dict[str, dict]
+    total: int
+
+
+class BatchScorer(LLMScorer):
+    """The LLM scorer with each round of requests sent as one batch."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        client: openai.AsyncOpenAI,
+        *,
+        wait: bool = True,
+        say: Callable[[str], None] = lambda _msg: None,
+    ):
+        super().__init__(config, store, client)
+        self.label = f"the model ({config.llm.model}) through the Batch API"
+        self.wait = wait
+        self.say = say
+        self.poll = config.llm.batch_poll
+        self.deadline = time.monotonic() + config.llm.batch_deadline  # for the whole run
+        self.pending: list[str] = []  # batches left running (wait=False)
+
+    async def score(
+        self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
+    ) -> Scored:
+        try:
+            return await super().score(profile, papers, progress)
+        except BatchPending as pending:
+            self.pending.append(pending.batch_id)
+            model = profile.model or self.llm.model
+            out = Scored(usage=Usage(model=model), unscored=[p.id for p in papers])
+            out.note(f"batch {pending.batch_id} is in flight: a later run collects it")
+            return out
+
+    async def _ask_round(
+        self,
+        system: str,
+        key: str,
+        batches: list[list[Paper]],
+        model: str,
+        out: Scored,
+        with_novelty: bool,
+    ) -> list[dict[str, Score] | None]:
+        """The round as one batch; what it leaves unanswered, asked synchronously."""
+        if time.monotonic() >= self.deadline and self.wait:
+            return await super()._ask_round(system, key, batches, model, out, with_novelty)
+        price = self.prices.get(model)
+        price = price.batch_price() if price else None
+        parts = [self.request(b, with_novelty) for b in batches]
+        expected = [estimate(price, system + user, limit // 2) for user, _, limit in parts]
+        reserved = [self.budget.reserve(e) for e in expected]
+        lines = [
+            {"custom_id": f"request-{i}", "method": "POST", "url": ENDPOINT,
+             "body": self.body(model, system, user, limit)}
+            for i, (user, _, limit) in enumerate(parts) if reserved[i]
+        ]  # fmt: skip
+        collected = await self._run(lines, out) if lines else None
+        answers: list[dict[str, Score] | None] = []
+        for i, (batch, (_, aliases, _)) in enumerate(zip(batches, parts, strict=True)):
+            body = collected.bodies.get(f"request-{i}") if collected else None
+            answer, cost = self._read(body, batch, model, price, out, with_novelty, aliases)
+            if reserved[i]:
+                self.budget.settle(expected[i], cost)
+            self.keep(answer, key, model)
+            answers.append(answer)
+        if collected:  # only now: its answers are cached, a re-run needs it no more
+            self.store.save_batch(collected.request_key, collected.batch_id, collected.status)
+        if collected and collected.bodies:
+            out.note("scored through the Batch API: the cost shown is at the batch price")
+        return await self._ask_rest(system, key, batches, answers, reserved, model, out,
+                                    with_novelty)  # fmt: skip
+
+    async def _ask_rest(self, system, key, batches, answers, reserved, model, out, with_novelty):
+        """Ask synchronously what the batch did not answer (the cost cap allowing)."""
+        rest = [i for i, a in enumerate(answers) if a is None and reserved[i]]
+        if rest:
+            again = await super()._ask_round(
+                system, key, [batches[i] for i in rest], model, out, with_novelty
+            )
+            for i, answer in zip(rest, again, strict=True):
+                answers[i] = answer
+        return answers
+
+    def _read(self, body, batch, model, price, out: Scored, with_novelty, aliases):
+        """The scores in one output line's response body (None for no body), and its cost."""
+        if body is None:
+            return None, 0.0
+        response = json.loads(json.dumps(body), object_hook=lambda d: SimpleNamespace(**d))
+        usage = usage_of(model, response, price)
+        out.usage.add(usage)
+        answer = read_choice(response, {p.id for p in batch}, with_novelty, aliases)
+        return answer, usage.cost_usd or 0.0
+
+    async def _run(self, lines: list[dict], out: Scored) -> Collected | None:
+        """Submit the lines as a batch (or find the one a previous run submitted for them),
+        wait for it, and read its output; None when no batch could be made."""
+        content = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()
+        request_key = hashlib.sha256(content).hexdigest()
+        try:
+            batch_id = self.store.batch_in_flight(request_key)
+            if batch_id is None:
+                batch_id = await self._submit(request_key, content, len(lines))
+            else:
+                self.say(f"batch {batch_id}: collecting what an earlier run submitted")
+            batch = await self._wait(batch_id)
+            if batch.status not in ENDED:
+                await self.client.batches.cancel(batch_id)
+                self.store.save_batch(request_key, batch_id, "abandoned")
+                out.note(f"batch {batch_id} passed [llm] batch_deadline: asked synchronously")
+                return None
+            bodies = await self._output(batch)
+        except openai.APIStatusError as exc:
+            stop_on_hopeless(exc, self.llm.model, self.llm.base_url)
+            out.note(f"a batch of {len(lines)} requests failed: HTTP {exc.status_code}")
+            return None
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            out.note(f"a batch of {len(lines)} requests failed: {type(exc).__name__}")
+            return None
+        if len(bodies) < len(lines):
+            out.note(f"batch {batch_id} ({batch.status}) answered {len(bodies)} of {len(lines)} "
+                     "requests: the rest were asked synchronously")  # fmt: skip
+        return Collected(request_key, batch_id, batch.status, bodies, len(lines))
+
+    async def _submit(self, request_key: str, content: bytes, count: int) -> str:
+        upload = await self.client.files.create(file=("requests.jsonl", content), purpose="batch")
+        batch = await self.client.batches.create(
+            input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h"
+        )
+        self.requests += count
+        self.store.save_batch(request_key, batch.id)  # before waiting: a re-run collects it
+        self.say(f"batch {batch.id}: {count} requests submitted")
+        return batch.id
+
+    async def _wait(self, batch_id: str):
+        """The batch once it has ended, or as it stands when the deadline passes; raises
+        BatchPending at once when the scorer does not wait."""
+        seen = None
+        while True:
+            batch = await self.client.batches.retrieve(batch_id)
+            counts = batch.request_counts
+            done = f"{counts.completed}/{counts.total}" if counts else "?"
+            if (batch.status, done) != seen:
+                self.say(f"batch {batch_id}: {batch.status}, {done} requests done")
+                seen = (batch.status, done)
+            if batch.status in ENDED:
+                return batch
+            if not self.wait:
+                raise BatchPending(batch_id)
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                return batch
+            await asyncio.sleep(min(self.poll, left))
+
+    async def _output(self, batch) -> dict[str, dict]:
+        """custom_id -> response body, for the lines answered with a 200. Lines in the error
+        file, and lines a failed or expired batch never ran, are simply absent."""
+        if not batch.output_file_id:
+            return {}
+        content = await self.client.files.content(batch.output_file_id)
+        bodies = {}
+        for line in content.text.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            response = row.get("response") or {}
+            if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
+                bodies[row.get("custom_id")] = response["body"]
+        return bodies
