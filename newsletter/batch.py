@@ -81,6 +81,7 @@ class BatchScorer(LLMScorer):
         self.poll = config.llm.batch_poll
         self.deadline = time.monotonic() + config.llm.batch_deadline  # for the whole run
         self.pending: list[str] = []  # batches left running (wait=False)
+        self.watcher = Watcher(client, self.poll, self.deadline, say)
 
     async def score(
         self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
@@ -196,22 +197,12 @@ class BatchScorer(LLMScorer):
     async def _wait(self, batch_id: str):
         """The batch once it has ended, or as it stands when the deadline passes; raises
         BatchPending at once when the scorer does not wait."""
-        seen = None
-        while True:
-            batch = await self.client.batches.retrieve(batch_id)
-            counts = batch.request_counts
-            done = f"{counts.completed}/{counts.total}" if counts else "?"
-            if (batch.status, done) != seen:
-                self.say(f"batch {batch_id}: {batch.status}, {done} requests done")
-                seen = (batch.status, done)
-            if batch.status in ENDED:
-                return batch
-            if not self.wait:
-                raise BatchPending(batch_id)
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                return batch
-            await asyncio.sleep(min(self.poll, left))
+        batch = await self.client.batches.retrieve(batch_id)
+        if batch.status in ENDED:
+            return batch
+        if not self.wait:
+            raise BatchPending(batch_id)
+        return await self.watcher.wait(batch)
 
     async def _output(self, batch) -> dict[str, dict]:
         """custom_id -> response body, for the lines answered with a 200. Lines in the error
@@ -229,3 +220,66 @@ class BatchScorer(LLMScorer):
             if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
                 bodies[row.get("custom_id")] = response["body"]
         return bodies
+
+
+class Watcher:
+    """Every batch a run waits on, looked at together: one `batches.list` a look pages through
+    the newest batches, so 40 batches in flight (20 profiles, each its own) cost one request a
+    look rather than 40. A batch the list does not reach is retrieved on its own."""
+
+    def __init__(self, client: openai.AsyncOpenAI, poll: float, deadline: float, say):
+        self.client, self.poll, self.deadline, self.say = client, poll, deadline, say
+        self.waiting: dict[str, asyncio.Future] = {}
+        self.latest: dict[str, object] = {}  # each batch as last seen
+        self.said: dict[str, tuple[str, str]] = {}
+        self.task: asyncio.Task | None = None
+
+    async def wait(self, batch):
+        """The batch once it has ended, or as it stands when the deadline passes."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[batch.id] = future
+        self.latest[batch.id] = batch
+        self._report(batch)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._watch())
+        return await future
+
+    async def _watch(self) -> None:
+        try:
+            while self.waiting:
+                left = self.deadline - time.monotonic()
+                await asyncio.sleep(max(0.0, min(self.poll, left)))
+                if left <= 0:  # the deadline: hand each batch back as it stands
+                    for batch_id in list(self.waiting):
+                        self.waiting.pop(batch_id).set_result(self.latest[batch_id])
+                    return
+                await self._look()
+        except Exception as exc:  # a failed look fails every waiter, as its own would
+            for future in self.waiting.values():
+                future.set_exception(exc)
+            self.waiting.clear()
+
+    async def _look(self) -> None:
+        wanted = set(self.waiting)
+        oldest = min(self.latest[i].created_at for i in wanted)
+        found = {}
+        async for batch in self.client.batches.list(limit=100):
+            if batch.id in wanted:
+                found[batch.id] = batch
+            if len(found) == len(wanted) or batch.created_at < oldest:
+                break
+        for batch_id in wanted - found.keys():
+            found[batch_id] = await self.client.batches.retrieve(batch_id)
+        for batch_id, batch in found.items():
+            self.latest[batch_id] = batch
+            self._report(batch)
+            if batch.status in ENDED and batch_id in self.waiting:
+                self.waiting.pop(batch_id).set_result(batch)
+
+    def _report(self, batch) -> None:
+        """A progress line whenever a batch moves."""
+        counts = batch.request_counts
+        done = f"{counts.completed}/{counts.total}" if counts else "?"
+        if self.said.get(batch.id) != (batch.status, done):
+            self.said[batch.id] = (batch.status, done)
+            self.say(f"batch {batch.id}: {batch.status}, {done} requests done")

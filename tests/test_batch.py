@@ -110,6 +110,28 @@ class TestBatchMode:
         third, scorer = score(items, title_pass=False)  # every answer is cached now
         assert scorer.requests == 0 and len(created) == 1 and third.scores == second.scores
 
+    def test_batches_in_flight_are_looked_at_together(self, openai_server, monkeypatch, store):
+        monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
+        openai_server.batch_latency = 0.5
+        options = {"base_url": openai_server.base_url, "model": "m", "title_pass": False,
+                   "batch_poll": 0.05, "prices": {"m": PRICE}}  # fmt: skip
+        config = Config(llm=LLMConfig(**options))
+        other = EXAMPLE.model_copy(update={"relevance_cutoff": 7})  # another prompt
+
+        async def go():
+            scorer = BatchScorer(config, store, make_client(config))
+            try:
+                return await asyncio.gather(*(scorer.score(p, papers(4)) for p in (EXAMPLE, other)))
+            finally:
+                await scorer.close()
+
+        results = asyncio.run(go())
+        assert all(len(r.scores) == 4 for r in results)
+        gets = [r.path for r in openai_server.requests if r.path.startswith("/v1/batches")]
+        looks = [p for p in gets if p.startswith("/v1/batches?")]
+        assert len(looks) >= 3  # the batches took 0.5 s, looked at every 0.05 s
+        assert len(gets) == 2 + 2 + len(looks)  # two created, each retrieved once, then lists
+
     def test_the_cost_cap_holds_for_batches(self, score, openai_server):
         out, _ = score(papers(20), title_pass=False, max_cost_usd=0.003)
         assert out.capped and 0 < len(out.scores) < 20

@@ -417,3 +417,10 @@ class TestBatches:
             api.batches.create(
                 input_file_id="file-nope", endpoint="/v1/chat/completions", completion_window="24h"
             )
+
+    def test_the_list_pages_newest_first(self, api):
+        ids = [start_batch(api, [batch_line("r0")]).id for _ in range(3)]
+        first = api.batches.list(limit=2)
+        assert [b.id for b in first.data] == ids[:0:-1] and first.has_more
+        assert [b.id for b in api.batches.list(limit=2, after=ids[1]).data] == [ids[0]]
+        assert [b.id for b in api.batches.list(limit=100)] == ids[::-1]

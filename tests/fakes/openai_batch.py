@@ -17,6 +17,7 @@ import itertools
 import json
 import threading
 import time
+import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,9 @@ class FakeBatch:
     completed: int = 0
     failed: int = 0
     ended: str | None = None  # completed, failed, expired or cancelled, once decided
+    # each line's (status, body), worked out while the batch is in progress, as the service does
+    answers: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
+    worker: threading.Thread | None = None
 
 
 @dataclass
@@ -82,6 +86,8 @@ class Batches:
                 return self.create(request.body if isinstance(request.body, dict) else {})
             if method == "GET" and len(parts) == 3:
                 return self.retrieve(parts[2])
+            if method == "GET" and len(parts) == 2:
+                return self.list(request.path)
             if method == "POST" and len(parts) == 4 and parts[3] == "cancel":
                 return self.cancel(parts[2])
         return None
@@ -143,13 +149,41 @@ class Batches:
             metadata=body.get("metadata"),
         )
         self.batches[batch.id] = batch
+        batch.worker = threading.Thread(target=self.answer_lines, args=(batch,), daemon=True)
+        batch.worker.start()
         return 200, self.describe(batch), {}
+
+    def answer_lines(self, batch: FakeBatch) -> None:
+        self.fake.stopping.wait(self.fake.batch_latency * 0.1)  # validating: nothing runs yet
+        for line in _lines(self.files[batch.input_file_id][1]):
+            try:
+                body = json.loads(line).get("body")
+            except (ValueError, AttributeError):
+                body = None
+            answer = self.fake.answer_line(body) if isinstance(body, dict) else (400, None)
+            batch.answers.append(answer)
 
     def retrieve(self, batch_id: str) -> Reply:
         batch = self.batches.get(batch_id)
         if batch is None:
             return _error(404, f"No batch found with id '{batch_id}'.", None)
         return 200, self.describe(batch), {}
+
+    def list(self, path: str) -> Reply:
+        """The newest batches first, `limit` a page (default 20), after the `after` id."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        limit = int(query.get("limit", ["20"])[0])
+        if not 1 <= limit <= 100:
+            return _error(400, "Invalid 'limit': must be between 1 and 100.", "limit")
+        newest = sorted(self.batches.values(), key=lambda b: b.created_at, reverse=True)
+        after = query.get("after", [None])[0]
+        if after in self.batches:
+            newest = newest[newest.index(self.batches[after]) + 1 :]
+        page = [self.describe(b) for b in newest[:limit]]
+        return 200, {"object": "list", "data": page,
+                     "first_id": page[0]["id"] if page else None,
+                     "last_id": page[-1]["id"] if page else None,
+                     "has_more": len(newest) > limit}, {}  # fmt: skip
 
     def cancel(self, batch_id: str) -> Reply:
         batch = self.batches.get(batch_id)
@@ -207,6 +241,8 @@ class Batches:
         write the output and error files."""
         lines = [json.loads(line) for line in _lines(self.files[batch.input_file_id][1])]
         done = len(lines) if status == "completed" else batch.outcome.answered
+        if batch.worker is not None:
+            batch.worker.join()
         output, failures = [], []
         for n, line in enumerate(lines):
             if n >= done:
@@ -214,7 +250,7 @@ class Batches:
                 message = EXPIRED if status == "expired" else "This request was cancelled."
                 failures.append(_result(n, line, None, {"code": code, "message": message}))
                 continue
-            http, payload = self.fake.answer_line(line["body"])
+            http, payload = batch.answers[n]
             response = {"status_code": http, "request_id": f"req_batch{n}", "body": payload}
             (output if http == 200 else failures).append(_result(n, line, response, None))
         batch.completed, batch.failed = len(output), len(failures)
