@@ -49,6 +49,7 @@ class BatchPending(Exception):
     def __init__(self, batch_id: str):
         super().__init__(batch_id)
         self.batch_id = batch_id
+        self.usage: Usage | None = None  # what the profile's scoring spent before it
 
 
 @dataclass
@@ -91,7 +92,8 @@ class BatchScorer(LLMScorer):
         except BatchPending as pending:
             self.pending.append(pending.batch_id)
             model = profile.model or self.llm.model
-            out = Scored(usage=Usage(model=model), unscored=[p.id for p in papers])
+            usage = pending.usage or Usage(model=model)  # an earlier pass collected is paid for
+            out = Scored(usage=usage, unscored=[p.id for p in papers])
             out.note(f"batch {pending.batch_id} is in flight: a later run collects it")
             return out
 
@@ -117,7 +119,14 @@ class BatchScorer(LLMScorer):
              "body": self.body(model, system, user, limit)}
             for i, (user, _, limit) in enumerate(parts) if reserved[i]
         ]  # fmt: skip
-        collected = await self._run(lines, out) if lines else None
+        try:
+            collected = await self._run(lines, out) if lines else None
+        except BatchPending as pending:
+            for i, ok in enumerate(reserved):
+                if ok:
+                    self.budget.settle(expected[i], 0.0)
+            pending.usage = out.usage
+            raise
         answers: list[dict[str, Score] | None] = []
         for i, (batch, (_, aliases, _)) in enumerate(zip(batches, parts, strict=True)):
             body = collected.bodies.get(f"request-{i}") if collected else None
@@ -180,8 +189,10 @@ class BatchScorer(LLMScorer):
             out.note(f"a batch of {len(lines)} requests failed: {type(exc).__name__}")
             return None
         if len(bodies) < len(lines):
-            out.note(f"batch {batch_id} ({batch.status}) answered {len(bodies)} of {len(lines)} "
-                     "requests: the rest were asked synchronously")  # fmt: skip
+            errors = getattr(batch.errors, "data", None) or []
+            why = f": {errors[0].message}" if errors and errors[0].message else ""
+            out.note(f"batch {batch_id} ({batch.status}{why}) answered {len(bodies)} of "
+                     f"{len(lines)} requests: the rest were asked synchronously")  # fmt: skip
         return Collected(request_key, batch_id, batch.status, bodies, len(lines))
 
     async def _submit(self, request_key: str, content: bytes, count: int) -> str:

@@ -2,6 +2,7 @@
 the fake's files and batches endpoints."""
 
 import asyncio
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -9,7 +10,7 @@ from typer.testing import CliRunner
 from newsletter.batch import BatchScorer
 from newsletter.cli import app
 from newsletter.config import Config, LLMConfig, Price, load_config
-from newsletter.pipeline import SendOptions, run_send
+from newsletter.pipeline import SendOptions, run_send, run_submit
 from newsletter.score import LLMScorer, make_client
 from newsletter.store import Store
 from tests.conftest import EXAMPLE, SAMPLE
@@ -83,6 +84,7 @@ class TestBatchMode:
         openai_server.queue_batch("failed")
         out, _ = score(papers(6), title_pass=False)
         assert len(out.scores) == 6 and len(paths(openai_server, "/v1/chat")) == 2
+        assert any("failed: The batch failed validation" in note for note in out.notes)
 
     def test_a_line_that_errs_is_asked_again_synchronously(self, score, openai_server):
         openai_server.queue_server_error()  # consumed by the first line the batch answers
@@ -116,7 +118,7 @@ class TestBatchMode:
         options = {"base_url": openai_server.base_url, "model": "m", "title_pass": False,
                    "batch_poll": 0.05, "prices": {"m": PRICE}}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
-        other = EXAMPLE.model_copy(update={"relevance_cutoff": 7})  # another prompt
+        other = EXAMPLE.model_copy(update={"topics": EXAMPLE.topics[:2]})  # another prompt
 
         async def go():
             scorer = BatchScorer(config, store, make_client(config))
@@ -158,6 +160,25 @@ class TestSubmitThenSend:
         created = [r for r in openai_server.requests if r.path == "/v1/batches"]
         assert len(created) == 2  # the title pass once (collected), then the abstract pass
         assert not paths(openai_server, "/v1/chat")
+        lines = sum(b.total for b in openai_server.batches.batches.values())
+        (usage,) = report.served[0].selection.usage.values()  # the day's spend, both runs
+        assert usage.requests == lines and usage.cost_usd > 0
+
+    def test_a_second_submit_collects_the_title_pass_and_records_its_cost(
+        self, home, openai_server
+    ):
+        openai_server.batch_latency = 0.2
+        config_file = home / "config.toml"
+        batch = '[llm]\nmode = "batch"\nbatch_poll = 0.05\n'
+        config_file.write_text(config_file.read_text().replace("[llm]\n", batch))
+        config = load_config(config_file)
+        assert len(run_submit(config, SendOptions(feed=SAMPLE))) == 1
+        time.sleep(0.3)
+        assert len(run_submit(config, SendOptions(feed=SAMPLE))) == 1  # the abstract pass
+        titles = min(openai_server.batches.batches.values(), key=lambda b: b.created_at)
+        with Store(config.storage.path) as store:
+            (row,) = store.db.execute("SELECT requests, cost_usd FROM spend").fetchall()
+        assert row[0] == titles.total and row[1] > 0
 
     def test_submit_refuses_sync_mode(self, home):
         args = ["--config", str(home / "config.toml"), "score", "--submit", "--feed", str(SAMPLE)]

@@ -54,6 +54,7 @@ class FakeBatch:
     completed: int = 0
     failed: int = 0
     ended: str | None = None  # completed, failed, expired or cancelled, once decided
+    checked: bool = False  # validated
     # each line's (status, body), worked out while the batch is in progress, as the service does
     answers: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
     worker: threading.Thread | None = None
@@ -205,7 +206,7 @@ class Batches:
             return self.finish(batch, "cancelled")
         if elapsed < latency * 0.1:
             return "validating"
-        if batch.outcome.kind == "failed" or self.invalid(batch):
+        if self.invalid(batch):
             return self.finish(batch, "failed")
         if elapsed < latency * 0.8:
             return "in_progress"
@@ -214,7 +215,11 @@ class Batches:
         return self.finish(batch, "expired" if batch.outcome.kind == "expired" else "completed")
 
     def invalid(self, batch: FakeBatch) -> bool:
-        """Check every line as the service does before running any; keep what is wrong."""
+        """Check every line as the service does before running any (once); keep what is
+        wrong. A batch scripted to fail fails here."""
+        if batch.checked:
+            return bool(batch.errors)
+        batch.checked = True
         errors, seen = [], set()
         for number, line in enumerate(_lines(self.files[batch.input_file_id][1]), 1):
             problem = _line_problem(line, batch.endpoint, seen)
