@@ -20,15 +20,16 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import openai
 
-from newsletter.config import Config
+from newsletter.config import Config, Price
 from newsletter.models import Paper, Score, Usage
 from newsletter.profiles import Profile
 from newsletter.score import (
+    Budget,
     LLMScorer,
     Progress,
     Scored,
@@ -61,6 +62,27 @@ class Collected:
     status: str
     bodies: dict[str, dict]
     total: int
+
+
+@dataclass
+class Round:
+    """One round's requests at the batch price: each reserved against the cost cap before
+    the batch is made, settled once it has answered (or not)."""
+
+    price: Price | None
+    parts: list[tuple[str, dict[str, str] | None, int]]  # user message, aliases, token limit
+    expected: list[float] = field(default_factory=list)
+    reserved: list[bool] = field(default_factory=list)
+
+    def reserve(self, budget: Budget, system: str) -> None:
+        self.expected = [estimate(self.price, system + user, limit // 2)
+                         for user, _, limit in self.parts]  # fmt: skip
+        self.reserved = [budget.reserve(e) for e in self.expected]
+
+    def settle(self, budget: Budget, costs: list[float]) -> None:
+        for expected, reserved, cost in zip(self.expected, self.reserved, costs, strict=True):
+            if reserved:
+                budget.settle(expected, cost)
 
 
 class BatchScorer(LLMScorer):
@@ -110,36 +132,33 @@ class BatchScorer(LLMScorer):
         if time.monotonic() >= self.deadline and self.wait:
             return await super()._ask_round(system, key, batches, model, out, with_novelty)
         price = self.prices.get(model)
-        price = price.batch_price() if price else None
-        parts = [self.request(b, with_novelty) for b in batches]
-        expected = [estimate(price, system + user, limit // 2) for user, _, limit in parts]
-        reserved = [self.budget.reserve(e) for e in expected]
+        plan = Round(price.batch_price() if price else None,
+                     [self.request(b, with_novelty) for b in batches])  # fmt: skip
+        plan.reserve(self.budget, system)
         lines = [
             {"custom_id": f"request-{i}", "method": "POST", "url": ENDPOINT,
              "body": self.body(model, system, user, limit)}
-            for i, (user, _, limit) in enumerate(parts) if reserved[i]
+            for i, (user, _, limit) in enumerate(plan.parts) if plan.reserved[i]
         ]  # fmt: skip
         try:
             collected = await self._run(lines, out) if lines else None
         except BatchPending as pending:
-            for i, ok in enumerate(reserved):
-                if ok:
-                    self.budget.settle(expected[i], 0.0)
+            plan.settle(self.budget, [0.0] * len(batches))
             pending.usage = out.usage
             raise
-        answers: list[dict[str, Score] | None] = []
-        for i, (batch, (_, aliases, _)) in enumerate(zip(batches, parts, strict=True)):
-            body = collected.bodies.get(f"request-{i}") if collected else None
-            answer, cost = self._read(body, batch, model, price, out, with_novelty, aliases)
-            if reserved[i]:
-                self.budget.settle(expected[i], cost)
+        bodies = collected.bodies if collected else {}
+        read = [self._read(bodies.get(f"request-{i}"), batch, model, plan.price, out,
+                           with_novelty, plan.parts[i][1])
+                for i, batch in enumerate(batches)]  # fmt: skip
+        plan.settle(self.budget, [cost for _, cost in read])
+        answers = [answer for answer, _ in read]
+        for answer in answers:
             self.keep(answer, key, model)
-            answers.append(answer)
         if collected:  # only now: its answers are cached, a re-run needs it no more
             self.store.save_batch(collected.request_key, collected.batch_id, collected.status)
-        if collected and collected.bodies:
-            out.note("scored through the Batch API: the cost shown is at the batch price")
-        return await self._ask_rest(system, key, batches, answers, reserved, model, out,
+            if bodies:
+                out.note("scored through the Batch API: the cost shown is at the batch price")
+        return await self._ask_rest(system, key, batches, answers, plan.reserved, model, out,
                                     with_novelty)  # fmt: skip
 
     async def _ask_rest(self, system, key, batches, answers, reserved, model, out, with_novelty):
