@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from newsletter.batch import BatchScorer
 from newsletter.cli import app
 from newsletter.config import Config, LLMConfig, Price, load_config
+from newsletter.errors import ConfigError
 from newsletter.pipeline import SendOptions, run_send, run_submit
 from newsletter.score import LLMScorer, make_client
 from newsletter.store import Store
@@ -184,3 +185,17 @@ class TestSubmitThenSend:
         args = ["--config", str(home / "config.toml"), "score", "--submit", "--feed", str(SAMPLE)]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2 and 'mode = "batch"' in result.output
+
+
+class TestBatchPrices:
+    def test_half_the_price_unless_told_otherwise(self):
+        assert PRICE.batch_price().cost(1_000_000, 0, 1_000_000) == pytest.approx(2.5)
+        own = Price(prompt=1.0, completion=4.0, batch={"prompt": 0.3, "completion": 1.0})
+        assert own.batch_price().cost(1_000_000, 0, 1_000_000) == pytest.approx(1.3)
+
+    @pytest.mark.parametrize("share", [0, 1.5, -0.5])
+    def test_a_share_outside_0_to_1_is_refused(self, share, tmp_path):
+        path = tmp_path / "config.toml"
+        path.write_text(f"[llm.prices.m]\nprompt = 1\ncompletion = 2\nbatch = {share}\n")
+        with pytest.raises(ConfigError, match=r"llm\.prices\.m\.batch"):
+            load_config(path)
