@@ -383,6 +383,14 @@ def score_command(
     only: OnlyOption = None,
     feed: FeedOption = None,
     day: DateOption = None,
+    submit: Annotated[
+        bool,
+        typer.Option(
+            "--submit",
+            help='Start the day\'s batches ([llm] mode = "batch") and '
+            "return without waiting; a later `send` collects them.",
+        ),
+    ] = False,
 ) -> None:
     """Score the day's papers and print each subscriber's ranked selection and its cost.
 
@@ -390,6 +398,11 @@ def score_command(
     """
     config = get_config(ctx)
     opts = pipeline.SendOptions(only=only, feed=feed, day=parse_day(day))
+    if submit:
+        with progress_hooks() as hooks:
+            pending = pipeline.run_submit(config, opts, hooks)
+        out.print(f"{len(pending)} batches in flight: `newsletter send` collects them")
+        return
     with progress_hooks() as hooks:
         report = pipeline.run_score(config, opts, hooks)
     report_profile_errors(report.profile_errors)

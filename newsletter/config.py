@@ -29,11 +29,29 @@ class _Strict(BaseModel):
 
 
 class Price(_Strict):
-    """USD per one million tokens."""
+    """USD per one million tokens. `batch` is what the Batch API bills: a share of these
+    prices (OpenAI bills half), or prices of its own."""
 
     prompt: float = Field(ge=0)
     cached: float | None = Field(default=None, ge=0)
     completion: float = Field(ge=0)
+    batch: float | Price = Field(default=0.5)
+
+    @field_validator("batch")
+    @classmethod
+    def _share(cls, value: float | Price) -> float | Price:
+        if isinstance(value, float | int) and not 0 < value <= 1:
+            raise ValueError("a share of the synchronous price: above 0, at most 1")
+        return value
+
+    def batch_price(self) -> Price:
+        """The prices of a request made through the Batch API."""
+        if isinstance(self.batch, Price):
+            return self.batch
+        share = self.batch
+        cached = None if self.cached is None else self.cached * share
+        return Price(prompt=self.prompt * share, cached=cached,
+                     completion=self.completion * share, batch=1.0)  # fmt: skip
 
     def cost(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> float:
         cached_price = self.prompt if self.cached is None else self.cached
@@ -72,6 +90,9 @@ class LLMConfig(_Strict):
     min_scored: float = Field(default=0.9, ge=0, le=1)
     temperature: float = Field(default=0.0, ge=0, le=2)
     prices: dict[str, Price] = Field(default_factory=dict)
+    mode: Literal["sync", "batch"] = "sync"
+    batch_deadline: float = Field(default=7200.0, gt=0)  # seconds a run waits on its batches
+    batch_poll: float = Field(default=30.0, gt=0)  # seconds between looks at a batch
 
 
 class SendgridConfig(_Strict):

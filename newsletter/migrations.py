@@ -99,3 +99,13 @@ def m002_subscribers(db: Database) -> None:
         "INSERT INTO subscribers SELECT subscriber_id, email, MAX(updated_at) FROM deliveries "
         "GROUP BY subscriber_id"
     )
+
+
+@migration
+def m003_batches(db: Database) -> None:
+    """The Batch API's batches, by a digest of their requests: stored before a run waits on
+    one, so a run that crashed meanwhile collects it instead of paying for it again."""
+    db.execute(
+        "CREATE TABLE batches (request_key TEXT PRIMARY KEY, batch_id TEXT NOT NULL, "
+        "status TEXT NOT NULL, submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from newsletter import archive, deliver, fetch, links, render, suppressions
+from newsletter.batch import BatchScorer
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, UsageError
 from newsletter.models import (
@@ -139,8 +140,14 @@ def use_local_scorer(config: Config, *, dry_run: bool, hooks: Hooks) -> bool:
     return False
 
 
-def make_scorer(config: Config, store: Store, *, local: bool) -> Scorer:
-    return KeywordScorer() if local else LLMScorer(config, store, make_client(config))
+def make_scorer(
+    config: Config, store: Store, *, local: bool, say: Notify = lambda _msg: None
+) -> Scorer:
+    if local:
+        return KeywordScorer()
+    if config.llm.mode == "batch":
+        return BatchScorer(config, store, make_client(config), say=say)
+    return LLMScorer(config, store, make_client(config))
 
 
 @dataclass
@@ -179,14 +186,21 @@ class Scoring:
 
 
 def score_plans(
-    config: Config, store: Store, plans: list[Plan], *, local: bool, hooks: Hooks, day: date
+    config: Config,
+    store: Store,
+    plans: list[Plan],
+    *,
+    local: bool,
+    hooks: Hooks,
+    day: date,
+    scorer: Scorer | None = None,
 ) -> Scoring:
     """Score every plan; identical prompts share one set of requests."""
     groups: dict[tuple[str, str], list[Plan]] = {}
     for p in plans:
         groups.setdefault(scoring_key(config, p.profile), []).append(p)
-    return asyncio.run(_score_groups(make_scorer(config, store, local=local), store, groups,
-                                     hooks, day))  # fmt: skip
+    scorer = scorer or make_scorer(config, store, local=local, say=hooks.say)
+    return asyncio.run(_score_groups(scorer, store, groups, hooks, day))
 
 
 async def _score_alone(scorer: Scorer, store: Store, day: date, key: str, plan: Plan, papers,
@@ -400,6 +414,28 @@ def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> 
         if listing.papers:
             _score(config, store, listing, profiles, report, hooks, dry_run=True)
     return report
+
+
+def run_submit(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> list[str]:
+    """`newsletter score --submit`: start the day's batches ([llm] mode = "batch") and return
+    the ids of those still running, without waiting; a later `send` collects them. A batch
+    that has ended is collected, and the next pass's batch started."""
+    hooks = hooks or Hooks()
+    if config.llm.mode != "batch" or config.llm.provider == "local":
+        raise ConfigError('--submit needs [llm] mode = "batch" and provider = "openai"')
+    check_options(opts)
+    preflight(config, dry_run=True)
+    with Store(config.storage.path) as store:
+        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
+        profiles = choose_profiles(config, roster, replace(opts, dry_run=True), Report())
+        listing = _listing(config, store, roster, opts, Report(), hooks)
+        if not listing.papers:
+            return []
+        plans = [plan(config, store, listing, p) for p in profiles]
+        scorer = BatchScorer(config, store, make_client(config), wait=False, say=hooks.say)
+        score_plans(config, store, plans, local=False, hooks=hooks, day=listing.day,
+                    scorer=scorer)  # fmt: skip
+    return scorer.pending
 
 
 def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:

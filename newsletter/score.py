@@ -222,16 +222,10 @@ class LLMScorer:
         scores: dict[str, Score] = {}
         batches = [papers[i : i + size] for i in range(0, len(papers), size)]
 
-        async def ask(batch: list[Paper]) -> dict[str, Score] | None:
-            answer = await self._ask(system, batch, model, out, with_novelty)
-            if answer:
-                self.store.save_scores(answer.values(), key, model)
-            return answer
-
         for _ in range(rounds + 1):
             if not batches or self.budget.hit:
                 break
-            answers = await asyncio.gather(*(ask(b) for b in batches))
+            answers = await self._ask_round(system, key, batches, model, out, with_novelty)
             for answer in filter(None, answers):
                 scores.update(answer)
                 if progress and with_novelty:
@@ -245,53 +239,83 @@ class LLMScorer:
             batches += [left[i : i + size] for i in range(0, len(left), size)]
         return scores, [p for p in papers if p.id not in scores]
 
+    async def _ask_round(
+        self,
+        system: str,
+        key: str,
+        batches: list[list[Paper]],
+        model: str,
+        out: Scored,
+        with_novelty: bool,
+    ) -> list[dict[str, Score] | None]:
+        """One round of requests, in parallel: each one's scores, or None where it failed.
+        Each answer is cached under `key` as it arrives: a crash loses no answer paid for."""
+
+        async def ask(batch: list[Paper]) -> dict[str, Score] | None:
+            answer = await self._ask(system, batch, model, out, with_novelty)
+            self.keep(answer, key, model)
+            return answer
+
+        return list(await asyncio.gather(*(ask(b) for b in batches)))
+
+    def keep(self, answer: dict[str, Score] | None, key: str, model: str) -> None:
+        if answer:
+            self.store.save_scores(answer.values(), key, model)
+
+    def request(
+        self, batch: list[Paper], with_novelty: bool
+    ) -> tuple[str, dict[str, str] | None, int]:
+        """The user message for a batch of papers, the title aliases its answer uses (the
+        title pass numbers its titles), and the answer's token limit."""
+        if with_novelty:
+            user = format_papers(batch, self.llm.abstract_chars)
+            return user, None, ABSTRACT_ANSWER_TOKENS * len(batch) + 50
+        return format_titles(batch), title_aliases(batch), TITLE_ANSWER_TOKENS * len(batch) + 50
+
+    def body(self, model: str, system: str, user: str, max_tokens: int) -> dict:
+        """The chat-completions request, with the parameters this endpoint accepts."""
+        options: dict[str, float | int] = {self.limit_param: max_tokens}
+        if self.send_temperature:
+            options["temperature"] = self.llm.temperature
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return {"model": model, "messages": messages, **options}
+
     async def _ask(
         self, system: str, batch: list[Paper], model: str, out: Scored, with_novelty: bool
     ) -> dict[str, Score] | None:
         """One request: the scores its answer gives (perhaps none), or None when the request
         failed or the cost cap stopped it. A rejected key, an unknown model and an exhausted
         quota stop the run: no other request could do better."""
-        aliases = None
-        if with_novelty:
-            user = format_papers(batch, self.llm.abstract_chars)
-            max_tokens = ABSTRACT_ANSWER_TOKENS * len(batch) + 50
-        else:
-            user, aliases = format_titles(batch), title_aliases(batch)
-            max_tokens = TITLE_ANSWER_TOKENS * len(batch) + 50
+        user, aliases, max_tokens = self.request(batch, with_novelty)
         price = self.prices.get(model)
-        estimate = _estimate(price, system + user, max_tokens // 2)
+        expected = estimate(price, system + user, max_tokens // 2)
         async with self.slots:
-            if not self.budget.reserve(estimate):
+            if not self.budget.reserve(expected):
                 return None
             actual = 0.0
             try:
                 response = await self._request(model, system, user, max_tokens)
-                usage = _usage(model, response, price)
+                usage = usage_of(model, response, price)
                 actual = usage.cost_usd or 0.0
                 out.usage.add(usage)
             except openai.APIStatusError as exc:
-                _stop_on_hopeless(exc, model, self.llm.base_url)
+                stop_on_hopeless(exc, model, self.llm.base_url)
                 out.note(f"a batch of {len(batch)} failed: HTTP {exc.status_code}")
                 return None
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
                 out.note(f"a batch of {len(batch)} failed: {type(exc).__name__}")
                 return None
             finally:
-                self.budget.settle(estimate, actual)
-        return _read_choice(response, {p.id for p in batch}, with_novelty, aliases)
+                self.budget.settle(expected, actual)
+        return read_choice(response, {p.id for p in batch}, with_novelty, aliases)
 
     async def _request(
         self, model: str, system: str, user: str, max_tokens: int, adaptations: int = 2
     ):
         self.requests += 1
-        options: dict[str, float | int] = {self.limit_param: max_tokens}
-        if self.send_temperature:
-            options["temperature"] = self.llm.temperature
         try:
             return await self.client.chat.completions.create(
-                model=model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                **options,
+                **self.body(model, system, user, max_tokens)
             )
         except openai.BadRequestError as exc:
             if not adaptations or not self._adapt(exc.param):
@@ -310,7 +334,7 @@ class LLMScorer:
         return False
 
 
-def _read_choice(
+def read_choice(
     response, batch_ids: set[str], with_novelty: bool, aliases: dict[str, str] | None
 ) -> dict[str, Score]:
     """The scores in a response; a refusal or a malformed body gives none."""
@@ -325,7 +349,7 @@ def _read_choice(
     return parse_answer(content, batch_ids, with_novelty=with_novelty, aliases=aliases)
 
 
-def _stop_on_hopeless(exc: openai.APIStatusError, model: str, base_url: str | None) -> None:
+def stop_on_hopeless(exc: openai.APIStatusError, model: str, base_url: str | None) -> None:
     """Raise for the answers no retry can change; return for the others."""
     where = base_url or "the OpenAI API"
     if exc.status_code in (401, 403):
@@ -354,7 +378,7 @@ def _quota_exhausted(exc: openai.APIStatusError) -> bool:
     return "insufficient_quota" in fields
 
 
-def _usage(model: str, response, price: Price | None) -> Usage:
+def usage_of(model: str, response, price: Price | None) -> Usage:
     """Tokens from the response's own `usage`; `prompt_tokens_details` may be missing."""
     usage = getattr(response, "usage", None)
     prompt = getattr(usage, "prompt_tokens", 0) or 0
@@ -365,7 +389,7 @@ def _usage(model: str, response, price: Price | None) -> Usage:
     return Usage(model, 1, prompt, cached, completion, cost)
 
 
-def _estimate(price: Price | None, prompt: str, completion_tokens: int) -> float:
+def estimate(price: Price | None, prompt: str, completion_tokens: int) -> float:
     if price is None:
         return 0.0
     return price.cost(len(prompt) // CHARS_PER_TOKEN, 0, completion_tokens)

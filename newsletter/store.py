@@ -476,3 +476,23 @@ class Store:
                 )
                 row = db.execute(sql, (subscriber_id,)).fetchone()
         return row[0]
+
+    # -- batches in flight (the Batch API) --------------------------------------------------
+
+    def batch_in_flight(self, request_key: str) -> str | None:
+        """The id of the batch submitted for these requests and not yet collected."""
+        sql = "SELECT batch_id FROM batches WHERE request_key=? AND status='submitted'"
+        with self._mutex:
+            row = self.db.execute(sql, (request_key,)).fetchone()
+        return row[0] if row else None
+
+    def save_batch(self, request_key: str, batch_id: str, status: str = "submitted") -> None:
+        """Record a batch as submitted (before waiting on it), or how it ended."""
+        now = _now()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO batches VALUES (?,?,?,?,?) ON CONFLICT(request_key) DO UPDATE SET "
+                "batch_id=excluded.batch_id, status=excluded.status, "
+                "updated_at=excluded.updated_at",
+                (request_key, batch_id, status, now, now),
+            )

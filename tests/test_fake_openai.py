@@ -305,3 +305,122 @@ def test_concurrency_limit_and_high_water_mark() -> None:
     assert all(isinstance(r, openai.RateLimitError) for r in rejections)
     assert successes == [None] * 4
     assert rejections[0].response.headers["retry-after"] == "0.25"
+
+
+# -- files and batches ----------------------------------------------------------------------
+
+
+def batch_line(custom_id: str, user: str = ABSTRACTS, model: str = "gpt-test") -> dict:
+    messages = [{"role": "system", "content": ABSTRACT_SYSTEM}, {"role": "user", "content": user}]
+    body = {"model": model, "messages": messages, "max_tokens": 500}
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+
+
+def start_batch(api: openai.OpenAI, lines: list[dict]):
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    upload = api.files.create(file=("in.jsonl", data), purpose="batch")
+    return api.batches.create(
+        input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+
+
+def wait_until_ended(api: openai.OpenAI, batch_id: str) -> tuple[Any, list[str]]:
+    seen: list[str] = []
+    for _ in range(200):
+        batch = api.batches.retrieve(batch_id)
+        if not seen or seen[-1] != batch.status:
+            seen.append(batch.status)
+        if batch.status in {"completed", "failed", "expired", "cancelled"}:
+            return batch, seen
+        threading.Event().wait(0.02)
+    raise AssertionError(f"batch {batch_id} never ended: {seen}")
+
+
+def read_jsonl(api: openai.OpenAI, file_id: str | None) -> list[dict]:
+    return (
+        [json.loads(line) for line in api.files.content(file_id).text.splitlines()]
+        if file_id
+        else []
+    )
+
+
+class TestBatches:
+    @pytest.fixture(autouse=True)
+    def quick(self, openai_server):
+        openai_server.batch_latency = 0.5
+
+    def test_an_upload_comes_back_byte_for_byte(self, api):
+        data = b'{"a": 1}\n{"b": "\xc3\xa9"}\n'
+        upload = api.files.create(file=("in.jsonl", data), purpose="batch")
+        assert (upload.purpose, upload.bytes, upload.filename) == ("batch", len(data), "in.jsonl")
+        assert api.files.content(upload.id).content == data
+
+    def test_a_batch_runs_through_every_status_and_answers_each_line(self, api):
+        batch = start_batch(api, [batch_line("one"), batch_line("two")])
+        assert batch.status == "validating" and batch.request_counts.total == 2
+        batch, seen = wait_until_ended(api, batch.id)
+        assert seen[0] == "validating" and seen[-1] == "completed"
+        assert set(seen) <= {"validating", "in_progress", "finalizing", "completed"}
+        assert "in_progress" in seen
+        assert (batch.request_counts.completed, batch.request_counts.failed) == (2, 0)
+        rows = read_jsonl(api, batch.output_file_id)
+        assert [r["custom_id"] for r in rows] == ["one", "two"] and batch.error_file_id is None
+        body = rows[0]["response"]["body"]
+        assert rows[0]["response"]["status_code"] == 200 and rows[0]["error"] is None
+        assert body["object"] == "chat.completion" and body["usage"]["prompt_tokens"] > 0
+        ids = [
+            json.loads(x)["ARXIVID"] for x in body["choices"][0]["message"]["content"].split("\n")
+        ]
+        assert ids == ["2504.01234", "2504.05678"]
+
+    def test_a_line_that_fails_goes_to_the_error_file(self, api, openai_server):
+        openai_server.models = {"gpt-test"}
+        batch = start_batch(api, [batch_line("good"), batch_line("bad", model="nope")])
+        batch, _ = wait_until_ended(api, batch.id)
+        assert batch.status == "completed"
+        assert (batch.request_counts.completed, batch.request_counts.failed) == (1, 1)
+        assert [r["custom_id"] for r in read_jsonl(api, batch.output_file_id)] == ["good"]
+        (failed,) = read_jsonl(api, batch.error_file_id)
+        assert failed["custom_id"] == "bad" and failed["response"]["status_code"] == 404
+        assert failed["response"]["body"]["error"]["code"] == "model_not_found"
+
+    def test_a_file_with_a_repeated_custom_id_fails_validation(self, api):
+        batch = start_batch(api, [batch_line("same"), batch_line("same")])
+        batch, seen = wait_until_ended(api, batch.id)
+        assert seen[-1] == "failed" and batch.output_file_id is None
+        assert [(e.code, e.line) for e in batch.errors.data] == [("duplicate_custom_id", 2)]
+
+    def test_an_expired_batch_answers_only_part(self, api, openai_server):
+        openai_server.queue_batch("expired", answered=1)
+        batch = start_batch(api, [batch_line(f"r{i}") for i in range(3)])
+        batch, seen = wait_until_ended(api, batch.id)
+        assert seen[-1] == "expired"
+        assert [r["custom_id"] for r in read_jsonl(api, batch.output_file_id)] == ["r0"]
+        errors = read_jsonl(api, batch.error_file_id)
+        assert [(r["custom_id"], r["response"], r["error"]["code"]) for r in errors] == [
+            ("r1", None, "batch_expired"), ("r2", None, "batch_expired")
+        ]  # fmt: skip
+
+    def test_a_cancelled_batch_stops_and_cannot_be_cancelled_twice(self, api):
+        batch = start_batch(api, [batch_line("r0")])
+        assert api.batches.cancel(batch.id).status == "cancelling"
+        assert api.batches.retrieve(batch.id).status == "cancelled"
+        with pytest.raises(openai.ConflictError):
+            api.batches.cancel(batch.id)
+
+    def test_unknown_batches_and_files_are_404(self, api):
+        with pytest.raises(openai.NotFoundError):
+            api.batches.retrieve("batch_nope")
+        with pytest.raises(openai.NotFoundError):
+            api.files.content("file-nope")
+        with pytest.raises(openai.NotFoundError):
+            api.batches.create(
+                input_file_id="file-nope", endpoint="/v1/chat/completions", completion_window="24h"
+            )
+
+    def test_the_list_pages_newest_first(self, api):
+        ids = [start_batch(api, [batch_line("r0")]).id for _ in range(3)]
+        first = api.batches.list(limit=2)
+        assert [b.id for b in first.data] == ids[:0:-1] and first.has_more
+        assert [b.id for b in api.batches.list(limit=2, after=ids[1]).data] == [ids[0]]
+        assert [b.id for b in api.batches.list(limit=100)] == ids[::-1]

@@ -7,7 +7,8 @@ Usage is counted roughly (4 characters a token) and prompt caching follows OpenA
 closely enough to test cost accounting. Failures are scripted per test with the `queue_*`
 methods, each consumed by the next request in order; every error body has the real API's
 `message`, `type`, `param` and `code`. It is no kinder than the service: a wrong or missing
-key gets a 401, a model outside `models` a 404, a parameter in `unsupported` a 400.
+key gets a 401, a model outside `models` a 404, a parameter in `unsupported` a 400. The Files
+and Batches endpoints are in `tests.fakes.openai_batch`; a batch takes `batch_latency` seconds.
 
     with FakeOpenAI(latency=2.0, max_concurrent=8) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
@@ -29,9 +30,10 @@ from typing import Any
 import pytest
 
 from tests.fakes.base import FakeHandler, FakeServer
+from tests.fakes.openai_batch import Batches, Outcome
 
 Judge = Callable[[str, str, str], tuple[int, int, str]]
-Reply = tuple[int, dict[str, Any] | None, dict[str, str]]
+Reply = tuple[int, dict[str, Any] | bytes | None, dict[str, str]]
 
 CACHE_MIN_TOKENS = 1024  # OpenAI caches prefixes of 1024+ tokens ...
 CACHE_INCREMENT = 128  # ... and reports hits in 128-token steps
@@ -79,6 +81,7 @@ class RecordedRequest:
     body: Any  # the parsed JSON, or None if it was not JSON
     at: float  # time.monotonic() on arrival
     status: int = 0  # filled in once answered
+    raw: bytes = b""  # the body as sent (a multipart upload is not JSON)
 
 
 class _Handler(FakeHandler):
@@ -87,7 +90,10 @@ class _Handler(FakeHandler):
     disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     length_header = "content-length"
 
-    def do_POST(self) -> None:
+    def do_GET(self) -> None:
+        self.do_POST(method="GET")
+
+    def do_POST(self, method: str = "POST") -> None:
         raw = self.body_bytes()
         if self.fake.stopping.is_set():
             self.close_connection = True  # a kept-alive connection outliving `stop()`
@@ -97,12 +103,15 @@ class _Handler(FakeHandler):
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(self.path, headers, body, time.monotonic())
+        request = RecordedRequest(self.path, headers, body, time.monotonic(), raw=raw)
         self.fake.requests.append(request)
-        request.status, payload, extra = self.fake.handle(request)
+        request.status, payload, extra = self.fake.handle(request, method)
         names = {"content-type": "application/json"}
         names["x-request-id"] = f"req_fake{len(self.fake.requests)}"
-        self.reply_json(request.status, payload, names | extra)
+        if isinstance(payload, bytes):
+            self.reply(request.status, payload, names | extra)
+        else:
+            self.reply_json(request.status, payload, names | extra)
 
 
 @dataclass
@@ -126,6 +135,7 @@ class FakeOpenAI(FakeServer):
     # when set, accepted requests wait for it before answering: a test can hold requests in
     # flight, and see what arrives meanwhile, without relying on timing
     hold: threading.Event | None = None
+    batch_latency: float = 1.0  # seconds from a batch's creation to its end
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     script: deque[Step] = field(default_factory=deque, init=False)
     in_flight: int = field(default=0, init=False)
@@ -136,6 +146,7 @@ class FakeOpenAI(FakeServer):
 
     def __post_init__(self) -> None:
         FakeServer.__init__(self)
+        self.batches = Batches(self)
 
     @property
     def base_url(self) -> str:
@@ -190,6 +201,11 @@ class FakeOpenAI(FakeServer):
         """A normal answer, `seconds` late (on top of `latency`): for client timeouts."""
         self._queue(Step("delay", delay=seconds), times)
 
+    def queue_batch(self, kind: str = "completed", answered: int = 0, times: int = 1) -> None:
+        """How the next batches end: "completed", "failed" (validation) or "expired" (after
+        their first `answered` lines)."""
+        self.batches.outcomes.extend(Outcome(kind, answered) for _ in range(times))
+
     def know(self, papers: Iterable[Any]) -> None:
         """Let the title pass's judge see these papers' ids (objects with `id` and `title`)."""
         self.catalogue.update((p.title, p.id) for p in papers)
@@ -197,12 +213,15 @@ class FakeOpenAI(FakeServer):
     def default_judge(self, paper_id: str, title: str, abstract: str) -> tuple[int, int, str]:
         return self.relevance.get(paper_id, 2), 5, "fake"
 
-    def handle(self, request: RecordedRequest) -> Reply:
+    def handle(self, request: RecordedRequest, method: str = "POST") -> Reply:
         refused = _unauthorized(request.headers.get("authorization"), self.api_key)
         if refused:
             return refused
-        if request.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
-            return _error(404, f"Invalid URL (POST {request.path})", "invalid_request_error")
+        routed = self.batches.route(method, request)
+        if routed is not None:
+            return routed
+        if method != "POST" or request.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
+            return _error(404, f"Invalid URL ({method} {request.path})", "invalid_request_error")
         body = request.body if isinstance(request.body, dict) else {}
         refused = self._refusal(body)
         if refused:
@@ -229,6 +248,15 @@ class FakeOpenAI(FakeServer):
         finally:
             with self.lock:
                 self.in_flight -= 1
+
+    def answer_line(self, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        """A batch line's status and body, answered as a synchronous request would be."""
+        status, payload, _ = self._refusal(body) or self._answer(body, self._next_step(), 0)
+        return status, payload if isinstance(payload, dict) else None
+
+    def _next_step(self) -> Step | None:
+        with self.lock:
+            return self.script.popleft() if self.script else None
 
     def _refusal(self, body: dict[str, Any]) -> Reply | None:
         """The 404 for a model that does not exist, or the 400 for a parameter it refuses."""
