@@ -99,3 +99,19 @@ def m002_subscribers(db: Database) -> None:
         "INSERT INTO subscribers SELECT subscriber_id, email, MAX(updated_at) FROM deliveries "
         "GROUP BY subscriber_id"
     )
+
+
+@migration
+def m003_votes(db: Database) -> None:
+    """What readers said through `newsletter serve` or by hand: a 👍 or 👎 on a paper (the
+    latest one counts, with the title it had, for the prompts), and who unsubscribed through
+    a one-click link."""
+    db.execute(
+        "CREATE TABLE votes (subscriber_id TEXT NOT NULL, paper_id TEXT NOT NULL, "
+        "vote TEXT NOT NULL, title TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, PRIMARY KEY (subscriber_id, paper_id))"
+    )
+    db.execute(
+        "CREATE TABLE unsubscribes (email TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, "
+        "created_at TEXT NOT NULL)"
+    )

@@ -64,6 +64,10 @@ class Profile(BaseModel):
     novelty_cutoff: int = Field(default=4, ge=1, le=10)
     max_papers: int = Field(default=30, ge=1, le=500)
     model: str | None = None
+    # titles of papers the reader liked and did not want, newest first: filled in from the
+    # store's votes for a run (newsletter.votes.taught), never written to the file
+    liked_titles: list[str] = Field(default_factory=list, exclude=True)
+    disliked_titles: list[str] = Field(default_factory=list, exclude=True)
 
     def categories_or(self, default: list[str]) -> list[str]:
         return self.categories or list(default)
