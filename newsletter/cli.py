@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from newsletter import archive, deliver, fetch, pipeline, suppressions
+from newsletter import archive, deliver, fetch, links, pipeline, suppressions, votes, web
 from newsletter import profiles as profiles_mod
 from newsletter.config import Config, load_config, sendgrid_key
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
@@ -218,6 +218,48 @@ def set_active(ctx: typer.Context, subscriber_id: str, active: bool) -> None:
     out.print(f"{profiles_mod.display_path(path)}: {state}", markup=False)
 
 
+def vote_by_hand(ctx: typer.Context, subscriber_id: str, ids: list[str], vote: str) -> None:
+    config = get_config(ctx)
+    profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
+    with Store(config.storage.path) as store:
+        titles, unknown = votes.teach(config.arxiv, store, profile.id, ids, vote)
+    for pid, title in titles.items():
+        out.print(f"{pid}: {title}", markup=False)
+    for pid in unknown:
+        err.print(f"warning: {pid}: not found on arXiv, not recorded", markup=False)
+    if unknown:
+        raise typer.Exit(1)
+
+
+IdsArgument = Annotated[list[str], typer.Argument(metavar="ARXIVID...", help="arXiv ids.")]
+
+
+@subscribers_app.command("like")
+def subscribers_like(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
+    ids: IdsArgument,
+) -> None:
+    """Give the prompts papers this reader liked, as examples (titles looked up once).
+
+    Example: newsletter subscribers like ada 2501.01234 2502.04321
+    """
+    vote_by_hand(ctx, subscriber_id, ids, links.UP)
+
+
+@subscribers_app.command("dislike")
+def subscribers_dislike(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
+    ids: IdsArgument,
+) -> None:
+    """Give the prompts papers this reader did not want, as examples.
+
+    Example: newsletter subscribers dislike ada 2501.01234
+    """
+    vote_by_hand(ctx, subscriber_id, ids, links.DOWN)
+
+
 # -- suppressions ---------------------------------------------------------------------------
 
 
@@ -404,6 +446,20 @@ def archive_build(
         f"{plural(built.subscribers, 'subscriber')}, {len(built.written)} written",
         markup=False,
     )
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the email's vote and unsubscribe links, the feeds and the archive (needs
+    NEWSLETTER_SECRET; links point at [web] base_url).
+
+    Example: newsletter serve --host 127.0.0.1 --port 8080
+    """
+    web.serve(get_config(ctx), host, port)
 
 
 def report_profile_errors(errors: list[ProfileError] | list[str]) -> None:
