@@ -118,7 +118,7 @@ class Views:
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
             paper=self._title(paper_id),
-            button="👍 Yes, more like this" if more else "👎 Yes, fewer like this",
+            button="Yes, more like this" if more else "Yes, fewer like this",
         )
 
     async def vote(self, request: Request) -> Response:
@@ -133,7 +133,8 @@ class Views:
         changed = "more" if choice == links.UP else "fewer"
         lines = [f"We'll show you {changed} papers like this one."]
         if before and before != choice:
-            lines.append(f"This replaces your earlier {'👍' if before == links.UP else '👎'}.")
+            earlier = "more like this" if before == links.UP else "fewer like this"
+            lines.append(f"This replaces your earlier “{earlier}”.")
         return page(
             "Thank you, noted",
             *lines,

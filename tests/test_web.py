@@ -7,10 +7,12 @@ from __future__ import annotations
 import email
 import html
 import re
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import policy
@@ -41,7 +43,11 @@ class Site:
     url: str
 
     def send(self, **opts) -> object:
-        return run_send(load_config(self.home / "config.toml"), SendOptions(**opts))
+        """A run, in a thread of its own: Playwright's sync API keeps an event loop running
+        in the test's thread, and a run starts one of its own."""
+        config = load_config(self.home / "config.toml")
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(run_send, config, SendOptions(**opts)).result()
 
     def preview(self, subscriber: str = "ada", suffix: str = ".txt") -> Path:
         """Run a dry run of the sample day; the path of one subscriber's preview file."""
@@ -135,7 +141,7 @@ class TestVotes:
         up, down = vote_links(site.preview())[0]
         requests.post(up, timeout=5)
         again = requests.post(down, timeout=5)
-        assert "This replaces your earlier 👍." in shown(again)
+        assert "This replaces your earlier “more like this”." in shown(again)
         with site.store() as store:
             assert store.voted_titles("ada", links.UP, 15) == []
             assert store.voted_titles("ada", links.DOWN, 15) == [first_title(site)]
@@ -285,3 +291,78 @@ class TestCommands:
         args = ["--config", str(home / "config.toml"), "subscribers", "dislike", "ada", "2503.9"]
         result = runner.invoke(app, args)
         assert result.exit_code == 1 and "2503.9: not found on arXiv" in result.output
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+PHONE = {"width": 375, "height": 720}
+
+
+@pytest.fixture
+def browser_page():
+    """A Chromium tab 375 px wide: Debian's chromium, driven by Playwright (no download)."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser.new_page(viewport=PHONE)
+        finally:
+            browser.close()
+
+
+def fits_the_phone(page) -> bool:
+    """No sideways scrolling at 375 px."""
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+class TestInABrowser:
+    def test_vote_from_the_email_then_unsubscribe(
+        self, site, browser_page, arxiv_server, openai_server, sendgrid_server, tmp_path
+    ):
+        page, shots = browser_page, tmp_path / "screenshots"
+        email_html = site.preview(suffix=".html")
+        page.goto(email_html.as_uri())
+        page.locator('a[title="More like this"]').first.click()
+        page.wait_for_selector("text=More papers like this?")
+        assert fits_the_phone(page)
+        page.screenshot(path=shots / "vote-ask.png", full_page=True)
+        page.get_by_role("button", name="Yes, more like this").click()
+        page.wait_for_selector("text=Thank you, noted")
+        assert "We'll show you more papers like this one." in page.inner_text("main")
+        assert fits_the_phone(page)
+        page.screenshot(path=shots / "vote-done.png", full_page=True)
+
+        arxiv_server.serve([paper("2504.20001", title="Sparse experts, revisited")],
+                           pub_date="Fri, 11 Apr 2025 00:00:00 -0400")  # fmt: skip
+        before = len(openai_server.requests)
+        site.send(dry_run=True)
+        systems = [r.body["messages"][0]["content"] for r in openai_server.requests[before:]]
+        assert any(f"- {first_title(site)}\n" in s for s in systems)
+
+        page.goto(email_html.as_uri())
+        page.locator('a[href*="/unsubscribe/"]').first.click()
+        page.wait_for_selector("text=Unsubscribe from the arXiv digest?")
+        assert "ada@example.org" not in page.content()
+        page.screenshot(path=shots / "unsubscribe-ask.png", full_page=True)
+        page.get_by_role("button", name="Unsubscribe").click()
+        page.wait_for_selector("text=You are unsubscribed")
+        assert page.get_by_role("button", name="Resubscribe").is_visible()
+        assert fits_the_phone(page)
+        page.screenshot(path=shots / "unsubscribe-done.png", full_page=True)
+        report = site.send(feed=SAMPLE)
+        assert {s.subscriber_id: str(s.status) for s in report.served} == {
+            "ada": "unsubscribed",
+            "bob": "sent",
+        }
+        assert len(sendgrid_server.messages) == 1
+
+    def test_a_forged_link_is_refused(self, site, browser_page):
+        up, _ = vote_links(site.preview())[0]
+        answer = browser_page.goto(up[:-2] + ("xx" if not up.endswith("xx") else "yy"))
+        assert answer.status == 403
+        assert "This link does not work" in browser_page.inner_text("main")
