@@ -1,5 +1,6 @@
 """A reader's picks as an Atom feed (RFC 4287): one entry per paper picked, newest day first,
-with the model's comment. Served by `newsletter serve` and written by `archive build`."""
+with the model's comment. Served by `newsletter serve` and written by `archive build`, as
+`<archive token>/feed.atom`."""
 
 from __future__ import annotations
 
@@ -36,16 +37,21 @@ def _entry(feed: ET.Element, day: date, pick) -> None:
     _child(entry, "summary", summary, type="text")
 
 
-def feed(records: list[tuple[date, str, dict]], self_url: str) -> bytes:
-    """The feed of one reader's digests (Store.load_digests), at `self_url`."""
-    digests = sorted((SavedDigest.model_validate(r) for _, _, r in records),
-                     key=lambda d: d.day, reverse=True)  # fmt: skip
+def feed_url(base_url: str | None, token: str) -> str:
+    """Where a reader's feed is published; without a base URL, an id that names it."""
+    return f"{base_url}/{token}/feed.atom" if base_url else f"urn:newsletter:feed:{token}"
+
+
+def feed(digests: list[SavedDigest], url: str) -> str:
+    """The feed of one reader's digests, published at `url` (see feed_url)."""
+    digests = sorted(digests, key=lambda d: d.day, reverse=True)
     root = ET.Element(f"{{{NS}}}feed")
-    _child(root, "id", self_url)
+    _child(root, "id", url)
     _child(root, "title", "arXiv digest: your picks")
     _child(root, "updated", _stamp(digests[0].day) if digests else _stamp(date(2000, 1, 1)))
     _child(_child(root, "author"), "name", "arXiv digest")
-    _child(root, "link", href=self_url, rel="self")
+    if url.startswith("http"):
+        _child(root, "link", href=url, rel="self")
     count = 0
     for digest in digests:
         for pick in digest.papers:
@@ -53,4 +59,4 @@ def feed(records: list[tuple[date, str, dict]], self_url: str) -> bytes:
                 _entry(root, digest.day, pick)
                 count += 1
     ET.register_namespace("", NS)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)

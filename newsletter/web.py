@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from newsletter import atom, links, render, templating
 from newsletter.config import Config
+from newsletter.models import SavedDigest
 from newsletter.store import Store
 from newsletter.votes import WORDS, RateLimit
 
@@ -214,7 +215,8 @@ class Views:
         if subscriber is None:
             return PlainTextResponse("not found\n", status_code=404)
         base = self.config.archive.base_url or str(request.base_url).rstrip("/")
-        xml = atom.feed(self.store.load_digests(subscriber), f"{base}/{token}/feed.atom")
+        digests = [SavedDigest.model_validate(d) for _, _, d in self.store.load_digests(subscriber)]
+        xml = atom.feed(digests, atom.feed_url(base, token))
         return Response(xml, media_type="application/atom+xml; charset=utf-8")
 
 

@@ -24,7 +24,7 @@ import requests
 import uvicorn
 from typer.testing import CliRunner
 
-from newsletter import links, web
+from newsletter import archive, links, web
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.pipeline import SendOptions, run_send
@@ -265,6 +265,17 @@ class TestFeed:
         titles = re.findall(r'"title": "([^"]+)"', record)
         assert [e.title for e in feed.entries] == titles and titles
         assert all(e.summary for e in feed.entries)
+
+    def test_archive_build_writes_the_feed_and_the_server_hosts_the_archive(self, site):
+        site.preview()
+        with site.store() as store:
+            archive.build(site.config, store, site.config.archive.out)
+            token = store.archive_token("ada")
+        written = feedparser.parse((site.config.archive.out / token / "feed.atom").read_bytes())
+        assert not written.bozo and written.entries
+        served = requests.get(f"{site.url}/{token}/", timeout=5)
+        assert served.status_code == 200 and "2025-04-10" in served.text
+        assert served.headers["Referrer-Policy"] == "no-referrer"
 
     def test_an_unknown_feed_is_not_found(self, site):
         assert requests.get(f"{site.url}/nobody/feed.atom", timeout=5).status_code == 404
