@@ -483,6 +483,13 @@ class Store:
             ).rowcount
         return gone > 0
 
+    def voted_ids(self, subscriber_id: str) -> set[str]:
+        with self._mutex:
+            rows = self.db.execute(
+                "SELECT paper_id FROM votes WHERE subscriber_id=?", (subscriber_id,)
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def voted_titles(self, subscriber_id: str, vote: str, limit: int) -> list[str]:
         """The titles of the papers given `vote`, newest first."""
         with self._mutex:

@@ -12,28 +12,47 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 import arxiv
 import requests
 
 from newsletter import fetch, links
-from newsletter.config import ArxivConfig
+from newsletter.config import ArxivConfig, Config
 from newsletter.errors import FetchError
 from newsletter.profiles import Profile
 from newsletter.store import Store
 
 WORDS = {links.UP: "liked", links.DOWN: "did not want"}
+Notify = Callable[[str], None]
 
 
-def taught(store: Store, profile: Profile, limit: int) -> Profile:
-    """The profile with its reader's latest likes and dislikes, for the prompts."""
+def taught(config: Config, store: Store, profile: Profile, warn: Notify) -> Profile:
+    """The profile with its reader's latest likes and dislikes, for the prompts. The ids its
+    file lists as `liked`/`disliked` are recorded once, the first time they are seen."""
+    try:
+        record_profile_examples(config.arxiv, store, profile)
+    except FetchError as exc:  # the examples wait for the next run; the digest does not
+        warn(f"{profile.id}: the profile's liked/disliked titles could not be looked up ({exc})")
+    limit = config.web.examples
     liked = store.voted_titles(profile.id, links.UP, limit)
     disliked = store.voted_titles(profile.id, links.DOWN, limit)
     if not liked and not disliked:
         return profile
     return profile.model_copy(update={"liked_titles": liked, "disliked_titles": disliked})
+
+
+def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile) -> None:
+    """Store the profile's `liked`/`disliked` ids not voted on yet (a vote from the email
+    counts over the file's list)."""
+    known = store.voted_ids(profile.id)
+    for vote, ids in ((links.UP, profile.liked), (links.DOWN, profile.disliked)):
+        new = [i for i in ids if i not in known]
+        if new:
+            titles = look_up_titles(config, store, new)
+            for pid, title in titles.items():
+                store.record_vote(profile.id, pid, vote, title, date.today(), "profile")
 
 
 def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dict[str, str]:

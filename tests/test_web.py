@@ -377,3 +377,27 @@ class TestInABrowser:
         answer = browser_page.goto(up[:-2] + ("xx" if not up.endswith("xx") else "yy"))
         assert answer.status == 403
         assert "This link does not work" in browser_page.inner_text("main")
+
+
+class TestProfileExamples:
+    def test_liked_ids_in_the_file_are_looked_up_once_and_reach_the_prompt(
+        self, home, arxiv_server, openai_server
+    ):
+        profile = home / "subscribers" / "ada.toml"
+        profile.write_text('liked = ["2503.00042"]\n' + profile.read_text())
+        arxiv_server.api_papers = [paper("2503.00042", title="Routing tokens to experts")]
+        config = load_config(home / "config.toml")
+        for _ in range(2):
+            run_send(config, SendOptions(feed=SAMPLE, dry_run=True))
+        assert len(arxiv_server.queries("/api/query")) == 1
+        systems = [r.body["messages"][0]["content"] for r in openai_server.requests]
+        assert any("- Routing tokens to experts\n" in s for s in systems)
+
+    def test_an_unreachable_arxiv_leaves_the_examples_for_later(self, home, arxiv_server, capsys):
+        profile = home / "subscribers" / "ada.toml"
+        profile.write_text('disliked = ["2503.00042"]\n' + profile.read_text())
+        arxiv_server.fail(500)
+        report = run_send(load_config(home / "config.toml"), SendOptions(feed=SAMPLE, dry_run=True))
+        assert report.ok
+        warned = capsys.readouterr().err
+        assert "ada: the profile's liked/disliked titles could not be looked up" in warned
