@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from newsletter import archive, deliver, fetch, links, pipeline, suppressions, votes, web
+from newsletter import archive, deliver, fetch, links, pipeline, seed, suppressions, votes, web
 from newsletter import profiles as profiles_mod
 from newsletter.config import Config, load_config, sendgrid_key
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
@@ -94,15 +94,32 @@ def subscribers_new(
     subscriber_id: Annotated[str, typer.Argument(metavar="ID", help="The new subscriber's id.")],
     email: Annotated[str, typer.Option("--email", help="Where the digest goes.")],
     name: Annotated[str | None, typer.Option("--name", help="Name used in the greeting.")] = None,
+    bibtex: Annotated[
+        Path | None,
+        typer.Option("--from-bibtex", metavar="FILE", help="Seed liked papers and keywords."),
+    ] = None,
+    liked: Annotated[
+        list[str] | None,
+        typer.Option("--liked", metavar="ARXIVID", help="A paper to seed from (repeatable)."),
+    ] = None,
 ) -> None:
-    """Write a commented profile file for a new subscriber.
+    """Write a commented profile file for a new subscriber, optionally seeded from their own
+    papers (a .bib file or arXiv ids): `liked` examples and a draft of keywords.
 
     Example: newsletter subscribers new ada --email ada@example.org --name "Ada Lovelace"
     """
     config = get_config(ctx)
+    given = seed.read_bibtex(bibtex) if bibtex else seed.Seed()  # a bad file: no profile
     path = profiles_mod.create_profile(
         config.subscribers_dir, subscriber_id, email, name or subscriber_id
     )
+    if bibtex or liked:
+        with Store(config.storage.path) as store:
+            if liked:
+                given = given.merged(seed.from_ids(config.arxiv, store, liked))
+            keywords = seed.seed_profile(store, path, given)
+        out.print(f"seeded with {plural(len(given.liked), 'liked paper')}; draft keywords: "
+                  f"{', '.join(keywords) or 'none'} (edit them)", markup=False)  # fmt: skip
     out.print(
         f"wrote {profiles_mod.display_path(path)}: edit its topics, then run "
         f"`newsletter subscribers validate {subscriber_id}`",
