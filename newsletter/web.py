@@ -214,7 +214,7 @@ class Views:
         subscriber = self.store.subscriber_for_archive_token(token)
         if subscriber is None:
             return PlainTextResponse("not found\n", status_code=404)
-        base = self.config.archive.base_url or str(request.base_url).rstrip("/")
+        base = self.config.web.base_url or str(request.base_url).rstrip("/")
         digests = [SavedDigest.model_validate(d) for _, _, d in self.store.load_digests(subscriber)]
         xml = atom.feed(digests, atom.feed_url(base, token))
         return Response(xml, media_type="application/atom+xml; charset=utf-8")
@@ -223,6 +223,8 @@ class Views:
 def create_app(config: Config, store: Store) -> SecurityHeaders:
     """The application; `store` stays open for its life."""
     views = Views(config, store)
+    # the archive may be built after the server starts; an absent folder would be a 500
+    Path(config.archive.out).mkdir(parents=True, exist_ok=True)
     routes = [
         Route("/vote/{token}", views.vote_page, methods=["GET"]),
         Route("/vote/{token}", views.vote, methods=["POST"]),
@@ -231,7 +233,7 @@ def create_app(config: Config, store: Store) -> SecurityHeaders:
         Route("/unsubscribe/{token}", views.unsubscribe, methods=["POST"]),
         Route("/unsubscribe/{token}/resubscribe", views.resubscribe, methods=["POST"]),
         Route("/{token}/feed.atom", views.feed, methods=["GET"]),
-        Mount("/", StaticFiles(directory=Path(config.archive.out), html=True, check_dir=False)),
+        Mount("/", StaticFiles(directory=Path(config.archive.out), html=True)),
     ]
     return SecurityHeaders(Starlette(routes=routes))
 

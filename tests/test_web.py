@@ -183,6 +183,7 @@ class TestRefused:
             elsewhere.setenv(links.SECRET_VARIABLE, "another deployment's secret")
             foreign = links.vote_token("ada", "2504.00001", links.UP, "2025-04-10")
         urls = [f"{site.url}/vote/{t}" for t in ("garbage", altered, unsubscribe, foreign)]
+        urls.append(f"{site.url}/unsubscribe/{token}")  # a vote's token is no unsubscribe's
         answers = [requests.post(u, timeout=5) for u in urls] + [requests.get(urls[1], timeout=5)]
         assert {a.status_code for a in answers} == {403}
         assert len({shown(a) for a in answers}) == 1
@@ -277,8 +278,9 @@ class TestFeed:
         assert served.status_code == 200 and "2025-04-10" in served.text
         assert served.headers["Referrer-Policy"] == "no-referrer"
 
-    def test_an_unknown_feed_is_not_found(self, site):
+    def test_an_unknown_feed_or_page_is_not_found(self, site):
         assert requests.get(f"{site.url}/nobody/feed.atom", timeout=5).status_code == 404
+        assert requests.get(f"{site.url}/nobody/", timeout=5).status_code == 404
 
 
 class TestCommands:
