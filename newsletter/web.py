@@ -243,4 +243,5 @@ def serve(config: Config, host: str, port: int) -> None:
     that signs the links."""
     links.secret()
     with Store(config.storage.path) as store:
-        uvicorn.run(create_app(config, store), host=host, port=port, log_level="info")
+        # no access log: the paths hold the readers' tokens
+        uvicorn.run(create_app(config, store), host=host, port=port, access_log=False)
