@@ -36,7 +36,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from newsletter import render, templating, views
+from newsletter import atom, render, templating, views
 from newsletter.config import Config
 from newsletter.deliver import write_atomic
 from newsletter.errors import NewsletterError
@@ -342,6 +342,9 @@ def build(config: Config, store: Store, out: Path, only: str | None = None) -> B
     for subscriber_id, rows in groupby(records, lambda row: row[0]):
         mine = [record for _, record in rows]
         pages = subscriber_pages(mine, profiles.get(subscriber_id), config, papers)
-        write_pages(out / store.archive_token(subscriber_id), pages, built)
+        token = store.archive_token(subscriber_id)
+        url = atom.feed_url(config.archive.base_url, token)
+        pages["feed.atom"] = Page(partial(atom.feed, mine, url))
+        write_pages(out / token, pages, built)
         built.subscribers += 1
     return built

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from newsletter import archive, deliver, fetch, pipeline, suppressions
+from newsletter import archive, deliver, fetch, links, pipeline, seed, suppressions, votes, web
 from newsletter import profiles as profiles_mod
 from newsletter.config import Config, display_path, load_config, sendgrid_key
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
@@ -95,15 +95,32 @@ def subscribers_new(
     subscriber_id: Annotated[str, typer.Argument(metavar="ID", help="The new subscriber's id.")],
     email: Annotated[str, typer.Option("--email", help="Where the digest goes.")],
     name: Annotated[str | None, typer.Option("--name", help="Name used in the greeting.")] = None,
+    bibtex: Annotated[
+        Path | None,
+        typer.Option("--from-bibtex", metavar="FILE", help="Seed liked papers and keywords."),
+    ] = None,
+    liked: Annotated[
+        list[str] | None,
+        typer.Option("--liked", metavar="ARXIVID", help="A paper to seed from (repeatable)."),
+    ] = None,
 ) -> None:
-    """Write a commented profile file for a new subscriber.
+    """Write a commented profile file for a new subscriber, optionally seeded from their own
+    papers (a .bib file or arXiv ids): `liked` examples and a draft of keywords.
 
     Example: newsletter subscribers new ada --email ada@example.org --name "Ada Lovelace"
     """
     config = get_config(ctx)
+    given = seed.read_bibtex(bibtex) if bibtex else seed.Seed()  # a bad file: no profile
     path = profiles_mod.create_profile(
         config.subscribers_dir, subscriber_id, email, name or subscriber_id
     )
+    if bibtex or liked:
+        with Store(config.storage.path) as store:
+            if liked:
+                given = given.merged(seed.from_ids(config.arxiv, store, liked))
+            keywords = seed.seed_profile(store, path, given)
+        out.print(f"seeded with {plural(len(given.liked), 'liked paper')}; draft keywords: "
+                  f"{', '.join(keywords) or 'none'} (edit them)", markup=False)  # fmt: skip
     out.print(
         f"wrote {display_path(path)}: edit its topics, then run "
         f"`newsletter subscribers validate {subscriber_id}`",
@@ -267,6 +284,48 @@ def set_active(ctx: typer.Context, subscriber_id: str, active: bool) -> None:
     profiles_mod.write_active(path, active)
     state = "active" if active else "paused"
     out.print(f"{display_path(path)}: {state}", markup=False)
+
+
+def vote_by_hand(ctx: typer.Context, subscriber_id: str, ids: list[str], vote: str) -> None:
+    config = get_config(ctx)
+    profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
+    with Store(config.storage.path) as store:
+        titles, unknown = votes.teach(config.arxiv, store, profile.id, ids, vote)
+    for pid, title in titles.items():
+        out.print(f"{pid}: {title}", markup=False)
+    for pid in unknown:
+        err.print(f"warning: {pid}: not found on arXiv, not recorded", markup=False)
+    if unknown:
+        raise typer.Exit(1)
+
+
+IdsArgument = Annotated[list[str], typer.Argument(metavar="ARXIVID...", help="arXiv ids.")]
+
+
+@subscribers_app.command("like")
+def subscribers_like(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
+    ids: IdsArgument,
+) -> None:
+    """Give the prompts papers this reader liked, as examples (titles looked up once).
+
+    Example: newsletter subscribers like ada 2501.01234 2502.04321
+    """
+    vote_by_hand(ctx, subscriber_id, ids, links.UP)
+
+
+@subscribers_app.command("dislike")
+def subscribers_dislike(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
+    ids: IdsArgument,
+) -> None:
+    """Give the prompts papers this reader did not want, as examples.
+
+    Example: newsletter subscribers dislike ada 2501.01234
+    """
+    vote_by_hand(ctx, subscriber_id, ids, links.DOWN)
 
 
 # -- suppressions ---------------------------------------------------------------------------
@@ -480,6 +539,20 @@ def archive_build(
         f"{plural(built.subscribers, 'subscriber')}, {len(built.written)} written",
         markup=False,
     )
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the email's vote and unsubscribe links, the feeds and the archive (needs
+    NEWSLETTER_SECRET; links point at [web] base_url).
+
+    Example: newsletter serve --host 127.0.0.1 --port 8080
+    """
+    web.serve(get_config(ctx), host, port)
 
 
 def report_profile_errors(errors: list[ProfileError] | list[str]) -> None:

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from newsletter import links
 from newsletter.errors import ConfigError
@@ -162,6 +169,19 @@ class ArchiveConfig(_Strict):
         return value.rstrip("/")
 
 
+class WebConfig(_Strict):
+    """`newsletter serve`: where it is reached, and what readers may do there."""
+
+    base_url: str | None = None  # without it, no vote or unsubscribe link points at it
+    votes_per_hour: int = Field(default=60, ge=1)  # per subscriber
+    examples: int = Field(default=15, ge=0, le=100)  # liked and disliked titles in a prompt
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return ArchiveConfig._http_url(value)  # the same rule: links are made below it
+
+
 class Config(_Strict):
     subscribers_dir: Path = Path("subscribers")
     arxiv: ArxivConfig = Field(default_factory=ArxivConfig)
@@ -170,7 +190,17 @@ class Config(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _server_unsubscribes(self) -> Config:
+        """With the server reachable and no other way out, its signed one-click URL is the
+        unsubscribe link of every mail (List-Unsubscribe and the footer)."""
+        sendgrid = self.sendgrid
+        if self.web.base_url and not sendgrid.unsubscribe_url and not sendgrid.unsubscribe_group_id:
+            sendgrid.unsubscribe_url = f"{self.web.base_url}/unsubscribe/{{token}}"
+        return self
 
 
 def format_loc(loc: tuple) -> str:

@@ -39,3 +39,26 @@ def read_token(purpose: str, token: str) -> list[str] | None:
     except BadSignature:
         return None
     return values if isinstance(values, list) and all(isinstance(v, str) for v in values) else None
+
+
+VOTE = "vote"
+UP, DOWN = "up", "down"
+
+
+def vote_token(subscriber_id: str, paper_id: str, vote: str, day: str) -> str:
+    """A 👍 or 👎 link's token: it acts for this subscriber, paper, vote and day only."""
+    return make_token(VOTE, subscriber_id, paper_id, vote, day)
+
+
+def read_vote(token: str) -> tuple[str, str, str, str] | None:
+    """(subscriber, paper, vote, day) of a token we made, or None."""
+    values = read_token(VOTE, token)
+    if values is None or len(values) != 4 or values[2] not in (UP, DOWN):
+        return None
+    return values[0], values[1], values[2], values[3]
+
+
+def read_unsubscribe(token: str) -> tuple[str, str] | None:
+    """(subscriber, email) of an unsubscribe token we made, or None."""
+    values = read_token(UNSUBSCRIBE, token)
+    return (values[0], values[1]) if values is not None and len(values) == 2 else None

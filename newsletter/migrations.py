@@ -109,3 +109,19 @@ def m003_batches(db: Database) -> None:
         "CREATE TABLE batches (request_key TEXT PRIMARY KEY, batch_id TEXT NOT NULL, "
         "status TEXT NOT NULL, submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
     )
+
+
+@migration
+def m004_votes(db: Database) -> None:
+    """What readers said through `newsletter serve` or by hand: a 👍 or 👎 on a paper (the
+    latest one counts, with the title it had, for the prompts), and who unsubscribed through
+    a one-click link."""
+    db.execute(
+        "CREATE TABLE votes (subscriber_id TEXT NOT NULL, paper_id TEXT NOT NULL, "
+        "vote TEXT NOT NULL, title TEXT NOT NULL, day TEXT NOT NULL, source TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, PRIMARY KEY (subscriber_id, paper_id))"
+    )
+    db.execute(
+        "CREATE TABLE unsubscribes (email TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, "
+        "created_at TEXT NOT NULL)"
+    )

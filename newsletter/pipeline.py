@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from newsletter import archive, deliver, fetch, links, render, suppressions
+from newsletter import archive, deliver, fetch, links, render, suppressions, votes
 from newsletter.batch import BatchScorer
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, UsageError
@@ -299,6 +299,7 @@ def score_day(
 ) -> tuple[list[Selection], Scoring]:
     """Each profile's selection for the day, and the run's scoring."""
     hooks = hooks or Hooks()
+    profiles = [votes.taught(config, store, p, hooks.warn) for p in profiles]
     plans = [plan(config, store, listing, p) for p in profiles]
     scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
     min_scored = config.llm.min_scored

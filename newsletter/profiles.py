@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
 import tomlkit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from newsletter import templating
 from newsletter.config import describe_error, display_path, read_toml
@@ -39,6 +40,11 @@ def arxiv_categories() -> dict[str, str]:
     text = resources.files("newsletter").joinpath("data/categories.txt").read_text("utf-8")
     rows = (line.split("\t", 1) for line in text.splitlines() if line and line[0] != "#")
     return {code: name for code, name in rows}
+
+
+# 2501.01234 (since 2007) or hep-th/9901001, without a version
+ARXIV_ID = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
+ArxivId = Annotated[str, StringConstraints(pattern=ARXIV_ID)]
 
 
 class Topic(BaseModel):
@@ -68,6 +74,13 @@ class Profile(BaseModel):
     novelty_cutoff: int = Field(default=4, ge=1, le=10)
     max_papers: int = Field(default=30, ge=1, le=500)
     model: str | None = None
+    # arXiv ids given as examples; their titles are looked up once and kept with the votes
+    liked: list[ArxivId] = Field(default_factory=list)
+    disliked: list[ArxivId] = Field(default_factory=list)
+    # titles of papers the reader liked and did not want, newest first: filled in from the
+    # store's votes for a run (newsletter.votes.taught), never written to the file
+    liked_titles: list[str] = Field(default_factory=list, exclude=True)
+    disliked_titles: list[str] = Field(default_factory=list, exclude=True)
 
     def categories_or(self, default: list[str]) -> list[str]:
         return self.categories or list(default)

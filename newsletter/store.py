@@ -416,7 +416,7 @@ class Store:
     # -- who is behind a subscriber id ------------------------------------------------------
 
     # what belongs to the reader behind an id, and moves with them when the id changes hands
-    READER_TABLES = ("deliveries", "sent_papers", "digests", "archive_tokens")
+    READER_TABLES = ("deliveries", "sent_papers", "digests", "archive_tokens", "votes")
 
     def claim(self, subscriber_id: str, email: str) -> str | None:
         """Record that `email` is behind `subscriber_id`. When another address was, the id
@@ -496,3 +496,80 @@ class Store:
                 "updated_at=excluded.updated_at",
                 (request_key, batch_id, status, now, now),
             )
+
+    def subscriber_for_archive_token(self, token: str) -> str | None:
+        with self._mutex:
+            row = self.db.execute(
+                "SELECT subscriber_id FROM archive_tokens WHERE token=?", (token,)
+            ).fetchone()
+        return row[0] if row else None
+
+    # -- votes (what readers liked and did not want) ----------------------------------------
+
+    def record_vote(
+        self, subscriber_id: str, paper_id: str, vote: str, title: str, day: date, source: str
+    ) -> str | None:
+        """Record a vote, the latest one counting; return the vote it replaced, or None."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT vote FROM votes WHERE subscriber_id=? AND paper_id=?",
+                (subscriber_id, paper_id),
+            ).fetchone()
+            db.execute(
+                "INSERT OR REPLACE INTO votes VALUES (?,?,?,?,?,?,?)",
+                (subscriber_id, paper_id, vote, title, day.isoformat(), source, _now()),
+            )
+        return row[0] if row else None
+
+    def remove_vote(self, subscriber_id: str, paper_id: str, vote: str) -> bool:
+        """Undo `vote`; a later, different vote on the paper stays. Whether one was removed."""
+        with self.transaction() as db:
+            gone = db.execute(
+                "DELETE FROM votes WHERE subscriber_id=? AND paper_id=? AND vote=?",
+                (subscriber_id, paper_id, vote),
+            ).rowcount
+        return gone > 0
+
+    def voted_ids(self, subscriber_id: str) -> set[str]:
+        with self._mutex:
+            rows = self.db.execute(
+                "SELECT paper_id FROM votes WHERE subscriber_id=?", (subscriber_id,)
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def voted_titles(self, subscriber_id: str, vote: str, limit: int) -> list[str]:
+        """The titles of the papers given `vote`, newest first."""
+        with self._mutex:
+            rows = self.db.execute(
+                "SELECT title FROM votes WHERE subscriber_id=? AND vote=? "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (subscriber_id, vote, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- unsubscribes through the server's one-click link -----------------------------------
+
+    def add_unsubscribe(self, subscriber_id: str, email: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO unsubscribes VALUES (?,?,?)",
+                (email.lower(), subscriber_id, _now()),
+            )
+
+    def remove_unsubscribe(self, email: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM unsubscribes WHERE email=?", (email.lower(),))
+
+    def unsubscribed(self, email: str) -> bool:
+        with self._mutex:
+            row = self.db.execute(
+                "SELECT 1 FROM unsubscribes WHERE email=?", (email.lower(),)
+            ).fetchone()
+        return row is not None
+
+    def own_suppressions(self) -> list[tuple[str, str, str, str]]:
+        """(email, source, reason, detail) of whoever left through the server's link: what
+        the run skips like an entry of SendGrid's lists, and what a sync never replaces."""
+        with self._mutex:
+            rows = self.db.execute("SELECT email, created_at FROM unsubscribes").fetchall()
+        return [(r[0], "server", "unsubscribed", f"one-click, {r[1]}") for r in rows]

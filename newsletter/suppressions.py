@@ -84,13 +84,15 @@ def sync(store: Store, client: SendgridSender, config: SendgridConfig) -> SyncRe
 
 
 def stored_reasons(store: Store) -> dict[str, str]:
-    """email (lowercase) -> the reason to show; the most telling one when several apply."""
+    """email (lowercase) -> the reason to show; the most telling one when several apply.
+    SendGrid's lists and the server's own one-click unsubscribes alike."""
     order = list(REASONS)
     found: dict[str, str] = {}
-    for row in store.suppressions():
-        current = found.get(row["email"])
-        if current is None or order.index(row["reason"]) < order.index(current):
-            found[row["email"]] = row["reason"]
+    rows = [(r["email"], r["reason"]) for r in store.suppressions()]
+    for email, reason in rows + [(r[0], r[2]) for r in store.own_suppressions()]:
+        current = found.get(email)
+        if current is None or order.index(reason) < order.index(current):
+            found[email] = reason
     return found
 
 

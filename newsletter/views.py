@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 
+from newsletter import links
 from newsletter.config import Config
 from newsletter.models import Pick, Selection, Usage
 from newsletter.profiles import Profile
@@ -72,6 +73,8 @@ class PaperView:
     n_level: str
     author_match: bool
     short: bool = False
+    vote_up: str = ""  # the signed 👍 and 👎 links, when the server is reachable
+    vote_down: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,18 @@ def paper_view(
     )
 
 
+def with_votes(papers: list[PaperView], config: Config, subscriber_id: str, day: date) -> None:
+    """The 👍 and 👎 links on each paper, signed for this reader, paper and day; none without
+    `[web] base_url` (a static archive cannot record a vote)."""
+    base = config.web.base_url
+    if not base:
+        return
+    for v in papers:
+        up = links.vote_token(subscriber_id, v.id, links.UP, day.isoformat())
+        down = links.vote_token(subscriber_id, v.id, links.DOWN, day.isoformat())
+        v.vote_up, v.vote_down = f"{base}/vote/{up}", f"{base}/vote/{down}"
+
+
 def shortened(view: PaperView) -> PaperView:
     cut = truncate(view.abstract, SHORT_ABSTRACT)
     return view if cut == view.abstract else replace(view, abstract=cut, short=True)
@@ -291,6 +306,7 @@ def build_digest(
     follows = author_matcher(profile.authors)
     local = scored_locally(selection)
     papers = [paper_view(i, p, follows, novelty=not local) for i, p in enumerate(picks, 1)]
+    with_votes(papers, config, profile.id or selection.subscriber_id, selection.day)
     unscored = len(selection.unscored)
     view = safe_url(view_url) if view_url else "#"
     view = "" if view == "#" else view  # no link rather than a dead one

@@ -151,7 +151,8 @@ class TestSite:
         days = [f"{d}.html" for d in DAYS]
         for token in (ada, bob):
             files = sorted(p.name for p in (site / token).iterdir())
-            assert files == sorted([*days, "2025-03.html", "2025-04.html", "index.html"])
+            months = ["2025-03.html", "2025-04.html"]
+            assert files == sorted([*days, *months, "feed.atom", "index.html"])
         assert sorted(p.name for p in site.iterdir()) == sorted(
             [ada, bob, "index.html", "robots.txt"]
         )
@@ -236,7 +237,7 @@ class TestSite:
         cli(sent_copy, "archive", "build")
         before = snapshot(sent_copy / "site")
         result = cli(sent_copy, "archive", "build")
-        assert "16 files for 2 subscribers, 0 written" in result.output
+        assert "18 files for 2 subscribers, 0 written" in result.output
         assert snapshot(sent_copy / "site") == before
 
     def test_tokens_are_random_stable_and_not_the_id(self, sent_copy):
@@ -408,8 +409,9 @@ class TestFromTheStore:
             save(store, deployment, "ada", DAYS[3], [make_paper("3")])
             token = store.archive_token("ada")
         written = {p.name for p in build(deployment).written}
-        # the new day, the last day's Next link, April's overview, and the index
-        assert written == {"2025-04-03.html", "2025-04-01.html", "2025-04.html", "index.html"}
+        # the new day, the last day's Next link, April's overview, the index and the feed
+        assert written == {"2025-04-03.html", "2025-04-01.html", "2025-04.html", "index.html",
+                           "feed.atom"}  # fmt: skip
         assert rendered == ["2025-04-01", "2025-04-03"]
         assert (deployment.archive.out / token / "2025-04-01.html").read_text().count(
             'href="2025-04-03.html"'
@@ -425,6 +427,6 @@ class TestFromTheStore:
             for n, day in enumerate(days):
                 save(store, deployment, "ada", day, [make_paper(f"{n}.{k}") for k in range(12)])
         first = build(deployment)
-        assert first.files == len(days) + 3 + 1 + 2 and len(first.written) == first.files
+        assert first.files == len(days) + 3 + 1 + 1 + 2 and len(first.written) == first.files
         again = build(deployment)
         assert again.files == first.files and again.written == []

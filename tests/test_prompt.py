@@ -2,7 +2,11 @@
 
 import dataclasses
 
+import pytest
+from pydantic import ValidationError
+
 from newsletter.models import Paper
+from newsletter.profiles import Profile
 from newsletter.prompt import (
     PAPERS_PLACEHOLDER,
     format_papers,
@@ -97,3 +101,38 @@ class TestPaperBlocks:
     def test_truncate_cuts_at_a_word(self):
         assert truncate("alpha beta gamma", 12) == "alpha beta …"
         assert truncate("short", 12) == "short"
+
+
+class TestExamples:
+    """The reader's likes and dislikes follow the static rubric: a vote changes only the
+    prompt's tail, so the prefix the provider caches stays the same."""
+
+    TAUGHT = EXAMPLE.model_copy(
+        update={"liked_titles": ["Sparse experts", "Routing"], "disliked_titles": ["A survey"]}
+    )
+
+    @pytest.mark.parametrize("render", [render_selection_prompt, render_title_prompt])
+    def test_examples_come_after_the_rubric(self, render):
+        plain, taught = render(EXAMPLE), render(self.TAUGHT)
+        assert plain.endswith("## Papers\n")
+        assert taught.startswith(plain.removesuffix("## Papers\n"))
+        tail = taught.removeprefix(plain.removesuffix("## Papers\n"))
+        assert tail == (
+            "## Papers this reader liked\n\n"
+            "Papers like these are what the reader wants: score similar work higher.\n"
+            "- Sparse experts\n- Routing\n\n"
+            "## Papers this reader did not want\n\n"
+            "The reader did not want these: score similar work lower.\n"
+            "- A survey\n\n"
+            "## Papers\n"
+        )
+
+    def test_a_vote_changes_the_prompt_hash(self):
+        assert prompt_hash(render_selection_prompt(EXAMPLE)) != prompt_hash(
+            render_selection_prompt(self.TAUGHT)
+        )
+
+    def test_the_profile_file_takes_arxiv_ids_without_a_version(self):
+        assert Profile(name="A", email="a@b.org", liked=["2501.01234", "hep-th/9901001"]).liked
+        with pytest.raises(ValidationError, match=r"liked\.0"):
+            Profile(name="A", email="a@b.org", liked=["2501.01234v2"])

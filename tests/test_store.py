@@ -103,7 +103,7 @@ class TestUpgradeFrom010:
         Store(tmp_path / "fresh.sqlite").close()
         assert schema(tmp_path / "fresh.sqlite") == schema(old_db)
         assert user_version(tmp_path / "fresh.sqlite") == LATEST
-        assert len([row for row in schema(old_db) if row[0] == "table"]) == 13
+        assert len([row for row in schema(old_db) if row[0] == "table"]) == 15
 
     def test_opening_it_again_changes_nothing(self, old_db):
         Store(old_db).close()

@@ -1,0 +1,105 @@
+"""What a reader teaches their digest: 👍 and 👎 on papers, from the email's links (through
+`newsletter serve`) or by hand (`newsletter subscribers like`), and the examples a run puts
+into the prompts from them.
+
+A vote is stored with the paper's title, newest counting, so the prompt can say "papers this
+reader liked" without the abstract; a paper not in the store is looked up once on the arXiv API.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import date
+
+import arxiv
+import requests
+
+from newsletter import fetch, links
+from newsletter.config import ArxivConfig, Config
+from newsletter.errors import FetchError
+from newsletter.profiles import Profile
+from newsletter.store import Store
+
+WORDS = {links.UP: "liked", links.DOWN: "did not want"}
+Notify = Callable[[str], None]
+
+
+def taught(config: Config, store: Store, profile: Profile, warn: Notify) -> Profile:
+    """The profile with its reader's latest likes and dislikes, for the prompts. The ids its
+    file lists as `liked`/`disliked` are recorded once, the first time they are seen."""
+    try:
+        record_profile_examples(config.arxiv, store, profile)
+    except FetchError as exc:  # the examples wait for the next run; the digest does not
+        warn(f"{profile.id}: the profile's liked/disliked titles could not be looked up ({exc})")
+    limit = config.web.examples
+    liked = store.voted_titles(profile.id, links.UP, limit)
+    disliked = store.voted_titles(profile.id, links.DOWN, limit)
+    if not liked and not disliked:
+        return profile
+    return profile.model_copy(update={"liked_titles": liked, "disliked_titles": disliked})
+
+
+def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile) -> None:
+    """Store the profile's `liked`/`disliked` ids not voted on yet (a vote from the email
+    counts over the file's list)."""
+    known = store.voted_ids(profile.id)
+    for vote, ids in ((links.UP, profile.liked), (links.DOWN, profile.disliked)):
+        new = [i for i in ids if i not in known]
+        if new:
+            titles = look_up_titles(config, store, new)
+            for pid, title in titles.items():
+                store.record_vote(profile.id, pid, vote, title, date.today(), "profile")
+
+
+def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dict[str, str]:
+    """arXiv id -> title: from the store, else from the arXiv API (ids it does not know are
+    left out)."""
+    wanted = [i.strip().removeprefix("arXiv:") for i in ids]
+    titles = {pid: p.title for pid, p in store.load_papers(wanted).items()}
+    missing = [i for i in wanted if i not in titles]
+    if missing:
+        client = fetch.api_client(config, page_size=len(missing), delay=0)
+        search = arxiv.Search(id_list=missing, max_results=len(missing))
+        try:
+            for result in client.results(search):
+                pid = re.sub(r"v\d+$", "", result.get_short_id())
+                if pid in missing:
+                    titles[pid] = fetch.normalise_space(result.title)
+        except (arxiv.ArxivError, requests.RequestException) as exc:
+            raise FetchError(f"arXiv API unreachable: {exc}") from None
+    return titles
+
+
+def teach(
+    config: ArxivConfig, store: Store, subscriber_id: str, ids: list[str], vote: str
+) -> tuple[dict[str, str], list[str]]:
+    """Record `vote` on each paper by hand; return (id -> title recorded, ids not found)."""
+    titles = look_up_titles(config, store, ids)
+    for pid, title in titles.items():
+        store.record_vote(subscriber_id, pid, vote, title, date.today(), "hand")
+    return titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles]
+
+
+class RateLimit:
+    """At most `count` actions per subscriber in any `seconds`: a leaked link, or a script,
+    cannot flood a reader's examples."""
+
+    def __init__(self, count: int, seconds: float = 3600.0):
+        self.count, self.seconds = count, seconds
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.setdefault(key, deque())
+            while seen and seen[0] <= now - self.seconds:
+                seen.popleft()
+            if len(seen) >= self.count:
+                return False
+            seen.append(now)
+            return True
