@@ -172,7 +172,9 @@ def day_page(
     every card is whole, and the prompt is shown only when the profile still exists."""
     selection = record.to_selection(papers)
     digest = views.build_digest(selection, reader, config, prompt_text or "", inbox=False)
-    prompt = {**digest.prompt, "intro": digest.prompt["intro"] + PROMPT_NOTE}
+    prompt = digest.prompt
+    if prompt_text and prompt.get("text"):  # the note is about the prompt shown
+        prompt = {**prompt, "intro": prompt["intro"] + PROMPT_NOTE}
     nav = nav_html("Digests by day", links)
     digest = replace(digest, top=nav, prompt=prompt if prompt_text else {})
     head = "<head>" + source_mark(source) + HEAD_META
@@ -189,7 +191,7 @@ def top_papers(record: SavedDigest) -> list[dict[str, Any]]:
             "title": views.clean(item.title),
             "author_match": item.author_match,
             "relevance": item.relevance,
-            "novelty": item.novelty,
+            "novelty": item.novelty if record.by_model else None,  # the local scorer: unjudged
         }
         for n, item in enumerate(items[:TOP_PAPERS], 1)
     ]

@@ -378,12 +378,17 @@ def prompt(
     ctx: typer.Context,
     subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
 ) -> None:
-    """Print the selection prompt a subscriber's profile produces.
+    """Print the selection prompt a subscriber's profile produces, with the papers they liked
+    and did not want as the model will read them.
 
     Example: newsletter prompt example
     """
     config = get_config(ctx)
     profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
+    with Store(config.storage.path) as store:
+        profile = votes.taught(
+            config, store, profile, lambda msg: err.print(f"warning: {msg}", markup=False)
+        )
     out.print(render_full_prompt(profile), markup=False, end="")
 
 

@@ -537,7 +537,7 @@ def _not_suppressed(
         if reason is None:
             todo.append(p)
         else:
-            served = Served(p.id, Status(reason), detail="on SendGrid's suppression list")
+            served = Served(p.id, Status(reason), detail="asked not to be mailed, or cannot be")
             report.served.append(served)
     return todo
 

@@ -314,12 +314,15 @@ def make_paper(pid: str, title: str = "", **fields: object) -> Paper:
     return Paper(id=pid, title=title or f"Paper {pid}", **(base | fields))
 
 
-def save(store: Store, config: Config, who: str, day: date, papers: list[Paper], kind="sent"):
+def save(
+    store: Store, config: Config, who: str, day: date, papers: list[Paper], kind="sent",
+    by_model: bool = True,
+):  # fmt: skip
     """A digest as `pipeline.serve` saves it, without scoring or sending."""
     store.save_listing(Listing(day, papers, listed=len(papers)), ["cs.LG"])
     picks = [Pick(p, Score(p.id, 8, 6, f"Why {p.title}")) for p in papers]
-    usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)}
-    selection = Selection(who, day, picks, listed=40, scanned=30, usage=usage)
+    usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)} if by_model else {}
+    selection = Selection(who, day, picks, listed=40, scanned=30, usage=usage, by_model=by_model)
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
     store.save_digest(
         day,
@@ -349,6 +352,18 @@ def day_page(config: Config, who: str, day: date) -> str:
 
 
 class TestFromTheStore:
+    def test_a_locally_scored_day_shows_no_novelty_and_no_prompt_note(self, deployment):
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1")], by_model=False)
+            token = store.archive_token("ada")
+        build(deployment)
+        folder = deployment.archive.out / token
+        month = (folder / "2025-03.html").read_text()
+        assert "R8" in month and "N6" not in month
+        day = (folder / f"{DAYS[0].isoformat()}.html").read_text()
+        assert "local keyword scorer" in day and "Novelty 6" not in day
+        assert "The prompt shown is the profile's current one" not in day
+
     def test_sent_wins_over_a_preview_and_a_preview_alone_is_kept(self, deployment):
         with Store(deployment.storage.path) as store:
             save(store, deployment, "ada", DAYS[0], [make_paper("1", "Previewed title")], "preview")

@@ -1,6 +1,7 @@
 """What a run does when the world goes wrong: an endpoint that fails, a value that would
 crash it, an operator's --force. Each through the CLI or the library, against the local fakes."""
 
+import time
 from datetime import date
 
 import pytest
@@ -109,7 +110,9 @@ class TestRefusedKeys:
 
     def test_a_wrong_sendgrid_key(self, home, monkeypatch, openai_server, sendgrid_server):
         monkeypatch.setenv("SENDGRID_API_KEY", "SG.wrong")
+        started = time.monotonic()
         result = send(home, "--feed", str(SAMPLE))
+        assert time.monotonic() - started < 3
         assert result.exit_code == 2
         assert "SendGrid refused SENDGRID_API_KEY" in result.output
         assert "SG.wrong" not in result.output and "Traceback" not in result.output
@@ -166,3 +169,28 @@ class TestABrokenDatabase:
         result = send(home, "--dry-run", "--feed", str(SAMPLE))
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert f"{tmp_path}/state/newsletter.db: cannot open the database" in result.output
+
+
+class TestAModelEndpointThatSaysNo:
+    """401 and 404 from the model's endpoint: the run stops at once naming what to fix, sends
+    nothing, and after the fix a re-run sends the day once."""
+
+    def test_401_then_the_fixed_key(self, home, monkeypatch, openai_server, sendgrid_server):
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+        result = send(home, "--feed", str(SAMPLE))
+        assert result.exit_code == 2 and "check OPENAI_API_KEY" in result.output
+        assert sendgrid_server.messages == [] and ledger(home) == {}
+        monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
+        assert send(home, "--feed", str(SAMPLE)).exit_code == 0
+        assert send(home, "--feed", str(SAMPLE)).exit_code == 0
+        assert len(sendgrid_server.messages) == 2
+
+    def test_404_names_the_model(self, home, openai_server, sendgrid_server):
+        openai_server.models = {"gpt-4o-mini"}  # the config asks for "m"
+        result = send(home, "--feed", str(SAMPLE))
+        assert result.exit_code == 2 and "has no model 'm' (HTTP 404)" in result.output
+        assert "[llm] model" in result.output and "Traceback" not in result.output
+        assert sendgrid_server.messages == [] and ledger(home) == {}
+        openai_server.models = None
+        assert send(home, "--feed", str(SAMPLE)).exit_code == 0
+        assert len(sendgrid_server.messages) == 2
