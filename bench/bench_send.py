@@ -39,9 +39,10 @@ from bench.dayfactory import (
 from newsletter.config import Config, load_config
 from newsletter.deliver import SendgridSender
 from newsletter.models import Selection, Usage
-from newsletter.pipeline import SEND_WORKERS, Served, make_selection, plan, serve
+from newsletter.pipeline import SEND_WORKERS, Served, serve
 from newsletter.profiles import Profile
-from newsletter.score import Outcome
+from newsletter.score import Scored
+from newsletter.selections import make_selection, plan
 from newsletter.store import Store
 from tests.fakes.sendgrid import FakeSendgrid
 
@@ -60,8 +61,8 @@ def selections(
     for profile in profiles:
         todo = plan(config, store, day.listing, profile)
         scores = judged(day, profile, todo.to_score)
-        outcome = Outcome(scores=scores, scanned=len(scores), usage=dataclasses.replace(SPEND))
-        chosen[profile.id] = make_selection(day.listing, todo, outcome)
+        outcome = Scored(scores=scores, scanned=len(scores), usage=dataclasses.replace(SPEND))
+        chosen[profile.id] = make_selection(day.listing, todo, outcome, config.llm.min_scored)
     return chosen
 
 

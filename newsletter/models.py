@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class Hooks:
+    """How a run reports progress: plain callbacks, so the CLI can draw bars and tests can not."""
+
+    say: Notify = lambda _msg: None
+    warn: Notify = lambda msg: print(f"warning: {msg}", file=sys.stderr)
+    scoring: Callable[[int], Callable[[int], None]] = lambda _total: lambda _n: None
+    sending: Callable[[int], Callable[[int], None]] = lambda _total: lambda _n: None
 
 
 @dataclass(frozen=True)

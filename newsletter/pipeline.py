@@ -6,22 +6,19 @@ failure while serving one subscriber, is reported and the others are still serve
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from newsletter import archive, deliver, fetch, links, render, suppressions, votes
+from newsletter import archive, deliver, fetch, links, render, suppressions
 from newsletter.batch import BatchScorer
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, UsageError
 from newsletter.models import (
+    Hooks,
     Listing,
-    Paper,
     Reader,
     SavedDigest,
     Selection,
@@ -30,28 +27,14 @@ from newsletter.models import (
 )
 from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.prompt import (
-    prompt_hash,
     render_full_prompt,
-    render_selection_prompt,
-    render_title_prompt,
 )
-from newsletter.score import KeywordScorer, LLMScorer, Scored, Scorer, make_client
-from newsletter.select import author_matches, candidates, select
+from newsletter.score import make_client
+from newsletter.selections import plan, score_day, score_plans, use_local_scorer
 from newsletter.store import Store
 from newsletter.views import plural
 
-Notify = Callable[[str], None]
 SEND_WORKERS = 8  # SendGrid requests in flight: the client is synchronous
-
-
-@dataclass
-class Hooks:
-    """How a run reports progress: plain callbacks, so the CLI can draw bars and tests can not."""
-
-    say: Notify = lambda _msg: None
-    warn: Notify = lambda msg: print(f"warning: {msg}", file=sys.stderr)
-    scoring: Callable[[int], Callable[[int], None]] = lambda _total: lambda _n: None
-    sending: Callable[[int], Callable[[int], None]] = lambda _total: lambda _n: None
 
 
 @dataclass
@@ -125,187 +108,6 @@ def run_fetch(
         return get_listing(
             config, store, active_categories(config, roster), feed=feed, day=day, hooks=hooks
         )
-
-
-# -- score and select -------------------------------------------------------------------------
-
-
-def use_local_scorer(config: Config, *, dry_run: bool, hooks: Hooks) -> bool:
-    """The local scorer when configured, or for a dry run without a key (said once, plainly)."""
-    if config.llm.provider == "local":
-        return True
-    if openai_key() is None and config.llm.base_url is None and dry_run:
-        hooks.warn("OPENAI_API_KEY is not set: scoring with the local keyword scorer")
-        return True
-    return False
-
-
-def make_scorer(
-    config: Config, store: Store, *, local: bool, say: Notify = lambda _msg: None
-) -> Scorer:
-    if local:
-        return KeywordScorer()
-    if config.llm.mode == "batch":
-        return BatchScorer(config, store, make_client(config), say=say)
-    return LLMScorer(config, store, make_client(config))
-
-
-@dataclass
-class Plan:
-    """One subscriber's part of the run, before scoring."""
-
-    profile: Profile
-    listed: int  # papers in the subscriber's categories today
-    papers: list[Paper]  # candidates: listed minus papers sent on earlier days
-    to_score: list[Paper]  # candidates minus author matches
-
-
-def plan(config: Config, store: Store, listing: Listing, profile: Profile) -> Plan:
-    sent = store.sent_paper_ids(profile.id, before=listing.day)
-    listed = candidates(profile, listing.papers, config.arxiv.categories, set())
-    papers = [p for p in listed if p.id not in sent]
-    matched = {p.id for p in author_matches(profile, papers)}
-    return Plan(profile, len(listed), papers, [p for p in papers if p.id not in matched])
-
-
-def scoring_key(config: Config, profile: Profile) -> tuple[str, str]:
-    """Profiles with the same key get the same scores: score them once."""
-    model = profile.model or config.llm.model
-    return model, prompt_hash(render_selection_prompt(profile), render_title_prompt(profile))
-
-
-@dataclass
-class Scoring:
-    """A run's scoring: each subscriber's share, what it spent per model, what judged."""
-
-    results: dict[str, Scored]
-    spend: dict[str, Usage]
-    requests: int
-    scorer: str
-    billed: bool
-
-
-def score_plans(
-    config: Config,
-    store: Store,
-    plans: list[Plan],
-    *,
-    local: bool,
-    hooks: Hooks,
-    day: date,
-    scorer: Scorer | None = None,
-) -> Scoring:
-    """Score every plan; identical prompts share one set of requests."""
-    groups: dict[tuple[str, str], list[Plan]] = {}
-    for p in plans:
-        groups.setdefault(scoring_key(config, p.profile), []).append(p)
-    scorer = scorer or make_scorer(config, store, local=local, say=hooks.say)
-    return asyncio.run(_score_groups(scorer, store, groups, hooks, day))
-
-
-async def _score_alone(scorer: Scorer, store: Store, day: date, key: str, plan: Plan, papers,
-                       advance) -> Scored:  # fmt: skip
-    """Score one prompt's papers while no other run does (see Store.hold_scoring)."""
-    await asyncio.to_thread(store.hold_scoring, day, key)
-    try:
-        return await scorer.score(plan.profile, papers, advance)
-    finally:
-        store.release_scoring(day, key)
-
-
-async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day: date) -> Scoring:
-    work = []
-    for key, members in groups.items():
-        union: dict[str, Paper] = {}
-        for m in members:
-            union.update((p.id, p) for p in m.to_score)
-        work.append((key, members, list(union.values())))
-    advance = hooks.scoring(sum(len(papers) for _, _, papers in work))
-    try:
-        async with asyncio.TaskGroup() as tg:
-            tasks = [
-                tg.create_task(_score_alone(scorer, store, day, k[1], m[0], papers, advance))
-                for k, m, papers in work
-            ]
-    except* NewsletterError as group:
-        raise group.exceptions[0] from None
-    finally:
-        await scorer.close()
-    results: dict[str, Scored] = {}
-    spend: dict[str, Usage] = {}
-    for (key, members, _), task in zip(work, tasks, strict=True):
-        result = task.result()
-        usage = result.usage
-        if scorer.billed:
-            spend.setdefault(usage.model, Usage(usage.model)).add(usage)
-            usage = store.add_spend(day, key[1], usage)  # the day's total for this prompt
-        for m in members:
-            results[m.profile.id] = _share(result, m, usage)
-    return Scoring(results, spend, scorer.requests, scorer.label, scorer.billed)
-
-
-def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
-    """One member's part of a shared scoring: its papers, and what the day's scoring cost."""
-    mine = {p.id for p in member.to_score}
-    return Scored(
-        scores={k: v for k, v in result.scores.items() if k in mine},
-        scanned=min(result.scanned, len(mine)),
-        unscored=[i for i in result.unscored if i in mine],
-        usage=usage,
-        notes=list(result.notes),
-        capped=result.capped,
-    )
-
-
-def make_selection(
-    listing: Listing, item: Plan, result: Scored, min_scored: float, by_model: bool = True
-) -> Selection:
-    picks = select(item.profile, item.papers, result.scores)
-    usage = {result.usage.model: result.usage} if result.usage.requests else {}
-    return Selection(
-        subscriber_id=item.profile.id,
-        day=listing.day,
-        picks=picks,
-        listed=item.listed,
-        scanned=result.scanned,
-        unscored=result.unscored,
-        usage=usage,
-        notes=result.notes,
-        failure=scoring_failure(item, result, min_scored),
-        by_model=by_model,
-    )
-
-
-def scoring_failure(item: Plan, result: Scored, min_scored: float) -> str:
-    """Why the subscriber's scores cannot be trusted ("" when they can): fewer papers judged
-    than [llm] min_scored asks, and not because the cost cap stopped scoring. A digest of
-    followed authors only, sent as if the day had been read, would lose the reader's day."""
-    asked = len(item.to_score)
-    judged = asked - len(result.unscored)
-    if result.capped or not asked or judged >= min_scored * asked:
-        return ""
-    why = "; ".join(n for n in result.notes if "failed" in n) or "no usable answer"
-    return f"scoring failed, {judged} of {asked} papers judged ({why}): not sent, re-run later"
-
-
-def score_day(
-    config: Config,
-    store: Store,
-    listing: Listing,
-    profiles: list[Profile],
-    *,
-    local: bool = False,
-    hooks: Hooks | None = None,
-) -> tuple[list[Selection], Scoring]:
-    """Each profile's selection for the day, and the run's scoring."""
-    hooks = hooks or Hooks()
-    profiles = [votes.taught(config, store, p, hooks.warn) for p in profiles]
-    plans = [plan(config, store, listing, p) for p in profiles]
-    scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
-    min_scored = config.llm.min_scored
-    selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored,
-                                 scoring.billed) for p in plans]  # fmt: skip
-    return selections, scoring
 
 
 def digest_record(

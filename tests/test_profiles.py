@@ -7,7 +7,6 @@ import pytest
 from newsletter.config import Config
 from newsletter.errors import ProfileError, UnknownSubscriber
 from newsletter.models import Paper, Score
-from newsletter.pipeline import scoring_key
 from newsletter.profiles import (
     address_book,
     arxiv_categories,
@@ -16,6 +15,7 @@ from newsletter.profiles import (
     parse_profile,
 )
 from newsletter.select import select
+from newsletter.selections import scoring_key
 from tests.conftest import REPO
 
 GOOD = """
