@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -230,25 +231,25 @@ def degrade_steps(count: int) -> Iterator[tuple[int, str]]:
         end = mid
 
 
-def fit_cards(cards: Cards, room: int | None) -> tuple[str, str]:
+def fit_cards(cards: Cards, room: int | None) -> tuple[list[str], int]:
     """The first mix of forms along `degrade_steps` that fits in `room` bytes (None: no
-    limit); past every step, the last title-only rows give way to a count of what was left
-    out."""
+    limit), and how many papers were left out: past every step, the last title-only rows
+    give way to a count of what was left out."""
     n = len(cards.papers)
     forms = ["full"] * n
     if room is None:
-        return cards.join(forms)
+        return forms, 0
     pieces = sum(cards.size(i, "full") for i in range(n))
     for i, form in degrade_steps(n):
         if pieces + cards.frame_size(forms.count("title")) <= room:
-            return cards.join(forms)
+            return forms, 0
         pieces += cards.size(i, form) - cards.size(i, forms[i])
         forms[i] = form
     # every paper is a title-only row now
     while forms and pieces + cards.frame_size(len(forms), n - len(forms)) > room:
         pieces -= cards.size(len(forms) - 1, "title")
         forms.pop()
-    return cards.join(forms, n - len(forms))
+    return forms, n - len(forms)
 
 
 def render_html(digest: Digest, max_bytes: int | None, *, tracked: bool = False) -> str:
@@ -258,20 +259,39 @@ def render_html(digest: Digest, max_bytes: int | None, *, tracked: bool = False)
     MJML copies the HTML inside mj-text through unchanged, so the page's bytes are those of
     the page without contents or cards, plus those of the pieces put in it.
     """
+    return fitted_html(digest, max_bytes, tracked=tracked)[0]
+
+
+def fitted_html(
+    digest: Digest, max_bytes: int | None, *, tracked: bool = False
+) -> tuple[str, list[str], int]:
+    """`render_html`, with the form each paper took and how many were left out."""
     if not digest.papers:
-        return to_html(render_mjml(digest))
+        return to_html(render_mjml(digest)), [], 0
     measure = tracked_bytes if tracked else nbytes
     room = None
     if max_bytes is not None:
         room = max_bytes - measure(to_html(render_mjml(digest))) - OPEN_PIXEL_BYTES * tracked
-    return to_html(render_mjml(digest, *fit_cards(Cards(digest.papers, measure), room)))
+    cards = Cards(digest.papers, measure)
+    forms, omitted = fit_cards(cards, room)
+    return to_html(render_mjml(digest, *cards.join(forms, omitted))), forms, omitted
 
 
-def render_text(digest: Digest) -> str:
+def render_text(digest: Digest, forms: list[str] | None = None, omitted: int = 0) -> str:
+    """The text/plain part, with each paper in the form the HTML gave it (`forms`; None:
+    every one whole): a shortened abstract, or none for a title-only row, so that the text
+    part is no larger than the HTML it stands in for."""
+    papers = digest.papers
+    if forms is not None:
+        papers = [
+            shortened(v) if form == "short" else replace(v, abstract="") if form == "title" else v
+            for v, form in zip(digest.papers, forms, strict=False)
+        ]
     return render_template(
         "digest.txt.j2",
         header=digest.header,
-        papers=digest.papers,
+        papers=papers,
+        omitted=omitted,
         usage=digest.usage,
         prompt=digest.prompt,
         footer=digest.footer,
@@ -289,11 +309,12 @@ def render_email(
     """The digest email: subject, preheader, HTML within config.output.max_html_bytes, text.
     With `view_url`, both parts link to the digest's page in the web archive."""
     digest = build_digest(selection, profile, config, prompt_text, view_url)
+    html, forms, omitted = fitted_html(
+        digest, config.output.max_html_bytes, tracked=config.sendgrid.click_tracking
+    )
     return Email(
         subject=digest.subject,
         preheader=digest.preheader,
-        html=render_html(
-            digest, config.output.max_html_bytes, tracked=config.sendgrid.click_tracking
-        ),
-        text=render_text(digest),
+        html=html,
+        text=render_text(digest, forms, omitted),
     )

@@ -400,9 +400,19 @@ class TestSizeBudget:
         assert "You receive this because" in html
         assert "that did not fit in this email" in html
 
-    def test_text_part_is_not_cut(self, profile, config):
+    def test_the_text_part_follows_the_html_and_stays_within_the_budget(self, profile, config):
+        """A 1 MB abstract made a 1 MB text part while the HTML was cut to 21 KB: the text
+        shows each paper in the form its card took."""
         email = render_it(make_selection(60, abstract=self.LONG), profile, config)
-        assert email.text.count(self.LONG.strip()) == 60
+        shortened_cards = email.html.count("[shortened]")
+        assert len(email.text.encode()) <= config.output.max_html_bytes
+        for n in range(1, 61):
+            assert f"#{n}  " in email.text or f"{n:3d}. " in email.text  # every paper named
+        assert email.text.count(self.LONG.strip()) < 60
+        assert email.text.count("[shortened]") == shortened_cards
+        huge = make_selection(3, abstract="word " * 200_000)
+        text = render_it(huge, profile, config).text
+        assert len(text.encode()) < 100_000
 
 
 class TestTemplates:
