@@ -111,13 +111,16 @@ def page_url(config: Config, store: Store, subscriber_id: str, day: date) -> str
 # -- the reader of a saved digest ------------------------------------------------------------
 
 
-def reader_for(record: SavedDigest, profile: Profile | None) -> Profile:
+def stand_in(subscriber_id: str) -> Profile:
+    """A profile for a subscriber whose file is gone: their records say the rest."""
+    profile = Profile.model_construct(name="reader", email="")
+    profile.id = subscriber_id
+    return profile
+
+
+def reader_for(record: SavedDigest, profile: Profile) -> Profile:
     """The profile as it was on the day, as far as the record kept it (name, categories,
-    followed authors, model); the rest from the current profile, or from a stand-in when its
-    file is gone."""
-    if profile is None:
-        profile = Profile.model_construct(name="reader", email="")
-        profile.id = record.subscriber_id
+    followed authors, model); the rest from the current profile (or its stand-in)."""
     if record.reader is None:
         return profile
     return profile.model_copy(update=record.reader.model_dump())
@@ -289,9 +292,10 @@ def subscriber_pages(
     days = [r.day for r in records]
     prompt_text = render_full_prompt(profile) if profile is not None else None
     settings = config.model_dump_json()
+    base = profile or stand_in(records[0].subscriber_id)
     pages = {}
     for i, record in enumerate(records):
-        reader = reader_for(record, profile)
+        reader = reader_for(record, base)
         links = day_links(days, i)
         source = fingerprint(record.model_dump_json(), stored_text(record, papers), repr(reader),
                              settings, prompt_text or "", repr(links))  # fmt: skip
