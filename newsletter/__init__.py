@@ -6,12 +6,16 @@ The package reads as the pipeline it runs, one module per stage:
     profiles  the subscribers' profile files
     fetch     the day's announced papers (arXiv RSS, arXiv API for backfill)
     prompt    a profile rendered into the selection prompt
-    score     papers scored by an LLM (or the local scorer), with token and dollar counts
-    select    the day's picks for one subscriber
+    score     papers scored by an LLM (or the local scorer), with token and dollar counts;
+              batch: the same through the OpenAI Batch API
+    select    the day's picks for one subscriber; selections: a day's scoring shared among
+              the subscribers, and each one's selection
     render    the digest email (MJML -> HTML, and text/plain)
     deliver   SendGrid, or the dry-run outbox, exactly once per subscriber and day
     pipeline  the stages joined into one run
-    archive   the web archive of past digests, built from the store
+    archive   the web archive of past digests, built from the store (atom: their feeds)
+    web       `newsletter serve`: votes, one-click unsubscribe, the archive (votes: what
+              readers taught the prompts; seed: a profile drafted from a BibTeX file)
     cli       the `newsletter` command, a thin layer over the above
 
 Beside the stages: `store` keeps what must outlive a run in SQLite, in the versioned schema of
