@@ -12,7 +12,9 @@ prices), completion tokens per paper, papers read on their abstract, dollars per
 (sync, and the same requests at the Batch API's half price), and recall of the picks: the papers
 at or above the profile's cutoffs on their true scores. The shipped configuration is also run
 in batch mode through the fake's Batch API, to check that it picks the same papers at half the
-dollars.
+dollars. Last, two floors from the judge itself: what a title cut losing no pick leaves to read,
+and what a funnel with one more stage (a short read, then a full read of its band) costs at the
+least.
 
     .venv/bin/python bench/bench_tokens.py [--papers 1000] [--days 1] [--seed 0]
 """
@@ -42,9 +44,11 @@ from bench.dayfactory import (
     total_usage,
     verdict,
 )
-from bench.hardday import ErringJudge, make_hard_day
+from bench.hardday import ErringJudge, make_hard_day, read_error
+from newsletter.models import Paper
 from newsletter.pipeline import score_day
 from newsletter.profiles import Profile
+from newsletter.prompt import truncate
 from newsletter.store import Store
 from tests.fakes.openai import count_tokens
 
@@ -52,6 +56,9 @@ TARGET = 50.0  # billed prompt tokens per listed paper, with the defaults
 ERRORS = (1, 2, 3)  # the title judge's error bound, per row
 UNCAPPED = 500
 SHIPPED = "shipped config.toml"
+LEAN_TITLES = "title_batch_size 1000"
+MIDDLE_CHARS = (300, 230, 80)  # short reads: the judge errs by +-1 from 200 characters, +-3 at 80
+FULL_CHARS = 420  # the least that still reads 400 characters once cut at a word
 ECONOMY = {"title_batch_size": 1000, "batch_size": 100, "title_cutoff": 6,
            "abstract_chars": 300, "prefilter_keep": 0.7}  # fmt: skip
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
@@ -61,6 +68,12 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("title_cutoff 5", {"title_cutoff": 5}),
     ("abstract_chars 300", {"abstract_chars": 300}),
     ("prefilter_keep 0.7", {"prefilter_keep": 0.7}),
+    (LEAN_TITLES, {"title_batch_size": 1000}),
+    ("batch_size 199", {"batch_size": 199}),  # the largest whose answer fits
+    (
+        "title_cutoff 4, batches 1000/199",
+        {"title_cutoff": 4, "title_batch_size": 1000, "batch_size": 199},
+    ),
     ("economy (config.toml before)", ECONOMY),
 ]
 
@@ -135,6 +148,47 @@ def funnel_floor(day: Day, profile: Profile, error: int, title_tokens: float) ->
         f"{len(day.papers)} papers; after the title pass ({title_tokens:.1f} per listed "
         f"paper) a {TARGET:.0f}-token budget leaves {left:.0f} tokens per paper kept"
     )
+
+
+def middle_floor(day: Day, profile: Profile, error: int, title_tokens: float, chars: int) -> str:
+    """Why one more stage cannot carry the target either: the title cut above, then a read of
+    every paper it keeps cut to `chars`, then a full read of only the band that read leaves
+    open (judged within its error of a cutoff). Counted as cheaply as it could be sent: each
+    paper's id and abstract alone (no title, no authors), no system prompt, and the short
+    read's clear picks kept at its scores. A lower bound: any real prompt costs more."""
+    judge = ErringJudge(day, error)
+    cutoffs = (profile.relevance_cutoff, profile.novelty_cutoff)
+    kept = [p for p in day.papers if judge(p.id, p.title, "")[0] >= cutoffs[0] - error]
+    short = {p.id: judge(p.id, p.title, truncate(p.abstract, chars))[:2] for p in kept}
+    bound = {p.id: cut_error(p, chars) for p in kept}  # what the judge may err by on it
+    margin = {i: min(s[0] - cutoffs[0], s[1] - cutoffs[1]) for i, s in short.items()}
+    maybe = {i for i, m in margin.items() if m >= -bound[i]}
+    sure = {i for i in maybe if margin[i] >= bound[i]}
+    band = [p for p in kept if p.id in maybe - sure]
+    picks = judge.picks(cutoffs)
+    found, wrong = len(maybe & picks), len(sure - picks)  # the band's full read is exact
+    errors = sorted(set(bound.values()) | {cut_error(p, FULL_CHARS) for p in band})
+    middle = id_and_abstract(kept, chars) / len(day.papers)
+    full = id_and_abstract(band, FULL_CHARS) / len(day.papers)
+    return (
+        f"+-{error}: titles ({title_tokens:.1f}) + a {chars}-character read of the "
+        f"{len(kept)} kept ({middle:.1f}) + a {FULL_CHARS}-character read of the {len(band)} "
+        f"in its band ({full:.1f}) = {title_tokens + middle + full:.1f} per listed paper before "
+        f"any system prompt; {found} of {len(picks)} picks found, {wrong} wrongly; read errors "
+        f"{errors}"
+    )
+
+
+def cut_error(paper: Paper, chars: int) -> int:
+    """The judge's error bound on this paper's abstract cut to `chars`."""
+    read = truncate(paper.abstract, chars).removesuffix("…").rstrip()
+    return read_error(len(read), len(read) >= len(paper.abstract) - 1)
+
+
+def id_and_abstract(papers: list[Paper], chars: int) -> int:
+    """What the fake bills for the cheapest paper block a judge could still answer."""
+    return count_tokens("".join(f"ARXIVID: {p.id}\nAbstract: {truncate(p.abstract, chars)}\n\n"
+                                for p in papers))  # fmt: skip
 
 
 @dataclass
@@ -213,6 +267,9 @@ def main() -> int:
     for error in ERRORS:
         title_tokens = shipped[error].runs[0].title_prompt / args.papers
         print(funnel_floor(days[0], profile, error, title_tokens))
+    lean = next(r for r in rows if r.name == LEAN_TITLES and r.error == 2)
+    for chars in MIDDLE_CHARS:  # at +-2, with the title pass in one request
+        print(middle_floor(days[0], profile, 2, lean.runs[0].title_prompt / args.papers, chars))
     ok_batch, line = batch_check(days, profile, 2)
     print(line)
     billed = shipped[2].per_paper("billed")
