@@ -610,10 +610,11 @@ def print_report(report: pipeline.Report) -> None:
     table = Table("subscriber", "papers", "day's tokens", "day's cost", "status", "detail")
     for s in report.served:
         sel = s.selection
-        cost = "-" if sel is None or sel.cost_usd is None else f"${sel.cost_usd:.4f}"
+        spent = sel is not None and sel.by_model  # the local scorer spends nothing to show
+        cost = f"${sel.cost_usd:.4f}" if spent and sel.cost_usd is not None else "-"
         table.add_row(
             s.subscriber_id, "-" if sel is None else str(len(sel.picks)),
-            "-" if sel is None else str(sel.tokens), cost, s.status,
+            str(sel.tokens) if spent else "-", cost, s.status,
             s.detail or ("preview written" if s.paths else ""),
         )  # fmt: skip
     out.print(table)
