@@ -106,6 +106,14 @@ class Views:
     def _vote(self, request: Request):
         return links.read_vote(request.path_params["token"])
 
+    def _allowed_vote(self, request: Request) -> tuple[str, str, str, str] | Response:
+        """A POST's vote, or the answer that refuses it: a bad token, or too many at once."""
+        if (vote := self._vote(request)) is None:
+            return refused()
+        if not self.limit.allow(vote[0]):
+            return page("Too many at once", "Please try again in a while.", status=429)
+        return vote
+
     def _title(self, paper_id: str) -> str:
         found = self.store.load_papers([paper_id]).get(paper_id)
         return " ".join(found.title.split()) if found else f"arXiv:{paper_id}"
@@ -123,11 +131,9 @@ class Views:
         )
 
     async def vote(self, request: Request) -> Response:
-        if (vote := self._vote(request)) is None:
-            return refused()
+        if isinstance(vote := self._allowed_vote(request), Response):
+            return vote
         subscriber, paper_id, choice, day = vote
-        if not self.limit.allow(subscriber):
-            return page("Too many at once", "Please try again in a while.", status=429)
         title = self._title(paper_id)
         on = date.fromisoformat(day)
         before = self.store.record_vote(subscriber, paper_id, choice, title, on, "link")
@@ -147,11 +153,9 @@ class Views:
         )
 
     async def undo(self, request: Request) -> Response:
-        if (vote := self._vote(request)) is None:
-            return refused()
+        if isinstance(vote := self._allowed_vote(request), Response):
+            return vote
         subscriber, paper_id, choice, _ = vote
-        if not self.limit.allow(subscriber):
-            return page("Too many at once", "Please try again in a while.", status=429)
         removed = self.store.remove_vote(subscriber, paper_id, choice)
         return page(
             "Undone" if removed else "Nothing to undo",
