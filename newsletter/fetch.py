@@ -371,14 +371,33 @@ def fetch_backfill(
         sort_order=arxiv.SortOrder.Ascending,
     )
     client = api_client(config, page_size=page_size, delay=delay)
+    papers = query_api(config, client, search, wanted)
+    new = sum(p.announce_type == "new" for p in papers)
+    return Listing(day=day, papers=papers, listed=len(papers), new=new, cross=len(papers) - new)
+
+
+def fetch_by_id(config: ArxivConfig, ids: Iterable[str]) -> dict[str, Paper]:
+    """Papers the arXiv API knows by these ids (versions dropped), by id; the others are
+    left out. For the titles a reader liked, named by id."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    client = api_client(config, page_size=len(wanted), delay=0)
+    search = arxiv.Search(id_list=wanted, max_results=len(wanted))
+    return {p.id: p for p in query_api(config, client, search, set()) if p.id in wanted}
+
+
+def query_api(
+    config: ArxivConfig, client: arxiv.Client, search: arxiv.Search, categories: set[str]
+) -> list[Paper]:
+    """The search's papers, one per id; an API out of reach is one line with the way to run
+    offline."""
     try:
         results = list(client.results(search))
     except (arxiv.ArxivError, requests.RequestException) as exc:
         why = "cannot resolve its host" if _unresolved(exc) else _first_line(exc)
         raise FetchError(offline(config.api_url, why, "arXiv API")) from None
-    papers = list({p.id: p for p in (_result_paper(r, wanted) for r in results)}.values())
-    new = sum(p.announce_type == "new" for p in papers)
-    return Listing(day=day, papers=papers, listed=len(papers), new=new, cross=len(papers) - new)
+    return list({p.id: p for p in (_result_paper(r, categories) for r in results)}.values())
 
 
 def _unresolved(exc: BaseException) -> bool:

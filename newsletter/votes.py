@@ -8,15 +8,11 @@ reader liked" without the abstract; a paper not in the store is looked up once o
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
-
-import arxiv
-import requests
 
 from newsletter import fetch, links
 from newsletter.config import ArxivConfig, Config
@@ -61,17 +57,8 @@ def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dic
     wanted = [i.strip().removeprefix("arXiv:") for i in ids]
     titles = {pid: p.title for pid, p in store.load_papers(wanted).items()}
     missing = [i for i in wanted if i not in titles]
-    if missing:
-        client = fetch.api_client(config, page_size=len(missing), delay=0)
-        search = arxiv.Search(id_list=missing, max_results=len(missing))
-        try:
-            for result in client.results(search):
-                pid = re.sub(r"v\d+$", "", result.get_short_id())
-                if pid in missing:
-                    titles[pid] = fetch.normalise_space(result.title)
-        except (arxiv.ArxivError, requests.RequestException) as exc:
-            raise FetchError(f"arXiv API unreachable: {exc}") from None
-    return titles
+    found = fetch.fetch_by_id(config, missing)
+    return titles | {pid: paper.title for pid, paper in found.items()}
 
 
 def teach(
