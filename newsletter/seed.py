@@ -15,13 +15,13 @@ from datetime import date
 from pathlib import Path
 
 import bibtexparser
-from pylatexenc.latex2text import LatexNodes2Text
 
 from newsletter import links
 from newsletter.config import ArxivConfig
 from newsletter.errors import ProfileError
 from newsletter.profiles import edit_profile, parse_profile
 from newsletter.store import Store
+from newsletter.text import latex_to_text
 from newsletter.votes import look_up_titles
 
 ARXIV_ID = re.compile(r"(?<!\d)(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
@@ -50,7 +50,7 @@ class Seed:
 
 def plain(text: str) -> str:
     """A BibTeX title as text: braces and LaTeX accents resolved, one line."""
-    return " ".join(LatexNodes2Text().latex_to_text(text).split())
+    return " ".join(latex_to_text(text).split())
 
 
 def read_bibtex(path: Path) -> Seed:
