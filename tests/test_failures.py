@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from newsletter import suppressions
 from newsletter.cli import app
-from newsletter.config import load_config
+from newsletter.config import SendgridConfig, load_config
+from newsletter.deliver import SendgridSender
 from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
@@ -130,26 +131,23 @@ class TestRefusedKeys:
 class TestEndlessSuppressionPages:
     """A suppression endpoint that answers every page in full must not keep a run reading."""
 
-    class Endless:
-        def __init__(self, same: bool):
-            self.same, self.calls = same, 0
+    @pytest.fixture
+    def client(self, sendgrid_server):
+        sendgrid_server.lists["bounces"] = [{"email": f"x{i}@example.org"} for i in range(2000)]
+        config = SendgridConfig(api_host=sendgrid_server.url, retry_delay=0, retries=0)
+        return SendgridSender(config, sendgrid_server.api_key)
 
-        def get_json(self, path, query):
-            self.calls += 1
-            start = 0 if self.same else query["offset"]
-            return [{"email": f"x{start + i}@example.org"} for i in range(query["limit"])]
-
-    def test_the_same_page_again_stops_at_once(self):
-        client = self.Endless(same=True)
+    def test_the_same_page_again_stops_at_once(self, client, sendgrid_server):
+        sendgrid_server.ignore_offset = True
         with pytest.raises(DeliveryError, match="the same page again"):
             suppressions.read_list(client, "suppression/bounces")
-        assert client.calls == 2
+        assert len(sendgrid_server.reads) == 2
 
-    def test_paging_is_bounded(self):
-        client = self.Endless(same=False)
-        with pytest.raises(DeliveryError, match="more than 200,000 entries"):
+    def test_paging_is_bounded(self, client, sendgrid_server, monkeypatch):
+        monkeypatch.setattr(suppressions, "MAX_PAGES", 3)  # 2,000 entries are 4 pages
+        with pytest.raises(DeliveryError, match="more than 1,500 entries"):
             suppressions.read_list(client, "suppression/bounces")
-        assert client.calls == suppressions.MAX_PAGES
+        assert len(sendgrid_server.reads) == 3
 
 
 class TestABrokenDatabase:

@@ -140,6 +140,8 @@ class _Handler(FakeHandler):
         if parts[:2] == ["v3", "suppression"] and len(parts) == 3:
             entries = fake.lists.get(parts[2], [])
             offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 500)), 500)
+            if fake.ignore_offset:  # a misbehaving server: the first page, whatever was asked
+                offset = 0
             return self.reply_json(200, entries[offset : offset + limit], JSON)
         return self._errors(404, [(None, "not found")])
 
@@ -166,6 +168,7 @@ class FakeSendgrid(FakeServer):
         self.latency = 0.0  # seconds before each response
         self.groups: dict[int, list[str]] = {}
         self.lists: dict[str, list[dict]] = {}
+        self.ignore_offset = False
         self.reads: list[str] = []  # path and query of every GET
         self._read_script: deque[int] = deque()
         self._script: deque[tuple[int | str, float | None]] = deque()
