@@ -1,9 +1,10 @@
 """Reading the model's answer. The model is not trusted: its text is parsed leniently, its
 scores are clamped, and only ids of the batch it was asked about are accepted.
 
-One parser serves both passes: the title pass answers `{id, r}` with the paper's number in the
-list as its id (short keys and numbers halve its completion tokens), the abstract pass
-`{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`; either pass's keys are read in either.
+One parser serves every pass: the title pass answers `{id, r}` and the skim `{id, r, n}`, with
+the paper's number in the list as its id (short keys and numbers halve their completion
+tokens), the abstract pass `{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`; any pass's keys are read
+in any.
 
 No answer can stop a run, whatever an abstract talked the model into writing: a line with an
 infinite score, arrays nested thousands deep or an object that does not parse is skipped, and
@@ -36,6 +37,7 @@ _ID_VERSION = re.compile(r"v\d+$")
 _KEYS = {
     "arxivid": "id", "arxiv_id": "id", "id": "id", "paper_id": "id",
     "comment": "comment", "relevance": "relevance", "r": "relevance", "novelty": "novelty",
+    "n": "novelty",
 }  # fmt: skip
 
 
@@ -106,7 +108,7 @@ def parse_answer(
     """Scores for the batch's papers that the answer gives in a usable form.
 
     An id outside the batch is ignored, however it scored; a duplicate keeps the first.
-    `aliases` names papers by another key (the title pass's numbers: "17" -> "2501.01234");
+    `aliases` names papers by another key (their numbers in the list: "17" -> "2501.01234");
     a number outside the list is ignored like any other unknown id.
     Without novelty (the title pass), Score.novelty is 0 and the comment empty.
     """

@@ -1,13 +1,13 @@
 """Scoring through OpenAI's Batch API (`[llm] mode = "batch"`): the same requests as the
 synchronous scorer, billed at the batch price, answered within minutes to hours.
 
-Each round of requests (the title pass, the abstract pass, each round of re-asks) goes out as
-one batch: a JSONL file uploaded with `purpose="batch"`, then `batches.create`. The batch's id
-is stored, under a digest of its requests, before any waiting: a run that dies while waiting is
-re-run, builds the same requests, and collects that batch instead of paying for another. The
-run polls until the batch ends or `[llm] batch_deadline` passes (then it cancels it), maps the
-output file's lines back by `custom_id`, and asks what the batch left unanswered (errored,
-expired, past the deadline) synchronously, within the same cost cap.
+Each round of requests (the title pass, the skim, the abstract pass, each round of re-asks)
+goes out as one batch: a JSONL file uploaded with `purpose="batch"`, then `batches.create`. The
+batch's id is stored, under a digest of its requests, before any waiting: a run that dies while
+waiting is re-run, builds the same requests, and collects that batch instead of paying for
+another. The run polls until the batch ends or `[llm] batch_deadline` passes (then it cancels
+it), maps the output file's lines back by `custom_id`, and asks what the batch left unanswered
+(errored, expired, past the deadline) synchronously, within the same cost cap.
 
 With `wait=False` (`newsletter score --submit`) a batch in flight is left running: the scorer
 returns at once, and a later run collects it.
@@ -31,6 +31,7 @@ from newsletter.profiles import Profile
 from newsletter.score import (
     Budget,
     LLMScorer,
+    Pass,
     Progress,
     Scored,
     estimate,
@@ -126,14 +127,14 @@ class BatchScorer(LLMScorer):
         batches: list[list[Paper]],
         model: str,
         out: Scored,
-        with_novelty: bool,
+        ask: Pass,
     ) -> list[dict[str, Score] | None]:
         """The round as one batch; what it leaves unanswered, asked synchronously."""
         if time.monotonic() >= self.deadline and self.wait:
-            return await super()._ask_round(system, key, batches, model, out, with_novelty)
+            return await super()._ask_round(system, key, batches, model, out, ask)
         price = self.prices.get(model)
         plan = Round(price.batch_price() if price else None,
-                     [self.request(b, with_novelty) for b in batches])  # fmt: skip
+                     [ask.request(b) for b in batches])  # fmt: skip
         plan.reserve(self.budget, system)
         lines = [
             {"custom_id": f"request-{i}", "method": "POST", "url": ENDPOINT,
@@ -148,7 +149,7 @@ class BatchScorer(LLMScorer):
             raise
         bodies = collected.bodies if collected else {}
         read = [self._read(bodies.get(f"request-{i}"), batch, model, plan.price, out,
-                           with_novelty, plan.parts[i][1])
+                           ask.novelty, plan.parts[i][1])
                 for i, batch in enumerate(batches)]  # fmt: skip
         plan.settle(self.budget, [cost for _, cost in read])
         answers = [answer for answer, _ in read]
@@ -159,14 +160,14 @@ class BatchScorer(LLMScorer):
             if bodies:
                 out.note("scored through the Batch API: the cost shown is at the batch price")
         return await self._ask_rest(system, key, batches, answers, plan.reserved, model, out,
-                                    with_novelty)  # fmt: skip
+                                    ask)  # fmt: skip
 
-    async def _ask_rest(self, system, key, batches, answers, reserved, model, out, with_novelty):
+    async def _ask_rest(self, system, key, batches, answers, reserved, model, out, ask: Pass):
         """Ask synchronously what the batch did not answer (the cost cap allowing)."""
         rest = [i for i, a in enumerate(answers) if a is None and reserved[i]]
         if rest:
             again = await super()._ask_round(
-                system, key, [batches[i] for i in rest], model, out, with_novelty
+                system, key, [batches[i] for i in rest], model, out, ask
             )
             for i, answer in zip(rest, again, strict=True):
                 answers[i] = answer

@@ -86,7 +86,9 @@ class LLMConfig(_Strict):
     batch_size: int = Field(default=25, ge=1, le=200)
     title_batch_size: int = Field(default=300, ge=1, le=1000)
     title_pass: bool = True
-    title_cutoff: int = Field(default=4, ge=1, le=10)
+    title_cutoff: int = Field(default=3, ge=1, le=10)
+    skim_chars: int = Field(default=230, ge=0, le=2000)  # 0: no skim
+    skim_batch_size: int = Field(default=100, ge=1, le=800)
     abstract_chars: int = Field(default=800, ge=100)
     concurrency: int = Field(default=8, ge=1, le=64)
     timeout: float = Field(default=120.0, gt=0)

@@ -36,6 +36,10 @@ def render_title_prompt(profile: Profile) -> str:
     return environment().get_template("title_prompt.j2").render(profile=profile)
 
 
+def render_skim_prompt(profile: Profile) -> str:
+    return environment().get_template("skim_prompt.j2").render(profile=profile)
+
+
 def render_full_prompt(profile: Profile) -> str:
     """The selection prompt as a reader sees it: the papers replaced by a placeholder."""
     return render_selection_prompt(profile) + "\n" + PAPERS_PLACEHOLDER + "\n"
@@ -75,11 +79,22 @@ def format_papers(papers: Iterable[Paper], abstract_chars: int) -> str:
 def format_titles(papers: Iterable[Paper]) -> str:
     """The title pass's paper block: a numbered list of titles, one a line.
 
-    The answer names a paper by its number (`title_aliases`): "17" is one token where an arXiv
-    id is four or five, in the prompt and again in the answer."""
-    return "".join(f"{n}. {' '.join(p.title.split())}\n" for n, p in enumerate(papers, 1))
+    The answer names a paper by its number (`numbers`): "17" is one token where an arXiv id is
+    four or five, in the prompt and again in the answer."""
+    return "".join(f"{n}. {_line(p.title)}\n" for n, p in enumerate(papers, 1))
 
 
-def title_aliases(papers: Iterable[Paper]) -> dict[str, str]:
-    """The numbers `format_titles` gives the papers, mapped to their arXiv ids."""
+def format_skim(papers: Iterable[Paper], abstract_chars: int) -> str:
+    """The skim's paper block: numbered titles, each with the opening of its abstract on the
+    line below, a blank line between papers."""
+    return "".join(f"{n}. {_line(p.title)}\n{truncate(_line(p.abstract), abstract_chars)}\n\n"
+                   for n, p in enumerate(papers, 1))  # fmt: skip
+
+
+def numbers(papers: Iterable[Paper]) -> dict[str, str]:
+    """The numbers `format_titles` and `format_skim` give the papers, mapped to their ids."""
     return {str(n): p.id for n, p in enumerate(papers, 1)}
+
+
+def _line(text: str) -> str:
+    return " ".join(text.split())

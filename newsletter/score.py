@@ -4,10 +4,15 @@ local keyword scorer, with every token and dollar counted.
 Per profile, on the papers left after author matches and already-sent papers:
 1. optional pre-filter by the local scorer (`[llm] prefilter_keep`),
 2. the title pass: numbered titles in large batches; titles scored below `title_cutoff` (or the
-   profile's own relevance cutoff, if lower) are dropped, and a paper the answer leaves out is
-   kept (recall first),
-3. the abstract pass: the selection prompt with batches of papers; ids an answer leaves out are
-   asked again in smaller batches for a bounded number of rounds, then reported as unscored.
+   profile's own relevance cutoff, if lower) are dropped,
+3. the skim: each paper left, numbered, with its title and the opening of its abstract
+   (`skim_chars`), scored on both axes; a paper scored more than SKIM_MARGIN below either of the
+   profile's cutoffs is dropped. A title or an opening says less than an abstract: these two
+   passes only drop papers, and a paper their answer leaves out is kept (recall first),
+4. the abstract pass: the selection prompt with batches of papers, each read in full (up to
+   `abstract_chars`); its scores and comments are the ones the reader sees. Ids an answer leaves
+   out are asked again in smaller batches for a bounded number of rounds, then reported as
+   unscored.
 
 Scores are cached in SQLite by (paper, prompt hash, model), so a re-run, or a second profile with
 the same prompt, spends nothing on papers already scored. All requests of a run share one
@@ -32,18 +37,24 @@ from newsletter.models import Paper, Score, Usage
 from newsletter.profiles import Profile
 from newsletter.prompt import (
     format_papers,
+    format_skim,
     format_titles,
+    numbers,
     prompt_hash,
     render_selection_prompt,
+    render_skim_prompt,
     render_title_prompt,
-    title_aliases,
 )
 from newsletter.store import Store
 
 CHARS_PER_TOKEN = 4  # for estimates only; billing uses the response's `usage`
 ABSTRACT_ANSWER_TOKENS = 80  # a generous bound on one JSONL line with a comment
 TITLE_ANSWER_TOKENS = 14  # `{"id":123,"r":7}` and its newline are about 9; 12 with spaces
+SKIM_ANSWER_TOKENS = 18  # `{"id":123,"r":7,"n":5}`: about 13
 MAX_ANSWER_TOKENS = 16_000  # under the output limit of current models (gpt-4o-mini: 16,384)
+# How far below a cutoff the skim may score a paper that still gets its full read: the opening
+# of an abstract misleads a model by a point where the whole abstract does not.
+SKIM_MARGIN = 1
 
 Progress = Callable[[int], None]  # called with the number of papers just finished
 
@@ -62,6 +73,26 @@ class Scored:
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One way of asking about papers: what a request shows of each, what its answer holds."""
+
+    size: int  # papers per request
+    answer_tokens: int  # a bound on one paper's line of the answer
+    novelty: bool  # the answer scores novelty too (and, in the full read, comments)
+    chars: int = 0  # abstract characters shown; 0: titles alone
+    numbered: bool = True  # papers named by their number in the list, not their arXiv id
+
+    def request(self, batch: list[Paper]) -> tuple[str, dict[str, str] | None, int]:
+        """The user message for a batch, the numbers its answer names papers by, and the
+        answer's token limit."""
+        limit = self.answer_tokens * len(batch) + 50
+        if not self.numbered:
+            return format_papers(batch, self.chars), None, limit
+        text = format_skim(batch, self.chars) if self.chars else format_titles(batch)
+        return text, numbers(batch), limit
 
 
 @dataclass
@@ -152,6 +183,10 @@ class LLMScorer:
         # most endpoints accept and adapt once when the 400 names the parameter.
         self.limit_param = "max_tokens"
         self.send_temperature = True
+        llm = config.llm
+        self.titles = Pass(llm.title_batch_size, TITLE_ANSWER_TOKENS, novelty=False)
+        self.skim = Pass(llm.skim_batch_size, SKIM_ANSWER_TOKENS, True, llm.skim_chars)
+        self.read = Pass(llm.batch_size, ABSTRACT_ANSWER_TOKENS, True, llm.abstract_chars, False)
 
     async def close(self) -> None:
         await self.client.close()
@@ -171,12 +206,23 @@ class LLMScorer:
         if self.llm.prefilter_keep < 1:
             todo = LocalScorer(profile).prefilter(todo, self.llm.prefilter_keep)
         if self.llm.title_pass and todo:
-            todo = await self._title_pass(profile, todo, model, out)
+            # a title pass stricter than the profile itself would drop papers it asks for
+            cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
+            todo = await self._screen(render_title_prompt(profile), todo, model, out,
+                                      self.titles, lambda s: s.relevance >= cutoff)  # fmt: skip
+        if self.llm.skim_chars and todo:
+            least = (profile.relevance_cutoff - SKIM_MARGIN, profile.novelty_cutoff - SKIM_MARGIN)
+            todo = await self._screen(
+                render_skim_prompt(profile),
+                todo,
+                model,
+                out,
+                self.skim,
+                lambda s: s.relevance >= least[0] and s.novelty >= least[1],
+            )
         if progress:
             progress(len(papers) - len(todo))
-        fresh, missing = await self._ask_all(
-            system, key, todo, model, out, with_novelty=True, progress=progress
-        )
+        fresh, missing = await self._ask_all(system, key, todo, model, out, self.read, progress)
         out.scores = {**cached, **fresh}
         out.scanned = len(cached) + len(todo)
         out.unscored = [p.id for p in missing]
@@ -185,19 +231,23 @@ class LLMScorer:
             out.note("cost cap ([llm] max_cost_usd) reached: some papers were not scored")
         return out
 
-    async def _title_pass(
-        self, profile: Profile, papers: list[Paper], model: str, out: Scored
+    async def _screen(
+        self,
+        system: str,
+        papers: list[Paper],
+        model: str,
+        out: Scored,
+        ask: Pass,
+        keep: Callable[[Score], bool],
     ) -> list[Paper]:
-        """Drop the clearly irrelevant by title; keep whatever the answer does not judge."""
-        system = render_title_prompt(profile)
-        key = prompt_hash(system)
+        """Drop the papers a cheap pass judges out of reach; keep what its answer does not
+        judge. Its scores are cached too, so a re-run drops the same papers for free."""
+        key = prompt_hash(system, str(ask.chars)) if ask.chars else prompt_hash(system)
         cached = self.store.cached_scores([p.id for p in papers], key, model)
         todo = [p for p in papers if p.id not in cached]
-        fresh, _ = await self._ask_all(system, key, todo, model, out, with_novelty=False, rounds=0)
+        fresh, _ = await self._ask_all(system, key, todo, model, out, ask, rounds=0)
         judged = {**cached, **fresh}
-        # a title pass stricter than the profile itself would drop papers it asks for
-        cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
-        return [p for p in papers if p.id not in judged or judged[p.id].relevance >= cutoff]
+        return [p for p in papers if p.id not in judged or keep(judged[p.id])]
 
     async def _ask_all(
         self,
@@ -206,18 +256,15 @@ class LLMScorer:
         papers: list[Paper],
         model: str,
         out: Scored,
-        *,
-        with_novelty: bool,
-        rounds: int | None = None,
+        ask: Pass,
         progress: Progress | None = None,
+        rounds: int | None = None,
     ) -> tuple[dict[str, Score], list[Paper]]:
         """Ask in batches, then `rounds` times again for what is left: a failed batch whole,
         and what answers left out in halved batches. A round in which every request failed
         ends the asking: the endpoint is down, and asking again would only wait on it.
         Each answer is cached under `key` as it arrives: a crash loses no answer paid for."""
-        size = self.llm.batch_size if with_novelty else self.llm.title_batch_size
-        per_paper = ABSTRACT_ANSWER_TOKENS if with_novelty else TITLE_ANSWER_TOKENS
-        size = min(size, (MAX_ANSWER_TOKENS - 50) // per_paper)  # the answer must fit
+        size = min(ask.size, (MAX_ANSWER_TOKENS - 50) // ask.answer_tokens)  # the answer fits
         rounds = self.llm.retry_rounds if rounds is None else rounds
         scores: dict[str, Score] = {}
         batches = [papers[i : i + size] for i in range(0, len(papers), size)]
@@ -225,10 +272,10 @@ class LLMScorer:
         for _ in range(rounds + 1):
             if not batches or self.budget.hit:
                 break
-            answers = await self._ask_round(system, key, batches, model, out, with_novelty)
+            answers = await self._ask_round(system, key, batches, model, out, ask)
             for answer in filter(None, answers):
                 scores.update(answer)
-                if progress and with_novelty:
+                if progress:
                     progress(len(answer))
             if all(answer is None for answer in answers):
                 break
@@ -246,31 +293,21 @@ class LLMScorer:
         batches: list[list[Paper]],
         model: str,
         out: Scored,
-        with_novelty: bool,
+        ask: Pass,
     ) -> list[dict[str, Score] | None]:
         """One round of requests, in parallel: each one's scores, or None where it failed.
         Each answer is cached under `key` as it arrives: a crash loses no answer paid for."""
 
-        async def ask(batch: list[Paper]) -> dict[str, Score] | None:
-            answer = await self._ask(system, batch, model, out, with_novelty)
+        async def one(batch: list[Paper]) -> dict[str, Score] | None:
+            answer = await self._ask(system, batch, model, out, ask)
             self.keep(answer, key, model)
             return answer
 
-        return list(await asyncio.gather(*(ask(b) for b in batches)))
+        return list(await asyncio.gather(*(one(b) for b in batches)))
 
     def keep(self, answer: dict[str, Score] | None, key: str, model: str) -> None:
         if answer:
             self.store.save_scores(answer.values(), key, model)
-
-    def request(
-        self, batch: list[Paper], with_novelty: bool
-    ) -> tuple[str, dict[str, str] | None, int]:
-        """The user message for a batch of papers, the title aliases its answer uses (the
-        title pass numbers its titles), and the answer's token limit."""
-        if with_novelty:
-            user = format_papers(batch, self.llm.abstract_chars)
-            return user, None, ABSTRACT_ANSWER_TOKENS * len(batch) + 50
-        return format_titles(batch), title_aliases(batch), TITLE_ANSWER_TOKENS * len(batch) + 50
 
     def body(self, model: str, system: str, user: str, max_tokens: int) -> dict:
         """The chat-completions request, with the parameters this endpoint accepts."""
@@ -281,12 +318,12 @@ class LLMScorer:
         return {"model": model, "messages": messages, **options}
 
     async def _ask(
-        self, system: str, batch: list[Paper], model: str, out: Scored, with_novelty: bool
+        self, system: str, batch: list[Paper], model: str, out: Scored, ask: Pass
     ) -> dict[str, Score] | None:
         """One request: the scores its answer gives (perhaps none), or None when the request
         failed or the cost cap stopped it. A rejected key, an unknown model and an exhausted
         quota stop the run: no other request could do better."""
-        user, aliases, max_tokens = self.request(batch, with_novelty)
+        user, aliases, max_tokens = ask.request(batch)
         price = self.prices.get(model)
         expected = estimate(price, system + user, max_tokens // 2)
         async with self.slots:
@@ -307,7 +344,7 @@ class LLMScorer:
                 return None
             finally:
                 self.budget.settle(expected, actual)
-        return read_choice(response, {p.id for p in batch}, with_novelty, aliases)
+        return read_choice(response, {p.id for p in batch}, ask.novelty, aliases)
 
     async def _request(
         self, model: str, system: str, user: str, max_tokens: int, adaptations: int = 2

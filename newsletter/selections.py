@@ -15,7 +15,12 @@ from newsletter.config import Config, openai_key
 from newsletter.errors import NewsletterError
 from newsletter.models import Hooks, Listing, Notify, Paper, Selection, Usage
 from newsletter.profiles import Profile
-from newsletter.prompt import prompt_hash, render_selection_prompt, render_title_prompt
+from newsletter.prompt import (
+    prompt_hash,
+    render_selection_prompt,
+    render_skim_prompt,
+    render_title_prompt,
+)
 from newsletter.score import KeywordScorer, LLMScorer, Scored, Scorer, make_client
 from newsletter.select import author_matches, candidates, select
 from newsletter.store import Store
@@ -62,7 +67,18 @@ def plan(config: Config, store: Store, listing: Listing, profile: Profile) -> Pl
 def scoring_key(config: Config, profile: Profile) -> tuple[str, str]:
     """Profiles with the same key get the same scores: score them once."""
     model = profile.model or config.llm.model
-    return model, prompt_hash(render_selection_prompt(profile), render_title_prompt(profile))
+    prompts = (render_selection_prompt(profile), render_title_prompt(profile),
+               render_skim_prompt(profile))  # fmt: skip
+    return model, prompt_hash(*prompts)
+
+
+def loosest(profiles: list[Profile]) -> Profile:
+    """The first profile with the lowest cutoffs of all: the title pass and the skim drop
+    papers by the cutoffs, and a shared scoring must read every paper any member asks for."""
+    return profiles[0].model_copy(update={
+        "relevance_cutoff": min(p.relevance_cutoff for p in profiles),
+        "novelty_cutoff": min(p.novelty_cutoff for p in profiles),
+    })  # fmt: skip
 
 
 @dataclass
@@ -94,12 +110,12 @@ def score_plans(
     return asyncio.run(_score_groups(scorer, store, groups, hooks, day))
 
 
-async def _score_alone(scorer: Scorer, store: Store, day: date, key: str, plan: Plan, papers,
-                       advance) -> Scored:  # fmt: skip
+async def _score_alone(scorer: Scorer, store: Store, day: date, key: str, profile: Profile,
+                       papers, advance) -> Scored:  # fmt: skip
     """Score one prompt's papers while no other run does (see Store.hold_scoring)."""
     await asyncio.to_thread(store.hold_scoring, day, key)
     try:
-        return await scorer.score(plan.profile, papers, advance)
+        return await scorer.score(profile, papers, advance)
     finally:
         store.release_scoring(day, key)
 
@@ -110,13 +126,13 @@ async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day:
         union: dict[str, Paper] = {}
         for m in members:
             union.update((p.id, p) for p in m.to_score)
-        work.append((key, members, list(union.values())))
+        work.append((key, loosest([m.profile for m in members]), list(union.values())))
     advance = hooks.scoring(sum(len(papers) for _, _, papers in work))
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [
-                tg.create_task(_score_alone(scorer, store, day, k[1], m[0], papers, advance))
-                for k, m, papers in work
+                tg.create_task(_score_alone(scorer, store, day, k[1], p, papers, advance))
+                for k, p, papers in work
             ]
     except* NewsletterError as group:
         raise group.exceptions[0] from None
@@ -124,7 +140,7 @@ async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day:
         await scorer.close()
     results: dict[str, Scored] = {}
     spend: dict[str, Usage] = {}
-    for (key, members, _), task in zip(work, tasks, strict=True):
+    for (key, members), task in zip(groups.items(), tasks, strict=True):
         result = task.result()
         usage = result.usage
         if scorer.billed:

@@ -93,6 +93,13 @@ def test_title_pass_answers_by_number():
     }
 
 
+def test_the_skim_answers_by_number_with_novelty():
+    aliases = {"1": "2504.00001", "2": "2504.00002"}
+    text = '{"id":1,"r":6,"n":4}\n{"id":2,"r":9}'  # 2 without its novelty: not usable
+    scores = parse_answer(text, BATCH, aliases=aliases)
+    assert scores == {"2504.00001": Score("2504.00001", 6, 4, "")}
+
+
 def test_title_pass_needs_no_novelty():
     text = '{"id":"2504.00001","r":2}\n{"ARXIVID": "2504.00002", "RELEVANCE": 7}'
     scores = parse_answer(text, BATCH, with_novelty=False)

@@ -33,7 +33,7 @@ def score(openai_server, monkeypatch, store):
     def run(items, *, kind=BatchScorer, wait=True, the_store=store, said=None, **settings):
         options = {"base_url": openai_server.base_url, "model": "m", "batch_size": 5,
                    "max_retries": 0, "timeout": 5, "prices": {"m": PRICE}, "batch_poll": 0.05,
-                   **settings}  # fmt: skip
+                   "skim_chars": 0, **settings}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
 
         async def go():
@@ -117,7 +117,7 @@ class TestBatchMode:
         monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
         openai_server.batch_latency = 0.5
         options = {"base_url": openai_server.base_url, "model": "m", "title_pass": False,
-                   "batch_poll": 0.05, "prices": {"m": PRICE}}  # fmt: skip
+                   "skim_chars": 0, "batch_poll": 0.05, "prices": {"m": PRICE}}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
         other = EXAMPLE.model_copy(update={"topics": EXAMPLE.topics[:2]})  # another prompt
 
@@ -159,7 +159,7 @@ class TestSubmitThenSend:
         report = run_send(load_config(config_file), SendOptions(feed=SAMPLE))
         assert report.ok and sorted(s.status for s in report.served) == ["sent", "sent"]
         created = [r for r in openai_server.requests if r.path == "/v1/batches"]
-        assert len(created) == 2  # the title pass once (collected), then the abstract pass
+        assert len(created) == 3  # the title pass once (collected), the skim, the abstract pass
         assert not paths(openai_server, "/v1/chat")
         lines = sum(b.total for b in openai_server.batches.batches.values())
         (usage,) = report.served[0].selection.usage.values()  # the day's spend, both runs
@@ -175,7 +175,7 @@ class TestSubmitThenSend:
         config = load_config(config_file)
         assert len(run_submit(config, SendOptions(feed=SAMPLE))) == 1
         time.sleep(0.3)
-        assert len(run_submit(config, SendOptions(feed=SAMPLE))) == 1  # the abstract pass
+        assert len(run_submit(config, SendOptions(feed=SAMPLE))) == 1  # the skim
         titles = min(openai_server.batches.batches.values(), key=lambda b: b.created_at)
         with Store(config.storage.path) as store:
             (row,) = store.db.execute("SELECT requests, cost_usd FROM spend").fetchall()

@@ -2,13 +2,15 @@
 
 import asyncio
 import json
+from datetime import date
 
 import pytest
 
 from newsletter.config import Config, LLMConfig, Price
 from newsletter.errors import QuotaExhausted
-from newsletter.models import Paper
+from newsletter.models import Listing, Paper
 from newsletter.score import LLMScorer, make_client
+from newsletter.selections import score_day
 from tests.conftest import EXAMPLE
 
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)
@@ -30,8 +32,8 @@ def llm(openai_server, monkeypatch, store):
 
     def run(items, *, profile=EXAMPLE, **settings):
         options = {"base_url": openai_server.base_url, "model": "m", "batch_size": 5,
-                   "title_pass": False, "max_retries": 1, "timeout": 5, "prices": {"m": PRICE},
-                   **settings}  # fmt: skip
+                   "title_pass": False, "skim_chars": 0, "max_retries": 1, "timeout": 5,
+                   "prices": {"m": PRICE}, **settings}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
 
         async def go():
@@ -250,6 +252,85 @@ class TestTitlePass:
         assert len(title_requests) == 2
         assert all(answer_limit(r.body) <= 16_000 for r in title_requests)
         assert out.scanned == 0  # every title scored 2: clearly irrelevant
+
+
+class TestSkim:
+    """Between the title pass and the full read: a title and the opening of its abstract."""
+
+    def judge(self, scores: dict[str, tuple[int, int]], seen: list[str]):
+        def judge(paper_id: str, title: str, abstract: str) -> tuple[int, int, str]:
+            seen.append(abstract)
+            relevance, novelty = scores.get(paper_id, (2, 2))
+            return relevance, novelty, "read"
+
+        return judge
+
+    def test_papers_within_a_point_of_both_cutoffs_are_read_in_full(self, llm, openai_server):
+        items = papers(5)
+        cut = (EXAMPLE.relevance_cutoff, EXAMPLE.novelty_cutoff)
+        skim = {items[0].id: cut, items[1].id: (cut[0] - 1, cut[1] - 1),
+                items[2].id: (cut[0] - 2, 9), items[3].id: (9, cut[1] - 2)}  # fmt: skip
+        seen: list[str] = []
+        openai_server.judge = self.judge(skim, seen)
+        openai_server.know(items)
+        out, _ = llm(items, skim_chars=120, skim_batch_size=10)
+        skim_request, *reads = openai_server.requests
+        system, user = (m["content"] for m in skim_request.body["messages"])
+        assert '{"id":1,"r":7,"n":5}' in system and "NOVELTY" not in system
+        first = user.split("\n\n")[0].splitlines()
+        assert first[0] == "1. Paper number 1" and first[1].endswith(" …")
+        assert len(first[1]) <= 122 and "2504.00001" not in user and "A. Author" not in user
+        assert [asked_ids(r) for r in reads] == [[items[0].id, items[1].id]]
+        assert out.scanned == 2 and set(out.scores) == {items[0].id, items[1].id}
+        assert out.scores[items[0].id].comment == "read"  # the full read's, not the skim's
+        assert len(seen[-1]) > 200  # the full read sees the whole abstract
+
+    def test_papers_the_skim_answer_leaves_out_are_read(self, llm, openai_server):
+        items = papers(3)
+        openai_server.queue_content('{"id":1,"r":1,"n":1}\n{"id":7,"r":9,"n":9}')
+        out, _ = llm(items, skim_chars=120)
+        assert asked_ids(openai_server.requests[1]) == [items[1].id, items[2].id]
+        assert out.scanned == 2
+
+    def test_a_rerun_skims_nothing_again(self, llm, openai_server):
+        items = papers(4)
+        llm(items, skim_chars=120)
+        asked = len(openai_server.requests)
+        out, scorer = llm(items, skim_chars=120)
+        assert scorer.requests == 0 and len(openai_server.requests) == asked
+        assert out.scanned == 0  # every paper skimmed at 2 and 5: dropped again, for free
+
+    def test_the_shipped_funnel_is_titles_then_skim_then_full_reads(self, llm, openai_server):
+        items = papers(4)
+        openai_server.relevance = {p.id: 9 for p in items[:2]}
+        openai_server.know(items)
+        llm(items, title_pass=True, skim_chars=LLMConfig().skim_chars)
+        bodies = [r.body["messages"] for r in openai_server.requests]
+        kinds = [(len(user["content"].split("\n\n")), '"n":' in system["content"])
+                 for system, user in bodies]  # fmt: skip
+        assert kinds[0] == (1, False)  # the titles, one a line
+        assert kinds[1] == (3, True)  # two papers skimmed, a blank line after each
+        assert [asked_ids(r) for r in openai_server.requests[2:]] == [[items[0].id, items[1].id]]
+
+
+def test_profiles_sharing_a_prompt_are_screened_at_their_lowest_cutoffs(
+    openai_server, monkeypatch, store
+):
+    """One scoring serves both: the strict reader's cutoffs would skim away the paper the
+    lenient one asks for."""
+    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
+    strict, lenient = (EXAMPLE.model_copy(update={"relevance_cutoff": c}) for c in (8, 4))
+    strict.id, lenient.id = "strict", "lenient"
+    items = papers(3)
+    openai_server.relevance = {items[0].id: 9, items[1].id: 4}
+    openai_server.know(items)
+    options = {"base_url": openai_server.base_url, "model": "m", "prices": {"m": PRICE}}
+    config = Config(llm=LLMConfig(**options))
+    selections, scoring = score_day(config, store, Listing(date(2025, 4, 10), items),
+                                    [strict, lenient])  # fmt: skip
+    assert scoring.requests == 3  # titles, skim, full read: once for both
+    picked = {s.subscriber_id: [k.paper.id for k in s.picks] for s in selections}
+    assert picked == {"strict": [items[0].id], "lenient": [items[0].id, items[1].id]}
 
 
 def test_a_model_that_refuses_max_tokens_and_temperature_is_adapted_to(llm, openai_server):
