@@ -4,19 +4,20 @@ not sure from a title.
 One profile (subscribers/example.toml, uncapped so that every paper above its cutoffs counts),
 on `bench.hardday` days of 1,000 papers: most off-topic papers sound on-topic, and the judge
 reads a title with a fixed per-paper error of +-1, +-2 or +-3 (each a row) and a cut abstract
-with an error that grows as less is read. Every configuration is the shipped config.toml with
-some `[llm]` keys changed; the shipped one comes first. A fresh store and server per run.
+with an error that grows as less is read (+-1 from 200 characters, none from 400). Every
+configuration is the shipped config.toml with some `[llm]` keys changed; the shipped one comes
+first. A fresh store and server per run. Tokens are counted in o200k_base, the encoding
+gpt-4o-mini is billed in (`bench.tokenizer`).
 
 For each: billed prompt tokens per listed paper (cached tokens weighted 0.075/0.15, gpt-4o-mini
-prices), completion tokens per paper, papers read on their abstract, dollars per profile-day
-(sync, and the same requests at the Batch API's half price), and recall of the picks: the papers
-at or above the profile's cutoffs on their true scores. The shipped configuration is also run
-in batch mode through the fake's Batch API, to check that it picks the same papers at half the
-dollars. Last, two floors from the judge itself: what a title cut losing no pick leaves to read,
-and what a funnel with one more stage (a short read, then a full read of its band) costs at the
-least.
+prices), completion tokens per paper, papers read in full, dollars per profile-day (sync, and
+the same requests at the Batch API's half price), and recall of the picks: the papers at or
+above the profile's cutoffs on their true scores. Means over the days; recall and papers lost
+on the worst day. Then where the shipped configuration's tokens go, pass by pass, and the same
+configuration in batch mode through the fake's Batch API, to check that it picks the same
+papers at half the dollars.
 
-    .venv/bin/python bench/bench_tokens.py [--papers 1000] [--days 1] [--seed 0]
+    .venv/bin/python bench/bench_tokens.py [--papers 1000] [--days 3] [--seed 0]
 """
 
 from __future__ import annotations
@@ -44,35 +45,36 @@ from bench.dayfactory import (
     total_usage,
     verdict,
 )
-from bench.hardday import ErringJudge, make_hard_day, read_error
-from newsletter.models import Paper
+from bench.hardday import ErringJudge, make_hard_day
+from bench.tokenizer import o200k
 from newsletter.pipeline import score_day
 from newsletter.profiles import Profile
-from newsletter.prompt import truncate
 from newsletter.store import Store
-from tests.fakes.openai import count_tokens
+from tests.fakes.openai import SKIM_EXAMPLE, parse_papers
 
 TARGET = 50.0  # billed prompt tokens per listed paper, with the defaults
 ERRORS = (1, 2, 3)  # the title judge's error bound, per row
 UNCAPPED = 500
 SHIPPED = "shipped config.toml"
-LEAN_TITLES = "title_batch_size 1000"
-MIDDLE_CHARS = (300, 230, 80)  # short reads: the judge errs by +-1 from 200 characters, +-3 at 80
-FULL_CHARS = 420  # the least that still reads 400 characters once cut at a word
 ECONOMY = {"title_batch_size": 1000, "batch_size": 100, "title_cutoff": 6,
-           "abstract_chars": 300, "prefilter_keep": 0.7}  # fmt: skip
+           "abstract_chars": 300, "prefilter_keep": 0.7, "skim_chars": 0}  # fmt: skip
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     (SHIPPED, {}),
-    ("abstracts only", {"title_pass": False}),
-    ("title_cutoff 3 (the default before)", {"title_cutoff": 3}),
+    ("no skim (0.2.0)", {"skim_chars": 0}),
+    ("no skim, title_cutoff 4 (0.2.0 before)", {"skim_chars": 0, "title_cutoff": 4}),
+    ("abstracts only", {"title_pass": False, "skim_chars": 0}),
+    ("no title pass (skim every paper)", {"title_pass": False}),
+    ("title_cutoff 4", {"title_cutoff": 4}),
     ("title_cutoff 5", {"title_cutoff": 5}),
+    ("skim_chars 160", {"skim_chars": 160}),
+    ("skim_chars 300", {"skim_chars": 300}),
+    ("skim_batch_size 300", {"skim_batch_size": 300}),
+    ("title_batch_size 1000", {"title_batch_size": 1000}),
     ("abstract_chars 300", {"abstract_chars": 300}),
     ("prefilter_keep 0.7", {"prefilter_keep": 0.7}),
-    (LEAN_TITLES, {"title_batch_size": 1000}),
-    ("batch_size 199", {"batch_size": 199}),  # the largest whose answer fits
-    ("batches 1000/199", {"title_batch_size": 1000, "batch_size": 199}),
-    ("economy (config.toml before)", ECONOMY),
+    ("economy (config.toml in 0.1.0)", ECONOMY),
 ]
+PASSES = ("titles", "skim", "full read")
 
 
 @dataclass
@@ -88,12 +90,12 @@ class Result:
     picks: int
     kept: int
     chosen: list[str]
-    title_prompt: int  # prompt tokens of the title pass's requests (sync runs)
+    passes: dict[str, tuple[int, int, int]]  # pass -> requests, papers, prompt tokens (sync)
 
 
 def run(day: Day, profile: Profile, error: int, settings: dict[str, Any]) -> Result:
     judge = ErringJudge(day, error)
-    server = DayServer(judge=judge, api_key=API_KEY, batch_latency=0.05)
+    server = DayServer(judge=judge, api_key=API_KEY, batch_latency=0.05, tokens=o200k())
     server.know(day.papers)
     server.start()
     try:
@@ -118,74 +120,26 @@ def run(day: Day, profile: Profile, error: int, settings: dict[str, Any]) -> Res
         picks=len(picks),
         kept=len(picks & set(chosen)),
         chosen=chosen,
-        title_prompt=sum(prompt_tokens(r.body) for r in server.requests if is_title(r.body)),
+        passes=passes([r.body for r in server.requests]),
     )
 
 
-def is_title(body: Any) -> bool:
-    messages = body.get("messages") if isinstance(body, dict) else None
-    return bool(messages) and "NOVELTY" not in messages[0]["content"]
-
-
-def prompt_tokens(body: dict) -> int:
-    """What the fake bills for a request's prompt (its own count: 4 characters a token)."""
-    return 3 + sum(4 + count_tokens(m["content"]) for m in body["messages"])
-
-
-def funnel_floor(day: Day, profile: Profile, error: int, title_tokens: float) -> str:
-    """Why a title pass cannot carry the target alone: the papers any title cut must keep to
-    lose no pick at this error, and what is left per paper kept to read its abstract."""
-    judge = ErringJudge(day, error)
-    titles = {p.id: judge(p.id, p.title, "")[0] for p in day.papers}
-    cut = profile.relevance_cutoff - error  # a true cutoff paper read `error` too low
-    kept = sum(score >= cut for score in titles.values())
-    left = (TARGET - title_tokens) * len(day.papers) / kept
-    return (
-        f"+-{error}: a title cut losing no pick keeps titles >= {cut}: {kept} of "
-        f"{len(day.papers)} papers; after the title pass ({title_tokens:.1f} per listed "
-        f"paper) a {TARGET:.0f}-token budget leaves {left:.0f} tokens per paper kept"
-    )
-
-
-def middle_floor(day: Day, profile: Profile, error: int, title_tokens: float, chars: int) -> str:
-    """Why one more stage cannot carry the target either: the title cut above, then a read of
-    every paper it keeps cut to `chars`, then a full read of only the band that read leaves
-    open (judged within its error of a cutoff). Counted as cheaply as it could be sent: each
-    paper's id and abstract alone (no title, no authors), no system prompt, and the short
-    read's clear picks kept at its scores. A lower bound: any real prompt costs more."""
-    judge = ErringJudge(day, error)
-    cutoffs = (profile.relevance_cutoff, profile.novelty_cutoff)
-    kept = [p for p in day.papers if judge(p.id, p.title, "")[0] >= cutoffs[0] - error]
-    short = {p.id: judge(p.id, p.title, truncate(p.abstract, chars))[:2] for p in kept}
-    bound = {p.id: cut_error(p, chars) for p in kept}  # what the judge may err by on it
-    margin = {i: min(s[0] - cutoffs[0], s[1] - cutoffs[1]) for i, s in short.items()}
-    maybe = {i for i, m in margin.items() if m >= -bound[i]}
-    sure = {i for i in maybe if margin[i] >= bound[i]}
-    band = [p for p in kept if p.id in maybe - sure]
-    picks = judge.picks(cutoffs)
-    found, wrong = len(maybe & picks), len(sure - picks)  # the band's full read is exact
-    errors = sorted(set(bound.values()) | {cut_error(p, FULL_CHARS) for p in band})
-    middle = id_and_abstract(kept, chars) / len(day.papers)
-    full = id_and_abstract(band, FULL_CHARS) / len(day.papers)
-    return (
-        f"+-{error}: titles ({title_tokens:.1f}) + a {chars}-character read of the "
-        f"{len(kept)} kept ({middle:.1f}) + a {FULL_CHARS}-character read of the {len(band)} "
-        f"in its band ({full:.1f}) = {title_tokens + middle + full:.1f} per listed paper before "
-        f"any system prompt; {found} of {len(picks)} picks found, {wrong} wrongly; read errors "
-        f"{errors}"
-    )
-
-
-def cut_error(paper: Paper, chars: int) -> int:
-    """The judge's error bound on this paper's abstract cut to `chars`."""
-    read = truncate(paper.abstract, chars).removesuffix("…").rstrip()
-    return read_error(len(read), len(read) >= len(paper.abstract) - 1)
-
-
-def id_and_abstract(papers: list[Paper], chars: int) -> int:
-    """What the fake bills for the cheapest paper block a judge could still answer."""
-    return count_tokens("".join(f"ARXIVID: {p.id}\nAbstract: {truncate(p.abstract, chars)}\n\n"
-                                for p in papers))  # fmt: skip
+def passes(bodies: list[Any]) -> dict[str, tuple[int, int, int]]:
+    """Requests, papers asked about and prompt tokens (uncached), per pass."""
+    count = o200k()
+    out = dict.fromkeys(PASSES, (0, 0, 0))
+    for body in bodies:
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not messages:
+            continue
+        system, user = messages[0]["content"], messages[-1]["content"]
+        skim = SKIM_EXAMPLE.search(system)
+        kind = "full read" if "NOVELTY" in system else "skim" if skim else "titles"
+        papers = len(parse_papers(user))
+        tokens = 3 + sum(4 + count(m["content"]) for m in messages)
+        requests, asked, billed = out[kind]
+        out[kind] = (requests + 1, asked + papers, billed + tokens)
+    return out
 
 
 @dataclass
@@ -213,6 +167,44 @@ class Row:
                 f"{recall:.0%}", f"{self.lost}"]  # fmt: skip
 
 
+def floor(day: Day, profile: Profile, error: int = 3) -> str:
+    """The least any funnel could bill on this day with this judge, keeping all but at most
+    one pick at this title error: every title read once; the first 200 characters (where the
+    judge's error falls to +-1) of every abstract that the highest title cut losing at most
+    one pick keeps; and the next 200 of each pick's abstract (where its error falls to 0). No
+    ids, no system prompt, no title shown twice, no margin: any real prompt costs more."""
+    count, judge = o200k(), ErringJudge(day, error)
+    picks = judge.picks((profile.relevance_cutoff, profile.novelty_cutoff))
+    titles = {p.id: judge(p.id, p.title, "")[0] for p in day.papers}
+    cut = max(c for c in range(1, 11) if sum(titles[i] < c for i in picks) <= 1)
+    kept = [p for p in day.papers if titles[p.id] >= cut]
+    parts = (
+        count("\n".join(p.title for p in day.papers)),
+        count("\n".join(p.abstract[:200] for p in kept)),
+        count("\n".join(p.abstract[200:400] for p in day.papers if p.id in picks)),
+    )
+    n = len(day.papers)
+    return (
+        f"floor, day {day.seed}, +-{error}: titles {parts[0] / n:.1f} + the opening of the "
+        f"{len(kept)} abstracts a title cut at {cut} keeps {parts[1] / n:.1f} + the rest of "
+        f"the {len(picks)} picks' {parts[2] / n:.1f} = {sum(parts) / n:.1f} tokens per listed "
+        "paper, before any prompt around them"
+    )
+
+
+def breakdown(row: Row) -> str:
+    """Where the configuration's prompt tokens go, per pass, averaged over the days."""
+    parts = []
+    for kind in PASSES:
+        requests, papers, tokens = (mean(r.passes[kind][i] for r in row.runs) for i in range(3))
+        listed = mean(r.listed for r in row.runs)
+        parts.append(f"{kind} {tokens / listed:.1f} ({papers:.0f} papers, {requests:.0f} "
+                     "requests)")  # fmt: skip
+    return f"{row.name}, +-{row.error}: prompt tokens per listed paper, uncached: " + " + ".join(
+        parts
+    )
+
+
 HEADERS = ["config", "title error", "billed/paper", "compl/paper", "read", "$ sync", "$ batch",
            "recall", "lost"]  # fmt: skip
 
@@ -238,7 +230,7 @@ def batch_check(days: list[Day], profile: Profile, error: int) -> tuple[bool, st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--papers", type=int, default=1000)
-    parser.add_argument("--days", type=int, default=1, help="days (seeds) to average")
+    parser.add_argument("--days", type=int, default=3, help="days (seeds) to average")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first day")
     args = parser.parse_args()
     os.environ["OPENAI_API_KEY"] = API_KEY
@@ -262,11 +254,9 @@ def main() -> int:
     )
     shipped = {r.error: r for r in rows if r.name == SHIPPED}
     for error in ERRORS:
-        title_tokens = shipped[error].runs[0].title_prompt / args.papers
-        print(funnel_floor(days[0], profile, error, title_tokens))
-    lean = next(r for r in rows if r.name == LEAN_TITLES and r.error == 2)
-    for chars in MIDDLE_CHARS:  # at +-2, with the title pass in one request
-        print(middle_floor(days[0], profile, 2, lean.runs[0].title_prompt / args.papers, chars))
+        print(breakdown(shipped[error]))
+    for day in days:
+        print(floor(day, profile))
     ok_batch, line = batch_check(days, profile, 2)
     print(line)
     billed = shipped[2].per_paper("billed")

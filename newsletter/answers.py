@@ -1,10 +1,12 @@
 """Reading the model's answer. The model is not trusted: its text is parsed leniently, its
 scores are clamped, and only ids of the batch it was asked about are accepted.
 
-One parser serves every pass: the title pass answers `{id, r}` and the skim `{id, r, n}`, with
-the paper's number in the list as its id (short keys and numbers halve their completion
-tokens), the abstract pass `{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`; any pass's keys are read
-in any.
+One parser serves every pass. The title pass and the skim name each paper by its number in the
+list and answer a line of numbers: `17:7` (number, relevance) and `17:7:5` (and novelty), four
+and six tokens a paper where the same as JSON is nine and thirteen. The abstract pass answers
+JSONL, `{ARXIVID, COMMENT, RELEVANCE, NOVELTY}`. Either form is read in any pass, and JSON
+under the short keys too (`{"id": 17, "r": 7, "n": 5}`): a model does not always answer as
+asked.
 
 No answer can stop a run, whatever an abstract talked the model into writing: a line with an
 infinite score, arrays nested thousands deep or an object that does not parse is skipped, and
@@ -14,6 +16,7 @@ which is cut at MAX_ANSWER_CHARS first: an endpoint may ignore `max_tokens`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -34,6 +37,8 @@ _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 # no character is scanned twice, however broken the text.
 _CANDIDATE = re.compile(r'\{(?:[^{}"]++|"(?:[^"\\\n]++|\\.)*+"?)*+\}?')
 _ID_VERSION = re.compile(r"v\d+$")
+_SCORE = r"[ \t]*(\d{1,3}(?:\.\d{1,3})?)[ \t\r]*"
+_NUMBERS = re.compile(rf"^[ \t]*(\d{{1,6}})[ \t]*:{_SCORE}(?::{_SCORE})?$", re.M)
 _KEYS = {
     "arxivid": "id", "arxiv_id": "id", "id": "id", "paper_id": "id",
     "comment": "comment", "relevance": "relevance", "r": "relevance", "novelty": "novelty",
@@ -98,6 +103,12 @@ def iter_objects(text: str) -> Iterator[dict]:
             yield obj
 
 
+def iter_numbers(text: str) -> Iterator[dict]:
+    """Every `17:7` or `17:7:5` line of the text, as the keys a JSON answer would use."""
+    for number, relevance, novelty in _NUMBERS.findall(cut_answer(text)):
+        yield {"id": number, "relevance": relevance} | ({"novelty": novelty} if novelty else {})
+
+
 def parse_answer(
     text: str | None,
     batch_ids: Collection[str],
@@ -109,12 +120,14 @@ def parse_answer(
 
     An id outside the batch is ignored, however it scored; a duplicate keeps the first.
     `aliases` names papers by another key (their numbers in the list: "17" -> "2501.01234");
-    a number outside the list is ignored like any other unknown id.
+    a number outside the list is ignored like any other unknown id. Lines of numbers are read
+    only where there are aliases: elsewhere a number names no paper.
     Without novelty (the title pass), Score.novelty is 0 and the comment empty.
     """
     found: dict[str, Score] = {}
     aliases = aliases or {}
-    for raw in iter_objects(text or ""):
+    lines = iter_numbers(text or "") if aliases else iter(())
+    for raw in itertools.chain(lines, iter_objects(text or "")):
         obj = {_KEYS[k.lower()]: v for k, v in raw.items() if k.lower() in _KEYS}
         paper_id = normalize_id(obj.get("id", ""))
         paper_id = aliases.get(paper_id, paper_id)

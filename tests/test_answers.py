@@ -93,6 +93,23 @@ def test_title_pass_answers_by_number():
     }
 
 
+def test_the_number_lines_the_short_passes_answer_in():
+    aliases = {"1": "2504.00001", "2": "2504.00002", "3": "2504.00099"}
+    text = "1:2\r\n 2 : 7.6 \n3:9\n4:9\n1:9\n2:8 — on topic\n"
+    scores = parse_answer(text, BATCH, with_novelty=False, aliases=aliases)
+    # 3 names a paper outside the batch, 4 no paper at all; the second 1 is a duplicate
+    assert scores == {
+        "2504.00001": Score("2504.00001", 2, 0, ""),
+        "2504.00002": Score("2504.00002", 8, 0, ""),
+    }
+    skim = parse_answer("1:6:4\n2:9\n", BATCH, aliases=aliases)
+    assert skim == {"2504.00001": Score("2504.00001", 6, 4, "")}  # 2 lacks its novelty
+
+
+def test_number_lines_name_no_paper_without_a_numbered_list():
+    assert parse_answer("2504.00001:9:9\n1:9:9\n", BATCH) == {}
+
+
 def test_the_skim_answers_by_number_with_novelty():
     aliases = {"1": "2504.00001", "2": "2504.00002"}
     text = '{"id":1,"r":6,"n":4}\n{"id":2,"r":9}'  # 2 without its novelty: not usable

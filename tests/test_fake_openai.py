@@ -76,12 +76,20 @@ def test_title_pass_and_custom_judge(openai_server: FakeOpenAI, api: openai.Open
     openai_server.judge = lambda pid, title, abstract: seen.append(pid) or (len(title), 1, title)
     openai_server.catalogue = {"Sparse attention": "2504.01234"}
     reply = ask(api, system=TITLE_SYSTEM, user=TITLES)
-    rows = [json.loads(line) for line in reply.choices[0].message.content.splitlines()]
     assert seen == ["2504.01234", ""]  # a title the fake does not know has no id
-    assert rows == [
-        {"id": 1, "r": len("Sparse attention")},
-        {"id": 2, "r": len("Diffusion planning")},
-    ]
+    assert reply.choices[0].message.content == "1:16\n2:18"  # number:relevance, as asked
+
+
+def test_the_skim_is_answered_with_novelty_from_the_abstract(
+    openai_server: FakeOpenAI, api: openai.OpenAI
+) -> None:
+    seen = []
+    openai_server.judge = lambda pid, title, abstract: seen.append(abstract) or (7, 4, "")
+    skim = "Answer each paper's number, relevance and novelty:\n1:7:5\n"
+    reply = ask(api, system=skim, user="1. Sparse attention\nWe study sparse attention.\n\n"
+                "2. Diffusion planning\nWe plan.\n\n")  # fmt: skip
+    assert seen == ["We study sparse attention.", "We plan."]
+    assert reply.choices[0].message.content == "1:7:4\n2:7:4"
 
 
 def test_parse_papers_keeps_multi_paragraph_abstracts() -> None:

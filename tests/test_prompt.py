@@ -70,11 +70,11 @@ class TestSelectionPrompt:
         skim, full = render_skim_prompt(EXAMPLE), render_selection_prompt(EXAMPLE)
         rubrics = full[full.index("## Scoring") : full.index("## Answer format")]
         assert rubrics in skim and "1. Representation learning" in skim
-        assert '{"id":1,"r":7,"n":5}' in skim and "NOVELTY" not in skim
+        assert "\n1:7:5\n" in skim and "NOVELTY" not in skim
 
     def test_title_prompt_asks_relevance_only(self):
         text = render_title_prompt(EXAMPLE)
-        assert '{"id":1,"r":7}' in text and "number in the list" in text
+        assert "\n1:7\n" in text and "number in the list" in text
         assert "NOVELTY" not in text
         assert "1. Representation learning" in text
 

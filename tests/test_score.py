@@ -276,7 +276,7 @@ class TestSkim:
         out, _ = llm(items, skim_chars=120, skim_batch_size=10)
         skim_request, *reads = openai_server.requests
         system, user = (m["content"] for m in skim_request.body["messages"])
-        assert '{"id":1,"r":7,"n":5}' in system and "NOVELTY" not in system
+        assert "\n1:7:5\n" in system and "NOVELTY" not in system
         first = user.split("\n\n")[0].splitlines()
         assert first[0] == "1. Paper number 1" and first[1].endswith(" …")
         assert len(first[1]) <= 122 and "2504.00001" not in user and "A. Author" not in user
@@ -306,7 +306,7 @@ class TestSkim:
         openai_server.know(items)
         llm(items, title_pass=True, skim_chars=LLMConfig().skim_chars)
         bodies = [r.body["messages"] for r in openai_server.requests]
-        kinds = [(len(user["content"].split("\n\n")), '"n":' in system["content"])
+        kinds = [(len(user["content"].split("\n\n")), "\n1:7:5\n" in system["content"])
                  for system, user in bodies]  # fmt: skip
         assert kinds[0] == (1, False)  # the titles, one a line
         assert kinds[1] == (3, True)  # two papers skimmed, a blank line after each

@@ -45,6 +45,7 @@ QUOTA = (
     "information on this error, read the docs: "
     "https://platform.openai.com/docs/guides/error-codes/api-errors."
 )
+SKIM_EXAMPLE = re.compile(r"^\d+:\d+:\d+$", re.M)  # the skim's answer format, by example
 TITLE_LINE = re.compile(r"^[ \t]*(\d+)\.[ \t]+(.*?)[ \t]*$", re.M)
 
 
@@ -338,15 +339,17 @@ class FakeOpenAI(FakeServer):
         judge = self.judge or self.default_judge
         lines = []
         if "NOVELTY" not in system:  # the title pass and the skim: numbered, short answers
-            skim = '"n":' in system  # the skim asks for novelty too, and shows abstracts
+            skim = SKIM_EXAMPLE.search(system) is not None  # asks for novelty, shows abstracts
             for key, title, abstract in parse_papers(user):
                 numbered = key.isdigit()  # else a paper block with its id, answered by id
                 paper_id = self.catalogue.get(title, "" if numbered else key)
                 relevance, novelty, _ = judge(paper_id, title, abstract if skim else "")
-                row = {"id": int(key) if numbered else key, "r": relevance}
-                if skim:
-                    row["n"] = novelty
-                lines.append(json.dumps(row, separators=(",", ":")))
+                scores = [relevance, novelty] if skim else [relevance]
+                if numbered:
+                    lines.append(":".join(map(str, [key, *scores])))
+                else:
+                    row = {"id": key, "r": relevance} | ({"n": novelty} if skim else {})
+                    lines.append(json.dumps(row, separators=(",", ":")))
             return "\n".join(lines)
         for paper_id, title, abstract in parse_papers(user):
             relevance, novelty, comment = judge(paper_id, title, abstract)
