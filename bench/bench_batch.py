@@ -2,9 +2,11 @@
 
 A 400-paper day, 20 profiles with distinct prompts, `[llm] mode = "batch"` with the shipped
 config.toml otherwise, the fake ending every batch `--latency` seconds after its creation and
-the scorer looking every 0.1 s. Each profile's title pass is one batch and its abstract pass
-another (a re-ask round would be a third): the profiles' batches run side by side, the passes
-one after the other. A wave is the batches created together; the floor is waves x latency.
+the scorer looking every 0.1 s. Each profile's title pass is one batch, its skim another and
+its full read a third (a re-ask round would be a fourth): the profiles' batches run side by
+side, the passes one after the other. A wave is the batches created together; the floor is
+waves x latency. The same day with `title_pass = false` (every paper skimmed) is the second
+row: one wave fewer.
 
     .venv/bin/python bench/bench_batch.py [--papers 400] [--profiles 20] [--latency 3.0]
 """
@@ -16,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,6 +39,54 @@ def waves(created: list[float], latency: float) -> int:
     return count
 
 
+CONFIGS = [("shipped config.toml", {}), ("title_pass = false", {"title_pass": False})]
+
+
+@dataclass
+class Row:
+    name: str
+    latency: float
+    batches: int
+    lines: int
+    waves: int
+    chats: int
+    seconds: float
+    unscored: int
+
+    @property
+    def floor(self) -> float:
+        return self.waves * self.latency
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.floor
+
+    def cells(self) -> list:
+        return [self.name, self.batches, self.lines, self.waves, self.chats,
+                f"{self.seconds:.2f}s", f"{self.floor:.2f}s", f"{self.ratio:.3f}x",
+                f"{self.seconds / self.latency:.2f}x", self.unscored]  # fmt: skip
+
+
+def measure(day, profiles, latency: float, name: str, settings: dict) -> Row:
+    server = serve(day)
+    server.batch_latency = latency
+    try:
+        config = llm_config(server, mode="batch", batch_poll=0.1, **settings)
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
+            started = time.monotonic()
+            selections, _ = score_day(config, store, day.listing, profiles)
+            seconds = time.monotonic() - started
+    finally:
+        server.stop()
+    batches = list(server.batches.batches.values())
+    return Row(
+        name, latency, len(batches), sum(b.total for b in batches),
+        waves([b.created_at for b in batches], latency),
+        sum(r.path == "/v1/chat/completions" for r in server.requests), seconds,
+        sum(len(s.unscored) for s in selections),
+    )  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--papers", type=int, default=400)
@@ -45,42 +96,23 @@ def main() -> int:
     os.environ["OPENAI_API_KEY"] = API_KEY
 
     day, profiles = make_day(args.papers), make_profiles(args.profiles)
-    server = serve(day)
-    server.batch_latency = args.latency
-    try:
-        config = llm_config(server, mode="batch", batch_poll=0.1)
-        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-            started = time.monotonic()
-            selections, _ = score_day(config, store, day.listing, profiles)
-            seconds = time.monotonic() - started
-    finally:
-        server.stop()
-    batches = list(server.batches.batches.values())
-    count = waves([b.created_at for b in batches], args.latency)
-    chats = sum(r.path == "/v1/chat/completions" for r in server.requests)
-    unscored = sum(len(s.unscored) for s in selections)
-    floor = count * args.latency
+    rows = [measure(day, profiles, args.latency, name, settings) for name, settings in CONFIGS]
     print(
         f"Figure 6 - batch wall time: {args.papers} papers x {args.profiles} distinct profiles, "
         f"fake batch latency {args.latency:g} s, polled every 0.1 s\n"
     )
-    print(table(
-        ["batches", "lines", "waves", "sync requests", "wall time", "waves x latency", "ratio",
-         "unscored"],
-        [[len(batches), sum(b.total for b in batches), count, chats, f"{seconds:.2f}s",
-          f"{floor:.2f}s", f"{seconds / floor:.3f}x", unscored]],
-    ))  # fmt: skip
-    print(
-        f"\nwall time / one batch latency: {seconds / args.latency:.2f} x (the title pass and "
-        "the abstract pass are one batch each, one after the other)\n"
-    )
-    ok = seconds <= TARGET * floor and unscored == 0 and chats == 0
-    print(verdict(ok, f"{seconds:.2f}s = {seconds / floor:.3f} x the floor of {count} wave(s) "
-                      f"x {args.latency:g} s (target <= {TARGET} x a wave each); "
-                      f"{seconds / args.latency:.2f} x one batch latency"))  # fmt: skip
-    print(verdict(seconds <= TARGET * args.latency,
-                  f"the whole day within one batch latency + 20% "
-                  f"({seconds:.2f}s against {TARGET * args.latency:.2f}s)"))  # fmt: skip
+    print(table(["config", "batches", "lines", "waves", "sync requests", "wall time",
+                 "waves x latency", "ratio", "x latency", "unscored"],
+                [r.cells() for r in rows]))  # fmt: skip
+    shipped = rows[0]
+    ok = shipped.seconds <= TARGET * shipped.floor and shipped.unscored == 0 and not shipped.chats
+    print(verdict(ok, f"shipped: {shipped.seconds:.2f}s = {shipped.ratio:.3f} x the floor of "
+                      f"{shipped.waves} wave(s) x {args.latency:g} s (target <= {TARGET} x a "
+                      "wave each)"))  # fmt: skip
+    print(verdict(shipped.seconds <= TARGET * args.latency,
+                  f"shipped: the whole day within one batch latency + 20% "
+                  f"({shipped.seconds:.2f}s against {TARGET * args.latency:.2f}s): the passes "
+                  "are one batch each, one after the other"))  # fmt: skip
     return 0
 
 

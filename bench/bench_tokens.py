@@ -60,8 +60,8 @@ ECONOMY = {"title_batch_size": 1000, "batch_size": 100, "title_cutoff": 6,
            "abstract_chars": 300, "prefilter_keep": 0.7, "skim_chars": 0}  # fmt: skip
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     (SHIPPED, {}),
-    ("no skim (0.2.0)", {"skim_chars": 0}),
-    ("no skim, title_cutoff 4 (0.2.0 before)", {"skim_chars": 0, "title_cutoff": 4}),
+    ("no skim", {"skim_chars": 0}),
+    ("no skim, title_cutoff 4 (defaults before)", {"skim_chars": 0, "title_cutoff": 4}),
     ("abstracts only", {"title_pass": False, "skim_chars": 0}),
     ("no title pass (skim every paper)", {"title_pass": False}),
     ("title_cutoff 4", {"title_cutoff": 4}),
@@ -70,6 +70,7 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("skim_chars 300", {"skim_chars": 300}),
     ("skim_batch_size 300", {"skim_batch_size": 300}),
     ("title_batch_size 1000", {"title_batch_size": 1000}),
+    ("abstract_chars 420", {"abstract_chars": 420}),
     ("abstract_chars 300", {"abstract_chars": 300}),
     ("prefilter_keep 0.7", {"prefilter_keep": 0.7}),
     ("economy (config.toml in 0.1.0)", ECONOMY),
@@ -249,8 +250,8 @@ def main() -> int:
             for name, settings in CONFIGS for error in ERRORS]  # fmt: skip
     print(table(HEADERS, [r.cells() for r in rows]))
     print(
-        "\nbilled/paper: billed prompt tokens per listed paper; read: papers scored on their "
-        "abstract; picks per day: " + ", ".join(str(r.picks) for r in rows[0].runs) + "\n"
+        "\nbilled/paper: billed prompt tokens per listed paper; read: papers read in full; "
+        "picks per day: " + ", ".join(str(r.picks) for r in rows[0].runs) + "\n"
     )
     shipped = {r.error: r for r in rows if r.name == SHIPPED}
     for error in ERRORS:

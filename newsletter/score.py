@@ -49,8 +49,10 @@ from newsletter.store import Store
 
 CHARS_PER_TOKEN = 4  # for estimates only; billing uses the response's `usage`
 ABSTRACT_ANSWER_TOKENS = 80  # a generous bound on one JSONL line with a comment
-TITLE_ANSWER_TOKENS = 14  # `{"id":123,"r":7}` and its newline are about 9; 12 with spaces
-SKIM_ANSWER_TOKENS = 18  # `{"id":123,"r":7,"n":5}`: about 13
+# Bounds on a line of the short answers: `123:7` and `123:7:5` are 4 and 6 tokens with their
+# newline, the same as JSON (which a model may answer instead) 9 and 13.
+TITLE_ANSWER_TOKENS = 14
+SKIM_ANSWER_TOKENS = 18
 MAX_ANSWER_TOKENS = 16_000  # under the output limit of current models (gpt-4o-mini: 16,384)
 # How far below a cutoff the skim may score a paper that still gets its full read: the opening
 # of an abstract misleads a model by a point where the whole abstract does not.
@@ -205,21 +207,7 @@ class LLMScorer:
         todo = [p for p in papers if p.id not in cached]
         if self.llm.prefilter_keep < 1:
             todo = LocalScorer(profile).prefilter(todo, self.llm.prefilter_keep)
-        if self.llm.title_pass and todo:
-            # a title pass stricter than the profile itself would drop papers it asks for
-            cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
-            todo = await self._screen(render_title_prompt(profile), todo, model, out,
-                                      self.titles, lambda s: s.relevance >= cutoff)  # fmt: skip
-        if self.llm.skim_chars and todo:
-            least = (profile.relevance_cutoff - SKIM_MARGIN, profile.novelty_cutoff - SKIM_MARGIN)
-            todo = await self._screen(
-                render_skim_prompt(profile),
-                todo,
-                model,
-                out,
-                self.skim,
-                lambda s: s.relevance >= least[0] and s.novelty >= least[1],
-            )
+        todo = await self._screen(profile, todo, model, out)
         if progress:
             progress(len(papers) - len(todo))
         fresh, missing = await self._ask_all(system, key, todo, model, out, self.read, progress)
@@ -232,6 +220,28 @@ class LLMScorer:
         return out
 
     async def _screen(
+        self, profile: Profile, papers: list[Paper], model: str, out: Scored
+    ) -> list[Paper]:
+        """The papers the title pass and the skim leave for the full read."""
+        # a title pass stricter than the profile itself would drop papers it asks for
+        title_cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
+        cutoffs = (profile.relevance_cutoff - SKIM_MARGIN, profile.novelty_cutoff - SKIM_MARGIN)
+
+        def plausible(title: Score) -> bool:
+            return title.relevance >= title_cutoff
+
+        def near(skim: Score) -> bool:
+            return skim.relevance >= cutoffs[0] and skim.novelty >= cutoffs[1]
+
+        if self.llm.title_pass and papers:
+            system = render_title_prompt(profile)
+            papers = await self._drop(system, papers, model, out, self.titles, plausible)
+        if self.llm.skim_chars and papers:
+            system = render_skim_prompt(profile)
+            papers = await self._drop(system, papers, model, out, self.skim, near)
+        return papers
+
+    async def _drop(
         self,
         system: str,
         papers: list[Paper],
