@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -87,9 +88,9 @@ class LLMConfig(_Strict):
     title_batch_size: int = Field(default=300, ge=1, le=1000)
     title_pass: bool = True
     title_cutoff: int = Field(default=3, ge=1, le=10)
-    skim_chars: int = Field(default=230, ge=0, le=2000)  # 0: no skim
-    skim_batch_size: int = Field(default=100, ge=1, le=800)
     abstract_chars: int = Field(default=800, ge=100)
+    skim_chars: int = Field(default=230, ge=0)  # 0: no skim; after abstract_chars, checked by it
+    skim_batch_size: int = Field(default=100, ge=1, le=800)
     concurrency: int = Field(default=8, ge=1, le=64)
     timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
@@ -102,6 +103,16 @@ class LLMConfig(_Strict):
     mode: Literal["sync", "batch"] = "sync"
     batch_deadline: float = Field(default=7200.0, gt=0)  # seconds a run waits on its batches
     batch_poll: float = Field(default=30.0, gt=0)  # seconds between looks at a batch
+
+    @field_validator("skim_chars")
+    @classmethod
+    def _skim_reads_less(cls, chars: int, info: ValidationInfo) -> int:
+        """A skim of under 100 characters reads too little to judge, and one as long as the
+        full read is a full read paid twice."""
+        full = info.data.get("abstract_chars", 800)
+        if chars and not 100 <= chars < full:
+            raise ValueError(f"{chars}: use 0 (no skim) or 100 to {full - 1} (< abstract_chars)")
+        return chars
 
 
 class SendgridConfig(_Strict):
@@ -223,7 +234,7 @@ def describe_error(err: dict) -> str:
         return f"{loc}: unknown key"
     if err["type"] == "missing":
         return f"{loc}: required but missing"
-    return f"{loc}: {err['msg']}"
+    return f"{loc}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def read_toml(path: Path, error: type[Exception] = ConfigError) -> dict:

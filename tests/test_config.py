@@ -120,6 +120,8 @@ outbox = "out"
             ("[llm.prices.x]\nprompt = 1\n", "config.toml: llm.prices.x.completion: required"),
             ("[arxiv]\ncategories = 'cs.LG'\n", "config.toml: arxiv.categories: Input should be"),
             ("[llm\n", "config.toml: not valid TOML"),
+            ("[llm]\nskim_chars = 40\n", "config.toml: llm.skim_chars: 40: use 0 (no skim) or"),
+            ("[llm]\nskim_chars = 900\n", "llm.skim_chars: 900: use 0 (no skim) or 100 to 799"),
         ],
     )
     def test_bad_input_is_one_line_naming_file_and_key(self, tmp_path, text, message):
