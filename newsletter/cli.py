@@ -25,7 +25,7 @@ from newsletter import profiles as profiles_mod
 from newsletter.config import Config, display_path, load_config, sendgrid_key
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 from newsletter.models import Selection
-from newsletter.prompt import render_full_prompt
+from newsletter.prompt import render_full_prompt, render_skim_prompt, render_title_prompt
 from newsletter.store import Store
 from newsletter.views import plural
 
@@ -373,15 +373,33 @@ def suppressions_list(ctx: typer.Context) -> None:
 # -- prompt ---------------------------------------------------------------------------------
 
 
+class PromptPass(StrEnum):
+    read = "read"
+    skim = "skim"
+    titles = "titles"
+
+
+PROMPTS: dict[PromptPass, Callable[[profiles_mod.Profile], str]] = {
+    PromptPass.read: render_full_prompt,
+    PromptPass.skim: render_skim_prompt,
+    PromptPass.titles: render_title_prompt,
+}
+
+
 @app.command("prompt")
 def prompt(
     ctx: typer.Context,
     subscriber_id: Annotated[str, typer.Argument(metavar="ID")],
+    which: Annotated[
+        PromptPass,
+        typer.Option("--pass", help="The full read's prompt, the skim's or the title pass's."),
+    ] = PromptPass.read,
 ) -> None:
     """Print the selection prompt a subscriber's profile produces, with the papers they liked
-    and did not want as the model will read them.
+    and did not want as the model will read them. The full read's is the one the digest shows;
+    --pass skim and --pass titles show the cheaper passes that come before it.
 
-    Example: newsletter prompt example
+    Example: newsletter prompt example --pass skim
     """
     config = get_config(ctx)
     profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
@@ -389,7 +407,7 @@ def prompt(
         profile = votes.taught(
             config, store, profile, lambda msg: err.print(f"warning: {msg}", markup=False)
         )
-    out.print(render_full_prompt(profile), markup=False, end="")
+    out.print(PROMPTS[which](profile), markup=False, end="")
 
 
 # -- fetch, score, send ----------------------------------------------------------------------

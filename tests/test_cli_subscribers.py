@@ -119,6 +119,12 @@ class TestPrompt:
         assert "1. Representation learning" in result.output
         assert result.output.rstrip().endswith("[PAPER LIST HERE]")
 
+    @pytest.mark.parametrize(("which", "answer"), [("skim", "\n1:7:5\n"), ("titles", "\n1:7\n")])
+    def test_prints_the_cheaper_passes_prompts(self, workdir, which, answer):
+        result = run("prompt", "example", "--pass", which)
+        assert result.exit_code == 0
+        assert answer in result.output and "1. Representation learning" in result.output
+
 
 # how to break the example, and the line of the example's file the error is then on
 BROKEN = {
