@@ -71,6 +71,7 @@ class Scored:
     usage: Usage = field(default_factory=lambda: Usage(model=""))
     notes: list[str] = field(default_factory=list)
     capped: bool = False  # the cost cap stopped scoring: unscored papers were not a failure
+    down: bool = False  # every request of a round failed: the endpoint is not answering
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -210,7 +211,10 @@ class LLMScorer:
         todo = await self._screen(profile, todo, model, out)
         if progress:
             progress(len(papers) - len(todo))
-        fresh, missing = await self._ask_all(system, key, todo, model, out, self.read, progress)
+        fresh, missing = {}, todo  # a pass that got no answer at all: asking more only waits
+        if not out.down:
+            fresh, missing = await self._ask_all(system, key, todo, model, out, self.read,
+                                                 progress)  # fmt: skip
         out.scores = {**cached, **fresh}
         out.scanned = len(cached) + len(todo)
         out.unscored = [p.id for p in missing]
@@ -236,7 +240,7 @@ class LLMScorer:
         if self.llm.title_pass and papers:
             system = render_title_prompt(profile)
             papers = await self._drop(system, papers, model, out, self.titles, plausible)
-        if self.llm.skim_chars and papers:
+        if self.llm.skim_chars and papers and not out.down:
             system = render_skim_prompt(profile)
             papers = await self._drop(system, papers, model, out, self.skim, near)
         return papers
@@ -288,6 +292,7 @@ class LLMScorer:
                 if progress:
                     progress(len(answer))
             if all(answer is None for answer in answers):
+                out.down = not self.budget.hit
                 break
             size = max(1, math.ceil(size / 2))
             left = [p for b, a in zip(batches, answers, strict=True) if a is not None for p in b

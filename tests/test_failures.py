@@ -53,9 +53,9 @@ class TestABrokenModelEndpoint:
     def test_a_dead_endpoint_is_asked_one_round_only(self, home, openai_server, sendgrid_server):
         openai_server.queue_server_error(times=1_000)
         send(home, "--feed", str(SAMPLE))
-        # ada and bob share nothing but their cutoffs: two prompts, one title batch each,
-        # then one abstract round each; never the halved re-asks of `retry_rounds`
-        assert len(openai_server.requests) <= 4
+        # ada and bob share their prompt: one title batch, all of it failed, and nothing more:
+        # neither the skim, nor the full read, nor the halved re-asks of `retry_rounds`
+        assert len(openai_server.requests) == 1
 
     def test_keys_ending_in_a_newline_work(self, home, monkeypatch, openai_server, sendgrid_server):
         """As pasted into a secret store: the newline is not part of the key."""
