@@ -181,6 +181,27 @@ class TestSubmitThenSend:
             (row,) = store.db.execute("SELECT requests, cost_usd FROM spend").fetchall()
         assert row[0] == titles.total and row[1] > 0
 
+    def test_hourly_submits_run_every_pass_and_send_only_collects(
+        self, home, openai_server, sendgrid_server
+    ):
+        """The README's cron: `score --submit` each hour collects what ended and starts the
+        next pass; by the time `send` runs, there is nothing left to submit or wait for."""
+        openai_server.batch_latency = 0.2
+        config_file = home / "config.toml"
+        batch = '[llm]\nmode = "batch"\nbatch_poll = 0.05\n'
+        config_file.write_text(config_file.read_text().replace("[llm]\n", batch))
+        config = load_config(config_file)
+        in_flight = []
+        for _ in range(4):
+            in_flight.append(len(run_submit(config, SendOptions(feed=SAMPLE))))
+            time.sleep(0.3)
+        assert in_flight == [1, 1, 1, 0]  # titles, skim, full read, then done
+        created = len(openai_server.batches.batches)
+        report = run_send(config, SendOptions(feed=SAMPLE))
+        assert report.ok and len(sendgrid_server.messages) == 2
+        assert len(openai_server.batches.batches) == created == 3
+        assert not paths(openai_server, "/v1/chat")
+
     def test_submit_refuses_sync_mode(self, home):
         args = ["--config", str(home / "config.toml"), "score", "--submit", "--feed", str(SAMPLE)]
         result = CliRunner().invoke(app, args)
