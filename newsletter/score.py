@@ -82,6 +82,7 @@ class Scored:
 class Pass:
     """One way of asking about papers: what a request shows of each, what its answer holds."""
 
+    name: str  # as the run's notes call it
     size: int  # papers per request
     answer_tokens: int  # a bound on one paper's line of the answer
     novelty: bool  # the answer scores novelty too (and, in the full read, comments)
@@ -187,9 +188,10 @@ class LLMScorer:
         self.limit_param = "max_tokens"
         self.send_temperature = True
         llm = config.llm
-        self.titles = Pass(llm.title_batch_size, TITLE_ANSWER_TOKENS, novelty=False)
-        self.skim = Pass(llm.skim_batch_size, SKIM_ANSWER_TOKENS, True, llm.skim_chars)
-        self.read = Pass(llm.batch_size, ABSTRACT_ANSWER_TOKENS, True, llm.abstract_chars, False)
+        self.titles = Pass("the title pass", llm.title_batch_size, TITLE_ANSWER_TOKENS, False)
+        self.skim = Pass("the skim", llm.skim_batch_size, SKIM_ANSWER_TOKENS, True, llm.skim_chars)
+        self.read = Pass("the full read", llm.batch_size, ABSTRACT_ANSWER_TOKENS, True,
+                         llm.abstract_chars, numbered=False)  # fmt: skip
 
     async def close(self) -> None:
         await self.client.close()
@@ -260,6 +262,9 @@ class LLMScorer:
         cached = self.store.cached_scores([p.id for p in papers], key, model)
         todo = [p for p in papers if p.id not in cached]
         fresh, _ = await self._ask_all(system, key, todo, model, out, ask, rounds=0)
+        if todo and not fresh and not out.down and not self.budget.hit:
+            out.note(f"{ask.name}'s answers could not be read: its {len(todo)} papers were "
+                     "all kept for the next pass, at a higher cost")  # fmt: skip
         judged = {**cached, **fresh}
         return [p for p in papers if p.id not in judged or keep(judged[p.id])]
 

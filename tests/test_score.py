@@ -234,6 +234,7 @@ class TestTitlePass:
         out, _ = llm(papers(3), title_pass=True)
         assert asked_ids(openai_server.requests[1]) == [p.id for p in papers(3)]
         assert out.scanned == 3
+        assert out.notes[0].startswith("the title pass's answers could not be read: its 3 papers")
 
     def test_the_title_cutoff_never_exceeds_the_profile_cutoff(self, llm, openai_server):
         lenient = EXAMPLE.model_copy(update={"relevance_cutoff": 2})
