@@ -307,7 +307,7 @@ class FakeOpenAI(FakeServer):
             finish = "length"
         elif step and kind == "refusal":
             content, refusal = None, step.content
-        if isinstance(limit, int) and content and count_tokens(content) > limit:
+        if isinstance(limit, int) and content and self.tokens(content) > limit:
             content, finish = content[: limit * 4], "length"  # the model stops at max_tokens
 
         prompt = 3 + sum(4 + self.tokens(_text(m.get("content"))) for m in messages)
