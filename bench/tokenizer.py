@@ -6,10 +6,12 @@ than o200k_base does (5.0 characters a token on the shipped listing's paper bloc
 reference digests' abstracts; 4.8 on the generated days), so the token benchmarks count with
 the real encoding instead.
 
-tiktoken downloads its encoding files from openaipublic.blob.core.windows.net on first use.
-Where only the package index is reachable, the same file comes from a wheel on PyPI that ships
-it in its own tiktoken cache (litellm's), unpacked into bench/.cache/tiktoken: tiktoken checks
-it against the SHA-256 it expects of o200k_base either way, and refuses a file that differs.
+tiktoken downloads its encoding files from openaipublic.blob.core.windows.net on first use, a
+host that the machines this project is built on cannot reach: the same file is unpacked instead,
+once, from a wheel on PyPI that ships it in its own tiktoken cache (litellm's), into
+bench/.cache/tiktoken (or $TIKTOKEN_CACHE_DIR, where a file already there is used as it is).
+tiktoken checks it against the SHA-256 it expects of o200k_base, and refuses a file that
+differs.
 """
 
 from __future__ import annotations

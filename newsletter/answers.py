@@ -120,14 +120,12 @@ def parse_answer(
 
     An id outside the batch is ignored, however it scored; a duplicate keeps the first.
     `aliases` names papers by another key (their numbers in the list: "17" -> "2501.01234");
-    a number outside the list is ignored like any other unknown id. Lines of numbers are read
-    only where there are aliases: elsewhere a number names no paper.
+    a number outside the list is ignored like any other unknown id.
     Without novelty (the title pass), Score.novelty is 0 and the comment empty.
     """
     found: dict[str, Score] = {}
     aliases = aliases or {}
-    lines = iter_numbers(text or "") if aliases else iter(())
-    for raw in itertools.chain(lines, iter_objects(text or "")):
+    for raw in itertools.chain(iter_numbers(text or ""), iter_objects(text or "")):
         obj = {_KEYS[k.lower()]: v for k, v in raw.items() if k.lower() in _KEYS}
         paper_id = normalize_id(obj.get("id", ""))
         paper_id = aliases.get(paper_id, paper_id)

@@ -89,7 +89,8 @@ class LLMConfig(_Strict):
     title_pass: bool = True
     title_cutoff: int = Field(default=3, ge=1, le=10)
     abstract_chars: int = Field(default=800, ge=100)
-    skim_chars: int = Field(default=230, ge=0)  # 0: no skim; after abstract_chars, checked by it
+    # 0: no skim. After abstract_chars, and checked against it even when left at its default
+    skim_chars: int = Field(default=230, ge=0, validate_default=True)
     skim_batch_size: int = Field(default=100, ge=1, le=800)
     concurrency: int = Field(default=8, ge=1, le=64)
     timeout: float = Field(default=120.0, gt=0)

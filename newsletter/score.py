@@ -71,7 +71,9 @@ class Scored:
     usage: Usage = field(default_factory=lambda: Usage(model=""))
     notes: list[str] = field(default_factory=list)
     capped: bool = False  # the cost cap stopped scoring: unscored papers were not a failure
-    down: bool = False  # every request of a round failed: the endpoint is not answering
+    down: bool = False  # every request of a round failed unanswered: the endpoint is down
+    failed: int = 0  # requests that failed
+    unanswered: int = 0  # of those, the ones no request could help: a 5xx, timeout, no connection
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -258,11 +260,12 @@ class LLMScorer:
     ) -> list[Paper]:
         """Drop the papers a cheap pass judges out of reach; keep what its answer does not
         judge. Its scores are cached too, so a re-run drops the same papers for free."""
-        key = prompt_hash(system, str(ask.chars)) if ask.chars else prompt_hash(system)
+        key = prompt_hash(system, str(ask.chars))
         cached = self.store.cached_scores([p.id for p in papers], key, model)
         todo = [p for p in papers if p.id not in cached]
+        failed = out.failed
         fresh, _ = await self._ask_all(system, key, todo, model, out, ask, rounds=0)
-        if todo and not fresh and not out.down and not self.budget.hit:
+        if todo and not fresh and out.failed == failed and not self.budget.hit:
             out.note(f"{ask.name}'s answers could not be read: its {len(todo)} papers were "
                      "all kept for the next pass, at a higher cost")  # fmt: skip
         judged = {**cached, **fresh}
@@ -291,13 +294,16 @@ class LLMScorer:
         for _ in range(rounds + 1):
             if not batches or self.budget.hit:
                 break
+            unanswered = out.unanswered
             answers = await self._ask_round(system, key, batches, model, out, ask)
             for answer in filter(None, answers):
                 scores.update(answer)
                 if progress:
                     progress(len(answer))
             if all(answer is None for answer in answers):
-                out.down = not self.budget.hit
+                # a 4xx says this request is wrong (too long for the model, say), not that the
+                # endpoint is down: the next pass's requests may well be answered
+                out.down = out.unanswered - unanswered == len(batches)
                 break
             size = max(1, math.ceil(size / 2))
             left = [p for b, a in zip(batches, answers, strict=True) if a is not None for p in b
@@ -358,9 +364,13 @@ class LLMScorer:
             except openai.APIStatusError as exc:
                 stop_on_hopeless(exc, model, self.llm.base_url)
                 out.note(f"a batch of {len(batch)} failed: HTTP {exc.status_code}")
+                out.failed += 1
+                out.unanswered += exc.status_code >= 500
                 return None
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
                 out.note(f"a batch of {len(batch)} failed: {type(exc).__name__}")
+                out.failed += 1
+                out.unanswered += 1
                 return None
             finally:
                 self.budget.settle(expected, actual)

@@ -106,10 +106,6 @@ def test_the_number_lines_the_short_passes_answer_in():
     assert skim == {"2504.00001": Score("2504.00001", 6, 4, "")}  # 2 lacks its novelty
 
 
-def test_number_lines_name_no_paper_without_a_numbered_list():
-    assert parse_answer("2504.00001:9:9\n1:9:9\n", BATCH) == {}
-
-
 def test_the_skim_answers_by_number_with_novelty():
     aliases = {"1": "2504.00001", "2": "2504.00002"}
     text = '{"id":1,"r":6,"n":4}\n{"id":2,"r":9}'  # 2 without its novelty: not usable

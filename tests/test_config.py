@@ -122,6 +122,7 @@ outbox = "out"
             ("[llm\n", "config.toml: not valid TOML"),
             ("[llm]\nskim_chars = 40\n", "config.toml: llm.skim_chars: 40: use 0 (no skim) or"),
             ("[llm]\nskim_chars = 900\n", "llm.skim_chars: 900: use 0 (no skim) or 100 to 799"),
+            ("[llm]\nabstract_chars = 200\n", "llm.skim_chars: 230: use 0 (no skim) or 100 to"),
         ],
     )
     def test_bad_input_is_one_line_naming_file_and_key(self, tmp_path, text, message):

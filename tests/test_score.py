@@ -301,6 +301,28 @@ class TestSkim:
         assert scorer.requests == 0 and len(openai_server.requests) == asked
         assert out.scanned == 0  # every paper skimmed at 2 and 5: dropped again, for free
 
+    def test_a_skim_of_another_length_is_asked_again(self, llm, openai_server):
+        items = papers(2)
+        llm(items, skim_chars=120)
+        asked = len(openai_server.requests)
+        llm(items, skim_chars=200)  # another opening: the cached skim does not answer it
+        assert len(openai_server.requests) == asked + 1
+
+    def test_a_screening_request_refused_with_a_400_leaves_the_rest_to_read(
+        self, llm, openai_server
+    ):
+        """A 400 is about that request (300 titles too long for a small model's context),
+        not a sign the endpoint is down: the skim and the full read still run."""
+        items = papers(4)
+        message = "This model's maximum context length is 8192 tokens."
+        openai_server.queue_bad_request(message, param="messages", code="context_length_exceeded")
+        openai_server.relevance = {p.id: 8 for p in items}
+        openai_server.know(items)
+        out, _ = llm(items, title_pass=True, skim_chars=120)
+        assert [r.status for r in openai_server.requests[:2]] == [400, 200]
+        assert len(out.scores) == 4 and out.unscored == [] and not out.down
+        assert "a batch of 4 failed: HTTP 400" in out.notes
+
     def test_the_shipped_funnel_is_titles_then_skim_then_full_reads(self, llm, openai_server):
         items = papers(4)
         openai_server.relevance = {p.id: 9 for p in items[:2]}
