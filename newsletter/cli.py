@@ -588,7 +588,9 @@ def report_profile_errors(errors: list[ProfileError] | list[str]) -> None:
 def print_selection(selection: Selection) -> None:
     out.print(
         f"\n{selection.subscriber_id} · {selection.day} · {len(selection.picks)} selected of "
-        f"{selection.listed} listed, {selection.scanned} scanned",
+        f"{selection.listed} listed, "
+        + (f"{selection.skimmed} skimmed, " if selection.skimmed else "")
+        + f"{selection.scanned} read in full",
         markup=False,
     )
     table = Table("#", "id", "R", "N", "title", "comment")

@@ -110,8 +110,9 @@ class Selection:
     day: date
     picks: list[Pick]
     listed: int  # papers in the day's listing for the subscriber's categories
-    scanned: int  # papers the model (or local scorer) actually judged on their abstract
+    scanned: int  # papers the model (or local scorer) read in full
     unscored: list[str] = field(default_factory=list)
+    skimmed: int = 0  # papers the skim looked at before the full read
     usage: dict[str, Usage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "cost cap reached"
     failure: str = ""  # why scoring cannot be trusted: then nothing is sent

@@ -66,7 +66,8 @@ class Scored:
     """What scoring one profile produced."""
 
     scores: dict[str, Score] = field(default_factory=dict)
-    scanned: int = 0  # papers judged on their abstract (from the cache or fresh)
+    scanned: int = 0  # papers read in full (from the cache or fresh)
+    skimmed: int = 0  # papers the skim looked at (from the cache or fresh)
     unscored: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=lambda: Usage(model=""))
     notes: list[str] = field(default_factory=list)
@@ -245,6 +246,7 @@ class LLMScorer:
             system = render_title_prompt(profile)
             papers = await self._drop(system, papers, model, out, self.titles, plausible)
         if self.llm.skim_chars and papers and not out.down:
+            out.skimmed = len(papers)
             system = render_skim_prompt(profile)
             papers = await self._drop(system, papers, model, out, self.skim, near)
         return papers

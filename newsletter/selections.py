@@ -157,6 +157,7 @@ def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
     return Scored(
         scores={k: v for k, v in result.scores.items() if k in mine},
         scanned=min(result.scanned, len(mine)),
+        skimmed=min(result.skimmed, len(mine)),
         unscored=[i for i in result.unscored if i in mine],
         usage=usage,
         notes=list(result.notes),
@@ -175,6 +176,7 @@ def make_selection(
         picks=picks,
         listed=item.listed,
         scanned=result.scanned,
+        skimmed=result.skimmed,
         unscored=result.unscored,
         usage=usage,
         notes=result.notes,

@@ -3,6 +3,7 @@ local servers speaking arXiv RSS, OpenAI chat completions and SendGrid v3."""
 
 import email
 import json
+import re
 import shutil
 from datetime import date
 from email import policy
@@ -251,6 +252,10 @@ class TestCommand:
         )
         assert result.exit_code == 0, result.output
         assert "Author match" in result.output and "completion" in result.output
+        funnel = re.search(r"of (\d+) listed, (\d+) skimmed, (\d+) read in full", result.output)
+        assert funnel, result.output
+        listed, skimmed, read = map(int, funnel.groups())
+        assert listed >= skimmed >= read > 0
 
     def test_a_second_score_spends_nothing_and_says_so(self, home, openai_server):
         args = ["--config", str(home / "config.toml"), "score", "--feed", str(SAMPLE)]
