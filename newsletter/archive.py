@@ -53,6 +53,10 @@ HEAD_META = (
 )
 ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
 HEAD_BYTES = 1024  # a day page's fingerprint sits within this many bytes of its start
+# The settings that say where things are on disk, which no page shows: a deployment moved to
+# another folder renders nothing again.
+WHERE_THINGS_ARE = {"subscribers_dir": True, "storage": {"path"}, "output": {"outbox"},
+                    "archive": {"out"}}  # fmt: skip
 RENDERING_LIBRARIES = ("jinja2", "markupsafe", "mjml-python", "premailer", "cssutils", "lxml")
 PROMPT_NOTE = " The prompt shown is the profile's current one; it may have changed since this day."
 
@@ -291,7 +295,7 @@ def subscriber_pages(
     """One subscriber's pages by file name, from their records in day order."""
     days = [r.day for r in records]
     prompt_text = render_full_prompt(profile) if profile is not None else None
-    settings = config.model_dump_json()
+    settings = config.model_dump_json(exclude=WHERE_THINGS_ARE)
     base = profile or stand_in(records[0].subscriber_id)
     pages = {}
     for i, record in enumerate(records):

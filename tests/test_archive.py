@@ -432,6 +432,20 @@ class TestFromTheStore:
             'href="2025-04-03.html"'
         ) == 1
 
+    def test_a_moved_deployment_renders_nothing_again(self, deployment, tmp_path, monkeypatch):
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1")])
+        build(deployment)
+        moved = tmp_path.parent / f"{tmp_path.name}-moved"
+        shutil.copytree(tmp_path, moved)
+        config = load_config(moved / "config.toml")
+        assert config.storage.path != deployment.storage.path
+        rendered: list[date] = []
+        real = archive.day_page
+        monkeypatch.setattr(archive, "day_page", lambda r, *a: rendered.append(r.day) or
+                            real(r, *a))  # fmt: skip
+        assert build(config).written == [] and rendered == []
+
     def test_a_quarter_of_days_rebuilds_without_rendering(self, deployment):
         day, days = date(2025, 1, 1), []
         while day < date(2025, 4, 1):
