@@ -469,8 +469,9 @@ def score_command(
         bool,
         typer.Option(
             "--submit",
-            help='Start the day\'s batches ([llm] mode = "batch") and '
-            "return without waiting; a later `send` collects them.",
+            help='[llm] mode = "batch": collect the batches that ended, start the next '
+            "pass's, and return without waiting (run it hourly); a later `send` collects "
+            "the rest.",
         ),
     ] = False,
 ) -> None:
@@ -483,7 +484,11 @@ def score_command(
     if submit:
         with progress_hooks() as hooks:
             pending = pipeline.run_submit(config, opts, hooks)
-        out.print(f"{len(pending)} batches in flight: `newsletter send` collects them")
+        if pending:
+            batches = f"{len(pending)} batch" if len(pending) == 1 else f"{len(pending)} batches"
+            out.print(f"{batches} in flight: `newsletter send` collects them")
+        else:
+            out.print("every pass has been answered: `newsletter send` has nothing to wait for")
         return
     with progress_hooks() as hooks:
         report = pipeline.run_score(config, opts, hooks)

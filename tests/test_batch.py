@@ -154,7 +154,7 @@ class TestSubmitThenSend:
         args = ["--config", str(config_file), "score", "--submit", "--feed", str(SAMPLE)]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-        assert "1 batches in flight" in result.output  # ada and bob share one prompt
+        assert "1 batch in flight" in result.output  # ada and bob share one prompt
         assert not paths(openai_server, "/v1/chat")
         report = run_send(load_config(config_file), SendOptions(feed=SAMPLE))
         assert report.ok and sorted(s.status for s in report.served) == ["sent", "sent"]
@@ -196,6 +196,9 @@ class TestSubmitThenSend:
             in_flight.append(len(run_submit(config, SendOptions(feed=SAMPLE))))
             time.sleep(0.3)
         assert in_flight == [1, 1, 1, 0]  # titles, skim, full read, then done
+        args = ["--config", str(config_file), "score", "--submit", "--feed", str(SAMPLE)]
+        said = CliRunner().invoke(app, args).output
+        assert "every pass has been answered: `newsletter send` has nothing to wait for" in said
         created = len(openai_server.batches.batches)
         report = run_send(config, SendOptions(feed=SAMPLE))
         assert report.ok and len(sendgrid_server.messages) == 2
