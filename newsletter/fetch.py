@@ -45,7 +45,7 @@ from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import Store
-from newsletter.text import latex_to_text
+from newsletter.text import latex_to_text, normalise_space
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,6 @@ class _BadFeed(Exception):
 
 
 # -- text clean-up -------------------------------------------------------------------------
-
-
-def normalise_space(text: str) -> str:
-    return " ".join(text.split())
 
 
 def author_name(name: str) -> str:

@@ -17,6 +17,7 @@ import jinja2
 from newsletter import templating
 from newsletter.models import Paper
 from newsletter.profiles import Profile
+from newsletter.text import normalise_space
 
 PAPERS_PLACEHOLDER = "[PAPER LIST HERE]"
 MAX_PROMPT_AUTHORS = 6
@@ -81,20 +82,17 @@ def format_titles(papers: Iterable[Paper]) -> str:
 
     The answer names a paper by its number (`numbers`): "17" is one token where an arXiv id is
     four or five, in the prompt and again in the answer."""
-    return "".join(f"{n}. {_line(p.title)}\n" for n, p in enumerate(papers, 1))
+    return "".join(f"{n}. {normalise_space(p.title)}\n" for n, p in enumerate(papers, 1))
 
 
 def format_skim(papers: Iterable[Paper], abstract_chars: int) -> str:
     """The skim's paper block: numbered titles, each with the opening of its abstract on the
     line below, a blank line between papers."""
-    return "".join(f"{n}. {_line(p.title)}\n{truncate(_line(p.abstract), abstract_chars)}\n\n"
+    return "".join(f"{n}. {normalise_space(p.title)}\n"
+                   f"{truncate(normalise_space(p.abstract), abstract_chars)}\n\n"
                    for n, p in enumerate(papers, 1))  # fmt: skip
 
 
 def numbers(papers: Iterable[Paper]) -> dict[str, str]:
     """The numbers `format_titles` and `format_skim` give the papers, mapped to their ids."""
     return {str(n): p.id for n, p in enumerate(papers, 1)}
-
-
-def _line(text: str) -> str:
-    return " ".join(text.split())

@@ -286,7 +286,8 @@ class LLMScorer:
     ) -> tuple[dict[str, Score], list[Paper]]:
         """Ask in batches, then `rounds` times again for what is left: a failed batch whole,
         and what answers left out in halved batches. A round in which every request failed
-        ends the asking: the endpoint is down, and asking again would only wait on it.
+        ends the asking; if they all failed unanswered (5xx, timeouts, no connection), the
+        endpoint is down (`Scored.down`), and asking again, in any pass, would only wait.
         Each answer is cached under `key` as it arrives: a crash loses no answer paid for."""
         size = min(ask.size, (MAX_ANSWER_TOKENS - 50) // ask.answer_tokens)  # the answer fits
         rounds = self.llm.retry_rounds if rounds is None else rounds

@@ -57,6 +57,11 @@ def _converter() -> LatexNodes2Text:
     return LatexNodes2Text(latex_context=db, math_mode="text")
 
 
+def normalise_space(text: str) -> str:
+    """Every run of whitespace, line breaks included, as one space: the text on one line."""
+    return " ".join(text.split())
+
+
 def latex_to_text(text: str) -> str:
     """LaTeX -> Unicode text (NFC): `J\\"urgen M\\"uller` -> `Jürgen Müller`, `\\emph{x}` -> `x`.
 
