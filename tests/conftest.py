@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,22 @@ def _isolated_env(monkeypatch, tmp_path):
     for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    """As on a machine without a network: no name but the loopback's resolves, so a test that
+    would reach a public host (arXiv, OpenAI, SendGrid) fails instead; the fakes are on
+    127.0.0.1, which needs no lookup. Public hosts in the tests are data (the real formats'
+    links and namespaces), never addresses asked."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture

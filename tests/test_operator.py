@@ -4,7 +4,6 @@ problem, fast, and the run's summary and exit status tell the truth. Through the
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -123,20 +122,10 @@ class TestKeys:
 
 
 class TestOffline:
-    @pytest.fixture
-    def no_dns(self, monkeypatch):
-        """As on a machine without a network: no name resolves (127.0.0.1 needs none)."""
-        real = socket.getaddrinfo
-
-        def getaddrinfo(host, *args, **kwargs):
-            if host not in ("127.0.0.1", "localhost"):
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-            return real(host, *args, **kwargs)
-
-        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    """No name resolves in any test (conftest's `_loopback_only`): as on a machine offline."""
 
     @pytest.mark.parametrize("date", [None, "2025-04-10"])
-    def test_one_line_with_the_offline_way_within_seconds(self, tmp_path, no_dns, date):
+    def test_one_line_with_the_offline_way_within_seconds(self, tmp_path, date):
         (tmp_path / "config.toml").write_text('[llm]\nprovider = "local"\n')
         (tmp_path / "subscribers").mkdir()
         (tmp_path / "subscribers" / "ada.toml").write_text(
