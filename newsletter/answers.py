@@ -38,7 +38,8 @@ _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _CANDIDATE = re.compile(r'\{(?:[^{}"]++|"(?:[^"\\\n]++|\\.)*+"?)*+\}?')
 _ID_VERSION = re.compile(r"v\d+$")
 _SCORE = r"[ \t]*(\d{1,3}(?:\.\d{1,3})?)[ \t\r]*"
-_NUMBERS = re.compile(rf"^[ \t]*(\d{{1,6}})[ \t]*:{_SCORE}(?::{_SCORE})?$", re.M)
+# A line, perhaps a list item ("- 17:7"): models sometimes answer in Markdown.
+_NUMBERS = re.compile(rf"^[ \t]*(?:[-*•][ \t]*)?(\d{{1,6}})[ \t]*:{_SCORE}(?::{_SCORE})?$", re.M)
 _KEYS = {
     "arxivid": "id", "arxiv_id": "id", "id": "id", "paper_id": "id",
     "comment": "comment", "relevance": "relevance", "r": "relevance", "novelty": "novelty",

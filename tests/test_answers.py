@@ -106,6 +106,15 @@ def test_the_number_lines_the_short_passes_answer_in():
     assert skim == {"2504.00001": Score("2504.00001", 6, 4, "")}  # 2 lacks its novelty
 
 
+def test_number_lines_as_a_markdown_list():
+    aliases = {"1": "2504.00001", "2": "2504.00002"}
+    scores = parse_answer("```\n- 1:6:4\n * 2:9:5\n```", BATCH, aliases=aliases)
+    assert scores == {
+        "2504.00001": Score("2504.00001", 6, 4, ""),
+        "2504.00002": Score("2504.00002", 9, 5, ""),
+    }
+
+
 def test_the_skim_answers_by_number_with_novelty():
     aliases = {"1": "2504.00001", "2": "2504.00002"}
     text = '{"id":1,"r":6,"n":4}\n{"id":2,"r":9}'  # 2 without its novelty: not usable
