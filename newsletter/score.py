@@ -29,7 +29,7 @@ from typing import Protocol
 
 import openai
 
-from newsletter.answers import parse_answer
+from newsletter.answers import clean_comment, parse_answer
 from newsletter.config import Config, Price, openai_key
 from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, QuotaExhausted
 from newsletter.keywords import LocalScorer
@@ -334,6 +334,10 @@ class LLMScorer:
 
         return list(await asyncio.gather(*(one(b) for b in batches)))
 
+    def why(self, exc: openai.APIError) -> str:
+        """What went wrong with a request, in the words an operator can act on."""
+        return failure(exc, str(self.client.base_url).rstrip("/"), self.llm.timeout)
+
     def keep(self, answer: dict[str, Score] | None, key: str, model: str) -> None:
         if answer:
             self.store.save_scores(answer.values(), key, model)
@@ -366,12 +370,12 @@ class LLMScorer:
                 out.usage.add(usage)
             except openai.APIStatusError as exc:
                 stop_on_hopeless(exc, model, self.llm.base_url)
-                out.note(f"a batch of {len(batch)} failed: HTTP {exc.status_code}")
+                out.note(f"a batch of {len(batch)} failed: {self.why(exc)}")
                 out.failed += 1
                 out.unanswered += exc.status_code >= 500
                 return None
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                out.note(f"a batch of {len(batch)} failed: {type(exc).__name__}")
+                out.note(f"a batch of {len(batch)} failed: {self.why(exc)}")
                 out.failed += 1
                 out.unanswered += 1
                 return None
@@ -437,6 +441,20 @@ def stop_on_hopeless(exc: openai.APIStatusError, model: str, base_url: str | Non
             f"the LLM provider reports insufficient quota for model '{model}': "
             "add credit or change [llm] model, then re-run (scores so far are kept)"
         )
+
+
+def failure(exc: openai.APIError, url: str, timeout: float) -> str:
+    """'HTTP 503', 'HTTP 400 (the API's message)', 'no answer from URL within 30 s', 'no
+    connection to URL'."""
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error", body)
+        message = error.get("message") if isinstance(error, dict) else None
+        said = clean_comment(message)[:160] if isinstance(message, str) else ""
+        return f"HTTP {exc.status_code}" + (f" ({said})" if said else "")
+    if isinstance(exc, openai.APITimeoutError):
+        return f"no answer from {url} within {timeout:g} s"
+    return f"no connection to {url}"
 
 
 def _quota_exhausted(exc: openai.APIStatusError) -> bool:

@@ -57,6 +57,16 @@ class TestABrokenModelEndpoint:
         # neither the skim, nor the full read, nor the halved re-asks of `retry_rounds`
         assert len(openai_server.requests) == 1
 
+    def test_a_mistyped_endpoint_is_named_in_the_note(self, home, openai_server):
+        config = home / "config.toml"
+        config.write_text(
+            config.read_text().replace(openai_server.base_url, "http://127.0.0.1:9/v1")
+        )
+        result = send(home, "--feed", str(SAMPLE), "--dry-run")
+        assert result.exit_code == 1
+        assert "failed: no connection to http://127.0.0.1:9/v1" in result.output
+        assert openai_server.requests == []
+
     def test_keys_ending_in_a_newline_work(self, home, monkeypatch, openai_server, sendgrid_server):
         """As pasted into a secret store: the newline is not part of the key."""
         monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key + "\n")
