@@ -213,7 +213,7 @@ class LLMScorer:
         todo = [p for p in papers if p.id not in cached]
         if self.llm.prefilter_keep < 1:
             todo = LocalScorer(profile).prefilter(todo, self.llm.prefilter_keep)
-        todo = await self._screen(profile, todo, model, out)
+        todo = await self._screen(profile, todo, model, out, read_before=len(cached))
         if progress:
             progress(len(papers) - len(todo))
         fresh, missing = {}, todo  # a pass that got no answer at all: asking more only waits
@@ -229,9 +229,11 @@ class LLMScorer:
         return out
 
     async def _screen(
-        self, profile: Profile, papers: list[Paper], model: str, out: Scored
+        self, profile: Profile, papers: list[Paper], model: str, out: Scored, read_before: int
     ) -> list[Paper]:
-        """The papers the title pass and the skim leave for the full read."""
+        """The papers the title pass and the skim leave for the full read. `read_before`
+        papers were read in full by an earlier run, past the same screens: they count as
+        skimmed, so a re-run tells the same funnel as the run that paid for it."""
         # a title pass stricter than the profile itself would drop papers it asks for
         title_cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
         cutoffs = (profile.relevance_cutoff - SKIM_MARGIN, profile.novelty_cutoff - SKIM_MARGIN)
@@ -245,10 +247,11 @@ class LLMScorer:
         if self.llm.title_pass and papers:
             system = render_title_prompt(profile)
             papers = await self._drop(system, papers, model, out, self.titles, plausible)
-        if self.llm.skim_chars and papers and not out.down:
-            out.skimmed = len(papers)
-            system = render_skim_prompt(profile)
-            papers = await self._drop(system, papers, model, out, self.skim, near)
+        if self.llm.skim_chars and not out.down:
+            out.skimmed = len(papers) + read_before
+            if papers:
+                system = render_skim_prompt(profile)
+                papers = await self._drop(system, papers, model, out, self.skim, near)
         return papers
 
     async def _drop(

@@ -336,6 +336,18 @@ class TestSkim:
         assert kinds[1] == (3, True)  # two papers skimmed, a blank line after each
         assert [asked_ids(r) for r in openai_server.requests[2:]] == [[items[0].id, items[1].id]]
 
+    def test_a_rerun_tells_the_funnel_the_first_run_paid_for(self, llm, openai_server):
+        """The counts reach the digest: a preview and the send after it must say the same."""
+        items = papers(6)
+        openai_server.relevance = {p.id: 9 for p in items[:2]} | {items[2].id: 4}
+        openai_server.know(items)
+        settings = {"title_pass": True, "skim_chars": LLMConfig().skim_chars}
+        first, _ = llm(items, **settings)
+        asked = len(openai_server.requests)
+        again, _ = llm(items, **settings)
+        assert len(openai_server.requests) == asked  # all of it from the cache
+        assert (first.skimmed, first.scanned) == (again.skimmed, again.scanned) == (3, 2)
+
 
 def test_profiles_sharing_a_prompt_are_screened_at_their_lowest_cutoffs(
     openai_server, monkeypatch, store
