@@ -146,7 +146,7 @@ def subject_line(selection: Selection, profile: Profile) -> str:
 
 def preheader_text(selection: Selection, papers: list[PaperView]) -> str:
     if not papers:
-        return f"Nothing matched your profile today; {selection.scanned:,} papers were scanned."
+        return f"Nothing matched your profile today; {selection.listed:,} papers were judged."
     text = " · ".join(p.title for p in papers[:PREHEADER_TITLES])
     return truncate(text, PREHEADER_CHARS)
 
@@ -324,13 +324,14 @@ def build_digest(
                 else ""
             ),
         },
-        prompt=prompt_context(list(selection.usage), prompt_text, local=local),
+        prompt=prompt_context(selection, prompt_text, local=local),
         footer=footer_context(selection, profile, config) if inbox else {},
     )
 
 
-def prompt_context(models: list[str], text: str, *, local: bool) -> dict[str, Any]:
-    """How the papers were chosen. The local scorer used no prompt: none is shown."""
+def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str, Any]:
+    """How the papers were chosen, through the funnel as far as it went. The local scorer
+    used no prompt: none is shown."""
     followed = "Papers by authors you follow are always included."
     if local:
         intro = (
@@ -339,11 +340,18 @@ def prompt_context(models: list[str], text: str, *, local: bool) -> dict[str, An
             f"and novelty was not judged. {followed}"
         )
         return {"intro": intro, "text": "", "lines": []}
-    intro = (
-        f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)}) read each "
-        "paper's title and abstract with the prompt below and scored relevance and novelty "
-        f"from 1 to 10. {followed}"
-    )
+    models = list(selection.usage)
+    who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
+    listed, skimmed, read = selection.listed, selection.skimmed, selection.scanned
+    if read >= listed:
+        how = "read each paper's title and abstract with the prompt below"
+    else:
+        steps = [f"judged all {listed:,} titles"] if skimmed < listed else []
+        steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
+        last = f"read in full, with the prompt below, the {plural(read, 'paper')} that could"
+        last = last if read else "found none that could"
+        how = f"{', '.join(steps)}{',' if len(steps) > 1 else ''} and {last} reach your cutoffs"
+    intro = f"{who} {how}, and scored relevance and novelty from 1 to 10. {followed}"
     return {"intro": intro, "text": text, "lines": reflowed(text)}
 
 

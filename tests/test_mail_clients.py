@@ -131,13 +131,14 @@ FALLBACKS = {
         "inline styles; inline styles never use it"
     ),
     "css-padding": (
-        "Outlook for Windows pads table cells only: the header and the cards are one-cell "
-        "tables, padded there too; the boxes inside a card (why it's here, the prompt, the "
-        "badges and buttons) lose their padding there and sit tighter"
+        "Outlook for Windows pads table cells only: the header, the cards and the boxes "
+        "inside them (why it's here, the notes, the prompt) are one-cell tables, and blocks "
+        "are spaced by margins; only inline pieces, the badges, buttons and card numbers, "
+        "lose their padding there and sit tighter (test_only_cells_and_inline_pieces_are_padded)"
     ),
     "css-border": (
-        "the cards' borders are on table cells, which Outlook for Windows draws; the rules "
-        "of the notes and buttons inside, on div and a, may be dropped there"
+        "the borders of the cards and boxes are on table cells, which Outlook for Windows "
+        "draws; the buttons' borders, on <a>, may be dropped there"
     ),
     "css-border-radius": "square corners in Outlook for Windows",
     "css-margin": (
@@ -411,6 +412,25 @@ def test_every_in_page_link_lands_on_a_named_anchor(pages) -> None:
         targets = set(re.findall(r'<a name="([^"]+)"', page))
         links = set(re.findall(r'href="#([^"]+)"', page))
         assert links and links <= targets
+
+
+# Inline pieces: padding on them is a nicety Outlook for Windows drops; a block is never one.
+PADDED_INLINE = {("span", "pill"), ("span", "num"), ("a", "btn")}
+
+
+def padded(page: str) -> set[tuple[str, str]]:
+    """(tag, first class) of each element other than a table cell with padding in its style."""
+    return {
+        (el.tag, (el.get("class") or "").split(" ")[0])
+        for el in lxml.html.document_fromstring(page).iter()
+        if isinstance(el.tag, str) and el.tag != "td" and "padding" in el.get("style", "")
+    }
+
+
+def test_only_cells_and_inline_pieces_are_padded(pages) -> None:
+    assert set().union(*map(padded, pages)) == PADDED_INLINE
+    cell = '<table><tr><td style="padding: 1px">y</td></tr></table>'
+    assert padded(f'<div><p class="a b" style="padding: 4px">x</p>{cell}</div>') == {("p", "a")}
 
 
 def test_the_checks_see_what_they_check() -> None:

@@ -41,7 +41,8 @@ def make_selection(count: int, *, abstract: str | None = None, **kwargs) -> Sele
         for i in range(count)
     ]
     usage = {"gpt-4o-mini": Usage("gpt-4o-mini", 3, 27_534, 1_024, 3_597, 0.0123)}
-    return Selection("ada", DAY, picks, listed=374, scanned=211, usage=usage, **kwargs)
+    counts = {"listed": 374, "scanned": 211} | kwargs
+    return Selection("ada", DAY, picks, usage=usage, **counts)
 
 
 @pytest.fixture
@@ -197,8 +198,27 @@ class TestCostTable:
     def test_a_model_digest_says_which_model_read_the_papers(self, profile, config):
         email = render_it(make_selection(2), profile, config)
         for part in (email.html, email.text):
-            assert "The model (gpt-4o-mini) read" in part and "Novelty 7" in part
-            assert "local keyword scorer" not in part
+            assert "The model (gpt-4o-mini) judged all 374 titles and read" in part
+            assert "Novelty 7" in part and "local keyword scorer" not in part
+
+    @pytest.mark.parametrize(
+        ("skimmed", "scanned", "how"),
+        [
+            (0, 10, "read each paper's title and abstract with the prompt below, and scored"),
+            (0, 3, "judged all 10 titles and read in full, with the prompt below, the 3 papers "
+             "that could reach your cutoffs, and scored"),
+            (6, 3, "judged all 10 titles, skimmed the opening of 6 abstracts, and read in full, "
+             "with the prompt below, the 3 papers that could reach your cutoffs, and scored"),
+            (10, 1, "skimmed the opening of 10 abstracts and read in full, with the prompt "
+             "below, the 1 paper that could reach"),
+            (4, 0, "judged all 10 titles, skimmed the opening of 4 abstracts, and found none "
+             "that could reach your cutoffs"),
+        ],
+    )  # fmt: skip
+    def test_the_prompt_section_tells_the_funnel_as_it_went(self, skimmed, scanned, how):
+        selection = make_selection(1, listed=10, scanned=scanned, skimmed=skimmed)
+        intro = views.prompt_context(selection, "prompt", local=False)["intro"]
+        assert intro.startswith(f"The model (gpt-4o-mini) {how}")
 
     def test_cost_format(self):
         assert views.format_cost(None) == "price unknown"
