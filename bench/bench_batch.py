@@ -6,7 +6,8 @@ the scorer looking every 0.1 s. Each profile's title pass is one batch, its skim
 its full read a third (a re-ask round would be a fourth): the profiles' batches run side by
 side, the passes one after the other. A wave is the batches created together; the floor is
 waves x latency. The same day with `title_pass = false` (every paper skimmed) is the second
-row: one wave fewer.
+row: one wave fewer. The third, `title_pass = false, skim_chars = 0`, reads every paper in
+full: the one configuration that is one wave, at what it costs.
 
     .venv/bin/python bench/bench_batch.py [--papers 400] [--profiles 20] [--latency 3.0]
 """
@@ -39,7 +40,11 @@ def waves(created: list[float], latency: float) -> int:
     return count
 
 
-CONFIGS = [("shipped config.toml", {}), ("title_pass = false", {"title_pass": False})]
+CONFIGS = [
+    ("shipped config.toml", {}),
+    ("title_pass = false", {"title_pass": False}),
+    ("one wave (no title pass, no skim)", {"title_pass": False, "skim_chars": 0}),
+]
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Row:
     chats: int
     seconds: float
     unscored: int
+    dollars: float  # per profile-day, at the batch price
 
     @property
     def floor(self) -> float:
@@ -64,7 +70,8 @@ class Row:
     def cells(self) -> list:
         return [self.name, self.batches, self.lines, self.waves, self.chats,
                 f"{self.seconds:.2f}s", f"{self.floor:.2f}s", f"{self.ratio:.3f}x",
-                f"{self.seconds / self.latency:.2f}x", self.unscored]  # fmt: skip
+                f"{self.seconds / self.latency:.2f}x", f"${self.dollars:.4f}",
+                self.unscored]  # fmt: skip
 
 
 def measure(day, profiles, latency: float, name: str, settings: dict) -> Row:
@@ -74,7 +81,7 @@ def measure(day, profiles, latency: float, name: str, settings: dict) -> Row:
         config = llm_config(server, mode="batch", batch_poll=0.1, **settings)
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
             started = time.monotonic()
-            selections, _ = score_day(config, store, day.listing, profiles)
+            selections, scoring = score_day(config, store, day.listing, profiles)
             seconds = time.monotonic() - started
     finally:
         server.stop()
@@ -84,6 +91,7 @@ def measure(day, profiles, latency: float, name: str, settings: dict) -> Row:
         waves([b.created_at for b in batches], latency),
         sum(r.path == "/v1/chat/completions" for r in server.requests), seconds,
         sum(len(s.unscored) for s in selections),
+        sum(u.cost_usd or 0 for u in scoring.spend.values()) / len(profiles),
     )  # fmt: skip
 
 
@@ -102,7 +110,8 @@ def main() -> int:
         f"fake batch latency {args.latency:g} s, polled every 0.1 s\n"
     )
     print(table(["config", "batches", "lines", "waves", "sync requests", "wall time",
-                 "waves x latency", "ratio", "x latency", "unscored"],
+                 "waves x latency", "ratio", "x latency", "$ per profile-day",
+                 "unscored"],
                 [r.cells() for r in rows]))  # fmt: skip
     shipped = rows[0]
     ok = shipped.seconds <= TARGET * shipped.floor and shipped.unscored == 0 and not shipped.chats
@@ -113,6 +122,10 @@ def main() -> int:
                   f"shipped: the whole day within one batch latency + 20% "
                   f"({shipped.seconds:.2f}s against {TARGET * args.latency:.2f}s): the passes "
                   "are one batch each, one after the other"))  # fmt: skip
+    one = rows[-1]
+    print(f"one wave: {one.seconds:.2f}s = {one.seconds / args.latency:.2f} x the latency, for "
+          f"{one.dollars / shipped.dollars:.2f} x the shipped funnel's dollars "
+          f"(${one.dollars:.4f} against ${shipped.dollars:.4f} a profile-day)")  # fmt: skip
     return 0
 
 
