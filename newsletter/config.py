@@ -9,9 +9,11 @@ the file are relative to the file's own folder. Secrets never come from the file
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+import typing
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -228,14 +230,42 @@ def format_loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def describe_error(err: dict) -> str:
-    """One pydantic error as `field: message`, in words a user reads."""
+def describe_error(err: dict, model: type[BaseModel] | None = None) -> str:
+    """One pydantic error as `field: message`, in words a user reads; an unknown key of
+    `model` names the key it was probably meant to be."""
     loc = format_loc(err["loc"])
     if err["type"] == "extra_forbidden":
-        return f"{loc}: unknown key"
+        meant = _meant(str(err["loc"][-1]), _keys_beside(model, err["loc"]) if model else [])
+        return f"{loc}: unknown key" + (f" (did you mean '{meant}'?)" if meant else "")
     if err["type"] == "missing":
         return f"{loc}: required but missing"
     return f"{loc}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _meant(key: str, known: list[str]) -> str | None:
+    """The known key a typo was meant to be: two letters swapped first ('modle' -> 'model',
+    not 'mode'), else the closest."""
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.75)
+    return next((k for k in close if sorted(k) == sorted(key)), close[0] if close else None)
+
+
+def _keys_beside(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys the model allows where `loc` ends: ('llm', 'x') -> LLMConfig's fields."""
+    for part in loc[:-1]:
+        if isinstance(part, int):  # an item of a list already unwrapped below
+            continue
+        field = model.model_fields.get(part)
+        inner = field.annotation if field else None
+        while typing.get_args(inner) and not _is_model(inner):  # list[Topic], Topic | None
+            inner = next((a for a in typing.get_args(inner) if a is not type(None)), None)
+        if not _is_model(inner):
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _is_model(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
 
 
 def read_toml(path: Path, error: type[Exception] = ConfigError) -> dict:
@@ -279,7 +309,8 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(f"{file}: {describe_error(e)}" for e in exc.errors())) from None
+        problems = (f"{file}: {describe_error(e, Config)}" for e in exc.errors())
+        raise ConfigError("\n".join(problems)) from None
     base = file.resolve().parent
     config.source = file
     config.subscribers_dir = _under(base, config.subscribers_dir)

@@ -134,7 +134,7 @@ def parse_profile(path: Path) -> Profile:
 
 def _explain(err: dict) -> str:
     """A pydantic error in the subscriber's words, with the one TOML trap spelled out."""
-    text = describe_error(err)
+    text = describe_error(err, Profile)
     if err["type"] == "extra_forbidden" and err["loc"][0] == "topics" and len(err["loc"]) == 3:
         key = err["loc"][2]
         if key in Profile.model_fields:

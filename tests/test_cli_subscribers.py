@@ -103,7 +103,8 @@ class TestListShowValidate:
         (workdir / "config.toml").write_text("[llm]\nmodle = 1\n")
         result = run("subscribers", "list")
         assert result.exit_code == 2  # the run could not start
-        assert result.output.strip() == "error: config.toml: llm.modle: unknown key"
+        said = "error: config.toml: llm.modle: unknown key (did you mean 'model'?)"
+        assert result.output.strip() == said
 
     def test_global_config_option(self, workdir, tmp_path_factory):
         other = tmp_path_factory.mktemp("elsewhere")

@@ -114,7 +114,9 @@ outbox = "out"
         ("text", "message"),
         [
             ("colour = 1\n", "config.toml: colour: unknown key"),
-            ("[llm]\nmodle = 'x'\n", "config.toml: llm.modle: unknown key"),
+            ("[llm]\nmodle = 'x'\n", "config.toml: llm.modle: unknown key (did you mean 'model'?)"),
+            ("[llm]\nskim_char = 200\n", "llm.skim_char: unknown key (did you mean 'skim_chars'?)"),
+            ("[sendgird]\nx = 1\n", "sendgird: unknown key (did you mean 'sendgrid'?)"),
             ("[llm]\nconcurrency = 'many'\n", "config.toml: llm.concurrency: Input should be"),
             ("[llm]\nconcurrency = 0\n", "config.toml: llm.concurrency: Input should be greater"),
             ("[llm.prices.x]\nprompt = 1\n", "config.toml: llm.prices.x.completion: required"),
@@ -131,6 +133,11 @@ outbox = "out"
             load_config(path)
         assert message in str(info.value)
         assert "\n" not in str(info.value)
+
+    def test_a_key_like_no_other_gets_no_guess(self, tmp_path):
+        with pytest.raises(ConfigError) as info:
+            load_config(write(tmp_path, "[llm]\nturbo = 1\n"))
+        assert str(info.value).endswith("config.toml: llm.turbo: unknown key")
 
     def test_secrets_cannot_come_from_the_file(self, tmp_path):
         path = write(tmp_path, '[llm]\napi_key = "sk-secret"\n')

@@ -86,6 +86,13 @@ class TestValidation:
         path = write(tmp_path, "ada", "colour = 'blue'\n" + GOOD)
         assert errors_of(path) == [f"{path}: colour: unknown key"]
 
+    def test_a_misspelt_key_is_named_as_meant(self, tmp_path):
+        path = write(tmp_path, "ada", "relevance_cutof = 5\n" + GOOD + 'irrelevent = "x"\n')
+        assert sorted(errors_of(path)) == [
+            f"{path}: relevance_cutof: unknown key (did you mean 'relevance_cutoff'?)",
+            f"{path}: topics[0].irrelevent: unknown key (did you mean 'irrelevant'?)",
+        ]
+
     def test_wrong_type(self, tmp_path):
         path = write(tmp_path, "ada", "max_papers = 'many'\n" + GOOD)
         (line,) = errors_of(path)
