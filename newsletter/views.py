@@ -324,14 +324,16 @@ def build_digest(
                 else ""
             ),
         },
-        prompt=prompt_context(selection, prompt_text, local=local),
+        prompt=prompt_context(selection, prompt_text, local=local, titles=config.llm.title_pass),
         footer=footer_context(selection, profile, config) if inbox else {},
     )
 
 
-def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str, Any]:
-    """How the papers were chosen, through the funnel as far as it went. The local scorer
-    used no prompt: none is shown."""
+def prompt_context(
+    selection: Selection, text: str, *, local: bool, titles: bool = True
+) -> dict[str, Any]:
+    """How the papers were chosen, through the funnel as far as it went (`titles`: the title
+    pass ran). The local scorer used no prompt: none is shown."""
     followed = "Papers by authors you follow are always included."
     if local:
         intro = (
@@ -346,11 +348,12 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
     if read >= listed:
         how = "read each paper's title and abstract with the prompt below"
     else:
-        steps = [f"judged all {listed:,} titles"] if skimmed < listed else []
+        steps = [f"judged all {listed:,} titles"] if titles and skimmed < listed else []
         steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
         last = f"read in full, with the prompt below, the {plural(read, 'paper')} that could"
         last = last if read else "found none that could"
-        how = f"{', '.join(steps)}{',' if len(steps) > 1 else ''} and {last} reach your cutoffs"
+        steps = ", ".join(steps) + ("," if len(steps) > 1 else "") + (" and " if steps else "")
+        how = f"{steps}{last} reach your cutoffs"
     intro = f"{who} {how}, and scored relevance and novelty from 1 to 10. {followed}"
     return {"intro": intro, "text": text, "lines": reflowed(text)}
 

@@ -220,6 +220,13 @@ class TestCostTable:
         intro = views.prompt_context(selection, "prompt", local=False)["intro"]
         assert intro.startswith(f"The model (gpt-4o-mini) {how}")
 
+    def test_without_a_title_pass_no_title_was_judged(self):
+        """Only the keyword pre-filter can leave papers unread then: it goes unmentioned."""
+        selection = make_selection(1, listed=10, scanned=3)
+        intro = views.prompt_context(selection, "prompt", local=False, titles=False)["intro"]
+        said = "read in full, with the prompt below, the 3 papers that could reach your cutoffs"
+        assert intro.startswith(f"The model (gpt-4o-mini) {said}, and scored")
+
     def test_cost_format(self):
         assert views.format_cost(None) == "price unknown"
         assert views.format_cost(0.15) == "$0.1500"
