@@ -250,18 +250,22 @@ def _meant(key: str, known: list[str]) -> str | None:
 
 
 def _keys_beside(model: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys the model allows where `loc` ends: ('llm', 'x') -> LLMConfig's fields."""
+    """The keys a file may write where `loc` ends: ('llm', 'x') -> LLMConfig's fields, and
+    ('llm', 'prices', 'gpt-4o', 'x') -> Price's. Fields the loader fills in are not keys."""
+    inner: object = model
     for part in loc[:-1]:
-        if isinstance(part, int):  # an item of a list already unwrapped below
-            continue
-        field = model.model_fields.get(part)
-        inner = field.annotation if field else None
-        while typing.get_args(inner) and not _is_model(inner):  # list[Topic], Topic | None
-            inner = next((a for a in typing.get_args(inner) if a is not type(None)), None)
-        if not _is_model(inner):
+        if _is_model(inner) and isinstance(part, str):
+            field = inner.model_fields.get(part)
+            inner = field.annotation if field else None
+        elif typing.get_origin(inner) is dict:
+            inner = typing.get_args(inner)[1]  # `part` is a key of the table
+        elif not isinstance(part, int):  # an int indexes a list, already unwrapped
             return []
-        model = inner
-    return list(model.model_fields)
+        while typing.get_origin(inner) not in (None, dict):  # list[Topic], Topic | None
+            inner = next((a for a in typing.get_args(inner) if a is not type(None)), None)
+    if not _is_model(inner):
+        return []
+    return [name for name, f in inner.model_fields.items() if not f.exclude]
 
 
 def _is_model(value: object) -> bool:
