@@ -24,7 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dayfactory import API_KEY, llm_config, make_day, make_profiles, serve, table, verdict
+from bench.dayfactory import (
+    API_KEY,
+    llm_config,
+    make_day,
+    make_profiles,
+    serve,
+    table,
+    total_usage,
+    verdict,
+)
 from newsletter.pipeline import score_day
 from newsletter.store import Store
 
@@ -91,7 +100,7 @@ def measure(day, profiles, latency: float, name: str, settings: dict) -> Row:
         waves([b.created_at for b in batches], latency),
         sum(r.path == "/v1/chat/completions" for r in server.requests), seconds,
         sum(len(s.unscored) for s in selections),
-        sum(u.cost_usd or 0 for u in scoring.spend.values()) / len(profiles),
+        (total_usage(scoring.spend).cost_usd or 0) / len(profiles),
     )  # fmt: skip
 
 

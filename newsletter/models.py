@@ -113,6 +113,7 @@ class Selection:
     scanned: int  # papers the model (or local scorer) read in full
     unscored: list[str] = field(default_factory=list)
     skimmed: int = 0  # papers the skim looked at before the full read
+    titled: int = 0  # papers the title pass looked at before the skim
     usage: dict[str, Usage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "cost cap reached"
     failure: str = ""  # why scoring cannot be trusted: then nothing is sent
@@ -195,6 +196,8 @@ class Totals(BaseModel):
     listed: int
     scanned: int
     relevant: int
+    skimmed: int = 0  # records before these two fields tell no funnel
+    titled: int = 0
 
 
 class Reader(BaseModel):
@@ -228,7 +231,11 @@ class SavedDigest(BaseModel):
             subscriber_id=selection.subscriber_id,
             subject=subject,
             totals=Totals(
-                listed=selection.listed, scanned=selection.scanned, relevant=len(selection.picks)
+                listed=selection.listed,
+                scanned=selection.scanned,
+                relevant=len(selection.picks),
+                skimmed=selection.skimmed,
+                titled=selection.titled,
             ),
             papers=[_saved_pick(k) for k in selection.picks],
             unscored=selection.unscored,
@@ -246,6 +253,8 @@ class SavedDigest(BaseModel):
             picks=[_pick(item, papers.get(item.id)) for item in self.papers],
             listed=self.totals.listed,
             scanned=self.totals.scanned,
+            skimmed=self.totals.skimmed,
+            titled=self.totals.titled,
             unscored=list(self.unscored),
             usage={u.model: Usage(**u.model_dump()) for u in self.usage},
             notes=list(self.notes),

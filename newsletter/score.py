@@ -68,6 +68,7 @@ class Scored:
     scores: dict[str, Score] = field(default_factory=dict)
     scanned: int = 0  # papers read in full (from the cache or fresh)
     skimmed: int = 0  # papers the skim looked at (from the cache or fresh)
+    titled: int = 0  # papers the title pass looked at (from the cache or fresh)
     unscored: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=lambda: Usage(model=""))
     notes: list[str] = field(default_factory=list)
@@ -75,10 +76,22 @@ class Scored:
     down: bool = False  # every request of a round failed unanswered: the endpoint is down
     failed: int = 0  # requests that failed
     unanswered: int = 0  # of those, the ones no request could help: a 5xx, timeout, no connection
+    failures: dict[str, tuple[str, int]] = field(default_factory=dict)  # kind: (first words, n)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+    def fail(self, kind: str, words: str) -> None:
+        """A failed request. Failures of a kind ("HTTP 400") make one note, in the first
+        one's words: an API's message may differ from request to request."""
+        self.failed += 1
+        first, count = self.failures.get(kind, (words, 0))
+        self.failures[kind] = (first, count + 1)
+
+    def note_failures(self) -> None:
+        for words, count in self.failures.values():
+            self.note(f"{count} {'request' if count == 1 else 'requests'} failed: {words}")
 
 
 @dataclass(frozen=True)
@@ -210,10 +223,11 @@ class LLMScorer:
         system = render_selection_prompt(profile)
         key = prompt_hash(system, str(self.llm.abstract_chars))
         cached = self.store.cached_scores([p.id for p in papers], key, model)
-        todo = [p for p in papers if p.id not in cached]
+        kept = list(papers)  # the pre-filter sees every paper, so a re-run keeps the same
         if self.llm.prefilter_keep < 1:
-            todo = LocalScorer(profile).prefilter(todo, self.llm.prefilter_keep)
-        todo = await self._screen(profile, todo, model, out, read_before=len(cached))
+            kept = LocalScorer(profile).prefilter(kept, self.llm.prefilter_keep)
+        todo = [p for p in kept if p.id not in cached]
+        todo = await self._screen(profile, todo, model, out, read_before=len(kept) - len(todo))
         if progress:
             progress(len(papers) - len(todo))
         fresh, missing = {}, todo  # a pass that got no answer at all: asking more only waits
@@ -226,6 +240,7 @@ class LLMScorer:
         if self.budget.hit:
             out.capped = True
             out.note("cost cap ([llm] max_cost_usd) reached: some papers were not scored")
+        out.note_failures()
         return out
 
     async def _screen(
@@ -233,7 +248,7 @@ class LLMScorer:
     ) -> list[Paper]:
         """The papers the title pass and the skim leave for the full read. `read_before`
         papers were read in full by an earlier run, past the same screens: they count as
-        skimmed, so a re-run tells the same funnel as the run that paid for it."""
+        screened, so a re-run tells the same funnel as the run that paid for it."""
         # a title pass stricter than the profile itself would drop papers it asks for
         title_cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
         cutoffs = (profile.relevance_cutoff - SKIM_MARGIN, profile.novelty_cutoff - SKIM_MARGIN)
@@ -244,9 +259,11 @@ class LLMScorer:
         def near(skim: Score) -> bool:
             return skim.relevance >= cutoffs[0] and skim.novelty >= cutoffs[1]
 
-        if self.llm.title_pass and papers:
-            system = render_title_prompt(profile)
-            papers = await self._drop(system, papers, model, out, self.titles, plausible)
+        if self.llm.title_pass:
+            out.titled = len(papers) + read_before
+            if papers:
+                system = render_title_prompt(profile)
+                papers = await self._drop(system, papers, model, out, self.titles, plausible)
         if self.llm.skim_chars and not out.down:
             out.skimmed = len(papers) + read_before
             if papers:
@@ -337,9 +354,9 @@ class LLMScorer:
 
         return list(await asyncio.gather(*(one(b) for b in batches)))
 
-    def why(self, exc: openai.APIError) -> str:
-        """What went wrong with a request, in the words an operator can act on."""
-        return failure(exc, str(self.client.base_url).rstrip("/"), self.llm.timeout)
+    def why(self, exc: openai.APIError) -> tuple[str, str]:
+        """What went wrong with a request: its kind, and words an operator can act on."""
+        return failure(exc, self.client.base_url, self.llm.timeout)
 
     def keep(self, answer: dict[str, Score] | None, key: str, model: str) -> None:
         if answer:
@@ -373,13 +390,11 @@ class LLMScorer:
                 out.usage.add(usage)
             except openai.APIStatusError as exc:
                 stop_on_hopeless(exc, model, self.llm.base_url)
-                out.note(f"a batch of {len(batch)} failed: {self.why(exc)}")
-                out.failed += 1
+                out.fail(*self.why(exc))
                 out.unanswered += exc.status_code >= 500
                 return None
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-                out.note(f"a batch of {len(batch)} failed: {self.why(exc)}")
-                out.failed += 1
+                out.fail(*self.why(exc))
                 out.unanswered += 1
                 return None
             finally:
@@ -446,27 +461,33 @@ def stop_on_hopeless(exc: openai.APIStatusError, model: str, base_url: str | Non
         )
 
 
-def failure(exc: openai.APIError, url: str, timeout: float) -> str:
-    """'HTTP 503', 'HTTP 400 (the API's message)', 'no answer from URL within 30 s', 'no
-    connection to URL'."""
+def failure(exc: openai.APIError, base_url, timeout: float) -> tuple[str, str]:
+    """A failed request's kind and words: ('HTTP 400', "HTTP 400 (the API's message)"),
+    ('timeout', 'no answer from URL within 30 s'), ('connection', 'no connection to URL').
+    The notes reach the digests: the URL keeps neither credentials nor query."""
     if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error", body)
-        message = error.get("message") if isinstance(error, dict) else None
+        message = _error(exc).get("message")
         said = clean_comment(message)[:160] if isinstance(message, str) else ""
-        return f"HTTP {exc.status_code}" + (f" ({said})" if said else "")
+        return f"HTTP {exc.status_code}", f"HTTP {exc.status_code}" + (f" ({said})" if said else "")
+    host = f"[{base_url.host}]" if ":" in base_url.host else base_url.host
+    url = f"{base_url.scheme}://{host}{f':{base_url.port}' if base_url.port else ''}"
+    url += base_url.path.rstrip("/")
     if isinstance(exc, openai.APITimeoutError):
-        return f"no answer from {url} within {timeout:g} s"
-    return f"no connection to {url}"
+        return "timeout", f"no answer from {url} within {timeout:g} s"
+    return "connection", f"no connection to {url}"
+
+
+def _error(exc: openai.APIStatusError) -> dict:
+    """The error object of an API error's body (`{"error": {...}}`, or the body itself)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    return error if isinstance(error, dict) else {}
 
 
 def _quota_exhausted(exc: openai.APIStatusError) -> bool:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
     fields = {getattr(exc, "code", None), getattr(exc, "type", None)}
-    if isinstance(error, dict):
-        fields |= {error.get("code"), error.get("type")}
-    return "insufficient_quota" in fields
+    error = _error(exc)
+    return "insufficient_quota" in fields | {error.get("code"), error.get("type")}
 
 
 def usage_of(model: str, response, price: Price | None) -> Usage:

@@ -324,16 +324,14 @@ def build_digest(
                 else ""
             ),
         },
-        prompt=prompt_context(selection, prompt_text, local=local, titles=config.llm.title_pass),
+        prompt=prompt_context(selection, prompt_text, local=local),
         footer=footer_context(selection, profile, config) if inbox else {},
     )
 
 
-def prompt_context(
-    selection: Selection, text: str, *, local: bool, titles: bool = True
-) -> dict[str, Any]:
-    """How the papers were chosen, through the funnel as far as it went (`titles`: the title
-    pass ran). The local scorer used no prompt: none is shown."""
+def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str, Any]:
+    """How the papers were chosen, through the funnel as far as it went. The local scorer
+    used no prompt: none is shown."""
     followed = "Papers by authors you follow are always included."
     if local:
         intro = (
@@ -344,17 +342,19 @@ def prompt_context(
         return {"intro": intro, "text": "", "lines": []}
     models = list(selection.usage)
     who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
-    listed, skimmed, read = selection.listed, selection.skimmed, selection.scanned
-    if read >= listed:
-        how = "read each paper's title and abstract with the prompt below"
+    titled, skimmed, read = selection.titled, selection.skimmed, selection.scanned
+    steps = [f"judged {titled:,} titles"] if titled else []
+    steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
+    scored = "scored relevance and novelty from 1 to 10"
+    if not steps:
+        how = f"read each paper's title and abstract with the prompt below, and {scored}"
+    elif not read:
+        how = f"{' and '.join(steps)}: none could reach your cutoffs, so none was read in full"
     else:
-        steps = [f"judged all {listed:,} titles"] if titles and skimmed < listed else []
-        steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
-        last = f"read in full, with the prompt below, the {plural(read, 'paper')} that could"
-        last = last if read else "found none that could"
-        steps = ", ".join(steps) + ("," if len(steps) > 1 else "") + (" and " if steps else "")
-        how = f"{steps}{last} reach your cutoffs"
-    intro = f"{who} {how}, and scored relevance and novelty from 1 to 10. {followed}"
+        screens = ", ".join(steps) + ("," if len(steps) > 1 else "")
+        how = (f"{screens} and read in full, with the prompt below, the {plural(read, 'paper')} "
+               f"that could reach your cutoffs, and {scored}")  # fmt: skip
+    intro = f"{who} {how}. {followed}"
     return {"intro": intro, "text": text, "lines": reflowed(text)}
 
 

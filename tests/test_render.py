@@ -13,7 +13,7 @@ import pytest
 from bench.screenshots import SIZES, png_size, sample_email, screenshot_all
 from newsletter import render, views
 from newsletter.config import Config
-from newsletter.models import Paper, Pick, Score, Selection, Usage
+from newsletter.models import Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
 from newsletter.templating import TEMPLATES_DIR
 
@@ -196,36 +196,38 @@ class TestCostTable:
         assert "cost cap reached" in email.html and "cost cap reached" in email.text
 
     def test_a_model_digest_says_which_model_read_the_papers(self, profile, config):
-        email = render_it(make_selection(2), profile, config)
+        email = render_it(make_selection(2, titled=370, skimmed=215), profile, config)
         for part in (email.html, email.text):
-            assert "The model (gpt-4o-mini) judged all 374 titles and read" in part
+            assert "The model (gpt-4o-mini) judged 370 titles, skimmed the opening" in part
             assert "Novelty 7" in part and "local keyword scorer" not in part
 
     @pytest.mark.parametrize(
-        ("skimmed", "scanned", "how"),
+        ("titled", "skimmed", "scanned", "how"),
         [
-            (0, 10, "read each paper's title and abstract with the prompt below, and scored"),
-            (0, 3, "judged all 10 titles and read in full, with the prompt below, the 3 papers "
+            (0, 0, 10, "read each paper's title and abstract with the prompt below, and scored"),
+            # no screen ran: papers by followed authors or the pre-filter left 9 to read
+            (0, 0, 9, "read each paper's title and abstract with the prompt below, and scored"),
+            (9, 0, 3, "judged 9 titles and read in full, with the prompt below, the 3 papers "
              "that could reach your cutoffs, and scored"),
-            (6, 3, "judged all 10 titles, skimmed the opening of 6 abstracts, and read in full, "
+            (9, 6, 3, "judged 9 titles, skimmed the opening of 6 abstracts, and read in full, "
              "with the prompt below, the 3 papers that could reach your cutoffs, and scored"),
-            (10, 1, "skimmed the opening of 10 abstracts and read in full, with the prompt "
+            (0, 10, 1, "skimmed the opening of 10 abstracts and read in full, with the prompt "
              "below, the 1 paper that could reach"),
-            (4, 0, "judged all 10 titles, skimmed the opening of 4 abstracts, and found none "
-             "that could reach your cutoffs"),
+            (9, 4, 0, "judged 9 titles and skimmed the opening of 4 abstracts: none could reach "
+             "your cutoffs, so none was read in full. Papers by authors"),
         ],
     )  # fmt: skip
-    def test_the_prompt_section_tells_the_funnel_as_it_went(self, skimmed, scanned, how):
-        selection = make_selection(1, listed=10, scanned=scanned, skimmed=skimmed)
+    def test_the_prompt_section_tells_the_funnel_as_it_went(self, titled, skimmed, scanned, how):
+        selection = make_selection(1, listed=10, titled=titled, skimmed=skimmed, scanned=scanned)
         intro = views.prompt_context(selection, "prompt", local=False)["intro"]
         assert intro.startswith(f"The model (gpt-4o-mini) {how}")
 
-    def test_without_a_title_pass_no_title_was_judged(self):
-        """Only the keyword pre-filter can leave papers unread then: it goes unmentioned."""
-        selection = make_selection(1, listed=10, scanned=3)
-        intro = views.prompt_context(selection, "prompt", local=False, titles=False)["intro"]
-        said = "read in full, with the prompt below, the 3 papers that could reach your cutoffs"
-        assert intro.startswith(f"The model (gpt-4o-mini) {said}, and scored")
+    def test_the_archive_tells_the_funnel_the_email_told(self):
+        selection = make_selection(1, listed=10, titled=9, skimmed=6, scanned=3)
+        again = SavedDigest.of(selection, None, None).to_selection({})
+        intro = views.prompt_context(selection, "prompt", local=False)["intro"]
+        assert views.prompt_context(again, "prompt", local=False)["intro"] == intro
+        assert "skimmed the opening of 6 abstracts" in intro
 
     def test_cost_format(self):
         assert views.format_cost(None) == "price unknown"

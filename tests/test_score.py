@@ -4,12 +4,13 @@ import asyncio
 import json
 from datetime import date
 
+import openai
 import pytest
 
 from newsletter.config import Config, LLMConfig, Price
 from newsletter.errors import QuotaExhausted
 from newsletter.models import Listing, Paper
-from newsletter.score import LLMScorer, make_client
+from newsletter.score import LLMScorer, failure, make_client
 from newsletter.selections import score_day
 from tests.conftest import EXAMPLE
 
@@ -186,6 +187,21 @@ class TestProviderErrors:
         assert scorer.requests == 2 and [r.status for r in openai_server.requests] == [500] * 2
         assert out.scores == {} and len(out.unscored) == 4
 
+    def test_failures_of_a_kind_make_one_note_in_the_first_ones_words(self, llm, openai_server):
+        openai_server.queue_server_error(times=4)
+        out, scorer = llm(papers(4), batch_size=1, max_retries=0, retry_rounds=0)
+        assert scorer.requests == 4
+        said = "The server had an error while processing your request. Sorry about that!"
+        assert [n for n in out.notes if "failed" in n] == [f"4 requests failed: HTTP 500 ({said})"]
+
+    def test_a_note_never_shows_the_endpoints_credentials(self, llm):
+        """The notes reach the digests."""
+        out, _ = llm(papers(1), base_url="http://u:secret@127.0.0.1:9/v1/?key=abc", max_retries=0)
+        assert out.notes == ["1 request failed: no connection to http://127.0.0.1:9/v1"]
+        client = openai.AsyncOpenAI(base_url="http://[::1]:9/v1", api_key="x")
+        said = failure(openai.APIConnectionError(request=None), client.base_url, 30)
+        assert said == ("connection", "no connection to http://[::1]:9/v1")
+
     def test_insufficient_quota_stops_the_run(self, llm, openai_server):
         openai_server.queue_insufficient_quota(times=5)
         with pytest.raises(QuotaExhausted, match="insufficient quota for model 'm'"):
@@ -195,8 +211,9 @@ class TestProviderErrors:
         openai_server.queue_delay(3)
         out, _ = llm(papers(1), timeout=0.3, max_retries=0, retry_rounds=0)
         assert out.unscored == ["2504.00001"]
-        said = f"a batch of 1 failed: no answer from {openai_server.base_url} within 0.3 s"
-        assert said in out.notes
+        assert out.notes == [
+            f"1 request failed: no answer from {openai_server.base_url} within 0.3 s"
+        ]
 
 
 class TestCostCap:
@@ -322,7 +339,7 @@ class TestSkim:
         out, _ = llm(items, title_pass=True, skim_chars=120)
         assert [r.status for r in openai_server.requests[:2]] == [400, 200]
         assert len(out.scores) == 4 and out.unscored == [] and not out.down
-        assert f"a batch of 4 failed: HTTP 400 ({message})" in out.notes
+        assert f"1 request failed: HTTP 400 ({message})" in out.notes
 
     def test_the_shipped_funnel_is_titles_then_skim_then_full_reads(self, llm, openai_server):
         items = papers(4)
@@ -336,17 +353,23 @@ class TestSkim:
         assert kinds[1] == (3, True)  # two papers skimmed, a blank line after each
         assert [asked_ids(r) for r in openai_server.requests[2:]] == [[items[0].id, items[1].id]]
 
-    def test_a_rerun_tells_the_funnel_the_first_run_paid_for(self, llm, openai_server):
-        """The counts reach the digest: a preview and the send after it must say the same."""
+    @pytest.mark.parametrize(("keep", "funnel"), [(1.0, (6, 3, 2)), (0.5, (3, 3, 2))])
+    def test_a_rerun_tells_the_funnel_the_first_run_paid_for(
+        self, llm, openai_server, keep, funnel
+    ):
+        """The counts reach the digest: a preview and the send after it must say the same,
+        with the keyword pre-filter too (it must keep the same papers on the re-run)."""
         items = papers(6)
         openai_server.relevance = {p.id: 9 for p in items[:2]} | {items[2].id: 4}
         openai_server.know(items)
-        settings = {"title_pass": True, "skim_chars": LLMConfig().skim_chars}
+        settings = {"title_pass": True, "skim_chars": LLMConfig().skim_chars,
+                    "prefilter_keep": keep}  # fmt: skip
         first, _ = llm(items, **settings)
         asked = len(openai_server.requests)
         again, _ = llm(items, **settings)
         assert len(openai_server.requests) == asked  # all of it from the cache
-        assert (first.skimmed, first.scanned) == (again.skimmed, again.scanned) == (3, 2)
+        counts = [(out.titled, out.skimmed, out.scanned) for out in (first, again)]
+        assert counts == [funnel, funnel]
 
 
 def test_profiles_sharing_a_prompt_are_screened_at_their_lowest_cutoffs(
