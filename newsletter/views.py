@@ -283,10 +283,13 @@ def header_context(selection: Selection, profile: Profile, config: Config) -> di
         "greeting": greeting,
         "listed": f"{selection.listed:,}",
         "scanned": f"{selection.scanned:,}",
+        # the keyword scorer matches words in every paper; only a model reads
+        "scanned_label": "read in full" if selection.by_model else "scored",
         "relevant": f"{count:,}",
         "empty_text": (
             f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
-            f"to your profile ({selection.scanned:,} were read in full). Until tomorrow!"
+            f"to your profile ({selection.scanned:,} "
+            f"{'were read in full' if selection.by_model else 'scored'}). Until tomorrow!"
         ),
     }
 

@@ -262,6 +262,12 @@ class TestLocalScorer:
     def test_no_prompt_that_nothing_read(self, email):
         assert "PROMPT-TEXT" not in email.html and "PROMPT-TEXT" not in email.text
 
+    def test_the_header_says_scored_where_nothing_read(self, email, profile, config):
+        assert "scored: 211" in email.text and ">scored</div>" in email.html
+        assert "read in full" not in email.text + email.html
+        by_model = render_it(make_selection(3), profile, config)
+        assert "read in full: 211" in by_model.text and ">read in full</div>" in by_model.html
+
 
 class TestReadableText:
     def test_latex_in_titles_abstracts_and_comments_reads_as_text(self, profile, config):
