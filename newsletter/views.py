@@ -135,7 +135,7 @@ def long_date(day: date) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 def subject_line(selection: Selection, profile: Profile) -> str:
@@ -346,7 +346,7 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
     models = list(selection.usage)
     who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
     titled, skimmed, read = selection.titled, selection.skimmed, selection.scanned
-    steps = [f"judged {titled:,} titles"] if titled else []
+    steps = [f"judged {plural(titled, 'title')}"] if titled else []
     steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
     scored = "scored relevance and novelty from 1 to 10"
     if not steps:

@@ -213,6 +213,9 @@ class TestCostTable:
              "with the prompt below, the 3 papers that could reach your cutoffs, and scored"),
             (0, 10, 1, "skimmed the opening of 10 abstracts and read in full, with the prompt "
              "below, the 1 paper that could reach"),
+            (1, 0, 1, "judged 1 title and read in full"),
+            (1000, 1000, 115, "judged 1,000 titles, skimmed the opening of 1,000 abstracts, and "
+             "read in full, with the prompt below, the 115 papers"),
             (9, 4, 0, "judged 9 titles and skimmed the opening of 4 abstracts: none could reach "
              "your cutoffs, so none was read in full. Papers by authors"),
         ],
