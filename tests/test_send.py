@@ -252,10 +252,11 @@ class TestCommand:
         )
         assert result.exit_code == 0, result.output
         assert "Author match" in result.output and "completion" in result.output
-        funnel = re.search(r"of (\d+) listed, (\d+) skimmed, (\d+) read in full", result.output)
+        words = r"of (\d+) listed, (\d+) judged by title, (\d+) skimmed, (\d+) read in full"
+        funnel = re.search(words, result.output)
         assert funnel, result.output
-        listed, skimmed, read = map(int, funnel.groups())
-        assert listed >= skimmed >= read > 0
+        listed, titled, skimmed, read = map(int, funnel.groups())
+        assert listed >= titled >= skimmed >= read > 0
 
     def test_a_second_score_spends_nothing_and_says_so(self, home, openai_server):
         args = ["--config", str(home / "config.toml"), "score", "--feed", str(SAMPLE)]

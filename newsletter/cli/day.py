@@ -247,6 +247,7 @@ def print_selection(selection: Selection) -> None:
     out.print(
         f"\n{selection.subscriber_id} · {selection.day} · {len(selection.picks)} selected of "
         f"{selection.listed} listed, "
+        + (f"{selection.titled} judged by title, " if selection.titled else "")
         + (f"{selection.skimmed} skimmed, " if selection.skimmed else "")
         + f"{selection.scanned} read in full",
         markup=False,
