@@ -61,7 +61,7 @@ def selections(
     for profile in profiles:
         todo = plan(config, store, day.listing, profile)
         scores = judged(day, profile, todo.to_score)
-        outcome = Scored(scores=scores, scanned=len(scores), usage=dataclasses.replace(SPEND))
+        outcome = Scored(scores=scores, read=set(scores), usage=dataclasses.replace(SPEND))
         chosen[profile.id] = make_selection(day.listing, todo, outcome, config.llm.min_scored)
     return chosen
 

@@ -203,10 +203,12 @@ class BatchScorer(LLMScorer):
             bodies = await self._output(batch)
         except openai.APIStatusError as exc:
             stop_on_hopeless(exc, self.llm.model, self.llm.base_url)
-            out.note(f"a batch of {len(lines)} requests failed: {self.why(exc)[1]}")
+            out.note(f"a batch of {len(lines)} requests failed ({self.why(exc)[1]}): asked "
+                     "synchronously")  # fmt: skip
             return None
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-            out.note(f"a batch of {len(lines)} requests failed: {self.why(exc)[1]}")
+            out.note(f"a batch of {len(lines)} requests failed ({self.why(exc)[1]}): asked "
+                     "synchronously")  # fmt: skip
             return None
         if len(bodies) < len(lines):
             errors = getattr(batch.errors, "data", None) or []

@@ -66,9 +66,12 @@ class Scored:
     """What scoring one profile produced."""
 
     scores: dict[str, Score] = field(default_factory=dict)
-    scanned: int = 0  # papers read in full (from the cache or fresh)
-    skimmed: int = 0  # papers the skim looked at (from the cache or fresh)
-    titled: int = 0  # papers the title pass looked at (from the cache or fresh)
+    # The funnel: the papers each pass judged, from the cache or fresh. A paper read in full
+    # by an earlier run passed the screens then: it counts as screened, so a re-run tells the
+    # funnel the run that paid for it told.
+    titled: set[str] = field(default_factory=set)
+    skimmed: set[str] = field(default_factory=set)
+    read: set[str] = field(default_factory=set)
     unscored: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=lambda: Usage(model=""))
     notes: list[str] = field(default_factory=list)
@@ -77,6 +80,10 @@ class Scored:
     failed: int = 0  # requests that failed
     unanswered: int = 0  # of those, the ones no request could help: a 5xx, timeout, no connection
     failures: dict[str, tuple[str, int]] = field(default_factory=dict)  # kind: (first words, n)
+
+    @property
+    def scanned(self) -> int:
+        return len(self.read)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -163,7 +170,7 @@ class KeywordScorer:
         scores = LocalScorer(profile).score_all(papers)
         if progress:
             progress(len(papers))
-        return Scored(scores=scores, scanned=len(papers), usage=Usage(model="local"))
+        return Scored(scores=scores, read=set(scores), usage=Usage(model="local"))
 
     async def close(self) -> None:
         return None
@@ -222,12 +229,12 @@ class LLMScorer:
             out.notes.append(f"no price for model '{model}' in [llm.prices]: cost unknown")
         system = render_selection_prompt(profile)
         key = prompt_hash(system, str(self.llm.abstract_chars))
-        cached = self.store.cached_scores([p.id for p in papers], key, model)
         kept = list(papers)  # the pre-filter sees every paper, so a re-run keeps the same
         if self.llm.prefilter_keep < 1:
             kept = LocalScorer(profile).prefilter(kept, self.llm.prefilter_keep)
+        cached = self.store.cached_scores([p.id for p in kept], key, model)
         todo = [p for p in kept if p.id not in cached]
-        todo = await self._screen(profile, todo, model, out, read_before=len(kept) - len(todo))
+        todo = await self._screen(profile, todo, model, out, read_before=set(cached))
         if progress:
             progress(len(papers) - len(todo))
         fresh, missing = {}, todo  # a pass that got no answer at all: asking more only waits
@@ -235,7 +242,7 @@ class LLMScorer:
             fresh, missing = await self._ask_all(system, key, todo, model, out, self.read,
                                                  progress)  # fmt: skip
         out.scores = {**cached, **fresh}
-        out.scanned = len(cached) + len(todo)
+        out.read = set(out.scores)
         out.unscored = [p.id for p in missing]
         if self.budget.hit:
             out.capped = True
@@ -244,11 +251,15 @@ class LLMScorer:
         return out
 
     async def _screen(
-        self, profile: Profile, papers: list[Paper], model: str, out: Scored, read_before: int
+        self,
+        profile: Profile,
+        papers: list[Paper],
+        model: str,
+        out: Scored,
+        read_before: set[str],
     ) -> list[Paper]:
-        """The papers the title pass and the skim leave for the full read. `read_before`
-        papers were read in full by an earlier run, past the same screens: they count as
-        screened, so a re-run tells the same funnel as the run that paid for it."""
+        """The papers the title pass and the skim leave for the full read, the papers they
+        judged counted in `out` (with those `read_before`, by an earlier run)."""
         # a title pass stricter than the profile itself would drop papers it asks for
         title_cutoff = min(self.llm.title_cutoff, profile.relevance_cutoff)
         cutoffs = (profile.relevance_cutoff - SKIM_MARGIN, profile.novelty_cutoff - SKIM_MARGIN)
@@ -260,15 +271,13 @@ class LLMScorer:
             return skim.relevance >= cutoffs[0] and skim.novelty >= cutoffs[1]
 
         if self.llm.title_pass:
-            out.titled = len(papers) + read_before
-            if papers:
-                system = render_title_prompt(profile)
-                papers = await self._drop(system, papers, model, out, self.titles, plausible)
+            system = render_title_prompt(profile)
+            papers, titled = await self._drop(system, papers, model, out, self.titles, plausible)
+            out.titled = titled | read_before
         if self.llm.skim_chars and not out.down:
-            out.skimmed = len(papers) + read_before
-            if papers:
-                system = render_skim_prompt(profile)
-                papers = await self._drop(system, papers, model, out, self.skim, near)
+            system = render_skim_prompt(profile)
+            papers, skimmed = await self._drop(system, papers, model, out, self.skim, near)
+            out.skimmed = skimmed | read_before
         return papers
 
     async def _drop(
@@ -279,9 +288,12 @@ class LLMScorer:
         out: Scored,
         ask: Pass,
         keep: Callable[[Score], bool],
-    ) -> list[Paper]:
+    ) -> tuple[list[Paper], set[str]]:
         """Drop the papers a cheap pass judges out of reach; keep what its answer does not
-        judge. Its scores are cached too, so a re-run drops the same papers for free."""
+        judge. Its scores are cached too, so a re-run drops the same papers for free.
+        Returns the papers left and the ids the pass judged."""
+        if not papers:
+            return [], set()
         key = prompt_hash(system, str(ask.chars))
         cached = self.store.cached_scores([p.id for p in papers], key, model)
         todo = [p for p in papers if p.id not in cached]
@@ -291,7 +303,7 @@ class LLMScorer:
             out.note(f"{ask.name}'s answers could not be read: its {len(todo)} papers were "
                      "all kept for the next pass, at a higher cost")  # fmt: skip
         judged = {**cached, **fresh}
-        return [p for p in papers if p.id not in judged or keep(judged[p.id])]
+        return [p for p in papers if p.id not in judged or keep(judged[p.id])], set(judged)
 
     async def _ask_all(
         self,

@@ -156,9 +156,9 @@ def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
     mine = {p.id for p in member.to_score}
     return Scored(
         scores={k: v for k, v in result.scores.items() if k in mine},
-        scanned=min(result.scanned, len(mine)),
-        skimmed=min(result.skimmed, len(mine)),
-        titled=min(result.titled, len(mine)),
+        titled=result.titled & mine,
+        skimmed=result.skimmed & mine,
+        read=result.read & mine,
         unscored=[i for i in result.unscored if i in mine],
         usage=usage,
         notes=list(result.notes),
@@ -177,8 +177,8 @@ def make_selection(
         picks=picks,
         listed=item.listed,
         scanned=result.scanned,
-        skimmed=result.skimmed,
-        titled=result.titled,
+        skimmed=len(result.skimmed),
+        titled=len(result.titled),
         unscored=result.unscored,
         usage=usage,
         notes=result.notes,

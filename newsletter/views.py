@@ -345,14 +345,19 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
         return {"intro": intro, "text": "", "lines": []}
     models = list(selection.usage)
     who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
-    titled, skimmed, read = selection.titled, selection.skimmed, selection.scanned
+    listed, titled, skimmed, read = (selection.listed, selection.titled, selection.skimmed,
+                                     selection.scanned)  # fmt: skip
     steps = [f"judged {plural(titled, 'title')}"] if titled else []
     steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
     scored = "scored relevance and novelty from 1 to 10"
-    if not steps:
-        how = f"read each paper's title and abstract with the prompt below, and {scored}"
+    if not steps:  # no screen ran, or a digest saved before the funnel was counted
+        papers = f"{read:,} of the {listed:,} papers in full"
+        if read >= listed:
+            papers = "each paper's title and abstract"
+        how = f"read {papers} with the prompt below, and {scored}"
     elif not read:
-        how = f"{' and '.join(steps)}: none could reach your cutoffs, so none was read in full"
+        how = (f"{' and '.join(steps)}: none could reach your cutoffs, so none was read in "
+               "full with the prompt below")  # fmt: skip
     else:
         screens = ", ".join(steps) + ("," if len(steps) > 1 else "")
         how = (f"{screens} and read in full, with the prompt below, the {plural(read, 'paper')} "

@@ -205,8 +205,9 @@ class TestCostTable:
         ("titled", "skimmed", "scanned", "how"),
         [
             (0, 0, 10, "read each paper's title and abstract with the prompt below, and scored"),
-            # no screen ran: papers by followed authors or the pre-filter left 9 to read
-            (0, 0, 9, "read each paper's title and abstract with the prompt below, and scored"),
+            # no screen counted (none ran, or a digest saved before the funnel was counted):
+            # papers by followed authors, the pre-filter or the screens left 4 to read
+            (0, 0, 4, "read 4 of the 10 papers in full with the prompt below, and scored"),
             (9, 0, 3, "judged 9 titles and read in full, with the prompt below, the 3 papers "
              "that could reach your cutoffs, and scored"),
             (9, 6, 3, "judged 9 titles, skimmed the opening of 6 abstracts, and read in full, "
@@ -217,7 +218,7 @@ class TestCostTable:
             (1000, 1000, 115, "judged 1,000 titles, skimmed the opening of 1,000 abstracts, and "
              "read in full, with the prompt below, the 115 papers"),
             (9, 4, 0, "judged 9 titles and skimmed the opening of 4 abstracts: none could reach "
-             "your cutoffs, so none was read in full. Papers by authors"),
+             "your cutoffs, so none was read in full with the prompt below. Papers by authors"),
         ],
     )  # fmt: skip
     def test_the_prompt_section_tells_the_funnel_as_it_went(self, titled, skimmed, scanned, how):

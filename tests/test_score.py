@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import date
 
 import openai
@@ -368,7 +369,7 @@ class TestSkim:
         asked = len(openai_server.requests)
         again, _ = llm(items, **settings)
         assert len(openai_server.requests) == asked  # all of it from the cache
-        counts = [(out.titled, out.skimmed, out.scanned) for out in (first, again)]
+        counts = [(len(out.titled), len(out.skimmed), out.scanned) for out in (first, again)]
         assert counts == [funnel, funnel]
 
 
@@ -390,6 +391,32 @@ def test_profiles_sharing_a_prompt_are_screened_at_their_lowest_cutoffs(
     assert scoring.requests == 3  # titles, skim, full read: once for both
     picked = {s.subscriber_id: [k.paper.id for k in s.picks] for s in selections}
     assert picked == {"strict": [items[0].id], "lenient": [items[0].id, items[1].id]}
+
+
+def test_profiles_sharing_a_prompt_each_tell_their_own_funnel(openai_server, monkeypatch, store):
+    """One scoring serves both, but each digest counts its own papers through it."""
+    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
+    wide = EXAMPLE.model_copy(update={"id": "wide", "categories": ["cs.LG", "cs.CL"]})
+    narrow = EXAMPLE.model_copy(update={"id": "narrow", "categories": ["cs.CL"]})
+    items = papers(2) + [replace(p, categories=("cs.CL",), primary_category="cs.CL")
+                         for p in papers(5)[2:]]  # fmt: skip
+    openai_server.relevance = {items[0].id: 9, items[2].id: 9}
+    openai_server.know(items)
+    options = {"base_url": openai_server.base_url, "model": "m", "prices": {"m": PRICE}}
+    config = Config(llm=LLMConfig(**options))
+    selections, scoring = score_day(config, store, Listing(date(2025, 4, 10), items),
+                                    [wide, narrow])  # fmt: skip
+    assert scoring.requests == 3  # titles, skim, full read: once for both
+    funnel = {s.subscriber_id: (s.listed, s.titled, s.skimmed, s.scanned) for s in selections}
+    assert funnel == {"wide": (5, 5, 2, 2), "narrow": (3, 3, 1, 1)}
+
+
+def test_a_funnel_counts_only_what_was_answered(llm, openai_server):
+    """An endpoint gone during the title pass judged nothing, and the digest must not say
+    it read anything."""
+    openai_server.queue_server_error(times=1_000)
+    out, _ = llm(papers(4), title_pass=True, skim_chars=LLMConfig().skim_chars, max_retries=0)
+    assert out.down and (out.titled, out.skimmed, out.scanned) == (set(), set(), 0)
 
 
 def test_a_model_that_refuses_max_tokens_and_temperature_is_adapted_to(llm, openai_server):
