@@ -5,7 +5,7 @@ The package reads as the pipeline it runs, one module per stage:
     config    the operator's config.toml
     profiles  the subscribers' profile files
     fetch     the day's announced papers (arXiv RSS, arXiv API for backfill)
-    prompt    a profile rendered into the selection prompt
+    prompt    a profile rendered into the prompts of the title pass, the skim and the full read
     score     papers scored by an LLM (or the local scorer), with token and dollar counts;
               batch: the same through the OpenAI Batch API
     select    the day's picks for one subscriber; selections: a day's scoring shared among

@@ -1,11 +1,13 @@
 """config.toml: the lookup order, the key contract, and one-line errors naming file and key."""
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from newsletter.config import Price, load_config
+from newsletter.config import Config, Price, load_config
 from newsletter.errors import ConfigError
 from tests.conftest import REPO
 
@@ -28,6 +30,25 @@ class TestLookup:
         paths = [default.subscribers_dir, default.storage.path, default.output.outbox,
                  default.archive.out]  # fmt: skip
         assert all(path.parent == tmp_path for path in paths)
+
+    def test_the_shipped_file_names_every_key(self):
+        """Set, or shown commented out, in its own section."""
+        text = (REPO / "config.toml").read_text(encoding="utf-8")
+        sections = {"": text.split("\n[", 1)[0]} | {
+            part.split("]", 1)[0]: part for part in text.split("\n[")[1:]
+        }
+        missing = []
+        for section, field in Config.model_fields.items():
+            model = field.annotation
+            if field.exclude or not isinstance(model, type) or not issubclass(model, BaseModel):
+                if not field.exclude and not re.search(rf"(?m)^#? ?{section} =", sections[""]):
+                    missing.append(section)
+                continue
+            for key, inner in model.model_fields.items():
+                shown = re.search(rf"(?m)^#? ?{key} +=", sections[section])
+                if not inner.exclude and not shown and f"\n[{section}.{key}." not in text:
+                    missing.append(f"{section}.{key}")  # a table: [llm.prices.<model>]
+        assert missing == []
 
     def test_explicit_path_wins_over_environment(self, tmp_path, monkeypatch):
         env_file = write(tmp_path, '[llm]\nmodel = "from-env"\n', "env.toml")
