@@ -373,39 +373,41 @@ class TestSkim:
         assert counts == [funnel, funnel]
 
 
-def test_profiles_sharing_a_prompt_are_screened_at_their_lowest_cutoffs(
-    openai_server, monkeypatch, store
-):
+@pytest.fixture
+def shared_day(openai_server, monkeypatch, store):
+    """Score a day for profiles sharing one prompt, the fake judging by `relevance`;
+    returns (selections, scoring)."""
+    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
+
+    def run(profiles, items, relevance):
+        openai_server.relevance = relevance
+        openai_server.know(items)
+        options = {"base_url": openai_server.base_url, "model": "m", "prices": {"m": PRICE}}
+        config = Config(llm=LLMConfig(**options))
+        return score_day(config, store, Listing(date(2025, 4, 10), items), profiles)
+
+    return run
+
+
+def test_profiles_sharing_a_prompt_are_screened_at_their_lowest_cutoffs(shared_day):
     """One scoring serves both: the strict reader's cutoffs would skim away the paper the
     lenient one asks for."""
-    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
     strict, lenient = (EXAMPLE.model_copy(update={"relevance_cutoff": c}) for c in (8, 4))
     strict.id, lenient.id = "strict", "lenient"
     items = papers(3)
-    openai_server.relevance = {items[0].id: 9, items[1].id: 4}
-    openai_server.know(items)
-    options = {"base_url": openai_server.base_url, "model": "m", "prices": {"m": PRICE}}
-    config = Config(llm=LLMConfig(**options))
-    selections, scoring = score_day(config, store, Listing(date(2025, 4, 10), items),
-                                    [strict, lenient])  # fmt: skip
+    selections, scoring = shared_day([strict, lenient], items, {items[0].id: 9, items[1].id: 4})
     assert scoring.requests == 3  # titles, skim, full read: once for both
     picked = {s.subscriber_id: [k.paper.id for k in s.picks] for s in selections}
     assert picked == {"strict": [items[0].id], "lenient": [items[0].id, items[1].id]}
 
 
-def test_profiles_sharing_a_prompt_each_tell_their_own_funnel(openai_server, monkeypatch, store):
+def test_profiles_sharing_a_prompt_each_tell_their_own_funnel(shared_day):
     """One scoring serves both, but each digest counts its own papers through it."""
-    monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
     wide = EXAMPLE.model_copy(update={"id": "wide", "categories": ["cs.LG", "cs.CL"]})
     narrow = EXAMPLE.model_copy(update={"id": "narrow", "categories": ["cs.CL"]})
     items = papers(2) + [replace(p, categories=("cs.CL",), primary_category="cs.CL")
                          for p in papers(5)[2:]]  # fmt: skip
-    openai_server.relevance = {items[0].id: 9, items[2].id: 9}
-    openai_server.know(items)
-    options = {"base_url": openai_server.base_url, "model": "m", "prices": {"m": PRICE}}
-    config = Config(llm=LLMConfig(**options))
-    selections, scoring = score_day(config, store, Listing(date(2025, 4, 10), items),
-                                    [wide, narrow])  # fmt: skip
+    selections, scoring = shared_day([wide, narrow], items, {items[0].id: 9, items[2].id: 9})
     assert scoring.requests == 3  # titles, skim, full read: once for both
     funnel = {s.subscriber_id: (s.listed, s.titled, s.skimmed, s.scanned) for s in selections}
     assert funnel == {"wide": (5, 5, 2, 2), "narrow": (3, 3, 1, 1)}
