@@ -199,8 +199,10 @@ class TestProviderErrors:
         """The notes reach the digests."""
         out, _ = llm(papers(1), base_url="http://u:secret@127.0.0.1:9/v1/?key=abc", max_retries=0)
         assert out.notes == ["1 request failed: no connection to http://127.0.0.1:9/v1"]
-        client = openai.AsyncOpenAI(base_url="http://[::1]:9/v1", api_key="x")
-        said = failure(openai.APIConnectionError(request=None), client.base_url, 30)
+        client = openai.OpenAI(base_url="http://[::1]:9/v1", api_key="x", max_retries=0)
+        with pytest.raises(openai.APIConnectionError) as refused:  # as the client builds it
+            client.models.list()
+        said = failure(refused.value, client.base_url, 30)
         assert said == ("connection", "no connection to http://[::1]:9/v1")
 
     def test_insufficient_quota_stops_the_run(self, llm, openai_server):
