@@ -88,7 +88,7 @@ class TestJobs:
     def test_send_sends_builds_keeps_the_state_and_hands_over_the_site(self, workflow):
         steps = workflow["jobs"]["send"]["steps"]
         order = [
-            find(steps, lambda s: runs(s, "pip install -e .")),
+            find(steps, lambda s: runs(s, "pip install -c requirements.lock .")),
             find(steps, lambda s: action(s) == "actions/cache/restore"),
             find(steps, seals("decrypt")),
             find(steps, lambda s: s.get("run", "").strip() == "newsletter send"),
