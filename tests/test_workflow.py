@@ -124,6 +124,38 @@ class TestPermissions:
     def test_send_only_reads_the_repository(self, workflow):
         assert workflow["jobs"]["send"]["permissions"] == {"contents": "read"}
 
+    def test_each_job_has_only_what_it_needs(self, workflow):
+        assert {name: job["permissions"] for name, job in workflow["jobs"].items()} == {
+            "send": {"contents": "read"},
+            "keep-state": {"contents": "write"},  # the newsletter-state branch and its tag
+            "deploy": {"pages": "write", "id-token": "write", "actions": "write"},
+            "keepalive": {"actions": "write"},  # the enable endpoint
+        }
+
+    def test_the_job_that_may_push_sees_no_secret_and_runs_only_the_state_script(self, workflow):
+        job = workflow["jobs"]["keep-state"]
+        assert list(secret_places(job)) == []
+        scripts = [s["run"] for s in job["steps"] if "run" in s]
+        assert scripts == ["python3 .github/scripts/state_branch.py keep state.tar.enc"]
+        checkout = the(job["steps"], lambda s: action(s) == "actions/checkout")
+        assert checkout["with"]["persist-credentials"] is False
+
+    def test_the_token_reaches_only_the_steps_that_call_github(self, workflow):
+        callers = {
+            (job, step.get("name"))
+            for job, step in all_steps(workflow)
+            if "github.token" in str(step)
+        }
+        assert callers == {
+            ("send", "Restore the state from its branch when the cache has none"),
+            ("keep-state", "Keep it on the newsletter-state branch"),
+            ("deploy", "Delete the site's artifact"),
+            ("keepalive", "Keep the schedule enabled"),
+        }
+        for job, step in all_steps(workflow):
+            if "github.token" in str(step):
+                assert step["env"]["GH_TOKEN"] == "${{ github.token }}", (job, step.get("name"))
+
     def test_only_deploy_may_publish_to_pages(self, workflow):
         publishing = {
             name
@@ -221,6 +253,55 @@ class TestKeptState:
         steps = workflow["jobs"]["send"]["steps"]
         done = run_step(the(steps, seals("decrypt"))["run"], tmp_path, tmp_path, "")
         assert done.returncode != 0 and "STATE_PASSPHRASE" in done.stderr
+
+
+class TestDurableState:
+    def test_send_takes_the_branch_when_the_cache_has_none_before_it_decrypts(self, workflow):
+        steps = workflow["jobs"]["send"]["steps"]
+        fetch = find(steps, lambda s: runs(s, "state_branch.py", "fetch state.tar.enc"))
+        restore = find(steps, lambda s: action(s) == "actions/cache/restore")
+        assert restore < fetch < find(steps, seals("decrypt"))
+        assert "if" not in steps[fetch]  # a failure stops the steps after it, send among them
+        env = steps[fetch]["env"]
+        assert env["STATE_REMOTE"] == "${{ github.server_url }}/${{ github.repository }}"
+        assert env["START_FRESH"] == "${{ inputs.start_fresh }}"
+
+    def test_start_fresh_is_asked_by_hand_and_skips_the_cache(self, workflow):
+        [start_fresh] = workflow[True]["workflow_dispatch"]["inputs"].values()
+        assert start_fresh["type"] == "boolean" and start_fresh["default"] is False
+        steps = workflow["jobs"]["send"]["steps"]
+        restore = the(steps, lambda s: action(s) == "actions/cache/restore")
+        assert restore["if"] == "${{ !inputs.start_fresh }}"
+
+    def test_keep_state_takes_what_this_run_saved_even_after_a_failed_send(self, workflow):
+        send, keep = workflow["jobs"]["send"], workflow["jobs"]["keep-state"]
+        save = the(send["steps"], lambda s: action(s) == "actions/cache/save")
+        assert send["outputs"]["kept"] == f"${{{{ steps.{save['id']}.outcome == 'success' }}}}"
+        assert keep["needs"] == "send"
+        assert keep["if"] == "${{ always() && needs.send.outputs.kept == 'true' }}"
+        restore = the(keep["steps"], lambda s: action(s) == "actions/cache/restore")
+        assert restore["with"]["key"] == save["with"]["key"] and "restore-keys" not in restore
+        assert restore["with"]["fail-on-cache-miss"] is True
+
+
+class TestKeepalive:
+    def test_runs_every_time_on_its_own(self, workflow):
+        job = workflow["jobs"]["keepalive"]
+        assert "needs" not in job and "if" not in job  # a failed send does not stop it
+        assert not any("uses" in step for step in job["steps"])  # no code but gh meets the token
+
+    def test_enables_this_very_workflow(self, workflow, tmp_path):
+        """The step's script, with a `gh` that writes down what it was asked."""
+        [step] = workflow["jobs"]["keepalive"]["steps"]
+        (tmp_path / "gh").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$RUNNER_TEMP/asked"\n')
+        (tmp_path / "gh").chmod(0o755)
+        env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+        env |= {"RUNNER_TEMP": str(tmp_path), "GITHUB_REPOSITORY": "lab/digest"}
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr
+        asked = (tmp_path / "asked").read_text().split()
+        path = f"repos/lab/digest/actions/workflows/{DAILY.name}/enable"
+        assert asked == ["api", "--method", "PUT", path]
 
 
 def run_step(script: str, cwd: Path, runner: Path, passphrase: str = "pass phrase"):

@@ -6,6 +6,8 @@ script that keeps the state on the `newsletter-state` branch, on its own."""
 
 from __future__ import annotations
 
+import base64
+import importlib.util
 import os
 import re
 import shutil
@@ -257,3 +259,114 @@ class TestRunsThatLoseTheirCache:
         assert "Send today's digests" not in lost.text  # the step never started
         assert len(sendgrid_server.messages) == sent
         assert github.branch() is None  # and nothing empty was kept in its place
+
+
+# -- the script on its own ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def remote(tmp_path) -> str:
+    """An empty repository to keep the state in, by the address the workflow gives."""
+    path = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", path], check=True)
+    return f"file://{path}"
+
+
+def state_branch(*args: str, remote: str, fresh: str = "", token: str = ""):
+    env = {**os.environ, "STATE_REMOTE": remote, "START_FRESH": fresh, "GH_TOKEN": token}
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def git_out(remote: str, *args: str) -> str:
+    path = remote.removeprefix("file://")
+    return subprocess.run(
+        ["git", "-C", path, *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def keep(remote: str, content: bytes, folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "state.tar.enc").write_bytes(content)
+    done = state_branch("keep", str(folder / "state.tar.enc"), remote=remote)
+    assert done.returncode == 0, done.stderr
+
+
+class TestStateBranchScript:
+    def test_the_first_run_ever_starts_empty(self, remote, tmp_path):
+        done = state_branch("fetch", "state.tar.enc", remote=remote)
+        assert done.returncode == 0 and "the first run" in done.stdout
+        assert list(tmp_path.iterdir()) == [tmp_path / "remote.git"]
+
+    def test_a_state_from_the_cache_is_left_alone_and_the_remote_not_asked(self, tmp_path):
+        Path("state.tar.enc").write_bytes(b"from the cache")
+        done = state_branch("fetch", "state.tar.enc", remote=f"file://{tmp_path}/nowhere")
+        assert done.returncode == 0 and "The cache had the state" in done.stdout
+        assert Path("state.tar.enc").read_bytes() == b"from the cache"
+
+    def test_without_a_cache_the_branch_gives_the_last_state_kept(self, remote, tmp_path):
+        keep(remote, b"monday", tmp_path / "monday")
+        keep(remote, b"tuesday\x00\xff", tmp_path / "tuesday")
+        done = state_branch("fetch", "state.tar.enc", remote=remote)
+        assert done.returncode == 0, done.stderr
+        assert Path("state.tar.enc").read_bytes() == b"tuesday\x00\xff"
+
+    def test_the_branch_is_one_commit_and_the_tag_stays_where_it_was_first_put(
+        self, remote, tmp_path
+    ):
+        keep(remote, b"monday", tmp_path / "monday")
+        tag = git_out(remote, "rev-parse", "newsletter-state-kept")
+        keep(remote, b"tuesday", tmp_path / "tuesday")
+        assert git_out(remote, "rev-list", "--count", "newsletter-state") == "1"
+        assert git_out(remote, "ls-tree", "--name-only", "newsletter-state") == "state.tar.enc"
+        assert git_out(remote, "rev-parse", "newsletter-state-kept") == tag
+        assert git_out(remote, "ls-tree", "newsletter-state-kept") == ""  # keeps no state alive
+
+    def test_the_tag_without_the_branch_stops_the_run(self, remote, tmp_path):
+        keep(remote, b"monday", tmp_path / "monday")
+        git_out(remote, "branch", "-D", "newsletter-state")
+        done = state_branch("fetch", "state.tar.enc", remote=remote)
+        assert done.returncode == 1 and not Path("state.tar.enc").exists()
+        assert done.stderr.startswith("::error::No state in the cache and none on the")
+
+    def test_a_branch_without_the_file_stops_the_run(self, remote, tmp_path):
+        keep(remote, b"monday", tmp_path / "monday")
+        empty = git_out(remote, "rev-parse", "newsletter-state-kept")  # an empty tree
+        git_out(remote, "update-ref", "refs/heads/newsletter-state", empty)
+        done = state_branch("fetch", "state.tar.enc", remote=remote)
+        assert done.returncode == 1 and "holds no state.tar.enc" in done.stderr
+        assert not Path("state.tar.enc").exists()
+
+    def test_start_fresh_takes_nothing_even_after_a_state_was_kept(self, remote, tmp_path):
+        keep(remote, b"monday", tmp_path / "monday")
+        Path("state.tar.enc").write_bytes(b"from the cache")
+        done = state_branch("fetch", "state.tar.enc", remote=remote, fresh="true")
+        assert done.returncode == 0 and "Starting fresh, as asked" in done.stdout
+        assert not Path("state.tar.enc").exists()
+
+    def test_an_unreachable_remote_stops_the_run(self, tmp_path):
+        done = state_branch("fetch", "state.tar.enc", remote=f"file://{tmp_path}/nowhere")
+        assert done.returncode == 1 and "git ls-remote failed" in done.stderr
+
+    def test_the_token_goes_to_git_in_its_environment_not_its_arguments(self, monkeypatch):
+        spec = importlib.util.spec_from_file_location("state_branch", SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        monkeypatch.setenv("GH_TOKEN", "ghs_s3cret")
+        env = module.git_env()
+        assert env["GIT_CONFIG_KEY_0"] == "http.extraheader"
+        header = env["GIT_CONFIG_VALUE_0"].removeprefix("AUTHORIZATION: basic ")
+        assert base64.b64decode(header) == b"x-access-token:ghs_s3cret"
+
+    def test_nothing_to_keep_and_no_remote_are_said(self, remote):
+        done = state_branch("keep", "state.tar.enc", remote=remote)
+        assert done.returncode == 1 and "nothing to keep" in done.stderr
+        done = state_branch("fetch", "state.tar.enc", remote="")
+        assert done.returncode == 1 and "STATE_REMOTE" in done.stderr
+        assert state_branch("push", "x", remote=remote).returncode == 2
+
+    def test_keep_names_the_whole_commit_to_make_the_branch_again_from(self, remote, tmp_path):
+        (tmp_path / "state.tar.enc").write_bytes(b"monday")
+        done = state_branch("keep", str(tmp_path / "state.tar.enc"), remote=remote)
+        assert done.stdout.split()[-1] == git_out(remote, "rev-parse", "newsletter-state") + "."

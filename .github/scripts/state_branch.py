@@ -120,7 +120,8 @@ def keep(source: Path, remote: str) -> str:
             marker = git(repo, "commit-tree", empty, "-m", note).decode().strip()
             pushes.append(f"{marker}:{MARKER}")  # an empty commit: it keeps no state alive
         git(repo, "push", "--quiet", "--atomic", remote, *pushes)
-    return f"Kept {source} on the newsletter-state branch ({commit[:7]})."
+    # the whole id: with it, a deleted branch can be made again while GitHub still has the commit
+    return f"Kept {source} on the newsletter-state branch as commit {commit}."
 
 
 def main(argv: list[str]) -> int:
