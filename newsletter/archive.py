@@ -1,4 +1,6 @@
-"""The web archive: every digest sent (or previewed), as a static site.
+"""The web archive: every digest sent (or previewed), as a static site. `newsletter send`
+updates the pages of the digests it sends when `[archive] base_url` is set (the emails link
+there); `newsletter archive build` writes everyone's.
 
     OUT/index.html              a short note that names nobody and links to nobody's pages
     OUT/robots.txt              asks crawlers to stay out
@@ -6,13 +8,16 @@
     OUT/TOKEN/2025-04.html      a month: each digest day with its top papers
     OUT/TOKEN/2025-04-10.html   a day: the digest as emailed, under a bar of
                                 Previous Day · Monthly Overview · Next Day
+    OUT/TOKEN/feed.atom         the picks of the digests sent (never a preview), which
+                                every page of the subscriber names as its alternate
 
 Everything is rebuilt from SQLite alone: the `digests` table (each digest's selection, the
 one sent preferred over a preview), the `papers` table (the abstracts) and `archive_tokens`
 (a random folder name per subscriber, so that publishing the site shows nobody's digests to
 anyone without the link). A day page is the email's own HTML, rendered again by `render`
 from the same templates, without the footer (its unsubscribe link and address belong to the
-inbox, not the web) and without the size budget (a browser does not clip).
+inbox, not the web), without the 👍/👎 links (they act for the reader: anyone with the page's
+address could vote in their name) and without the size budget (a browser does not clip).
 
 Pages carry no timestamp and only changed files are written: rebuilding an unchanged store
 writes nothing. Rendering a day page is the costly part, so each one keeps, in a comment at
@@ -24,7 +29,7 @@ only the day pages whose fingerprint changed. Deleting the output folder forces 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache, partial
@@ -40,7 +45,7 @@ from newsletter import atom, render, templating, views
 from newsletter.config import Config
 from newsletter.deliver import write_atomic
 from newsletter.errors import NewsletterError
-from newsletter.models import Paper, SavedDigest
+from newsletter.models import Hooks, Paper, SavedDigest
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
 from newsletter.store import Store
@@ -51,6 +56,8 @@ TOP_PAPERS = 3  # papers shown for each day on a month page
 HEAD_META = (
     '<meta name="robots" content="noindex, nofollow"><meta name="referrer" content="no-referrer">'
 )
+# A reader's pages name their feed, for feed readers and browsers that look for one.
+FEED_LINK = '<link rel="alternate" type="application/atom+xml" title="Your picks" href="feed.atom">'
 ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
 HEAD_BYTES = 1024  # a day page's fingerprint sits within this many bytes of its start
 # The settings that say where things are on disk, which no page shows: a deployment moved to
@@ -184,7 +191,7 @@ def day_page(
         prompt = {**prompt, "intro": prompt["intro"] + PROMPT_NOTE}
     nav = nav_html("Digests by day", links)
     digest = replace(digest, top=nav, prompt=prompt if prompt_text else {})
-    head = "<head>" + source_mark(source) + HEAD_META
+    head = "<head>" + source_mark(source) + HEAD_META + FEED_LINK
     return render.render_html(digest, None).replace("<head>", head, 1)
 
 
@@ -223,6 +230,7 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
         summary=f"{views.plural(len(records), 'digest')} this month",
         nav=Markup(nav_html("Digests by month", links)),
         days=days,
+        feed="feed.atom",
     )
 
 
@@ -239,6 +247,7 @@ def subscriber_page(days: list[date]) -> str:
         summary=f"{views.plural(len(days), 'digest')} in {views.plural(len(months), 'month')}",
         latest=latest,
         months=months,
+        feed="feed.atom",
     )
 
 
@@ -336,13 +345,19 @@ def write_pages(folder: Path, pages: dict[str, Page], built: Built) -> None:
             built.written.append(path)
 
 
-def build(config: Config, store: Store, out: Path, only: str | None = None) -> Built:
-    """Write the site for every subscriber with a digest in the store, or for one."""
+def build(
+    config: Config, store: Store, out: Path, only: str | Collection[str] | None = None
+) -> Built:
+    """Write the site for every subscriber with a digest in the store, or for one (or a few)."""
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
     for p in profiles.values():
         store.claim(p.id, p.email)  # a new address under an old id is a new reader
-    digests = store.load_digests(only)
-    if only is not None and not digests:
+    wanted = [only] if isinstance(only, str) else only
+    if wanted is None:
+        digests = store.load_digests()
+    else:
+        digests = [row for who in wanted for row in store.load_digests(who)]
+    if isinstance(only, str) and not digests:
         raise NewsletterError(f"no digest of '{only}' in {store.path}: nothing to build")
     records = [(who, SavedDigest.model_validate(data)) for _, who, data in digests]
     papers = store.load_papers(item.id for _, record in records for item in record.papers)
@@ -354,7 +369,26 @@ def build(config: Config, store: Store, out: Path, only: str | None = None) -> B
         pages = subscriber_pages(mine, profiles.get(subscriber_id), config, papers)
         token = store.archive_token(subscriber_id)
         url = atom.feed_url(config.archive.base_url, token)
-        pages["feed.atom"] = Page(partial(atom.feed, mine, url))
+        sent = [SavedDigest.model_validate(d) for _, _, d in
+                store.load_digests(subscriber_id, sent_only=True)]  # fmt: skip
+        pages["feed.atom"] = Page(partial(atom.feed, sent, url))
         write_pages(out / token, pages, built)
         built.subscribers += 1
+    return built
+
+
+def publish(config: Config, store: Store, sent: Collection[str], hooks: Hooks) -> Built | None:
+    """After a send: write (or update) the pages of the subscribers just sent a digest, so
+    that the email's "View in browser" lands. Only when `[archive] base_url` says where the
+    site is published; a failure here is a warning, the mail has gone."""
+    if not config.archive.base_url or not sent:
+        return None
+    out = Path(config.archive.out)
+    try:
+        built = build(config, store, out, list(sent))
+    except (OSError, NewsletterError) as exc:
+        hooks.warn(f"the archive's pages could not be written ({exc}): "
+                   "run `newsletter archive build`")  # fmt: skip
+        return None
+    hooks.say(f"archive: {len(built.written)} of {built.files} files written in {out}")
     return built

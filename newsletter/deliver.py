@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -54,6 +55,10 @@ from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
 T = TypeVar("T")
 CATEGORY = "arxiv-digest"
 DETAIL_CHARS = 300
+# The preview's headers as SendGrid sends them: folded only past RFC 5322's 998 characters.
+# At the default policy's 78, a List-Unsubscribe URL with no space to fold at becomes RFC 2047
+# encoded-words, which SendGrid never sends and one-click parsers may not decode.
+MIME_POLICY = policy.default.clone(max_line_length=998)
 
 
 class UnknownOutcome(DeliveryError):
@@ -146,8 +151,9 @@ def custom_args(env: Envelope) -> dict[str, str]:
 
 
 def build_mime(email: Email, env: Envelope, config: SendgridConfig) -> bytes:
-    """The same digest as a complete RFC 5322 message, for the `.eml` preview."""
-    msg = EmailMessage()
+    """The same digest as a complete RFC 5322 message, for the `.eml` preview: its headers
+    are those of `build_payload`, byte for byte."""
+    msg = EmailMessage(policy=MIME_POLICY)
     msg["From"] = Address(config.from_name, addr_spec=config.from_email)
     msg["To"] = Address(env.to_name, addr_spec=env.to_email)
     msg["Subject"] = email.subject

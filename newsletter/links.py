@@ -4,10 +4,19 @@ such a hard-to-forge part).
 
 The secret comes from the environment only (`NEWSLETTER_SECRET`), like every other secret.
 Changing it invalidates every link already sent.
+
+A subscriber id can pass from one person to another (a profile file given a new address, see
+`Store.claim`), so a link names the person as well as the id: a vote token carries `person`,
+a keyed hash of the address it was mailed to, and an unsubscribe token the address itself.
+The server refuses a link of an earlier person of the id. Vote tokens made before they named
+a person (four values) are still read, with `person` None: the server accepts those only
+while the id has had a single person.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -45,17 +54,30 @@ VOTE = "vote"
 UP, DOWN = "up", "down"
 
 
-def vote_token(subscriber_id: str, paper_id: str, vote: str, day: str) -> str:
-    """A 👍 or 👎 link's token: it acts for this subscriber, paper, vote and day only."""
-    return make_token(VOTE, subscriber_id, paper_id, vote, day)
+PERSON_CHARS = 16
 
 
-def read_vote(token: str) -> tuple[str, str, str, str] | None:
-    """(subscriber, paper, vote, day) of a token we made, or None."""
+def person(email: str) -> str:
+    """Who a link was mailed to, without saying the address: a hash keyed with the secret,
+    so nobody can check a guessed address against a link."""
+    key = secret().encode()
+    mac = hmac.new(key, b"person\0" + email.strip().lower().encode(), hashlib.sha256)
+    return mac.hexdigest()[:PERSON_CHARS]
+
+
+def vote_token(subscriber_id: str, paper_id: str, vote: str, day: str, email: str) -> str:
+    """A 👍 or 👎 link's token: it acts for this subscriber, paper, vote and day only, and
+    only while the id belongs to the person at `email`."""
+    return make_token(VOTE, subscriber_id, paper_id, vote, day, person(email))
+
+
+def read_vote(token: str) -> tuple[str, str, str, str, str | None] | None:
+    """(subscriber, paper, vote, day, person) of a token we made, or None; person is None in
+    a token made before links named one."""
     values = read_token(VOTE, token)
-    if values is None or len(values) != 4 or values[2] not in (UP, DOWN):
+    if values is None or len(values) not in (4, 5) or values[2] not in (UP, DOWN):
         return None
-    return values[0], values[1], values[2], values[3]
+    return values[0], values[1], values[2], values[3], (values[4] if len(values) == 5 else None)
 
 
 def read_unsubscribe(token: str) -> tuple[str, str] | None:

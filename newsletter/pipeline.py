@@ -268,6 +268,8 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
         by_id = {p.id: p for p in profiles}
         jobs = [(by_id[s.subscriber_id], s) for s in report.selections]
         report.served += _serve_all(config, store, jobs, sender, opts, hooks)
+        sent = [s.subscriber_id for s in report.served if s.status == Status.SENT]
+        archive.publish(config, store, sent, hooks)  # so "View in browser" lands
     return report
 
 

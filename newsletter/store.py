@@ -398,14 +398,19 @@ class Store:
                 (day.isoformat(), subscriber_id, kind, json.dumps(selection), _now()),
             )
 
-    def load_digests(self, subscriber_id: str | None = None) -> list[tuple[date, str, dict]]:
+    def load_digests(
+        self, subscriber_id: str | None = None, *, sent_only: bool = False
+    ) -> list[tuple[date, str, dict]]:
         """(day, subscriber, selection) of every digest, or one subscriber's, by subscriber
-        and day: where a day has both, the one sent rather than the preview."""
-        sql = "SELECT day, subscriber_id, kind, selection FROM digests"
+        and day: where a day has both, the one sent rather than the preview. `sent_only`:
+        no preview at all."""
+        sql = "SELECT day, subscriber_id, kind, selection FROM digests WHERE 1"
         args: list[str] = []
         if subscriber_id is not None:
-            sql += " WHERE subscriber_id=?"
+            sql += " AND subscriber_id=?"
             args.append(subscriber_id)
+        if sent_only:
+            sql += " AND kind='sent'"
         sql += " ORDER BY subscriber_id, day, kind='sent'"
         chosen: dict[tuple[str, str], str] = {}
         with self._mutex:
@@ -444,6 +449,15 @@ class Store:
                 (subscriber_id, email, _now()),
             )
         return retired
+
+    def reader_email(self, subscriber_id: str) -> str | None:
+        """The address of the person the id belongs to now, or None if none was recorded."""
+        return self.known_subscribers().get(subscriber_id)
+
+    def had_earlier_reader(self, subscriber_id: str) -> bool:
+        """Whether the id has changed hands: an earlier person's history sits at `id~1`."""
+        with self._mutex:
+            return self._free_retired_id(subscriber_id) != f"{subscriber_id}~1"
 
     def known_subscribers(self) -> dict[str, str]:
         """subscriber id -> the address last served under it."""

@@ -202,15 +202,18 @@ def paper_view(
     )
 
 
-def with_votes(papers: list[PaperView], config: Config, subscriber_id: str, day: date) -> None:
-    """The 👍 and 👎 links on each paper, signed for this reader, paper and day; none without
-    `[web] base_url` (a static archive cannot record a vote)."""
+def with_votes(
+    papers: list[PaperView], config: Config, subscriber_id: str, email: str, day: date
+) -> None:
+    """The 👍 and 👎 links on each paper, signed for this reader (the id and the person at
+    its address), paper and day; none without `[web] base_url` (a static archive cannot
+    record a vote)."""
     base = config.web.base_url
     if not base:
         return
     for v in papers:
-        up = links.vote_token(subscriber_id, v.id, links.UP, day.isoformat())
-        down = links.vote_token(subscriber_id, v.id, links.DOWN, day.isoformat())
+        up = links.vote_token(subscriber_id, v.id, links.UP, day.isoformat(), email)
+        down = links.vote_token(subscriber_id, v.id, links.DOWN, day.isoformat(), email)
         v.vote_up, v.vote_down = f"{base}/vote/{up}", f"{base}/vote/{down}"
 
 
@@ -304,19 +307,23 @@ def build_digest(
     inbox: bool = True,
 ) -> Digest:
     """What the templates show. `inbox` False (a web page): no footer, whose address and
-    unsubscribe link belong to the reader's inbox."""
+    unsubscribe link belong to the reader's inbox, and no vote links, which act for them."""
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
     local = scored_locally(selection)
     papers = [paper_view(i, p, follows, novelty=not local) for i, p in enumerate(picks, 1)]
-    with_votes(papers, config, profile.id or selection.subscriber_id, selection.day)
+    if inbox:  # a vote link acts for its reader: it belongs in their mail, never on a page
+        subscriber_id = profile.id or selection.subscriber_id
+        with_votes(papers, config, subscriber_id, profile.email, selection.day)
     unscored = len(selection.unscored)
     view = safe_url(view_url) if view_url else "#"
     view = "" if view == "#" else view  # no link rather than a dead one
+    # the archive writes a reader's feed beside their day pages
+    feed = f"{view.rsplit('/', 1)[0]}/feed.atom" if view else ""
     return Digest(
         subject=subject_line(selection, profile),
         preheader=preheader_text(selection, papers),
-        header=header_context(selection, profile, config) | {"view_url": view},
+        header=header_context(selection, profile, config) | {"view_url": view, "feed_url": feed},
         papers=papers,
         usage={
             "rows": usage_rows(selection),

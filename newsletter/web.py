@@ -7,28 +7,47 @@
   send, or the page's button) stops the digest at once; a GET shows the button, and after it
   a resubscribe button.
 - `/<archive token>/feed.atom`: the reader's picks as an Atom feed.
-- everything else: the archive that `newsletter archive build` wrote, so one process hosts all.
+- everything else: the archive that `newsletter send` and `archive build` write, so one
+  process hosts all; an address with no page gets a page saying so.
 
 Tokens are signed (`newsletter.links`): a bad, altered or foreign one gets the same 403 page
-whatever was wrong with it, and a token acts only for the subscriber and paper it was made for.
-No page shows an email address in full, and every response asks for no referrer and no index.
+whatever was wrong with it, and a token acts only for the subscriber and paper it was made for,
+and only while the subscriber id belongs to the person it was mailed to (a link of an earlier
+person of the id gets a 410 page saying so). The vote and unsubscribe pages link back to the
+reader's archive.
+
+No page shows an email address in full, every response asks for no referrer and no index, and
+the personal ones (everything but the vote and unsubscribe pages, which are `no-store`) are
+`Cache-Control: private`. Each request is logged in one line, its tokens masked.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+from copy import deepcopy
 from datetime import date
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 import uvicorn
+from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
-from newsletter import atom, links, render, templating
+from newsletter import archive, atom, links, render, templating, views
 from newsletter.config import Config
 from newsletter.models import SavedDigest
 from newsletter.store import Store
@@ -40,6 +59,7 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
 }
+PRIVATE = {"Cache-Control": "private, no-cache"}  # one reader's: no shared cache keeps it
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
@@ -49,18 +69,30 @@ PAGE_HEADERS = {
 }
 
 
+LOG = logging.getLogger("newsletter.web")
+# Path segments a log line shows as they are; any other (a token) is shown as "…".
+PLAIN_SEGMENT = re.compile(
+    r"(vote|undo|unsubscribe|resubscribe|feed\.atom|index\.html|robots\.txt|favicon\.ico"
+    r"|\d{4}-\d{2}(-\d{2})?\.html)?"
+)
+
+
 @cache
 def environment() -> jinja2.Environment:
     return templating.environment(autoescape=True)
 
 
 def page(title: str, *lines: str, status: int = 200, **context: object) -> HTMLResponse:
-    """One of the server's pages: a title, a few lines, at most one button."""
-    context = {"paper": "", "button": "", "action": "", "button_class": "", "note": ""} | context
+    """One of the server's pages: a title, a few lines, at most one button, and maybe a
+    `back` link ({href, label}) to the reader's archive."""
+    context = {"paper": "", "button": "", "action": "", "button_class": "", "note": "",
+               "back": None} | context  # fmt: skip
+    # the font stack is ours and holds quotes: escaped, the browser would drop the rule
+    font_stack = Markup(render.FONT_STACK)
     html = (
         environment()
         .get_template("web_page.j2")
-        .render(title=title, lines=lines, font_stack=render.FONT_STACK, **context)
+        .render(title=title, lines=lines, font_stack=font_stack, **context)
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
@@ -70,6 +102,23 @@ def refused() -> HTMLResponse:
     return page("This link does not work", "It may have been cut or changed.", status=403)
 
 
+def earlier_reader() -> HTMLResponse:
+    """The answer to a link mailed to an earlier person of a subscriber id."""
+    return page(
+        "This link belongs to an earlier reader",
+        "It came in a digest sent to an address that no longer receives this digest, "
+        "so it changes nothing now.",
+        "If the digest still reaches you, use the links in your latest email.",
+        status=410,
+    )
+
+
+def log_path(path: str) -> str:
+    """The request's path with every segment that may be a token shown as "…"."""
+    parts = path.split("/")
+    return "/".join(p if PLAIN_SEGMENT.fullmatch(p) else "…" for p in parts)
+
+
 def masked(email: str) -> str:
     """ada@example.org -> a**@example.org: enough for a reader to know it is theirs."""
     name, _, domain = email.partition("@")
@@ -77,7 +126,8 @@ def masked(email: str) -> str:
 
 
 class SecurityHeaders:
-    """Adds HEADERS to every response, the archive's files included."""
+    """Adds HEADERS to every response, the archive's files included, and logs each request
+    in one line (`GET /vote/… 200`): enough to see that readers vote, never a token."""
 
     def __init__(self, app):
         self.app = app
@@ -89,9 +139,35 @@ class SecurityHeaders:
                 extra = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()
                          if k.lower().encode() not in names]  # fmt: skip
                 message["headers"] = [*message.get("headers", []), *extra]
+                if scope["type"] == "http":
+                    where = log_path(scope["path"])
+                    LOG.info("%s %s %s", scope["method"], where, message["status"])
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class Archive(StaticFiles):
+    """The archive's files, marked private; a page that is not there gets a page saying what
+    happened, and a folder without its slash is sent to it by a relative address (one built
+    from the request's Host header would send the reader wherever the header said)."""
+
+    def __init__(self, views: Views, directory: Path):
+        super().__init__(directory=directory, html=True)
+        self.views = views
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404:
+                raise
+            return self.views.missing(path)
+        if isinstance(response, RedirectResponse):
+            folder = scope["path"].rstrip("/").rsplit("/", 1)[-1]
+            return RedirectResponse(f"./{quote(folder)}/", headers=PRIVATE)
+        response.headers.update(PRIVATE)
+        return response
 
 
 class Views:
@@ -103,37 +179,67 @@ class Views:
 
     # -- votes ------------------------------------------------------------------------------
 
-    def _vote(self, request: Request):
-        return links.read_vote(request.path_params["token"])
-
-    def _allowed_vote(self, request: Request) -> tuple[str, str, str, str] | Response:
-        """A POST's vote, or the answer that refuses it: a bad token, or too many at once."""
-        if (vote := self._vote(request)) is None:
+    def _vote(self, request: Request) -> tuple[str, str, str, str, str | None] | Response:
+        """The token's vote, or the answer that refuses it: not ours, or an earlier reader's."""
+        vote = links.read_vote(request.path_params["token"])
+        if vote is None:
             return refused()
+        if not self._same_person(vote[0], vote[4]):
+            return earlier_reader()
+        return vote
+
+    def _same_person(self, subscriber: str, person: str | None) -> bool:
+        """Whether the person a vote link was mailed to still holds the id. A link made before
+        links named their person counts only while the id has had one person."""
+        if person is None:
+            return not self.store.had_earlier_reader(subscriber)
+        email = self.store.reader_email(subscriber)
+        return email is None or links.person(email) == person
+
+    def _allowed_vote(self, request: Request) -> tuple[str, str, str, str, str | None] | Response:
+        """A POST's vote, or the answer that refuses it: a bad token, or too many at once."""
+        if isinstance(vote := self._vote(request), Response):
+            return vote
         if not self.limit.allow(vote[0]):
             return page("Too many at once", "Please try again in a while.", status=429)
         return vote
+
+    def _back(self, subscriber: str, day: str | None = None) -> dict[str, str] | None:
+        """The link back to the reader's digest of `day`, or to their archive: on the site
+        `[archive] base_url` names, else on this server when the page is in its folder."""
+        token = self.store.archive_token(subscriber)
+        folder = Path(self.config.archive.out) / token
+        base = self.config.archive.base_url
+        if day is not None:
+            name = archive.day_file(date.fromisoformat(day))
+            if base or (folder / name).is_file():
+                label = f"← Your digest of {views.long_date(date.fromisoformat(day))}"
+                return {"href": f"{base or ''}/{token}/{name}", "label": label}
+        if base or (folder / "index.html").is_file():
+            return {"href": f"{base or ''}/{token}/", "label": "← Your past digests"}
+        return None
 
     def _title(self, paper_id: str) -> str:
         found = self.store.load_papers([paper_id]).get(paper_id)
         return " ".join(found.title.split()) if found else f"arXiv:{paper_id}"
 
     async def vote_page(self, request: Request) -> Response:
-        if (vote := self._vote(request)) is None:
-            return refused()
-        _, paper_id, choice, _ = vote
+        if isinstance(vote := self._vote(request), Response):
+            return vote
+        subscriber, paper_id, choice, day, _ = vote
         more = choice == links.UP
         return page(
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
             paper=self._title(paper_id),
             button="Yes, more like this" if more else "Yes, fewer like this",
+            back=self._back(subscriber, day),
         )
 
     async def vote(self, request: Request) -> Response:
         if isinstance(vote := self._allowed_vote(request), Response):
             return vote
-        subscriber, paper_id, choice, day = vote
+        subscriber, paper_id, choice, day, _ = vote
         title = self._title(paper_id)
         on = date.fromisoformat(day)
         before = self.store.record_vote(subscriber, paper_id, choice, title, on, "link")
@@ -150,12 +256,13 @@ class Views:
             button_class="quiet",
             action=f"{request.path_params['token']}/undo",
             note=f"From tomorrow's digest on, it counts as a paper you {WORDS[choice]}.",
+            back=self._back(subscriber, day),
         )
 
     async def undo(self, request: Request) -> Response:
         if isinstance(vote := self._allowed_vote(request), Response):
             return vote
-        subscriber, paper_id, choice, _ = vote
+        subscriber, paper_id, choice, day, _ = vote
         removed = self.store.remove_vote(subscriber, paper_id, choice)
         return page(
             "Undone" if removed else "Nothing to undo",
@@ -163,22 +270,32 @@ class Views:
             if removed
             else "This vote is not recorded (already undone, or replaced by another).",
             paper=self._title(paper_id),
+            back=self._back(subscriber, day),
         )
 
     # -- unsubscribing ----------------------------------------------------------------------
 
-    def _reader(self, request: Request):
-        return links.read_unsubscribe(request.path_params["token"])
+    def _reader(self, request: Request) -> tuple[str, str] | Response:
+        """(subscriber, email) of the token, or the answer that refuses it: not ours, or
+        mailed to an address the id no longer serves."""
+        reader = links.read_unsubscribe(request.path_params["token"])
+        if reader is None:
+            return refused()
+        now = self.store.reader_email(reader[0])
+        if now is not None and now.lower() != reader[1].lower():
+            return earlier_reader()
+        return reader
 
-    def _subscribed_page(self, email: str) -> Response:
+    def _subscribed_page(self, subscriber: str, email: str) -> Response:
         return page(
             "Unsubscribe from the arXiv digest?",
             f"The daily digest goes to {masked(email)}.",
             button="Unsubscribe",
             action="",
+            back=self._back(subscriber),
         )
 
-    def _unsubscribed_page(self, email: str, token: str) -> Response:
+    def _unsubscribed_page(self, subscriber: str, email: str, token: str) -> Response:
         return page(
             "You are unsubscribed",
             f"No more digests go to {masked(email)}, starting with the next one.",
@@ -186,30 +303,32 @@ class Views:
             button_class="quiet",
             action=f"{token}/resubscribe",
             note="Changed your mind? The button above starts the digest again.",
+            back=self._back(subscriber),
         )
 
     async def unsubscribe_page(self, request: Request) -> Response:
-        if (reader := self._reader(request)) is None:
-            return refused()
-        email, token = reader[1], request.path_params["token"]
+        if isinstance(reader := self._reader(request), Response):
+            return reader
+        (subscriber, email), token = reader, request.path_params["token"]
         if self.store.unsubscribed(email):
-            return self._unsubscribed_page(email, token)
-        return self._subscribed_page(email)
+            return self._unsubscribed_page(subscriber, email, token)
+        return self._subscribed_page(subscriber, email)
 
     async def unsubscribe(self, request: Request) -> Response:
-        if (reader := self._reader(request)) is None:
-            return refused()
+        if isinstance(reader := self._reader(request), Response):
+            return reader
         subscriber, email = reader
         self.store.add_unsubscribe(subscriber, email)
         if (await request.body()).strip() == ONE_CLICK:  # a mail provider, not a person
             return PlainTextResponse("unsubscribed\n", headers=PAGE_HEADERS)
-        return self._unsubscribed_page(email, request.path_params["token"])
+        return self._unsubscribed_page(subscriber, email, request.path_params["token"])
 
     async def resubscribe(self, request: Request) -> Response:
-        if (reader := self._reader(request)) is None:
-            return refused()
+        if isinstance(reader := self._reader(request), Response):
+            return reader
         self.store.remove_unsubscribe(reader[1])
-        return page("Welcome back", f"The digest goes to {masked(reader[1])} again.")
+        return page("Welcome back", f"The digest goes to {masked(reader[1])} again.",
+                    back=self._back(reader[0]))  # fmt: skip
 
     # -- the feed ---------------------------------------------------------------------------
 
@@ -217,11 +336,34 @@ class Views:
         token = request.path_params["token"]
         subscriber = self.store.subscriber_for_archive_token(token)
         if subscriber is None:
-            return PlainTextResponse("not found\n", status_code=404)
+            return self.missing(f"{token}/feed.atom")
         base = self.config.web.base_url or str(request.base_url).rstrip("/")
-        digests = [SavedDigest.model_validate(d) for _, _, d in self.store.load_digests(subscriber)]
+        rows = self.store.load_digests(subscriber, sent_only=True)  # never a preview
+        digests = [SavedDigest.model_validate(d) for _, _, d in rows]
         xml = atom.feed(digests, atom.feed_url(base, token))
-        return Response(xml, media_type="application/atom+xml; charset=utf-8")
+        return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=PRIVATE)
+
+    # -- an address with nothing behind it --------------------------------------------------
+
+    def missing(self, path: str) -> Response:
+        """A 404 that says what happened: a reader's page not written (yet), or no archive
+        at this address at all."""
+        token = path.strip("/").split("/", 1)[0]
+        subscriber = self.store.subscriber_for_archive_token(token) if token else None
+        if subscriber is None:
+            return page(
+                "No page at this address",
+                "The link may have been cut short or mistyped: check that it is whole, as in "
+                "your email.",
+                status=404,
+            )
+        return page(
+            "This page is not in the archive yet",
+            "A digest's page is written when the digest is sent; this one has not been, or "
+            "the archive has not been built since.",
+            status=404,
+            back=self._back(subscriber),
+        )
 
 
 def create_app(config: Config, store: Store) -> SecurityHeaders:
@@ -237,9 +379,27 @@ def create_app(config: Config, store: Store) -> SecurityHeaders:
         Route("/unsubscribe/{token}", views.unsubscribe, methods=["POST"]),
         Route("/unsubscribe/{token}/resubscribe", views.resubscribe, methods=["POST"]),
         Route("/{token}/feed.atom", views.feed, methods=["GET"]),
-        Mount("/", StaticFiles(directory=Path(config.archive.out), html=True)),
+        Mount("/", Archive(views, Path(config.archive.out))),
     ]
     return SecurityHeaders(Starlette(routes=routes))
+
+
+def start_notes(config: Config) -> list[str]:
+    """What an operator should know as the server starts."""
+    if config.web.base_url:
+        return []
+    where = f" in {config.source}" if config.source else ""
+    return [
+        f"[web] base_url is not set{where}: no email will carry a vote or unsubscribe link to "
+        "this server (set it to the address readers reach it at)"
+    ]
+
+
+def log_config() -> dict:
+    """uvicorn's logging, with our one line per request on its handler."""
+    config = deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"][LOG.name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def serve(config: Config, host: str, port: int) -> None:
@@ -247,5 +407,6 @@ def serve(config: Config, host: str, port: int) -> None:
     that signs the links."""
     links.secret()
     with Store(config.storage.path) as store:
-        # no access log: the paths hold the readers' tokens
-        uvicorn.run(create_app(config, store), host=host, port=port, access_log=False)
+        # uvicorn's access log would print the readers' tokens: ours masks them
+        app = create_app(config, store)
+        uvicorn.run(app, host=host, port=port, access_log=False, log_config=log_config())

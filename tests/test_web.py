@@ -181,7 +181,7 @@ class TestRefused:
         unsubscribe = links.make_token(links.UNSUBSCRIBE, "ada", "ada@example.org")
         with monkeypatch.context() as elsewhere:
             elsewhere.setenv(links.SECRET_VARIABLE, "another deployment's secret")
-            foreign = links.vote_token("ada", "2504.00001", links.UP, "2025-04-10")
+            foreign = links.vote_token("ada", "2504.00001", links.UP, "2025-04-10", "a@b.org")
         urls = [f"{site.url}/vote/{t}" for t in ("garbage", altered, unsubscribe, foreign)]
         urls.append(f"{site.url}/unsubscribe/{token}")  # a vote's token is no unsubscribe's
         answers = [requests.post(u, timeout=5) for u in urls] + [requests.get(urls[1], timeout=5)]
@@ -255,7 +255,8 @@ class TestUnsubscribe:
 
 class TestFeed:
     def test_the_feed_lists_the_days_picks(self, site):
-        site.preview()
+        site.preview()  # the feed lists what was sent: the preview only shows what will be
+        site.send(feed=SAMPLE)
         with site.store() as store:
             token = store.archive_token("ada")
         answer = requests.get(f"{site.url}/{token}/feed.atom", timeout=5)
@@ -268,7 +269,7 @@ class TestFeed:
         assert all(e.summary for e in feed.entries)
 
     def test_archive_build_writes_the_feed_and_the_server_hosts_the_archive(self, site):
-        site.preview()
+        site.send(feed=SAMPLE)
         with site.store() as store:
             archive.build(site.config, store, site.config.archive.out)
             token = store.archive_token("ada")

@@ -233,7 +233,10 @@ def serve_command(
 
     Example: newsletter serve --host 127.0.0.1 --port 8080
     """
-    web.serve(get_config(ctx), host, port)
+    config = get_config(ctx)
+    for note in web.start_notes(config):
+        err.print(f"warning: {note}", markup=False)
+    web.serve(config, host, port)
 
 
 def report_profile_errors(errors: list[ProfileError] | list[str]) -> None:

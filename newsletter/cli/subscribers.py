@@ -106,6 +106,20 @@ def subscribers_show(
                 )
             continue
         out.print(f"{key}: {value}", markup=False)
+    for line in archive_lines(config, profile.id):
+        out.print(line, markup=False)
+
+
+def archive_lines(config, subscriber_id: str) -> list[str]:
+    """Where the reader's archive and Atom feed are: on the published site, else on
+    `newsletter serve`, else in the folder `archive build` writes."""
+    if not Path(config.storage.path).exists():
+        return [f"archive: none yet (no store at {display_path(config.storage.path)})"]
+    with Store(config.storage.path) as store:
+        token = store.archive_token(subscriber_id)
+    base = config.archive.base_url or config.web.base_url
+    where = f"{base}/{token}" if base else display_path(Path(config.archive.out) / token)
+    return [f"archive: {where}/", f"feed: {where}/feed.atom"]
 
 
 @subscribers_app.command("validate")
