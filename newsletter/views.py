@@ -202,6 +202,21 @@ def paper_view(
     )
 
 
+def paper_views(
+    picks: list[Pick], follows: Callable[[str], bool], *, novelty: bool
+) -> list[PaperView]:
+    """The picks as shown, numbered; an error names the paper whose text it was showing
+    (paper text is untrusted: what the converters choke on is worth reporting)."""
+    views = []
+    for n, pick in enumerate(picks, 1):
+        try:
+            views.append(paper_view(n, pick, follows, novelty=novelty))
+        except Exception as exc:
+            exc.add_note(f"paper {pick.paper.id}")
+            raise
+    return views
+
+
 def with_votes(papers: list[PaperView], config: Config, subscriber_id: str, day: date) -> None:
     """The 👍 and 👎 links on each paper, signed for this reader, paper and day; none without
     `[web] base_url` (a static archive cannot record a vote)."""
@@ -308,7 +323,7 @@ def build_digest(
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
     local = scored_locally(selection)
-    papers = [paper_view(i, p, follows, novelty=not local) for i, p in enumerate(picks, 1)]
+    papers = paper_views(picks, follows, novelty=not local)
     with_votes(papers, config, profile.id or selection.subscriber_id, selection.day)
     unscored = len(selection.unscored)
     view = safe_url(view_url) if view_url else "#"
