@@ -44,7 +44,7 @@ from markupsafe import Markup
 from newsletter import atom, render, templating, views
 from newsletter.config import Config
 from newsletter.deliver import write_atomic
-from newsletter.errors import NewsletterError
+from newsletter.errors import Crash, NewsletterError, contain
 from newsletter.models import Hooks, Paper, SavedDigest
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
@@ -90,6 +90,7 @@ class Built:
     subscribers: int = 0
     files: int = 0
     written: list[Path] = field(default_factory=list)
+    failed: list[Crash] = field(default_factory=list)  # a subscriber's pages, each
 
 
 # -- addresses --------------------------------------------------------------------------------
@@ -341,7 +342,12 @@ def write_pages(folder: Path, pages: dict[str, Page], built: Built) -> None:
         path = folder / name
         if page.source and has_source(path, page.source):
             continue
-        if write_if_changed(path, page.render()):
+        try:
+            text = page.render()
+        except Exception as exc:
+            exc.add_note(f"page {name}")
+            raise
+        if write_if_changed(path, text):
             built.written.append(path)
 
 
@@ -366,14 +372,19 @@ def build(
     write_pages(out, {"index.html": Page(front), "robots.txt": Page(lambda: ROBOTS_TXT)}, built)
     for subscriber_id, rows in groupby(records, lambda row: row[0]):
         mine = [record for _, record in rows]
-        pages = subscriber_pages(mine, profiles.get(subscriber_id), config, papers)
-        token = store.archive_token(subscriber_id)
-        url = atom.feed_url(config.archive.base_url, token)
-        sent = [SavedDigest.model_validate(d) for _, _, d in
-                store.load_digests(subscriber_id, sent_only=True)]  # fmt: skip
-        pages["feed.atom"] = Page(partial(atom.feed, sent, url))
-        write_pages(out / token, pages, built)
-        built.subscribers += 1
+        try:
+            pages = subscriber_pages(mine, profiles.get(subscriber_id), config, papers)
+            token = store.archive_token(subscriber_id)
+            url = atom.feed_url(config.archive.base_url, token)
+            sent = [SavedDigest.model_validate(d) for _, _, d in
+                    store.load_digests(subscriber_id, sent_only=True)]  # fmt: skip
+            pages["feed.atom"] = Page(partial(atom.feed, sent, url))
+            write_pages(out / token, pages, built)
+        except Exception as exc:  # one subscriber's pages must not stop the others'
+            what = f"{subscriber_id}: the archive's pages failed"
+            built.failed.append(contain(exc, what, config.storage.path.parent))
+        else:
+            built.subscribers += 1
     return built
 
 

@@ -15,7 +15,15 @@ from pathlib import Path
 from newsletter import archive, deliver, fetch, links, render, suppressions
 from newsletter.batch import BatchScorer
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
-from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, UsageError
+from newsletter.errors import (
+    ConfigError,
+    Crash,
+    CredentialsRejected,
+    NewsletterError,
+    UsageError,
+    contain,
+    describe,
+)
 from newsletter.models import (
     Hooks,
     Listing,
@@ -46,6 +54,7 @@ class Served:
     selection: Selection | None = None
     detail: str = ""
     paths: list[Path] = field(default_factory=list)  # a preview's files
+    crash: Crash | None = None  # a fault of the program: its line, to be printed whole
 
 
 @dataclass
@@ -365,8 +374,8 @@ def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
         except NewsletterError as exc:
             return Served(profile.id, Status.FAILED, selection, str(exc).splitlines()[0])
         except Exception as exc:  # one subscriber's bad value must not stop the others
-            detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            return Served(profile.id, Status.FAILED, selection, detail)
+            crash = contain(exc, f"{profile.id}: the digest failed", config.storage.path.parent)
+            return Served(profile.id, Status.FAILED, selection, describe(exc), crash=crash)
         finally:
             advance(1)
 

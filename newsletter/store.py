@@ -37,13 +37,42 @@ from newsletter.models import Listing, Paper, Score, Usage
 SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
 
 
+# What a fresh database forgets, said wherever moving the file aside is the way out.
+STARTING_AFRESH = (
+    "move it aside (with its -wal and -shm files) to start a fresh one, which forgets who was "
+    "sent what (a send would repeat the days already sent), the cached scores, the votes and "
+    "the archive's links"
+)
+
+
 def _explain(exc: sqlite3.Error) -> str:
+    """The one line for an SQLite error: what is wrong with the file, and what to do."""
     text = str(exc)
-    if "not a database" in text or "malformed" in text:
-        return f"not a readable database ({text}): restore it from a backup, or move it away"
+    if "not a database" in text:
+        return (
+            f"not an SQLite database ({text}): check that [storage] path names the "
+            "newsletter's database; if it does, restore your last good copy of it, or "
+            + STARTING_AFRESH
+        )
+    if "malformed" in text or "corrupt" in text:
+        return (
+            f"the database is damaged ({text}): restore your last good copy of it, or "
+            + STARTING_AFRESH
+        )
     if "readonly" in text:
         return f"cannot write ({text}): check the file's and its folder's permissions"
     return text
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    return StoreError(f"{path}: {_explain(exc)}")
+
+
+def sqlite_error(exc: BaseException | None) -> sqlite3.Error | None:
+    """`exc`, or the first of a group's (scoring runs in an asyncio TaskGroup), if SQLite's."""
+    if isinstance(exc, BaseExceptionGroup):
+        return next(filter(None, map(sqlite_error, exc.exceptions)), None)
+    return exc if isinstance(exc, sqlite3.Error) else None
 
 
 def _lock_offset(day: date, key: str) -> int:
@@ -111,7 +140,7 @@ class Store:
             self._upgrade()
         except sqlite3.Error as exc:
             self.db.close()
-            raise StoreError(f"{self.path}: {_explain(exc)}") from None
+            raise store_error(self.path, exc) from None
         except BaseException:
             self.db.close()
             raise
@@ -125,8 +154,12 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, exc, tb) -> None:
+        """Close; and any SQLite error the block let through becomes the one line that names
+        the file, in this one place (reads anywhere may meet a damaged page)."""
         self.close()
+        if (found := sqlite_error(exc)) is not None:
+            raise store_error(self.path, found) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -144,7 +177,7 @@ class Store:
             except sqlite3.OperationalError as exc:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: {_explain(exc)}") from None
+                raise store_error(self.path, exc) from None
 
     # -- the schema's version -------------------------------------------------------------
 

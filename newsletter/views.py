@@ -202,6 +202,21 @@ def paper_view(
     )
 
 
+def paper_views(
+    picks: list[Pick], follows: Callable[[str], bool], *, novelty: bool
+) -> list[PaperView]:
+    """The picks as shown, numbered; an error names the paper whose text it was showing
+    (paper text is untrusted: what the converters choke on is worth reporting)."""
+    views = []
+    for n, pick in enumerate(picks, 1):
+        try:
+            views.append(paper_view(n, pick, follows, novelty=novelty))
+        except Exception as exc:
+            exc.add_note(f"paper {pick.paper.id}")
+            raise
+    return views
+
+
 def with_votes(
     papers: list[PaperView], config: Config, subscriber_id: str, email: str, day: date
 ) -> None:
@@ -311,7 +326,7 @@ def build_digest(
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
     local = scored_locally(selection)
-    papers = [paper_view(i, p, follows, novelty=not local) for i, p in enumerate(picks, 1)]
+    papers = paper_views(picks, follows, novelty=not local)
     if inbox:  # a vote link acts for its reader: it belongs in their mail, never on a page
         subscriber_id = profile.id or selection.subscriber_id
         with_votes(papers, config, subscriber_id, profile.email, selection.day)

@@ -3,8 +3,8 @@ where domain errors (`newsletter.errors`) become one-line messages and exit code
 
 from __future__ import annotations
 
-import os
 from datetime import date
+from itertools import takewhile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,25 +13,58 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from newsletter.config import Config, load_config
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, crash, raising
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+# keys of the context's meta, which all of a command line's contexts share
+COMMAND, STATE = "newsletter.command", "newsletter.state"
 
 
 class Commands(TyperGroup):
     """The command tree. Domain errors from any command become `error: ...` lines and their
-    exit code here, in one place, never a traceback (NEWSLETTER_RAISE=1 re-raises them)."""
+    exit code here, in one place, never a traceback (NEWSLETTER_RAISE=1 re-raises them); so
+    does any other exception, a fault of the program, whose traceback goes to the log."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        ctx.meta[COMMAND] = args  # the command line after the global options, for its line
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except NewsletterError as exc:
-            if os.environ.get("NEWSLETTER_RAISE"):
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # the command line's own: an exit status, a usage mistake
+        except Exception as exc:
+            if raising():
                 raise
-            for line in str(exc).splitlines():
-                err.print(f"error: {line}", markup=False)
+            if not isinstance(exc, NewsletterError):
+                exc = crash(exc, f"`{command_words(ctx)}` failed", state_folder(ctx))
+            print_error(exc)
             raise typer.Exit(exc.exit_code) from None
+
+
+def print_error(exc: NewsletterError) -> None:
+    """The one way an error is shown: `error: ...`, a line per line of its message."""
+    for line in str(exc).splitlines():
+        err.print(f"error: {line}", markup=False)
+
+
+def command_words(ctx: typer.Context) -> str:
+    """`newsletter archive build`, `newsletter prompt ada`: the command, without options."""
+    words = takewhile(lambda arg: not arg.startswith("-"), ctx.meta.get(COMMAND, []))
+    return " ".join(["newsletter", *words])
+
+
+def state_folder(ctx: typer.Context) -> Path | None:
+    """The folder of `[storage] path`, where the log of crashes is kept; None when even the
+    config cannot be read."""
+    if STATE not in ctx.meta:
+        try:
+            get_config(ctx)
+        except Exception:  # the config is what failed: no folder to log in
+            return None
+    return ctx.meta[STATE]
 
 
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -69,7 +102,9 @@ def main(
 
 
 def get_config(ctx: typer.Context) -> Config:
-    return load_config(ctx.find_root().obj)
+    config = load_config(ctx.find_root().obj)
+    ctx.meta[STATE] = config.storage.path.parent  # where a crash's traceback is logged
+    return config
 
 
 def parse_day(value: str | None) -> date | None:

@@ -15,7 +15,15 @@ from rich.table import Table
 
 from newsletter import archive, fetch, pipeline, votes, web
 from newsletter import profiles as profiles_mod
-from newsletter.cli.base import app, archive_app, err, get_config, out, parse_day
+from newsletter.cli.base import (
+    app,
+    archive_app,
+    err,
+    get_config,
+    out,
+    parse_day,
+    print_error,
+)
 from newsletter.config import display_path
 from newsletter.errors import ProfileError
 from newsletter.models import Selection
@@ -220,6 +228,10 @@ def archive_build(
         f"{plural(built.subscribers, 'subscriber')}, {len(built.written)} written",
         markup=False,
     )
+    for failure in built.failed:
+        print_error(failure)
+    if built.failed:
+        raise typer.Exit(1)
 
 
 @app.command("serve")
@@ -306,6 +318,9 @@ def print_report(report: pipeline.Report) -> None:
     notes = {n for s in report.served if s.selection for n in s.selection.notes}
     for note in sorted(notes):  # shared scoring gives several subscribers the same note
         err.print(f"note: {note}", markup=False)
+    for s in report.served:
+        if s.crash is not None:  # whole, where the table would fold it
+            print_error(s.crash)
     print_usage(report)
     out.print(f"{report.day}: {summary_line(report)}", markup=False)
 
