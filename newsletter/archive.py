@@ -402,4 +402,6 @@ def publish(config: Config, store: Store, sent: Collection[str], hooks: Hooks) -
                    "run `newsletter archive build`")  # fmt: skip
         return None
     hooks.say(f"archive: {len(built.written)} of {built.files} files written in {out}")
+    for failure in built.failed:
+        hooks.warn(str(failure))
     return built
