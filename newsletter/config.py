@@ -215,8 +215,24 @@ class Config(_Strict):
         unsubscribe link of every mail (List-Unsubscribe and the footer)."""
         sendgrid = self.sendgrid
         if self.web.base_url and not sendgrid.unsubscribe_url and not sendgrid.unsubscribe_group_id:
-            sendgrid.unsubscribe_url = f"{self.web.base_url}/unsubscribe/{{token}}"
+            sendgrid.unsubscribe_url = self._server_unsubscribe_url()
         return self
+
+    def _server_unsubscribe_url(self) -> str | None:
+        return f"{self.web.base_url}/unsubscribe/{{token}}" if self.web.base_url else None
+
+    def signed_links(self) -> list[str]:
+        """What the operator configured that puts links signed with NEWSLETTER_SECRET in a
+        mail, in the operator's words: the setting to look at when the secret is missing."""
+        found = []
+        if self.web.base_url:
+            served = self.sendgrid.unsubscribe_url == self._server_unsubscribe_url()
+            kinds = "vote and unsubscribe links" if served else "vote links"
+            found.append(f"[web] base_url is set, and its {kinds} are signed with it")
+        url = self.sendgrid.unsubscribe_url
+        if url and url != self._server_unsubscribe_url():
+            found.append("[sendgrid] unsubscribe_url's {token} is signed with it")
+        return found
 
 
 def format_loc(loc: tuple) -> str:

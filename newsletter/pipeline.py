@@ -192,10 +192,10 @@ def preflight(config: Config, *, dry_run: bool) -> None:
         )
     if problem := config.sendgrid.unsubscribe_url_problem():
         problems.append(problem)
-    elif config.sendgrid.unsubscribe_url and not os.environ.get(links.SECRET_VARIABLE):
+    elif (signed := config.signed_links()) and not os.environ.get(links.SECRET_VARIABLE):
         problems.append(
-            f"{links.SECRET_VARIABLE} is not set: [sendgrid] unsubscribe_url's {{token}} is "
-            "signed with it (a long random string, e.g. `openssl rand -base64 32`)"
+            f"{links.SECRET_VARIABLE} is not set: {'; '.join(signed)} "
+            "(a long random string, e.g. `openssl rand -base64 32`)"
         )
     if problems:
         where = f" ({config.source})" if config.source else ""
