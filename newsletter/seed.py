@@ -18,7 +18,7 @@ import bibtexparser
 
 from newsletter import links
 from newsletter.config import ArxivConfig
-from newsletter.errors import ProfileError
+from newsletter.errors import FetchError, ProfileError
 from newsletter.profiles import edit_profile, parse_profile
 from newsletter.store import Store
 from newsletter.text import latex_to_text
@@ -97,7 +97,13 @@ def draft_keywords(titles: list[str], count: int = MAX_KEYWORDS) -> list[str]:
 
 def from_ids(config: ArxivConfig, store: Store, ids: list[str]) -> Seed:
     """A seed from arXiv ids, their titles looked up (the store first, else the API)."""
-    titles = look_up_titles(config, store, ids)
+    try:
+        titles = look_up_titles(config, store, ids)
+    except FetchError as exc:
+        raise FetchError(
+            f"{exc}; no profile written. Offline, seed it from a .bib file of the reader's "
+            "papers (--from-bibtex FILE: the titles are read from the file)"
+        ) from None
     return Seed(liked=titles, titles=list(titles.values()))
 
 

@@ -43,13 +43,14 @@ def subscribers_new(
     """
     config = get_config(ctx)
     given = seed.read_bibtex(bibtex) if bibtex else seed.Seed()  # a bad file: no profile
+    if liked:  # looked up before the file is written: offline, no half-made profile is left
+        with Store(config.storage.path) as store:
+            given = given.merged(seed.from_ids(config.arxiv, store, liked))
     path = profiles_mod.create_profile(
         config.subscribers_dir, subscriber_id, email, name or subscriber_id
     )
     if bibtex or liked:
         with Store(config.storage.path) as store:
-            if liked:
-                given = given.merged(seed.from_ids(config.arxiv, store, liked))
             keywords = seed.seed_profile(store, path, given)
         out.print(f"seeded with {plural(len(given.liked), 'liked paper')}; draft keywords: "
                   f"{', '.join(keywords) or 'none'} (edit them)", markup=False)  # fmt: skip
