@@ -46,7 +46,7 @@ from sendgrid.helpers.mail import (
 )
 
 from newsletter.config import SendgridConfig
-from newsletter.errors import CredentialsRejected, DeliveryError, StoreError
+from newsletter.errors import ConfigError, CredentialsRejected, DeliveryError, StoreError
 from newsletter.models import Email, SavedDigest, Status
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
@@ -177,8 +177,8 @@ class SendgridSender:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not api_key:
-            raise DeliveryError("SENDGRID_API_KEY is not set")
+        if not api_key:  # the run cannot start: exit 2, as for every missing key
+            raise ConfigError("SENDGRID_API_KEY is not set: SendGrid's API needs it")
         self.config = config
         self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
         # The client has no timeout of its own: a hung server would block the run forever.
