@@ -35,7 +35,9 @@ DEFAULT_CONFIG = "config.toml"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: a number in quotes ("8") or a "yes" is an error, not quietly converted; a path
+    # is the one type TOML has no value for, so its fields take a string
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class Price(_Strict):
@@ -161,18 +163,18 @@ class SendgridConfig(_Strict):
 
 
 class StorageConfig(_Strict):
-    path: Path = Path("newsletter.db")
+    path: Path = Field(Path("newsletter.db"), strict=False)
 
 
 class OutputConfig(_Strict):
-    outbox: Path = Path("outbox")
+    outbox: Path = Field(Path("outbox"), strict=False)
     max_html_bytes: int = Field(default=100_000, ge=20_000)
     profile_help_url: str | None = None
 
 
 class ArchiveConfig(_Strict):
     base_url: str | None = None  # where the site from `archive build` is published
-    out: Path = Path("site")
+    out: Path = Field(Path("site"), strict=False)
 
     @field_validator("base_url")
     @classmethod
@@ -199,7 +201,7 @@ class WebConfig(_Strict):
 
 
 class Config(_Strict):
-    subscribers_dir: Path = Path("subscribers")
+    subscribers_dir: Path = Field(Path("subscribers"), strict=False)
     arxiv: ArxivConfig = Field(default_factory=ArxivConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     sendgrid: SendgridConfig = Field(default_factory=SendgridConfig)

@@ -48,7 +48,7 @@ ArxivId = Annotated[str, StringConstraints(pattern=ARXIV_ID)]
 
 
 class Topic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1)
     relevant: str = Field(min_length=1)
@@ -56,9 +56,10 @@ class Topic(BaseModel):
 
 
 class Profile(BaseModel):
-    """What one subscriber reads about. Unknown keys are errors, so typos never pass silently."""
+    """What one subscriber reads about. Unknown keys are errors, so typos never pass silently,
+    and so are wrong types: `max_papers = "15"` or `active = "yes"` is not quietly converted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(default="", exclude=True)
     name: str = Field(min_length=1)
