@@ -269,9 +269,13 @@ class Problem:
     message: str  # `field: why`, as in a ProfileError
 
 
-def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[Problem]:
+def check_file(
+    path: Path, emails: dict[str, list[str]] | None = None, folder: Path | None = None
+) -> list[Problem]:
     """Every problem of one file, each with its line; `emails` (from `address_book`) tells
-    whether another subscriber has the same address, which would get two digests."""
+    whether another subscriber has the same address, which would get two digests, and
+    `folder` (the subscribers' folder) whether the file is where a run would find it."""
+    placed = misplaced(path, folder) if folder is not None else []
     try:
         profile = parse_profile(path)
         others = [f for f in (emails or {}).get(profile.email.lower(), [])
@@ -279,6 +283,7 @@ def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[P
         problems = [f"email: '{profile.email}' is also used by {others[0]}"] if others else []
     except ProfileError as exc:
         problems = exc.problems
+    problems = placed + problems
     if not problems:
         return []
     try:
@@ -290,6 +295,21 @@ def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[P
     except (ValueError, IndexError):  # not valid TOML (tomllib's line then), or a scanner's miss
         places = {}
     return [Problem(display_path(path), line_of(p, text, places), p) for p in problems]
+
+
+def misplaced(path: Path, folder: Path) -> list[str]:
+    """A file in a subfolder of the subscribers' folder passes every other check, yet no run
+    reads it (`load_profiles` reads the folder's own files only): say so. A file elsewhere
+    (a draft being checked) is not a subscriber's yet, and has no place to be in."""
+    try:
+        inner = path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return []
+    if len(inner.parts) == 1:
+        return []
+    home = display_path(folder)
+    return [f"(folder): only files directly in {home}/ are served, never one in a subfolder: "
+            f"move it to {display_path(folder / path.name)}"]  # fmt: skip
 
 
 def address_book(folder: Path) -> dict[str, list[str]]:

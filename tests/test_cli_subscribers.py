@@ -200,6 +200,23 @@ class TestCheck:
             "error: bob.toml:8: email: 'ada@example.org' is also used by subscribers/example.toml"
         )
 
+    @pytest.mark.parametrize("output", ["text", "github"])
+    def test_a_file_in_a_subfolder_of_subscribers_is_refused(self, workdir, output):
+        """A run reads only the files directly in subscribers/: one in a subfolder would pass
+        every other check and then never be served (nor could its prompt be shown)."""
+        path = workdir / "subscribers" / "team" / "zed.toml"
+        path.parent.mkdir()
+        text = (workdir / "subscribers" / "example.toml").read_text()
+        path.write_text(text.replace("ada@example.org", "zed@example.org"))
+        result = run("subscribers", "check", "--format", output, str(path))
+        assert result.exit_code == 1
+        why = ("(folder): only files directly in subscribers/ are served, never one in a "
+               "subfolder: move it to subscribers/zed.toml")  # fmt: skip
+        assert result.output.strip() == (
+            f"error: subscribers/team/zed.toml: {why}" if output == "text"
+            else f"::error file=subscribers/team/zed.toml::{why}"
+        )
+
     def test_every_good_file_passes(self, workdir):
         result = run(
             "subscribers",

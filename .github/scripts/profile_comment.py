@@ -62,9 +62,9 @@ def find_preview(folder: Path, subscriber_id: str) -> dict | None:
     return json.loads(found[-1].read_text(encoding="utf-8")) if found else None
 
 
-def section(path: Path, folder: Path, emails: dict[str, list[str]]) -> list[str]:
+def section(path: Path, folder: Path, emails: dict[str, list[str]], home: Path) -> list[str]:
     lines = [f"### `{text(path)}`", ""]
-    problems = check_file(path, emails)
+    problems = check_file(path, emails, home)
     if problems:
         return lines + problems_section(problems)
     digest = find_preview(folder, path.stem)
@@ -75,10 +75,11 @@ def section(path: Path, folder: Path, emails: dict[str, list[str]]) -> list[str]
 
 
 def comment(paths: list[Path], folder: Path, run_url: str = "") -> str:
-    emails = address_book(load_config().subscribers_dir)
+    home = load_config().subscribers_dir
+    emails = address_book(home)
     lines = [MARKER, "## Profile check", ""]
     for path in paths:
-        lines += [*section(path, folder, emails), ""]
+        lines += [*section(path, folder, emails, home), ""]
     if run_url:
         lines.append(f"Each preview's email and prompt: the `profile-preview` artifact of "
                      f"[this run]({run_url}).")  # fmt: skip

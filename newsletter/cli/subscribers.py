@@ -161,7 +161,7 @@ def subscribers_check(
     emails = profiles_mod.address_book(config.subscribers_dir)
     bad = False
     for path in files:
-        problems = profiles_mod.check_file(path, emails)
+        problems = profiles_mod.check_file(path, emails, config.subscribers_dir)
         bad = bad or bool(problems)
         if not problems:
             out.print(f"ok: {profiles_mod.display_path(path)}", markup=False)
