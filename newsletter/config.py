@@ -257,7 +257,23 @@ def describe_error(err: dict, model: type[BaseModel] | None = None) -> str:
         return f"{loc}: unknown key" + (f" (did you mean '{meant}'?)" if meant else "")
     if err["type"] == "missing":
         return f"{loc}: required but missing"
-    return f"{loc}: {err['msg'].removeprefix('Value error, ')}"
+    return f"{loc}: {err['msg'].removeprefix('Value error, ')}{_unquote_hint(err)}"
+
+
+def _unquote_hint(err: dict) -> str:
+    """For a number or a boolean written in quotes ("15"): the value as TOML wants it."""
+    given, wanted = err.get("input"), _UNQUOTED.get(err["type"])
+    if wanted is None or not isinstance(given, str):
+        return ""
+    try:
+        value = tomllib.loads(f"v = {given.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return ""
+    fits = isinstance(value, wanted) and (bool in wanted or not isinstance(value, bool))
+    return f" (write {given.strip()} without quotes)" if fits else ""
+
+
+_UNQUOTED = {"int_type": (int,), "float_type": (int, float), "bool_type": (bool,)}
 
 
 def _meant(key: str, known: list[str]) -> str | None:

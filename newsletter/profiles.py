@@ -162,6 +162,18 @@ def check_profile(profile: Profile) -> list[str]:
     return problems
 
 
+def profile_warnings(profile: Profile) -> list[str]:
+    """What a valid profile lacks to be judged well: said by `validate` and `check`, never
+    an error (keywords or followed authors alone still select papers)."""
+    if profile.topics:
+        return []
+    given = [w for w, v in (("keywords", profile.keywords), ("authors", profile.authors)) if v]
+    return [
+        f"topics: none, so the model judges the papers by the {' and '.join(given)} alone; "
+        "add a [[topics]] table (name, relevant, irrelevant) at the end of the file"
+    ]
+
+
 def edit_profile(path: Path, **values: object) -> None:
     """Set top-level keys of a profile file, keeping its comments and layout (tomlkit puts a
     new key before the first table, where TOML reads it as top-level)."""
@@ -267,6 +279,7 @@ class Problem:
     path: str
     line: int | None
     message: str  # `field: why`, as in a ProfileError
+    warning: bool = False  # a valid file's shortcoming (`profile_warnings`), not an error
 
 
 def check_file(
@@ -310,6 +323,12 @@ def misplaced(path: Path, folder: Path) -> list[str]:
     home = display_path(folder)
     return [f"(folder): only files directly in {home}/ are served, never one in a subfolder: "
             f"move it to {display_path(folder / path.name)}"]  # fmt: skip
+
+
+def check_warnings(path: Path) -> list[Problem]:
+    """The warnings of a file `check_file` found no problem in."""
+    return [Problem(display_path(path), None, w, warning=True)
+            for w in profile_warnings(parse_profile(path))]  # fmt: skip
 
 
 def address_book(folder: Path) -> dict[str, list[str]]:

@@ -99,6 +99,34 @@ class TestListShowValidate:
         assert "ok: subscribers/example.toml" in result.output
         assert "error: subscribers/bad.toml: x: unknown key" in result.output
 
+    def test_a_profile_without_topics_is_valid_with_a_warning(self, workdir):
+        """Keywords alone still select papers, but the model has no interest described to
+        judge them against: validate says so, and still passes."""
+        (workdir / "subscribers" / "kay.toml").write_text(
+            'name = "Kay"\nemail = "kay@lab.org"\nkeywords = ["pruning"]\n'
+        )
+        result = run("subscribers", "validate", "kay")
+        assert result.exit_code == 0
+        assert result.output.splitlines() == [
+            "ok: subscribers/kay.toml",
+            "warning: subscribers/kay.toml: topics: none, so the model judges the papers by the "
+            "keywords alone; add a [[topics]] table (name, relevant, irrelevant) at the end of "
+            "the file",
+        ]
+        checked = run("subscribers", "check", "--format", "github", "subscribers/kay.toml")
+        assert checked.exit_code == 0
+        assert checked.output.splitlines()[1].startswith(
+            "::warning file=subscribers/kay.toml::topics: none, so the model judges"
+        )
+
+    def test_a_number_in_quotes_is_an_error_that_says_how_to_write_it(self, workdir):
+        path = workdir / "subscribers" / "example.toml"
+        path.write_text(path.read_text().replace("max_papers = 30", 'max_papers = "15"'))
+        result = run("subscribers", "validate")
+        assert result.exit_code == 1
+        assert result.output.strip() == ("error: subscribers/example.toml: max_papers: Input "
+                                         "should be a valid integer (write 15 without quotes)")
+
     def test_bad_config_is_one_line(self, workdir):
         (workdir / "config.toml").write_text("[llm]\nmodle = 1\n")
         result = run("subscribers", "list")

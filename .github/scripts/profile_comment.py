@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from newsletter.config import load_config
-from newsletter.profiles import address_book, check_file
+from newsletter.profiles import address_book, check_file, check_warnings
 
 MARKER = "<!-- newsletter-profile-check -->"
 MAX_PICKS = 50  # a comment holds 65,536 characters at most
@@ -67,6 +67,7 @@ def section(path: Path, folder: Path, emails: dict[str, list[str]], home: Path) 
     problems = check_file(path, emails, home)
     if problems:
         return lines + problems_section(problems)
+    lines += [f"Note: {text(w.message)}\n" for w in check_warnings(path)]
     digest = find_preview(folder, path.stem)
     if digest is None:
         return [*lines, "Valid. No digest: no paper passed its cutoffs that day (or the "

@@ -127,10 +127,10 @@ def subscribers_validate(
         if not good and not bad:
             raise UnknownSubscriber(f"no subscriber '{subscriber_id}' in {config.subscribers_dir}")
     for p in good:
-        out.print(
-            f"ok: {display_path(config.subscribers_dir / (p.id + '.toml'))}",
-            markup=False,
-        )
+        path = display_path(config.subscribers_dir / (p.id + ".toml"))
+        out.print(f"ok: {path}", markup=False)
+        for warning in profiles_mod.profile_warnings(p):
+            err.print(f"warning: {path}: {warning}", markup=False)
     for e in bad:
         for line in str(e).splitlines():
             err.print(f"error: {line}", markup=False)
@@ -165,18 +165,21 @@ def subscribers_check(
         bad = bad or bool(problems)
         if not problems:
             out.print(f"ok: {profiles_mod.display_path(path)}", markup=False)
+            problems = profiles_mod.check_warnings(path)
         for problem in problems:
+            kind = "warning" if problem.warning else "error"
             if output is CheckFormat.github:
-                out.print(github_error(problem), markup=False)
+                out.print(github_error(problem, kind), markup=False)
             else:
                 where = problem.path + (f":{problem.line}" if problem.line else "")
-                err.print(f"error: {where}: {problem.message}", markup=False)
+                err.print(f"{kind}: {where}: {problem.message}", markup=False)
     if bad:
         raise typer.Exit(1)
 
 
-def github_error(problem: profiles_mod.Problem) -> str:
-    """A problem as GitHub's workflow command, which marks the line in a pull request."""
+def github_error(problem: profiles_mod.Problem, kind: str = "error") -> str:
+    """A problem as GitHub's workflow command (`kind`: error or warning), which marks the
+    line in a pull request."""
 
     def escape(text: str, *, value: bool = False) -> str:
         text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -185,7 +188,7 @@ def github_error(problem: profiles_mod.Problem) -> str:
     where = f"file={escape(problem.path, value=True)}"
     if problem.line:
         where += f",line={problem.line}"
-    return f"::error {where}::{escape(problem.message)}"
+    return f"::{kind} {where}::{escape(problem.message)}"
 
 
 @subscribers_app.command("pause")
