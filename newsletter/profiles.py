@@ -217,9 +217,14 @@ def write_active(path: Path, active: bool) -> None:
     parse_profile(path)
 
 
-def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> Path:
+def create_profile(
+    folder: Path, subscriber_id: str, email: str, name: str, **seeded: object
+) -> Path:
     """Write a commented profile file, folder/ID.toml, from templates/profile.toml.j2;
-    refuse a bad id or address, and an existing file."""
+    refuse a bad id or address, and an existing file. Unseeded, the file carries the
+    template's example interests, to edit; `seeded` values (from the reader's own papers)
+    replace them, and the file holds no interest the reader did not give: it may need
+    topics or keywords before it validates."""
     path = folder / f"{subscriber_id}.toml"
     if not ID_PATTERN.fullmatch(subscriber_id):
         raise ProfileError(str(path), [f"(file name): '{subscriber_id}' is not a usable id"])
@@ -228,11 +233,12 @@ def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> P
     if path.exists():
         raise NewsletterError(f"{display_path(path)} exists already: not overwritten")
     env = templating.environment(autoescape=False, exact_whitespace=True)
-    text = env.get_template("profile.toml.j2").render(id=subscriber_id)
+    text = env.get_template("profile.toml.j2").render(id=subscriber_id, example=not seeded)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    edit_profile(path, name=name, email=email)
-    parse_profile(path)  # the template must always produce a valid profile
+    edit_profile(path, name=name, email=email, **seeded)
+    if not seeded:
+        parse_profile(path)  # the template must always produce a valid profile
     return path
 
 

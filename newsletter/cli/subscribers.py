@@ -43,22 +43,23 @@ def subscribers_new(
     """
     config = get_config(ctx)
     given = seed.read_bibtex(bibtex) if bibtex else seed.Seed()  # a bad file: no profile
-    if liked:  # looked up before the file is written: offline, no half-made profile is left
-        with Store(config.storage.path) as store:
+    name = name or subscriber_id
+    if not (bibtex or liked):
+        path = profiles_mod.create_profile(config.subscribers_dir, subscriber_id, email, name)
+        out.print(f"wrote {display_path(path)}: edit its topics and keywords, then run "
+                  f"`newsletter subscribers validate {subscriber_id}`", markup=False)  # fmt: skip
+        return
+    with Store(config.storage.path) as store:
+        if liked:  # looked up before the file is written: offline, no half-made profile
             given = given.merged(seed.from_ids(config.arxiv, store, liked))
-    path = profiles_mod.create_profile(
-        config.subscribers_dir, subscriber_id, email, name or subscriber_id
-    )
-    if bibtex or liked:
-        with Store(config.storage.path) as store:
-            keywords = seed.seed_profile(store, path, given)
-        out.print(f"seeded with {plural(len(given.liked), 'liked paper')}; draft keywords: "
-                  f"{', '.join(keywords) or 'none'} (edit them)", markup=False)  # fmt: skip
-    out.print(
-        f"wrote {display_path(path)}: edit its topics, then run "
-        f"`newsletter subscribers validate {subscriber_id}`",
-        markup=False,
-    )
+        path, keywords = seed.seed_profile(
+            store, config.subscribers_dir, subscriber_id, email, name, given
+        )
+    drafted = f"draft keywords: {', '.join(keywords)} (edit them)" if keywords else (
+        "no keywords drafted (the titles share no word)")  # fmt: skip
+    out.print(f"seeded with {plural(len(given.liked), 'liked paper')}; {drafted}", markup=False)
+    out.print(f"wrote {display_path(path)}: add the reader's topics, then run "
+              f"`newsletter subscribers validate {subscriber_id}`", markup=False)  # fmt: skip
 
 
 @subscribers_app.command("list")
