@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.profiles import parse_profile
+from newsletter.prompt import PAPERS_PLACEHOLDER
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -146,7 +147,7 @@ class TestPrompt:
         result = run("prompt", "example")
         assert result.exit_code == 0
         assert "1. Representation learning" in result.output
-        assert result.output.rstrip().endswith("[PAPER LIST HERE]")
+        assert result.output.rstrip().endswith("## Papers\n\n" + PAPERS_PLACEHOLDER)
 
     @pytest.mark.parametrize(("which", "answer"), [("skim", "\n1:7:5\n"), ("titles", "\n1:7\n")])
     def test_prints_the_cheaper_passes_prompts(self, workdir, which, answer):

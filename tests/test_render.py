@@ -15,6 +15,7 @@ from newsletter import render, views
 from newsletter.config import Config
 from newsletter.models import Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
+from newsletter.prompt import PAPERS_PLACEHOLDER, render_full_prompt
 from newsletter.templating import TEMPLATES_DIR
 
 DAY = date(2025, 4, 10)
@@ -62,7 +63,7 @@ def config() -> Config:
     return Config()
 
 
-def render_it(selection, profile, config, prompt="PROMPT-TEXT [PAPER LIST HERE]"):
+def render_it(selection, profile, config, prompt=f"PROMPT-TEXT\n\n{PAPERS_PLACEHOLDER}"):
     return render.render_email(selection, profile, config, prompt_text=prompt)
 
 
@@ -299,14 +300,28 @@ class TestReadableText:
         html = render_it(make_selection(1), profile, config, prompt=prompt).html
         assert "<details" not in html and "<summary" not in html and "<pre" not in html
         box = html[html.index('class="prompt-box"') : html.index("You receive this")]
-        lines = re.findall(r"<div>([^<]*)</div>", box)
+        lines = re.findall(r'<div(?: class="prompt-h"[^>]*)?>([^<]*)</div>', box)
         assert lines == [
             "Read each paper and judge it.",
-            "## Scoring",
+            "Scoring",
             "By topic:",
             "- one continued",
             "- two",
         ]
+
+    def test_the_prompt_reads_as_text_not_as_the_model_s_markup(self, profile, config):
+        """Headings are headings (bold on the page, a labelled line in the text part), and
+        where the papers go a sentence says so: no `##`, no placeholder."""
+        prompt = render_full_prompt(profile)
+        email = render_it(make_selection(1), profile, config, prompt=prompt)
+        box = email.html[email.html.index('class="prompt-box"') : email.html.index("You receive")]
+        headings = re.findall(r'<div class="prompt-h" style="font-weight:700">([^<]*)</div>', box)
+        assert headings[0] == "The reader&#39;s topics" and headings[-1] == "Papers"
+        text = email.text[email.text.index("HOW THESE PAPERS") : email.text.index("You receive")]
+        assert "\nThe reader's topics:\n" in text and "\nAnswer format:\n" in text
+        for part in (box, text):
+            assert "## " not in part and "[PAPER LIST HERE]" not in part
+            assert "(then the day&#39;s papers" in part or "(then the day's papers" in part
 
 
 class TestLayout:
