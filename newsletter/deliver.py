@@ -319,12 +319,18 @@ def one_line(text: str) -> str:
 
 
 def write_preview(
-    outbox: Path, email: Email, env: Envelope, config: SendgridConfig, record: SavedDigest
+    outbox: Path,
+    email: Email,
+    env: Envelope,
+    config: SendgridConfig,
+    record: SavedDigest,
+    profile_file: str | None = None,
 ) -> list[Path]:
-    """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths."""
+    """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths. The .json
+    names the profile file (`profile_file`), for the operator: the email never does."""
     folder = outbox / env.day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    data = record.model_dump(mode="json")
+    data = record.model_dump(mode="json") | ({"profile_file": profile_file} if profile_file else {})
     selection = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     files = {
         ".html": email.html.encode("utf-8"),

@@ -406,7 +406,8 @@ def serve(
     record = digest_record(selection, email.subject, profile, config)
     if sender is None:
         store.save_digest(selection.day, profile.id, "preview", record.model_dump(mode="json"))
-        paths = deliver.write_preview(outbox, email, env, config.sendgrid, record)
+        paths = deliver.write_preview(outbox, email, env, config.sendgrid, record,
+                                      display_path(config.subscribers_dir / f"{profile.id}.toml"))
         return Served(profile.id, Status.PREVIEWED, selection, paths=paths)
     result = deliver.deliver(store, sender, email, env, config.sendgrid, force=force)
     if result.status == Status.SENT:  # the archive shows what readers received, nothing else

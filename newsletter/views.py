@@ -396,12 +396,14 @@ def plain_headings(text: str) -> str:
     return _HEADING_LINE.sub(lambda m: m[1].rstrip(":") + ":", text)
 
 
-def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, str]:
-    profile_id = profile.id or selection.subscriber_id
+def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
+    """What the reader can do, in the reader's words: vote, ask for other topics (a reply
+    reaches the operator, or `profile_help_url` says how), leave. The profile's file is the
+    operator's business: only the dry run's preview names it."""
     help_url = config.output.profile_help_url
     return {
         "email": profile.email,
-        "profile_path": f"{config.subscribers_dir.name or 'subscribers'}/{profile_id}.toml",
+        "votes": bool(config.web.base_url and selection.picks),
         "help_url": safe_url(help_url) if help_url else "",
         "unsubscribe_url": unsubscribe_url(config, profile),
         "preferences_url": (

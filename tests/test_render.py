@@ -103,7 +103,7 @@ class TestEscaping:
 
     def test_the_rest_of_the_email_survives(self, email):
         assert "Paper number 2 on sparse experts" in email.html
-        assert "You receive this because" in email.html
+        assert "You receive this digest at" in email.html
 
     def test_text_part_is_not_html_escaped(self, email):
         assert HOSTILE in email.text
@@ -299,7 +299,7 @@ class TestReadableText:
         )
         html = render_it(make_selection(1), profile, config, prompt=prompt).html
         assert "<details" not in html and "<summary" not in html and "<pre" not in html
-        box = html[html.index('class="prompt-box"') : html.index("You receive this")]
+        box = html[html.index('class="prompt-box"') : html.index("You receive this digest")]
         lines = re.findall(r'<div(?: class="prompt-h"[^>]*)?>([^<]*)</div>', box)
         assert lines == [
             "Read each paper and judge it.",
@@ -330,16 +330,36 @@ class TestLayout:
         prompt = html.index("PROMPT-TEXT")
         assert html.index("Paper number 2 on sparse experts</a>") < prompt
         assert html.rindex("What this digest cost") < prompt
-        assert prompt < html.index("You receive this because")
+        assert prompt < html.index("You receive this digest at")
         assert 'class="prompt-box"' in html[:prompt]
 
     def test_footer_links(self, profile, config):
         config.output.profile_help_url = "https://example.org/help"
         config.sendgrid.unsubscribe_url = "https://example.org/unsub?u=1&x=2"
         html = render_it(make_selection(1), profile, config).html
-        assert "ada@example.org is subscribed with the profile subscribers/ada.toml" in html
-        assert 'href="https://example.org/help"' in html
+        assert "You receive this digest at ada@example.org." in html
+        assert '<a class="foot-a" href="https://example.org/help"' in html
         assert 'href="https://example.org/unsub?u=1&amp;x=2"' in html
+
+    @pytest.mark.parametrize("base_url", [None, "https://digest.example.org"])
+    def test_the_footer_says_what_the_reader_can_do(self, profile, config, base_url, monkeypatch):
+        """Not the operator's file name: the reader cannot edit it. They can vote (with the
+        server), ask for other topics by replying, and leave."""
+        monkeypatch.setenv("NEWSLETTER_SECRET", "s")
+        config.web.base_url = base_url
+        email = render_it(make_selection(2), profile, config)
+        footer = email.text[email.text.rindex("-----") :]
+        votes = ["Open a paper's 👍 or 👎 link for more or fewer like it."] if base_url else []
+        assert footer.splitlines()[1:] == [
+            "You receive this digest at ada@example.org.",
+            *votes,
+            "To change your topics, reply to this email.",
+            f"Unsubscribe: {views.unsubscribe_url(config, profile)}",
+        ]
+        assert ("Press 👍 or 👎 on a paper" in email.html) == bool(base_url)
+        assert "Reply to this email to change your topics" in email.html
+        for part in (email.html, email.text):
+            assert "ada.toml" not in part and "profile" not in part.lower()[-2000:]
 
     def test_unsubscribe_falls_back_to_mail(self, profile, config):
         assert "mailto:digest@example.org?subject=unsubscribe" in hrefs(
@@ -383,7 +403,7 @@ class TestLayout:
         email = render_it(make_selection(0), profile, config)
         assert email.subject == "arXiv digest · 2025-04-10 · no papers for Ada"
         assert "Nothing matched today" in email.html and "Nothing matched today" in email.text
-        assert "You receive this because" in email.html
+        assert "You receive this digest at" in email.html
         assert "PROMPT-TEXT" in email.html
 
 
@@ -394,7 +414,7 @@ class TestSizeBudget:
         selection = make_selection(60, abstract=self.LONG)
         html = render_it(selection, profile, config).html
         assert len(html.encode("utf-8")) <= 100_000
-        assert "You receive this because" in html and "Unsubscribe" in html
+        assert "You receive this digest at" in html and "Unsubscribe" in html
         assert "PROMPT-TEXT" in html
         top = html[html.index('name="paper-1"') : html.index('name="paper-2"')]
         assert self.LONG.strip() in top and "[shortened]" not in top
@@ -451,7 +471,7 @@ class TestSizeBudget:
         config.output.max_html_bytes = 30_000
         html = render_it(make_selection(300), profile, config).html
         assert len(html.encode()) <= 30_000
-        assert "You receive this because" in html
+        assert "You receive this digest at" in html
         assert "that did not fit in this email" in html
 
     def test_the_text_part_follows_the_html_and_stays_within_the_budget(self, profile, config):

@@ -219,6 +219,14 @@ class TestDryRun:
             send(home, feed=SAMPLE)
         assert openai_server.requests == []
 
+    def test_only_the_preview_names_the_profile_file(self, home):
+        """The file is the operator's: the .json of a dry run names it, the email never."""
+        send(home, feed=SAMPLE, dry_run=True, only="ada")
+        day = home / "outbox" / "2025-04-10"
+        assert json.loads((day / "ada.json").read_text())["profile_file"] == "subscribers/ada.toml"
+        for suffix in (".html", ".txt", ".eml"):
+            assert "ada.toml" not in (day / f"ada{suffix}").read_text(encoding="utf-8")
+
     @pytest.mark.parametrize(
         ("settings", "named", "not_named"),
         [
