@@ -35,7 +35,9 @@ DEFAULT_CONFIG = "config.toml"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: a number in quotes ("8") or a "yes" is an error, not quietly converted; a path
+    # is the one type TOML has no value for, so its fields take a string
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
 
 class Price(_Strict):
@@ -161,18 +163,18 @@ class SendgridConfig(_Strict):
 
 
 class StorageConfig(_Strict):
-    path: Path = Path("newsletter.db")
+    path: Path = Field(Path("newsletter.db"), strict=False)
 
 
 class OutputConfig(_Strict):
-    outbox: Path = Path("outbox")
+    outbox: Path = Field(Path("outbox"), strict=False)
     max_html_bytes: int = Field(default=100_000, ge=20_000)
     profile_help_url: str | None = None
 
 
 class ArchiveConfig(_Strict):
     base_url: str | None = None  # where the site from `archive build` is published
-    out: Path = Path("site")
+    out: Path = Field(Path("site"), strict=False)
 
     @field_validator("base_url")
     @classmethod
@@ -199,7 +201,7 @@ class WebConfig(_Strict):
 
 
 class Config(_Strict):
-    subscribers_dir: Path = Path("subscribers")
+    subscribers_dir: Path = Field(Path("subscribers"), strict=False)
     arxiv: ArxivConfig = Field(default_factory=ArxivConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     sendgrid: SendgridConfig = Field(default_factory=SendgridConfig)
@@ -215,8 +217,24 @@ class Config(_Strict):
         unsubscribe link of every mail (List-Unsubscribe and the footer)."""
         sendgrid = self.sendgrid
         if self.web.base_url and not sendgrid.unsubscribe_url and not sendgrid.unsubscribe_group_id:
-            sendgrid.unsubscribe_url = f"{self.web.base_url}/unsubscribe/{{token}}"
+            sendgrid.unsubscribe_url = self._server_unsubscribe_url()
         return self
+
+    def _server_unsubscribe_url(self) -> str | None:
+        return f"{self.web.base_url}/unsubscribe/{{token}}" if self.web.base_url else None
+
+    def signed_links(self) -> list[str]:
+        """What the operator configured that puts links signed with NEWSLETTER_SECRET in a
+        mail, in the operator's words: the setting to look at when the secret is missing."""
+        found = []
+        if self.web.base_url:
+            served = self.sendgrid.unsubscribe_url == self._server_unsubscribe_url()
+            kinds = "vote and unsubscribe links" if served else "vote links"
+            found.append(f"[web] base_url is set, and its {kinds} are signed with it")
+        url = self.sendgrid.unsubscribe_url
+        if url and url != self._server_unsubscribe_url():
+            found.append("[sendgrid] unsubscribe_url's {token} is signed with it")
+        return found
 
 
 def format_loc(loc: tuple) -> str:
@@ -239,7 +257,23 @@ def describe_error(err: dict, model: type[BaseModel] | None = None) -> str:
         return f"{loc}: unknown key" + (f" (did you mean '{meant}'?)" if meant else "")
     if err["type"] == "missing":
         return f"{loc}: required but missing"
-    return f"{loc}: {err['msg'].removeprefix('Value error, ')}"
+    return f"{loc}: {err['msg'].removeprefix('Value error, ')}{_unquote_hint(err)}"
+
+
+def _unquote_hint(err: dict) -> str:
+    """For a number or a boolean written in quotes ("15"): the value as TOML wants it."""
+    given, wanted = err.get("input"), _UNQUOTED.get(err["type"])
+    if wanted is None or not isinstance(given, str):
+        return ""
+    try:
+        value = tomllib.loads(f"v = {given.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return ""
+    fits = isinstance(value, wanted) and (bool in wanted or not isinstance(value, bool))
+    return f" (write {given.strip()} without quotes)" if fits else ""
+
+
+_UNQUOTED = {"int_type": (int,), "float_type": (int, float), "bool_type": (bool,)}
 
 
 def _meant(key: str, known: list[str]) -> str | None:

@@ -47,7 +47,7 @@ from sendgrid.helpers.mail import (
 )
 
 from newsletter.config import SendgridConfig
-from newsletter.errors import CredentialsRejected, DeliveryError, StoreError
+from newsletter.errors import ConfigError, CredentialsRejected, DeliveryError, StoreError
 from newsletter.models import Email, SavedDigest, Status
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
@@ -183,8 +183,8 @@ class SendgridSender:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not api_key:
-            raise DeliveryError("SENDGRID_API_KEY is not set")
+        if not api_key:  # the run cannot start: exit 2, as for every missing key
+            raise ConfigError("SENDGRID_API_KEY is not set: SendGrid's API needs it")
         self.config = config
         self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
         # The client has no timeout of its own: a hung server would block the run forever.
@@ -325,12 +325,18 @@ def one_line(text: str) -> str:
 
 
 def write_preview(
-    outbox: Path, email: Email, env: Envelope, config: SendgridConfig, record: SavedDigest
+    outbox: Path,
+    email: Email,
+    env: Envelope,
+    config: SendgridConfig,
+    record: SavedDigest,
+    profile_file: str | None = None,
 ) -> list[Path]:
-    """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths."""
+    """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths. The .json
+    names the profile file (`profile_file`), for the operator: the email never does."""
     folder = outbox / env.day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    data = record.model_dump(mode="json")
+    data = record.model_dump(mode="json") | ({"profile_file": profile_file} if profile_file else {})
     selection = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     files = {
         ".html": email.html.encode("utf-8"),

@@ -233,10 +233,13 @@ def _get(url: str, timeout: float) -> bytes:
         raise Retryable(str(exc)) from None
 
 
-def offline(url: str, why: str, what: str = "arXiv listing") -> str:
-    """The message for arXiv out of reach, with the way to run without the network."""
-    sample = display_path(SAMPLE_LISTING)
-    return f"{what} unreachable: {why} ({url}); offline, run with --feed {sample}"
+def offline(url: str, why: str, what: str = "arXiv listing", *, feed: bool = True) -> str:
+    """The message for arXiv out of reach, with the way to run without the network when a
+    saved listing (`--feed`) is one; a caller for which it is not says its own way."""
+    message = f"{what} unreachable: {why} ({url})"
+    if not feed:
+        return message
+    return f"{message}; offline, run with --feed {display_path(SAMPLE_LISTING)}"
 
 
 def _get_listing(url: str, timeout: float) -> Listing:
@@ -380,19 +383,26 @@ def fetch_by_id(config: ArxivConfig, ids: Iterable[str]) -> dict[str, Paper]:
         return {}
     client = api_client(config, page_size=len(wanted), delay=0)
     search = arxiv.Search(id_list=wanted, max_results=len(wanted))
-    return {p.id: p for p in query_api(config, client, search, set()) if p.id in wanted}
+    # a saved listing cannot stand in for a lookup by id: the caller says what can
+    papers = query_api(config, client, search, set(), feed=False)
+    return {p.id: p for p in papers if p.id in wanted}
 
 
 def query_api(
-    config: ArxivConfig, client: arxiv.Client, search: arxiv.Search, categories: set[str]
+    config: ArxivConfig,
+    client: arxiv.Client,
+    search: arxiv.Search,
+    categories: set[str],
+    *,
+    feed: bool = True,
 ) -> list[Paper]:
-    """The search's papers, one per id; an API out of reach is one line with the way to run
-    offline."""
+    """The search's papers, one per id; an API out of reach is one line (with the way to run
+    offline, `feed`)."""
     try:
         results = list(client.results(search))
     except (arxiv.ArxivError, requests.RequestException) as exc:
         why = "cannot resolve its host" if _unresolved(exc) else _first_line(exc)
-        raise FetchError(offline(config.api_url, why, "arXiv API")) from None
+        raise FetchError(offline(config.api_url, why, "arXiv API", feed=feed)) from None
     return list({p.id: p for p in (_result_paper(r, categories) for r in results)}.values())
 
 

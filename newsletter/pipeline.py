@@ -201,10 +201,10 @@ def preflight(config: Config, *, dry_run: bool) -> None:
         )
     if problem := config.sendgrid.unsubscribe_url_problem():
         problems.append(problem)
-    elif config.sendgrid.unsubscribe_url and not os.environ.get(links.SECRET_VARIABLE):
+    elif (signed := config.signed_links()) and not os.environ.get(links.SECRET_VARIABLE):
         problems.append(
-            f"{links.SECRET_VARIABLE} is not set: [sendgrid] unsubscribe_url's {{token}} is "
-            "signed with it (a long random string, e.g. `openssl rand -base64 32`)"
+            f"{links.SECRET_VARIABLE} is not set: {'; '.join(signed)} "
+            "(a long random string, e.g. `openssl rand -base64 32`)"
         )
     if problems:
         where = f" ({config.source})" if config.source else ""
@@ -417,7 +417,8 @@ def serve(
     record = digest_record(selection, email.subject, profile, config)
     if sender is None:
         store.save_digest(selection.day, profile.id, "preview", record.model_dump(mode="json"))
-        paths = deliver.write_preview(outbox, email, env, config.sendgrid, record)
+        paths = deliver.write_preview(outbox, email, env, config.sendgrid, record,
+                                      display_path(config.subscribers_dir / f"{profile.id}.toml"))
         return Served(profile.id, Status.PREVIEWED, selection, paths=paths)
     result = deliver.deliver(store, sender, email, env, config.sendgrid, force=force)
     if result.status == Status.SENT:  # the archive shows what readers received, nothing else

@@ -48,7 +48,7 @@ ArxivId = Annotated[str, StringConstraints(pattern=ARXIV_ID)]
 
 
 class Topic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1)
     relevant: str = Field(min_length=1)
@@ -56,9 +56,10 @@ class Topic(BaseModel):
 
 
 class Profile(BaseModel):
-    """What one subscriber reads about. Unknown keys are errors, so typos never pass silently."""
+    """What one subscriber reads about. Unknown keys are errors, so typos never pass silently,
+    and so are wrong types: `max_papers = "15"` or `active = "yes"` is not quietly converted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(default="", exclude=True)
     name: str = Field(min_length=1)
@@ -161,6 +162,18 @@ def check_profile(profile: Profile) -> list[str]:
     return problems
 
 
+def profile_warnings(profile: Profile) -> list[str]:
+    """What a valid profile lacks to be judged well: said by `validate` and `check`, never
+    an error (keywords or followed authors alone still select papers)."""
+    if profile.topics:
+        return []
+    given = [w for w, v in (("keywords", profile.keywords), ("authors", profile.authors)) if v]
+    return [
+        f"topics: none, so the model judges the papers by the {' and '.join(given)} alone; "
+        "add a [[topics]] table (name, relevant, irrelevant) at the end of the file"
+    ]
+
+
 def edit_profile(path: Path, **values: object) -> None:
     """Set top-level keys of a profile file, keeping its comments and layout (tomlkit puts a
     new key before the first table, where TOML reads it as top-level)."""
@@ -204,9 +217,14 @@ def write_active(path: Path, active: bool) -> None:
     parse_profile(path)
 
 
-def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> Path:
+def create_profile(
+    folder: Path, subscriber_id: str, email: str, name: str, **seeded: object
+) -> Path:
     """Write a commented profile file, folder/ID.toml, from templates/profile.toml.j2;
-    refuse a bad id or address, and an existing file."""
+    refuse a bad id or address, and an existing file. Unseeded, the file carries the
+    template's example interests, to edit; `seeded` values (from the reader's own papers)
+    replace them, and the file holds no interest the reader did not give: it may need
+    topics or keywords before it validates."""
     path = folder / f"{subscriber_id}.toml"
     if not ID_PATTERN.fullmatch(subscriber_id):
         raise ProfileError(str(path), [f"(file name): '{subscriber_id}' is not a usable id"])
@@ -215,11 +233,12 @@ def create_profile(folder: Path, subscriber_id: str, email: str, name: str) -> P
     if path.exists():
         raise NewsletterError(f"{display_path(path)} exists already: not overwritten")
     env = templating.environment(autoescape=False, exact_whitespace=True)
-    text = env.get_template("profile.toml.j2").render(id=subscriber_id)
+    text = env.get_template("profile.toml.j2").render(id=subscriber_id, example=not seeded)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    edit_profile(path, name=name, email=email)
-    parse_profile(path)  # the template must always produce a valid profile
+    edit_profile(path, name=name, email=email, **seeded)
+    if not seeded:
+        parse_profile(path)  # the template must always produce a valid profile
     return path
 
 
@@ -266,11 +285,16 @@ class Problem:
     path: str
     line: int | None
     message: str  # `field: why`, as in a ProfileError
+    warning: bool = False  # a valid file's shortcoming (`profile_warnings`), not an error
 
 
-def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[Problem]:
+def check_file(
+    path: Path, emails: dict[str, list[str]] | None = None, folder: Path | None = None
+) -> list[Problem]:
     """Every problem of one file, each with its line; `emails` (from `address_book`) tells
-    whether another subscriber has the same address, which would get two digests."""
+    whether another subscriber has the same address, which would get two digests, and
+    `folder` (the subscribers' folder) whether the file is where a run would find it."""
+    placed = misplaced(path, folder) if folder is not None else []
     try:
         profile = parse_profile(path)
         others = [f for f in (emails or {}).get(profile.email.lower(), [])
@@ -278,6 +302,7 @@ def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[P
         problems = [f"email: '{profile.email}' is also used by {others[0]}"] if others else []
     except ProfileError as exc:
         problems = exc.problems
+    problems = placed + problems
     if not problems:
         return []
     try:
@@ -289,6 +314,27 @@ def check_file(path: Path, emails: dict[str, list[str]] | None = None) -> list[P
     except (ValueError, IndexError):  # not valid TOML (tomllib's line then), or a scanner's miss
         places = {}
     return [Problem(display_path(path), line_of(p, text, places), p) for p in problems]
+
+
+def misplaced(path: Path, folder: Path) -> list[str]:
+    """A file in a subfolder of the subscribers' folder passes every other check, yet no run
+    reads it (`load_profiles` reads the folder's own files only): say so. A file elsewhere
+    (a draft being checked) is not a subscriber's yet, and has no place to be in."""
+    try:
+        inner = path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return []
+    if len(inner.parts) == 1:
+        return []
+    home = display_path(folder)
+    return [f"(folder): only files directly in {home}/ are served, never one in a subfolder: "
+            f"move it to {display_path(folder / path.name)}"]  # fmt: skip
+
+
+def check_warnings(path: Path) -> list[Problem]:
+    """The warnings of a file `check_file` found no problem in."""
+    return [Problem(display_path(path), None, w, warning=True)
+            for w in profile_warnings(parse_profile(path))]  # fmt: skip
 
 
 def address_book(folder: Path) -> dict[str, list[str]]:

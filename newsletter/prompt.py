@@ -19,7 +19,9 @@ from newsletter.models import Paper
 from newsletter.profiles import Profile
 from newsletter.text import normalise_space
 
-PAPERS_PLACEHOLDER = "[PAPER LIST HERE]"
+# Where the day's papers follow, as their own message: said in words, for whoever reads the
+# prompt without them (the digest's reader, the operator)
+PAPERS_PLACEHOLDER = "(then the day's papers: the arXiv id, title, authors and abstract of each)"
 MAX_PROMPT_AUTHORS = 6
 
 
@@ -42,7 +44,7 @@ def render_skim_prompt(profile: Profile) -> str:
 
 
 def render_full_prompt(profile: Profile) -> str:
-    """The selection prompt as a reader sees it: the papers replaced by a placeholder."""
+    """The selection prompt as a reader sees it: the papers replaced by a sentence."""
     return render_selection_prompt(profile) + "\n" + PAPERS_PLACEHOLDER + "\n"
 
 

@@ -18,8 +18,8 @@ import bibtexparser
 
 from newsletter import links
 from newsletter.config import ArxivConfig
-from newsletter.errors import ProfileError
-from newsletter.profiles import edit_profile, parse_profile
+from newsletter.errors import FetchError, ProfileError
+from newsletter.profiles import create_profile
 from newsletter.store import Store
 from newsletter.text import latex_to_text
 from newsletter.votes import look_up_titles
@@ -97,20 +97,26 @@ def draft_keywords(titles: list[str], count: int = MAX_KEYWORDS) -> list[str]:
 
 def from_ids(config: ArxivConfig, store: Store, ids: list[str]) -> Seed:
     """A seed from arXiv ids, their titles looked up (the store first, else the API)."""
-    titles = look_up_titles(config, store, ids)
+    try:
+        titles = look_up_titles(config, store, ids)
+    except FetchError as exc:
+        raise FetchError(
+            f"{exc}; no profile written. Offline, seed it from a .bib file of the reader's "
+            "papers (--from-bibtex FILE: the titles are read from the file)"
+        ) from None
     return Seed(liked=titles, titles=list(titles.values()))
 
 
-def seed_profile(store: Store, path: Path, seed: Seed) -> list[str]:
-    """Write the seed into a new profile file: `liked`, and drafted keywords in place of the
-    template's. The liked titles are kept with the votes, so no run looks them up again.
-    Returns the keywords drafted."""
+def seed_profile(
+    store: Store, folder: Path, subscriber_id: str, email: str, name: str, seed: Seed
+) -> tuple[Path, list[str]]:
+    """Write a new profile file holding the seed: `liked`, and the keywords drafted from the
+    titles, with none of the template's example interests (a reader of other fields would
+    get them). The liked titles are kept with the votes, so no run looks them up again.
+    Returns the file and the keywords drafted."""
     keywords = draft_keywords(seed.titles)
-    values: dict[str, object] = {"liked": list(seed.liked)}
-    if keywords:
-        values["keywords"] = keywords
-    edit_profile(path, **values)
-    profile = parse_profile(path)
+    path = create_profile(folder, subscriber_id, email, name, liked=list(seed.liked),
+                          keywords=keywords)  # fmt: skip
     for pid, title in seed.liked.items():
-        store.record_vote(profile.id, pid, links.UP, title, date.today(), "profile")
-    return keywords
+        store.record_vote(path.stem, pid, links.UP, title, date.today(), "profile")
+    return path, keywords

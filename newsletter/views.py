@@ -43,6 +43,8 @@ _TABS_AND_BREAKS = str.maketrans("", "", "\t\r\n")
 _URL_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "\\")
 # A prompt line that starts a line of its own when the prompt is reflowed for narrow screens.
 _LINE_START = re.compile(r"^(?:[-*•] |#|\d+[.)] |[{\[])")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
+_HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 
 
 @dataclass(slots=True)
@@ -385,33 +387,45 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
         how = (f"{screens} and read in full, with the prompt below, the {plural(read, 'paper')} "
                f"that could reach your cutoffs, and {scored}")  # fmt: skip
     intro = f"{who} {how}. {followed}"
-    return {"intro": intro, "text": text, "lines": reflowed(text)}
+    return {"intro": intro, "text": plain_headings(text), "lines": reflowed(text)}
 
 
-def reflowed(text: str) -> list[list[str]]:
+def reflowed(text: str) -> list[list[dict[str, Any]]]:
     """The prompt as paragraphs of lines, for a page that wraps lines itself: the prompt's
     hard line breaks are joined, except around a heading and before a list item or a JSON
-    example."""
+    example. A Markdown heading (`## Answer format`) is a line marked `heading`, without
+    its marks: the reader sees a heading, not the syntax the model reads."""
     paragraphs = []
     for block in re.split(r"\n\s*\n", text.strip()):
-        lines: list[str] = []
+        lines: list[dict[str, Any]] = []
         for line in block.splitlines():
             line = line.strip()
-            if lines and line and not _LINE_START.match(line) and lines[-1][0] != "#":
-                lines[-1] += " " + line
+            heading = _HEADING.match(line)
+            if heading:
+                lines.append({"text": heading[1], "heading": True})
+            elif lines and line and not _LINE_START.match(line) and not lines[-1]["heading"]:
+                lines[-1]["text"] += " " + line
             elif line:
-                lines.append(line)
+                lines.append({"text": line, "heading": False})
         if lines:
             paragraphs.append(lines)
     return paragraphs
 
 
-def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, str]:
-    profile_id = profile.id or selection.subscriber_id
+def plain_headings(text: str) -> str:
+    """The prompt for a plain-text page: each Markdown heading a labelled line
+    (`## Answer format` -> `Answer format:`)."""
+    return _HEADING_LINE.sub(lambda m: m[1].rstrip(":") + ":", text)
+
+
+def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
+    """What the reader can do, in the reader's words: vote, ask for other topics (a reply
+    reaches the operator, or `profile_help_url` says how), leave. The profile's file is the
+    operator's business: only the dry run's preview names it."""
     help_url = config.output.profile_help_url
     return {
         "email": profile.email,
-        "profile_path": f"{config.subscribers_dir.name or 'subscribers'}/{profile_id}.toml",
+        "votes": bool(config.web.base_url and selection.picks),
         "help_url": safe_url(help_url) if help_url else "",
         "unsubscribe_url": unsubscribe_url(config, profile),
         "preferences_url": (

@@ -65,7 +65,15 @@ def teach(
     config: ArxivConfig, store: Store, subscriber_id: str, ids: list[str], vote: str
 ) -> tuple[dict[str, str], list[str]]:
     """Record `vote` on each paper by hand; return (id -> title recorded, ids not found)."""
-    titles = look_up_titles(config, store, ids)
+    try:
+        titles = look_up_titles(config, store, ids)
+    except FetchError as exc:
+        key = "liked" if vote == links.UP else "disliked"
+        raise FetchError(
+            f"{exc}; nothing recorded. Offline, only papers already in the store (from a day "
+            f"fetched before) can be {key}; or add the ids to `{key}` in the profile file, "
+            "looked up by the next run"
+        ) from None
     for pid, title in titles.items():
         store.record_vote(subscriber_id, pid, vote, title, date.today(), "hand")
     return titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles]

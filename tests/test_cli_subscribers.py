@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.profiles import parse_profile
+from newsletter.prompt import PAPERS_PLACEHOLDER
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -99,6 +100,34 @@ class TestListShowValidate:
         assert "ok: subscribers/example.toml" in result.output
         assert "error: subscribers/bad.toml: x: unknown key" in result.output
 
+    def test_a_profile_without_topics_is_valid_with_a_warning(self, workdir):
+        """Keywords alone still select papers, but the model has no interest described to
+        judge them against: validate says so, and still passes."""
+        (workdir / "subscribers" / "kay.toml").write_text(
+            'name = "Kay"\nemail = "kay@lab.org"\nkeywords = ["pruning"]\n'
+        )
+        result = run("subscribers", "validate", "kay")
+        assert result.exit_code == 0
+        assert result.output.splitlines() == [
+            "ok: subscribers/kay.toml",
+            "warning: subscribers/kay.toml: topics: none, so the model judges the papers by the "
+            "keywords alone; add a [[topics]] table (name, relevant, irrelevant) at the end of "
+            "the file",
+        ]
+        checked = run("subscribers", "check", "--format", "github", "subscribers/kay.toml")
+        assert checked.exit_code == 0
+        assert checked.output.splitlines()[1].startswith(
+            "::warning file=subscribers/kay.toml::topics: none, so the model judges"
+        )
+
+    def test_a_number_in_quotes_is_an_error_that_says_how_to_write_it(self, workdir):
+        path = workdir / "subscribers" / "example.toml"
+        path.write_text(path.read_text().replace("max_papers = 30", 'max_papers = "15"'))
+        result = run("subscribers", "validate")
+        assert result.exit_code == 1
+        assert result.output.strip() == ("error: subscribers/example.toml: max_papers: Input "
+                                         "should be a valid integer (write 15 without quotes)")
+
     def test_bad_config_is_one_line(self, workdir):
         (workdir / "config.toml").write_text("[llm]\nmodle = 1\n")
         result = run("subscribers", "list")
@@ -118,7 +147,7 @@ class TestPrompt:
         result = run("prompt", "example")
         assert result.exit_code == 0
         assert "1. Representation learning" in result.output
-        assert result.output.rstrip().endswith("[PAPER LIST HERE]")
+        assert result.output.rstrip().endswith("## Papers\n\n" + PAPERS_PLACEHOLDER)
 
     @pytest.mark.parametrize(("which", "answer"), [("skim", "\n1:7:5\n"), ("titles", "\n1:7\n")])
     def test_prints_the_cheaper_passes_prompts(self, workdir, which, answer):
@@ -198,6 +227,23 @@ class TestCheck:
         assert result.exit_code == 1
         assert result.output.strip() == (
             "error: bob.toml:8: email: 'ada@example.org' is also used by subscribers/example.toml"
+        )
+
+    @pytest.mark.parametrize("output", ["text", "github"])
+    def test_a_file_in_a_subfolder_of_subscribers_is_refused(self, workdir, output):
+        """A run reads only the files directly in subscribers/: one in a subfolder would pass
+        every other check and then never be served (nor could its prompt be shown)."""
+        path = workdir / "subscribers" / "team" / "zed.toml"
+        path.parent.mkdir()
+        text = (workdir / "subscribers" / "example.toml").read_text()
+        path.write_text(text.replace("ada@example.org", "zed@example.org"))
+        result = run("subscribers", "check", "--format", output, str(path))
+        assert result.exit_code == 1
+        why = ("(folder): only files directly in subscribers/ are served, never one in a "
+               "subfolder: move it to subscribers/zed.toml")  # fmt: skip
+        assert result.output.strip() == (
+            f"error: subscribers/team/zed.toml: {why}" if output == "text"
+            else f"::error file=subscribers/team/zed.toml::{why}"
         )
 
     def test_every_good_file_passes(self, workdir):

@@ -20,7 +20,7 @@ from newsletter.deliver import (
     prior_delivery,
     write_preview,
 )
-from newsletter.errors import CredentialsRejected, DeliveryError
+from newsletter.errors import ConfigError, CredentialsRejected, DeliveryError
 from newsletter.models import Email, Paper, Pick, SavedDigest, Score, Selection
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN
 
@@ -200,9 +200,9 @@ def test_unreachable_server_is_a_definite_failure(store):
 
 
 def test_missing_key_fails_at_construction(config):
-    with pytest.raises(DeliveryError, match="SENDGRID_API_KEY is not set"):
+    with pytest.raises(ConfigError, match="SENDGRID_API_KEY is not set"):
         SendgridSender(config, None)
-    with pytest.raises(DeliveryError):
+    with pytest.raises(ConfigError):
         SendgridSender(config, "")
 
 

@@ -139,6 +139,31 @@ class TestOffline:
         assert "cannot resolve its host" in line
         assert line.endswith("run with --feed " + str(SAMPLE))
 
+    @pytest.mark.parametrize("command", [["subscribers", "like", "ada", "2501.01234"],
+                                         ["subscribers", "dislike", "ada", "2501.01234"]])
+    def test_a_vote_by_hand_says_what_it_can_do_offline(self, tmp_path, command):
+        (tmp_path / "config.toml").write_text("")
+        (tmp_path / "subscribers").mkdir()
+        (tmp_path / "subscribers" / "ada.toml").write_text(
+            'name = "Ada"\nemail = "ada@example.org"\nkeywords = ["pruning"]\n'
+        )
+        result = cli(*command)
+        [line] = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert result.exit_code == 1 and "cannot resolve its host" in line
+        assert "--feed" not in line  # `like` has no such option, nor would a listing help
+        key = command[1] + "d"
+        assert line.endswith(f"only papers already in the store (from a day fetched before) "
+                             f"can be {key}; or add the ids to `{key}` in the profile file, "
+                             "looked up by the next run")  # fmt: skip
+
+    def test_a_new_profile_from_ids_says_what_it_can_do_offline(self, tmp_path):
+        (tmp_path / "config.toml").write_text("")
+        result = cli("subscribers", "new", "zed", "--email", "zed@lab.org", "--liked", "2501.01234")
+        [line] = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert result.exit_code == 1 and "--feed" not in line
+        assert "no profile written" in line and "--from-bibtex FILE" in line
+        assert not (tmp_path / "subscribers" / "zed.toml").exists()
+
 
 def test_two_dry_runs_at_once_pay_for_the_scores_once(home, openai_server):
     """A dry run may run beside a send or another dry run: the second waits for the first's

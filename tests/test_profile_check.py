@@ -138,6 +138,20 @@ class TestComment:
         text = self.run(comment_script, home, monkeypatch, capsys, "subscribers/bob.toml")
         assert "- line 12: colour: unknown key" in text
 
+    def test_a_profile_in_a_subfolder_is_a_problem(self, comment_script, home, monkeypatch, capsys):
+        path = home / "subscribers" / "team" / "zed.toml"
+        path.parent.mkdir()
+        path.write_text((home / "subscribers" / "bob.toml").read_text().replace("bob@", "zed@"))
+        text = self.run(comment_script, home, monkeypatch, capsys, "subscribers/team/zed.toml")
+        assert "- the file: (folder): only files directly in subscribers/ are served" in text
+
+    def test_a_profile_without_topics_gets_a_note(self, comment_script, home, monkeypatch, capsys):
+        (home / "subscribers" / "kay.toml").write_text(
+            'name = "Kay"\nemail = "kay@lab.org"\nkeywords = ["pruning"]\n'
+        )
+        text = self.run(comment_script, home, monkeypatch, capsys, "subscribers/kay.toml")
+        assert "Note: topics: none, so the model judges the papers by the keywords alone" in text
+
     def test_a_valid_profile_that_selected_nothing(self, comment_script, home, monkeypatch, capsys):
         text = self.run(comment_script, home, monkeypatch, capsys, "subscribers/bob.toml")
         assert "Valid. No digest" in text

@@ -15,6 +15,7 @@ from newsletter import render, views
 from newsletter.config import Config
 from newsletter.models import Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
+from newsletter.prompt import PAPERS_PLACEHOLDER, render_full_prompt
 from newsletter.templating import TEMPLATES_DIR
 
 DAY = date(2025, 4, 10)
@@ -62,7 +63,7 @@ def config() -> Config:
     return Config()
 
 
-def render_it(selection, profile, config, prompt="PROMPT-TEXT [PAPER LIST HERE]"):
+def render_it(selection, profile, config, prompt=f"PROMPT-TEXT\n\n{PAPERS_PLACEHOLDER}"):
     return render.render_email(selection, profile, config, prompt_text=prompt)
 
 
@@ -102,7 +103,7 @@ class TestEscaping:
 
     def test_the_rest_of_the_email_survives(self, email):
         assert "Paper number 2 on sparse experts" in email.html
-        assert "You receive this because" in email.html
+        assert "You receive this digest at" in email.html
 
     def test_text_part_is_not_html_escaped(self, email):
         assert HOSTILE in email.text
@@ -298,15 +299,29 @@ class TestReadableText:
         )
         html = render_it(make_selection(1), profile, config, prompt=prompt).html
         assert "<details" not in html and "<summary" not in html and "<pre" not in html
-        box = html[html.index('class="prompt-box"') : html.index("You receive this")]
-        lines = re.findall(r"<div>([^<]*)</div>", box)
+        box = html[html.index('class="prompt-box"') : html.index("You receive this digest")]
+        lines = re.findall(r'<div(?: class="prompt-h"[^>]*)?>([^<]*)</div>', box)
         assert lines == [
             "Read each paper and judge it.",
-            "## Scoring",
+            "Scoring",
             "By topic:",
             "- one continued",
             "- two",
         ]
+
+    def test_the_prompt_reads_as_text_not_as_the_model_s_markup(self, profile, config):
+        """Headings are headings (bold on the page, a labelled line in the text part), and
+        where the papers go a sentence says so: no `##`, no placeholder."""
+        prompt = render_full_prompt(profile)
+        email = render_it(make_selection(1), profile, config, prompt=prompt)
+        box = email.html[email.html.index('class="prompt-box"') : email.html.index("You receive")]
+        headings = re.findall(r'<div class="prompt-h" style="font-weight:700">([^<]*)</div>', box)
+        assert headings[0] == "The reader&#39;s topics" and headings[-1] == "Papers"
+        text = email.text[email.text.index("HOW THESE PAPERS") : email.text.index("You receive")]
+        assert "\nThe reader's topics:\n" in text and "\nAnswer format:\n" in text
+        for part in (box, text):
+            assert "## " not in part and "[PAPER LIST HERE]" not in part
+            assert "(then the day&#39;s papers" in part or "(then the day's papers" in part
 
 
 class TestLayout:
@@ -315,16 +330,36 @@ class TestLayout:
         prompt = html.index("PROMPT-TEXT")
         assert html.index("Paper number 2 on sparse experts</a>") < prompt
         assert html.rindex("What this digest cost") < prompt
-        assert prompt < html.index("You receive this because")
+        assert prompt < html.index("You receive this digest at")
         assert 'class="prompt-box"' in html[:prompt]
 
     def test_footer_links(self, profile, config):
         config.output.profile_help_url = "https://example.org/help"
         config.sendgrid.unsubscribe_url = "https://example.org/unsub?u=1&x=2"
         html = render_it(make_selection(1), profile, config).html
-        assert "ada@example.org is subscribed with the profile subscribers/ada.toml" in html
-        assert 'href="https://example.org/help"' in html
+        assert "You receive this digest at ada@example.org." in html
+        assert '<a class="foot-a" href="https://example.org/help"' in html
         assert 'href="https://example.org/unsub?u=1&amp;x=2"' in html
+
+    @pytest.mark.parametrize("base_url", [None, "https://digest.example.org"])
+    def test_the_footer_says_what_the_reader_can_do(self, profile, config, base_url, monkeypatch):
+        """Not the operator's file name: the reader cannot edit it. They can vote (with the
+        server), ask for other topics by replying, and leave."""
+        monkeypatch.setenv("NEWSLETTER_SECRET", "s")
+        config.web.base_url = base_url
+        email = render_it(make_selection(2), profile, config)
+        footer = email.text[email.text.rindex("-----") :]
+        votes = ["Open a paper's 👍 or 👎 link for more or fewer like it."] if base_url else []
+        assert footer.splitlines()[1:] == [
+            "You receive this digest at ada@example.org.",
+            *votes,
+            "To change your topics, reply to this email.",
+            f"Unsubscribe: {views.unsubscribe_url(config, profile)}",
+        ]
+        assert ("Press 👍 or 👎 on a paper" in email.html) == bool(base_url)
+        assert "Reply to this email to change your topics" in email.html
+        for part in (email.html, email.text):
+            assert "ada.toml" not in part and "profile" not in part.lower()[-2000:]
 
     def test_unsubscribe_falls_back_to_mail(self, profile, config):
         assert "mailto:digest@example.org?subject=unsubscribe" in hrefs(
@@ -368,7 +403,7 @@ class TestLayout:
         email = render_it(make_selection(0), profile, config)
         assert email.subject == "arXiv digest · 2025-04-10 · no papers for Ada"
         assert "Nothing matched today" in email.html and "Nothing matched today" in email.text
-        assert "You receive this because" in email.html
+        assert "You receive this digest at" in email.html
         assert "PROMPT-TEXT" in email.html
 
 
@@ -379,7 +414,7 @@ class TestSizeBudget:
         selection = make_selection(60, abstract=self.LONG)
         html = render_it(selection, profile, config).html
         assert len(html.encode("utf-8")) <= 100_000
-        assert "You receive this because" in html and "Unsubscribe" in html
+        assert "You receive this digest at" in html and "Unsubscribe" in html
         assert "PROMPT-TEXT" in html
         top = html[html.index('name="paper-1"') : html.index('name="paper-2"')]
         assert self.LONG.strip() in top and "[shortened]" not in top
@@ -436,7 +471,7 @@ class TestSizeBudget:
         config.output.max_html_bytes = 30_000
         html = render_it(make_selection(300), profile, config).html
         assert len(html.encode()) <= 30_000
-        assert "You receive this because" in html
+        assert "You receive this digest at" in html
         assert "that did not fit in this email" in html
 
     def test_the_text_part_follows_the_html_and_stays_within_the_budget(self, profile, config):

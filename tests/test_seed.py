@@ -59,6 +59,36 @@ class TestBibtex:
             titles = store.voted_titles("zed", links.UP, 15)
         assert sorted(titles) == sorted(read_bibtex(tmp_path / "refs.bib").liked.values())
 
+    def test_the_seeded_file_holds_no_example_interest(self, tmp_path):
+        """Only what the reader's papers give: not the template's compression topic nor its
+        keywords, which would bring a reader of other fields compression papers."""
+        (tmp_path / "refs.bib").write_text(BIB)
+        assert new(tmp_path, "--from-bibtex", str(tmp_path / "refs.bib")).exit_code == 0
+        path = tmp_path / "subscribers" / "zed.toml"
+        profile = parse_profile(path)
+        assert profile.topics == [] and profile.keywords == draft_keywords(
+            list(read_bibtex(tmp_path / "refs.bib").titles)
+        )
+        assert "compression" not in path.read_text().lower()
+        validated = runner.invoke(app, ["--config", str(tmp_path / "config.toml"),
+                                        "subscribers", "validate", "zed"])  # fmt: skip
+        assert validated.exit_code == 0
+        assert "warning: subscribers/zed.toml: topics: none" in validated.output
+
+    def test_titles_that_share_no_word_draft_nothing_and_say_so(self, tmp_path):
+        bib = "@article{a, title={Galaxy rotation curves}}\n@article{b, title={Quantum codes}}\n"
+        (tmp_path / "refs.bib").write_text(bib)
+        result = new(tmp_path, "--from-bibtex", str(tmp_path / "refs.bib"))
+        assert result.exit_code == 0, result.output
+        assert "no keywords drafted (the titles share no word)" in result.output
+        assert "draft keywords: none" not in result.output
+        text = (tmp_path / "subscribers" / "zed.toml").read_text()
+        assert "\nkeywords = []\n" in text and "pruning" not in text
+        validated = runner.invoke(app, ["--config", str(tmp_path / "config.toml"),
+                                        "subscribers", "validate", "zed"])  # fmt: skip
+        assert validated.exit_code == 1  # nothing to select by until the reader writes a topic
+        assert "topics: a profile needs topics, keywords or authors" in validated.output
+
     def test_a_file_without_titles_writes_no_profile(self, tmp_path):
         (tmp_path / "empty.bib").write_text("@misc{x, year={2020}}\n")
         result = new(tmp_path, "--from-bibtex", str(tmp_path / "empty.bib"))

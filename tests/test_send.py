@@ -15,7 +15,7 @@ from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.errors import ConfigError, RunLocked
 from newsletter.fetch import read_feed
-from newsletter.pipeline import SendOptions, run_send, score_day
+from newsletter.pipeline import SendOptions, preflight, run_send, score_day
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
 from tests.conftest import REPO, SAMPLE
@@ -218,6 +218,35 @@ class TestDryRun:
         with pytest.raises(ConfigError, match="SENDGRID_API_KEY is not set"):
             send(home, feed=SAMPLE)
         assert openai_server.requests == []
+
+    def test_only_the_preview_names_the_profile_file(self, home):
+        """The file is the operator's: the .json of a dry run names it, the email never."""
+        send(home, feed=SAMPLE, dry_run=True, only="ada")
+        day = home / "outbox" / "2025-04-10"
+        assert json.loads((day / "ada.json").read_text())["profile_file"] == "subscribers/ada.toml"
+        for suffix in (".html", ".txt", ".eml"):
+            assert "ada.toml" not in (day / f"ada{suffix}").read_text(encoding="utf-8")
+
+    @pytest.mark.parametrize(
+        ("settings", "named", "not_named"),
+        [
+            ('[web]\nbase_url = "https://d.org"',
+             "[web] base_url is set, and its vote and unsubscribe links", "unsubscribe_url"),
+            ('[sendgrid]\nunsubscribe_group_id = 7\n[web]\nbase_url = "https://d.org"',
+             "[web] base_url is set, and its vote links", "unsubscribe"),
+            ('[sendgrid]\nunsubscribe_url = "https://x.org/u/{token}"',
+             "[sendgrid] unsubscribe_url's {token}", "[web]"),
+        ],
+    )  # fmt: skip
+    def test_a_missing_secret_names_the_setting_that_signs_links(
+        self, tmp_path, settings, named, not_named
+    ):
+        (tmp_path / "config.toml").write_text(settings)
+        with pytest.raises(ConfigError) as caught:
+            preflight(load_config(tmp_path / "config.toml"), dry_run=True)
+        message = str(caught.value)
+        assert message.startswith("NEWSLETTER_SECRET is not set: ") and named in message
+        assert not_named not in message
 
 
 class TestCommand:

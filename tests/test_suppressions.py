@@ -156,6 +156,12 @@ class TestCommands:
         result = runner.invoke(app, [*config, "subscribers", "list"])
         assert "spam report" in result.output
 
+    def test_sync_without_a_key_is_a_run_that_could_not_start(self, home, monkeypatch):
+        monkeypatch.delenv("SENDGRID_API_KEY")
+        result = runner.invoke(app, ["--config", str(home / "config.toml"), "suppressions", "sync"])
+        assert result.exit_code == 2  # the README's exit status for a missing key
+        assert result.output == "error: SENDGRID_API_KEY is not set: SendGrid's API needs it\n"
+
     def test_pause_and_resume_keep_the_file_valid(self, home):
         config = ["--config", str(home / "config.toml")]
         path = home / "subscribers" / "ada.toml"

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from newsletter.config import load_config
-from newsletter.profiles import address_book, check_file
+from newsletter.profiles import address_book, check_file, check_warnings
 
 MARKER = "<!-- newsletter-profile-check -->"
 MAX_PICKS = 50  # a comment holds 65,536 characters at most
@@ -62,11 +62,12 @@ def find_preview(folder: Path, subscriber_id: str) -> dict | None:
     return json.loads(found[-1].read_text(encoding="utf-8")) if found else None
 
 
-def section(path: Path, folder: Path, emails: dict[str, list[str]]) -> list[str]:
+def section(path: Path, folder: Path, emails: dict[str, list[str]], home: Path) -> list[str]:
     lines = [f"### `{text(path)}`", ""]
-    problems = check_file(path, emails)
+    problems = check_file(path, emails, home)
     if problems:
         return lines + problems_section(problems)
+    lines += [f"Note: {text(w.message)}\n" for w in check_warnings(path)]
     digest = find_preview(folder, path.stem)
     if digest is None:
         return [*lines, "Valid. No digest: no paper passed its cutoffs that day (or the "
@@ -75,10 +76,11 @@ def section(path: Path, folder: Path, emails: dict[str, list[str]]) -> list[str]
 
 
 def comment(paths: list[Path], folder: Path, run_url: str = "") -> str:
-    emails = address_book(load_config().subscribers_dir)
+    home = load_config().subscribers_dir
+    emails = address_book(home)
     lines = [MARKER, "## Profile check", ""]
     for path in paths:
-        lines += [*section(path, folder, emails), ""]
+        lines += [*section(path, folder, emails, home), ""]
     if run_url:
         lines.append(f"Each preview's email and prompt: the `profile-preview` artifact of "
                      f"[this run]({run_url}).")  # fmt: skip

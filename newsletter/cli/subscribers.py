@@ -43,21 +43,23 @@ def subscribers_new(
     """
     config = get_config(ctx)
     given = seed.read_bibtex(bibtex) if bibtex else seed.Seed()  # a bad file: no profile
-    path = profiles_mod.create_profile(
-        config.subscribers_dir, subscriber_id, email, name or subscriber_id
-    )
-    if bibtex or liked:
-        with Store(config.storage.path) as store:
-            if liked:
-                given = given.merged(seed.from_ids(config.arxiv, store, liked))
-            keywords = seed.seed_profile(store, path, given)
-        out.print(f"seeded with {plural(len(given.liked), 'liked paper')}; draft keywords: "
-                  f"{', '.join(keywords) or 'none'} (edit them)", markup=False)  # fmt: skip
-    out.print(
-        f"wrote {display_path(path)}: edit its topics, then run "
-        f"`newsletter subscribers validate {subscriber_id}`",
-        markup=False,
-    )
+    name = name or subscriber_id
+    if not (bibtex or liked):
+        path = profiles_mod.create_profile(config.subscribers_dir, subscriber_id, email, name)
+        out.print(f"wrote {display_path(path)}: edit its topics and keywords, then run "
+                  f"`newsletter subscribers validate {subscriber_id}`", markup=False)  # fmt: skip
+        return
+    with Store(config.storage.path) as store:
+        if liked:  # looked up before the file is written: offline, no half-made profile
+            given = given.merged(seed.from_ids(config.arxiv, store, liked))
+        path, keywords = seed.seed_profile(
+            store, config.subscribers_dir, subscriber_id, email, name, given
+        )
+    drafted = f"draft keywords: {', '.join(keywords)} (edit them)" if keywords else (
+        "no keywords drafted (the titles share no word)")  # fmt: skip
+    out.print(f"seeded with {plural(len(given.liked), 'liked paper')}; {drafted}", markup=False)
+    out.print(f"wrote {display_path(path)}: add the reader's topics, then run "
+              f"`newsletter subscribers validate {subscriber_id}`", markup=False)  # fmt: skip
 
 
 @subscribers_app.command("list")
@@ -140,10 +142,10 @@ def subscribers_validate(
         if not good and not bad:
             raise UnknownSubscriber(f"no subscriber '{subscriber_id}' in {config.subscribers_dir}")
     for p in good:
-        out.print(
-            f"ok: {display_path(config.subscribers_dir / (p.id + '.toml'))}",
-            markup=False,
-        )
+        path = display_path(config.subscribers_dir / (p.id + ".toml"))
+        out.print(f"ok: {path}", markup=False)
+        for warning in profiles_mod.profile_warnings(p):
+            err.print(f"warning: {path}: {warning}", markup=False)
     for e in bad:
         for line in str(e).splitlines():
             err.print(f"error: {line}", markup=False)
@@ -174,22 +176,25 @@ def subscribers_check(
     emails = profiles_mod.address_book(config.subscribers_dir)
     bad = False
     for path in files:
-        problems = profiles_mod.check_file(path, emails)
+        problems = profiles_mod.check_file(path, emails, config.subscribers_dir)
         bad = bad or bool(problems)
         if not problems:
             out.print(f"ok: {profiles_mod.display_path(path)}", markup=False)
+            problems = profiles_mod.check_warnings(path)
         for problem in problems:
+            kind = "warning" if problem.warning else "error"
             if output is CheckFormat.github:
-                out.print(github_error(problem), markup=False)
+                out.print(github_error(problem, kind), markup=False)
             else:
                 where = problem.path + (f":{problem.line}" if problem.line else "")
-                err.print(f"error: {where}: {problem.message}", markup=False)
+                err.print(f"{kind}: {where}: {problem.message}", markup=False)
     if bad:
         raise typer.Exit(1)
 
 
-def github_error(problem: profiles_mod.Problem) -> str:
-    """A problem as GitHub's workflow command, which marks the line in a pull request."""
+def github_error(problem: profiles_mod.Problem, kind: str = "error") -> str:
+    """A problem as GitHub's workflow command (`kind`: error or warning), which marks the
+    line in a pull request."""
 
     def escape(text: str, *, value: bool = False) -> str:
         text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -198,7 +203,7 @@ def github_error(problem: profiles_mod.Problem) -> str:
     where = f"file={escape(problem.path, value=True)}"
     if problem.line:
         where += f",line={problem.line}"
-    return f"::error {where}::{escape(problem.message)}"
+    return f"::{kind} {where}::{escape(problem.message)}"
 
 
 @subscribers_app.command("pause")
