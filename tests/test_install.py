@@ -37,8 +37,12 @@ def locked() -> dict[str, Version]:
     return pins
 
 
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
 def test_the_lock_pins_every_dependency_and_every_extra_within_pyproject():
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    project = pyproject()["project"]
     extras = project["optional-dependencies"].values()
     wanted = project["dependencies"] + [line for extra in extras for line in extra]
     pins = locked()
@@ -77,13 +81,16 @@ def pip(*args: str | Path) -> None:
 def build_wheel(folder: Path) -> Path:
     """A wheel built from a copy of the sources (a build leaves build/ and *.egg-info behind),
     by the setuptools of this environment: offline, and quicker than an isolated build."""
+    (backend,) = map(Requirement, pyproject()["build-system"]["requires"])
     try:
-        setuptools = metadata.version("setuptools")
+        here = metadata.version(backend.name)
     except metadata.PackageNotFoundError:
-        setuptools = "0"
-    if Version(setuptools) < Version("70.1"):  # from 70.1 it builds wheels without `wheel`
-        pytest.fail(f"setuptools {setuptools} is not what the test extras ask for: "
-                    "pip install -c requirements.lock -e '.[test]'")  # fmt: skip
+        here = "0"
+    if not backend.specifier.contains(here):
+        why = f"{backend.name} {here} here, the build asks for {backend} (the test extras have it)"
+        if os.environ.get("CI"):  # CI installs the test extras: there, this is a failure
+            pytest.fail(why)
+        pytest.skip(why)
     source = folder / "source"
     source.mkdir()
     for name in SOURCES:
