@@ -13,7 +13,16 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_dir() -> Path:
+    """An installed wheel carries the templates inside the package (pyproject.toml maps them
+    there); a checkout, editable install included, keeps them at the top of the repository."""
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
 
 
 def environment(
