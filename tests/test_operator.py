@@ -165,10 +165,17 @@ class TestOffline:
         assert not (tmp_path / "subscribers" / "zed.toml").exists()
 
 
+def waits_for_a_lock(pid: int) -> bool:
+    """Whether the process is blocked on a file lock: Linux lists each waiter in /proc/locks
+    as `N: -> POSIX ADVISORY WRITE PID ...`."""
+    lines = Path("/proc/locks").read_text().splitlines()
+    return any("->" in line and f" {pid} " in line for line in lines)
+
+
 def test_two_dry_runs_at_once_pay_for_the_scores_once(home, openai_server):
     """A dry run may run beside a send or another dry run: the second waits for the first's
     scores instead of buying them again. The first run's requests are held at the fake until
-    the second has read the listing and had a second to send requests of its own."""
+    the second is seen waiting on the day's scoring lock."""
     openai_server.hold = threading.Event()
     env = {**os.environ, "NEWSLETTER_SECRET": "s", "OPENAI_API_KEY": openai_server.api_key}
     newsletter = Path(sys.executable).with_name("newsletter")
@@ -184,10 +191,10 @@ def test_two_dry_runs_at_once_pay_for_the_scores_once(home, openai_server):
         time.sleep(0.05)
     assert openai_server.in_flight == 1
     second = start()
-    for line in second.stdout:  # up to the listing's summary: next it scores
-        if " listed · " in line:
-            break
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while not waits_for_a_lock(second.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert waits_for_a_lock(second.pid), "the second run never waited for the first's scores"
     assert len(openai_server.requests) == 1 and openai_server.in_flight == 1  # still held
     openai_server.hold.set()
     outputs = [first.communicate(timeout=60)[0], second.communicate(timeout=60)[0]]
