@@ -3,11 +3,17 @@ synchronous scorer, billed at the batch price, answered within minutes to hours.
 
 Each round of requests (the title pass, the skim, the abstract pass, each round of re-asks)
 goes out as one batch: a JSONL file uploaded with `purpose="batch"`, then `batches.create`. The
-batch's id is stored, under a digest of its requests, before any waiting: a run that dies while
-waiting is re-run, builds the same requests, and collects that batch instead of paying for
-another. The run polls until the batch ends or `[llm] batch_deadline` passes (then it cancels
-it), maps the output file's lines back by `custom_id`, and asks what the batch left unanswered
-(errored, expired, past the deadline) synchronously, within the same cost cap.
+batch's id is stored, under a digest of its requests (the request key), before any waiting: a
+run that dies while waiting is re-run, builds the same requests, and collects that batch instead
+of paying for another. Each batch also carries its request key in its `metadata`, so a batch
+whose id was never stored (the reply to `batches.create` lost, or the run killed while it was
+in flight) is found by listing the batches before another is made; the create itself is never
+retried blindly, since a retried create is a second batch, billed twice.
+
+The run polls until the batch ends or `[llm] batch_deadline` passes (then it cancels it), maps
+the output file's lines back by `custom_id`, and asks what the batch left unanswered (errored,
+expired, past the deadline, or a line that is not a well-formed answer) synchronously, within
+the same cost cap.
 
 With `wait=False` (`newsletter score --submit`) a batch in flight is left running: the scorer
 returns at once, and a later run collects it.
@@ -42,7 +48,16 @@ from newsletter.score import (
 from newsletter.store import Store
 
 ENDPOINT = "/v1/chat/completions"
+AGAIN = {408, 409, 429}  # statuses a create is tried again after (with 5xx), as the client does
 ENDED = {"completed", "failed", "expired", "cancelled"}
+KEY = "newsletter_request_key"  # the metadata naming a batch's requests
+# A batch of ours found by its key is collected unless it can answer nothing: one that failed
+# validation (perhaps for a passing reason, the queue's token limit) or that a run cancelled.
+SPENT = {"failed", "cancelling", "cancelled"}
+# Seconds back the batches are looked through for one of ours: a re-run comes within hours,
+# and an account's older batches need not be paged through before each pass.
+LOOKBACK = 2 * 86_400
+CREATE_ATTEMPTS = 3  # creates tried, each after looking for the batch the last may have made
 
 
 class BatchPending(Exception):
@@ -106,6 +121,7 @@ class BatchScorer(LLMScorer):
         self.deadline = time.monotonic() + config.llm.batch_deadline  # for the whole run
         self.pending: list[str] = []  # batches left running (wait=False)
         self.watcher = Watcher(client, self.poll, self.deadline, say)
+        self.pause = 0.5  # seconds before a create is tried again, doubling
 
     async def score(
         self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
@@ -200,7 +216,7 @@ class BatchScorer(LLMScorer):
                 self.store.save_batch(request_key, batch_id, "abandoned")
                 out.note(f"batch {batch_id} passed [llm] batch_deadline: asked synchronously")
                 return None
-            bodies = await self._output(batch)
+            bodies, unreadable = await self._output(batch, {line["custom_id"] for line in lines})
         except openai.APIStatusError as exc:
             stop_on_hopeless(exc, self.llm.model, self.llm.base_url)
             out.note(f"a batch of {len(lines)} requests failed ({self.why(exc)[1]}): asked "
@@ -213,19 +229,63 @@ class BatchScorer(LLMScorer):
         if len(bodies) < len(lines):
             errors = getattr(batch.errors, "data", None) or []
             why = f": {errors[0].message}" if errors and errors[0].message else ""
+            why += f"; {_lines(unreadable)} could not be read" if unreadable else ""
             out.note(f"batch {batch_id} ({batch.status}{why}) answered {len(bodies)} of "
                      f"{len(lines)} requests: the rest were asked synchronously")  # fmt: skip
         return Collected(request_key, batch_id, batch.status, bodies, len(lines))
 
     async def _submit(self, request_key: str, content: bytes, count: int) -> str:
-        upload = await self.client.files.create(file=("requests.jsonl", content), purpose="batch")
-        batch = await self.client.batches.create(
-            input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h"
+        """The batch for these requests: one an earlier run made (its id lost), or a new one."""
+        known = self.store.batch_for(request_key)  # collected or abandoned: not to be found
+        spent = known[0] if known else None
+        # looked for while the file goes up: the pass waits no longer than it did without the
+        # look, and an upload a found batch makes needless costs nothing
+        batch, upload = await asyncio.gather(
+            self._find(request_key, spent),
+            self.client.files.create(file=("requests.jsonl", content), purpose="batch"),
         )
-        self.requests += count
+        if batch is not None:
+            self.say(f"batch {batch.id}: collecting what an earlier run submitted")
+        else:
+            batch = await self._create(request_key, upload.id, spent)
+            self.requests += count
+            self.say(f"batch {batch.id}: {count} requests submitted")
         self.store.save_batch(request_key, batch.id)  # before waiting: a re-run collects it
-        self.say(f"batch {batch.id}: {count} requests submitted")
         return batch.id
+
+    async def _create(self, request_key: str, file_id: str, spent: str | None):
+        """Make the batch, once. The client would retry a create whose reply was lost, making
+        a second batch; so it does not, and after a failure that may have made the batch (no
+        reply, a timeout, a 5xx) the batch is looked for before the create is tried again."""
+        once = self.client.with_options(max_retries=0)
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return await once.batches.create(
+                    input_file_id=file_id, endpoint=ENDPOINT, completion_window="24h",
+                    metadata={KEY: request_key},
+                )  # fmt: skip
+            except (openai.APIConnectionError, openai.APIStatusError) as exc:
+                if isinstance(exc, openai.APIStatusError):
+                    stop_on_hopeless(exc, self.llm.model, self.llm.base_url)
+                    if exc.status_code not in AGAIN and exc.status_code < 500:
+                        raise
+                made = await self._find(request_key, spent)
+                if made is not None:
+                    return made
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+                await asyncio.sleep(self.pause * 2 ** (attempt - 1))
+
+    async def _find(self, request_key: str, spent: str | None):
+        """The newest batch tagged with these requests, unless it can answer nothing or is the
+        `spent` one, already collected; the list comes newest first, read `LOOKBACK` back."""
+        since = time.time() - LOOKBACK
+        async for batch in self.client.batches.list(limit=100):
+            if batch.created_at < since:
+                break
+            if (batch.metadata or {}).get(KEY) == request_key:
+                return None if batch.status in SPENT or batch.id == spent else batch
+        return None
 
     async def _wait(self, batch_id: str):
         """The batch once it has ended, or as it stands when the deadline passes; raises
@@ -237,22 +297,67 @@ class BatchScorer(LLMScorer):
             raise BatchPending(batch_id)
         return await self.watcher.wait(batch)
 
-    async def _output(self, batch) -> dict[str, dict]:
-        """custom_id -> response body, for the lines answered with a 200. Lines in the error
-        file, and lines a failed or expired batch never ran, are simply absent."""
+    async def _output(self, batch, asked: set[str]) -> tuple[dict[str, dict], int]:
+        """custom_id -> response body, for the lines answered with a well-formed 200, and how
+        many lines could not be read. Lines in the error file, lines a failed or expired batch
+        never ran, and lines that cannot be read are simply absent: asked again."""
         if not batch.output_file_id:
-            return {}
+            return {}, 0
         content = await self.client.files.content(batch.output_file_id)
-        bodies = {}
+        bodies, unreadable = {}, 0
         for line in content.text.splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
+            if not line.strip():
                 continue
-            response = row.get("response") or {}
-            if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
-                bodies[row.get("custom_id")] = response["body"]
-        return bodies
+            read = read_line(line)
+            if read is None or read[0] not in asked:
+                unreadable += 1
+            elif read[1] is not None:
+                bodies[read[0]] = read[1]
+        return bodies, unreadable
+
+
+def read_line(line: str) -> tuple[str, dict | None] | None:
+    """An output line's custom_id and, when it was answered with a 200, the response body;
+    None for a line not in the documented shape (the body read as a chat completion)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    custom_id = row.get("custom_id") if isinstance(row, dict) else None
+    response = row.get("response") if isinstance(row, dict) else None
+    if not isinstance(custom_id, str) or not isinstance(response, dict | None):
+        return None
+    if response is None or response.get("status_code") != 200:
+        return custom_id, None  # an error's line: readable, and unanswered
+    body = response.get("body")
+    return (custom_id, body) if is_completion(body) else None
+
+
+def is_completion(body: object) -> bool:
+    """Whether a 200's body holds what the scorer reads, of the types it reads: the first
+    choice's message (its content text, or null for a refusal) and the token counts."""
+    if not isinstance(body, dict):
+        return False
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return False
+    message = choices[0].get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("content"), str | None):
+        return False
+    usage = body.get("usage") or {}
+    details = (usage.get("prompt_tokens_details") or {}) if isinstance(usage, dict) else None
+    if not isinstance(details, dict):
+        return False
+    counts = (
+        usage.get("prompt_tokens"),
+        usage.get("completion_tokens"),
+        details.get("cached_tokens"),
+    )
+    return all(n is None or type(n) is int for n in counts)  # a bool is no count
+
+
+def _lines(count: int) -> str:
+    return f"{count} output {'line' if count == 1 else 'lines'}"
 
 
 class Watcher:

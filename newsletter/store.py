@@ -533,6 +533,13 @@ class Store:
             row = self.db.execute(sql, (request_key,)).fetchone()
         return row[0] if row else None
 
+    def batch_for(self, request_key: str) -> tuple[str, str] | None:
+        """The id and status of the last batch made for these requests, whatever its status."""
+        sql = "SELECT batch_id, status FROM batches WHERE request_key=?"
+        with self._mutex:
+            row = self.db.execute(sql, (request_key,)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def save_batch(self, request_key: str, batch_id: str, status: str = "submitted") -> None:
         """Record a batch as submitted (before waiting on it), or how it ended."""
         now = _now()

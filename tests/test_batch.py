@@ -15,6 +15,7 @@ from newsletter.pipeline import SendOptions, run_send, run_submit
 from newsletter.score import LLMScorer, make_client
 from newsletter.store import Store
 from tests.conftest import EXAMPLE, SAMPLE
+from tests.fakes.openai_batch import GARBLES
 from tests.test_score import papers
 
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)  # the batch price is half, by default
@@ -40,6 +41,7 @@ def score(openai_server, monkeypatch, store):
             if kind is BatchScorer:
                 say = said.append if said is not None else lambda _m: None
                 scorer = kind(config, the_store, make_client(config), wait=wait, say=say)
+                scorer.pause = 0  # before a create is tried again
             else:
                 scorer = kind(config, the_store, make_client(config))
             try:
@@ -139,6 +141,94 @@ class TestBatchMode:
         out, _ = score(papers(20), title_pass=False, max_cost_usd=0.003)
         assert out.capped and 0 < len(out.scores) < 20
         assert out.usage.cost_usd <= 0.003
+
+
+class TestGarbledLines:
+    """A line of a batch's output that is not a well-formed answer is skipped, and its request
+    asked synchronously: nobody goes unserved, and the batch is not left to crash a re-run."""
+
+    @pytest.mark.parametrize("kind", sorted(GARBLES))
+    def test_a_garbled_line_is_asked_synchronously(self, score, openai_server, kind):
+        openai_server.queue_garbled_line(kind)
+        out, _ = score(papers(10), title_pass=False)
+        assert len(out.scores) == 10 and out.unscored == []
+        assert len(paths(openai_server, "/v1/chat")) == 1
+        assert len(openai_server.batches.batches) == 1
+        assert any("1 output line could not be read) answered 1 of 2 requests" in note
+                   for note in out.notes)  # fmt: skip
+
+    def test_garbled_lines_do_not_stop_the_run_that_collects_them(self, score, openai_server):
+        garbled = len(GARBLES)
+        items = papers(5 * (garbled + 3))  # a line errs, one of each garbled, two answered
+        openai_server.queue_server_error()
+        openai_server.queue_garbled_line("not_object", file="errors")
+        for kind in GARBLES:
+            openai_server.queue_garbled_line(kind)
+        first, scorer = score(items, title_pass=False, wait=False)  # `score --submit`
+        assert len(scorer.pending) == 1 and not first.scores
+        second, _ = score(items, title_pass=False)  # `send` collects the batch
+        assert len(second.scores) == len(items) and second.unscored == []
+        assert len(paths(openai_server, "/v1/chat")) == garbled + 1
+        said = f"{garbled} output lines could not be read) answered 2 of {garbled + 3} requests"
+        assert any(said in note for note in second.notes)
+        third, scorer = score(items, title_pass=False)  # collected: nothing is left to ask
+        assert scorer.requests == 0 and third.scores == second.scores
+        assert len(openai_server.batches.batches) == 1
+
+
+class TestOnePassOneBatch:
+    """A pass is sent as one batch, and paid for once, whatever happens to the reply."""
+
+    def test_a_lost_create_reply_makes_no_second_batch(self, score, openai_server):
+        items = papers(12)
+        openai_server.know(items)
+        openai_server.relevance = {p.id: 5 for p in items}  # each passes the title pass
+        openai_server.queue_lost_batch_reply(times=2)  # the title pass's and the full read's
+        out, scorer = score(items, max_retries=2)
+        assert len(openai_server.batches.batches) == 2  # one a pass
+        creates = [r for r in openai_server.requests if r.path == "/v1/batches"]
+        assert len(creates) == 2  # neither tried again: each found by its metadata
+        assert len(out.scores) == 12 and out.unscored == []
+        assert not paths(openai_server, "/v1/chat")
+        assert scorer.requests == sum(b.total for b in openai_server.batches.batches.values())
+        assert out.usage.cost_usd == pytest.approx(
+            openai_server.batches.billed(PRICE.batch_price())
+        )
+
+    def test_a_create_dropped_before_the_batch_was_made_is_tried_again(self, score, openai_server):
+        openai_server.queue_lost_batch_reply(created=False)
+        out, _ = score(papers(10), title_pass=False)
+        assert len(openai_server.batches.batches) == 1 and len(out.scores) == 10
+        creates = [r for r in openai_server.requests if r.path == "/v1/batches"]
+        assert len(creates) == 2 and not paths(openai_server, "/v1/chat")
+
+    def test_a_batch_collected_is_not_collected_again_for_the_same_requests(
+        self, score, openai_server
+    ):
+        openai_server.queue_refusal()  # the one line: the paper is asked again, as it was
+        out, _ = score(papers(1), title_pass=False)
+        assert len(openai_server.batches.batches) == 2 and len(out.scores) == 1
+
+    def test_a_rerun_collects_the_batch_a_killed_run_made(self, score, openai_server, store):
+        items = papers(5)
+        score(items, title_pass=False, wait=False)
+        with store.transaction() as db:  # killed before the batch's id was kept
+            db.execute("DELETE FROM batches")
+        said: list[str] = []
+        out, scorer = score(items, title_pass=False, said=said)
+        assert len(openai_server.batches.batches) == 1 and len(out.scores) == 5
+        assert scorer.requests == 0 and not paths(openai_server, "/v1/chat")
+        assert any("collecting what an earlier run submitted" in line for line in said)
+
+    def test_a_batch_a_killed_run_made_that_failed_is_made_again(self, score, openai_server, store):
+        items = papers(5)
+        openai_server.queue_batch("failed")  # as for the queue's token limit, which passes
+        score(items, title_pass=False, wait=False)
+        with store.transaction() as db:
+            db.execute("DELETE FROM batches")
+        out, _ = score(items, title_pass=False)
+        assert len(openai_server.batches.batches) == 2 and len(out.scores) == 5
+        assert not paths(openai_server, "/v1/chat")
 
 
 class TestSubmitThenSend:

@@ -12,8 +12,10 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletion
 
 from tests.fakes.openai import FakeOpenAI, parse_papers
+from tests.fakes.openai_batch import GARBLES
 
 TITLE_SYSTEM = "Rate each title. RELEVANCE is an integer from 1 to 10. " * 4
 # Long enough (~1300 tokens by the fake's count) for the prompt cache to apply.
@@ -371,8 +373,9 @@ class TestBatches:
         assert set(seen) <= {"validating", "in_progress", "finalizing", "completed"}
         assert "in_progress" in seen
         assert (batch.request_counts.completed, batch.request_counts.failed) == (2, 0)
-        rows = read_jsonl(api, batch.output_file_id)
+        rows = sorted(read_jsonl(api, batch.output_file_id), key=lambda r: r["custom_id"])
         assert [r["custom_id"] for r in rows] == ["one", "two"] and batch.error_file_id is None
+        rows.reverse()  # "one" first
         body = rows[0]["response"]["body"]
         assert rows[0]["response"]["status_code"] == 200 and rows[0]["error"] is None
         assert body["object"] == "chat.completion" and body["usage"]["prompt_tokens"] > 0
@@ -432,3 +435,44 @@ class TestBatches:
         assert [b.id for b in first.data] == ids[:0:-1] and first.has_more
         assert [b.id for b in api.batches.list(limit=2, after=ids[1]).data] == [ids[0]]
         assert [b.id for b in api.batches.list(limit=100)] == ids[::-1]
+
+    def test_metadata_is_kept_and_checked_as_the_service_checks_it(self, api):
+        data = (json.dumps(batch_line("r0")) + "\n").encode()
+        upload = api.files.create(file=("in.jsonl", data), purpose="batch")
+        options = {"input_file_id": upload.id, "endpoint": "/v1/chat/completions",
+                   "completion_window": "24h"}  # fmt: skip
+        batch = api.batches.create(**options, metadata={"pass": "titles"})
+        assert api.batches.retrieve(batch.id).metadata == {"pass": "titles"}
+        for refused in ({f"k{i}": "v" for i in range(17)}, {"k" * 65: "v"}, {"k": "v" * 513}):
+            with pytest.raises(openai.BadRequestError, match="metadata"):
+                api.batches.create(**options, metadata=refused)
+
+    def test_a_lost_create_reply_leaves_the_batch_made(self, api, openai_server):
+        once = api.with_options(max_retries=0)  # a retry would be another create
+        openai_server.queue_lost_batch_reply()
+        openai_server.queue_lost_batch_reply(created=False)
+        for _ in range(2):
+            with pytest.raises(openai.APIConnectionError):
+                start_batch(once, [batch_line("r0")])
+        assert len(openai_server.batches.batches) == 1  # the first made it, the second not
+        assert start_batch(once, [batch_line("r0")]).status == "validating"
+
+    @pytest.mark.parametrize("kind", sorted(GARBLES))
+    def test_a_garbled_line_is_outside_the_documented_shape(self, api, openai_server, kind):
+        """Each garbled line breaks the format of a batch's output line, read with the
+        client's own type for the body; the line after it is whole."""
+        openai_server.queue_garbled_line(kind)
+        batch, _ = wait_until_ended(api, start_batch(api, [batch_line("a"), batch_line("b")]).id)
+        garbled, whole = api.files.content(batch.output_file_id).text.splitlines()
+        assert not well_formed(garbled) and well_formed(whole)
+
+
+def well_formed(line: str) -> bool:
+    try:
+        row = json.loads(line)
+        response = row["response"]
+        assert isinstance(row["custom_id"], str) and response["status_code"] == 200
+        ChatCompletion.model_validate(response["body"])
+    except (ValueError, TypeError, KeyError, AssertionError):  # ValidationError is a ValueError
+        return False
+    return True

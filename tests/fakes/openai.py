@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.base import FakeHandler, FakeServer
-from tests.fakes.openai_batch import Batches, Outcome
+from tests.fakes.openai_batch import LOST, Batches, Outcome
 
 Judge = Callable[[str, str, str], tuple[int, int, str]]
 Reply = tuple[int, dict[str, Any] | bytes | None, dict[str, str]]
@@ -108,6 +108,9 @@ class _Handler(FakeHandler):
         request = RecordedRequest(self.path, headers, body, time.monotonic(), raw=raw)
         self.fake.requests.append(request)
         request.status, payload, extra = self.fake.handle(request, method)
+        if request.status == LOST:  # the work is done, the reply never arrives
+            self.close_connection = True
+            return
         names = {"content-type": "application/json"}
         names["x-request-id"] = f"req_fake{len(self.fake.requests)}"
         if isinstance(payload, bytes):
@@ -208,6 +211,18 @@ class FakeOpenAI(FakeServer):
         """How the next batches end: "completed", "failed" (validation) or "expired" (after
         their first `answered` lines)."""
         self.batches.outcomes.extend(Outcome(kind, answered) for _ in range(times))
+
+    def queue_lost_batch_reply(self, times: int = 1, *, created: bool = True) -> None:
+        """The next `batches.create` makes the batch, then drops the connection unanswered,
+        as when a connection breaks after the service acted (with `created=False`, before:
+        no batch is made). A client's retry is another create."""
+        self.batches.lost_replies.extend(created for _ in range(times))
+
+    def queue_garbled_line(self, kind: str, times: int = 1, *, file: str = "output") -> None:
+        """The next lines written to a batch's output (or error) file are garbled: one of
+        `GARBLES` (a line that is not JSON, not an object, a response or body of the wrong
+        shape, and so on)."""
+        self.batches.garbled[file].extend(kind for _ in range(times))
 
     def know(self, papers: Iterable[Any]) -> None:
         """Let the title pass's judge see these papers' ids (objects with `id` and `title`)."""

@@ -6,7 +6,13 @@ real service does: validating -> in_progress -> finalizing -> completed over `ba
 seconds, with request counts, and an output file and an error file in the real JSONL shapes.
 Each line is answered by the same code as a synchronous request, so scripted steps (a 500, a
 truncated answer) apply to lines too. A batch can be scripted to fail validation or to expire
-with only its first `answered` lines done, as real ones do.
+with only its first `answered` lines done, as real ones do. Like the service, it writes output
+lines in an order of its own (match them by `custom_id`), keeps a batch's `metadata` (checked as
+the service checks it) and lists batches newest first, `limit` a page, after the `after` id.
+
+It can also be scripted to do what the service does rarely: drop the connection of a create
+without a reply, after making the batch or before (`lost_replies`), and write garbled lines
+into the output or error file (`garbled`, each one of `GARBLES`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,37 @@ if TYPE_CHECKING:
 
 ENDPOINTS = {"/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/responses"}
 EXPIRED = "This request could not be executed before the completion window expired."
+LOST = 0  # the status of a request whose reply is never sent: the connection is dropped
+
+
+def _body(row: dict[str, Any]) -> dict[str, Any]:
+    return (row.get("response") or {}).get("body") or {}
+
+
+def _with_body(row: dict[str, Any], body: Any) -> str:
+    return json.dumps(row | {"response": (row.get("response") or {}) | {"body": body}})
+
+
+# How a line can be garbled: each makes a line the service's documented format does not allow
+# (an object with a string `custom_id`, `response` null or an object with `status_code` and
+# `body`, a chat completion's body in the shape the client's types give it).
+GARBLES = {
+    "not_json": lambda row: json.dumps(row)[:-2],
+    "not_object": lambda row: "[1, 2]",
+    "custom_id_not_string": lambda row: json.dumps(row | {"custom_id": [row["custom_id"]]}),
+    "response_not_object": lambda row: json.dumps(row | {"response": [200]}),
+    "body_not_object": lambda row: _with_body(row, ["not", "a", "body"]),
+    "usage_not_object": lambda row: _with_body(row, _body(row) | {"usage": [12, 3]}),
+    "choices_null": lambda row: _with_body(row, _body(row) | {"choices": None}),
+    "choice_not_object": lambda row: _with_body(row, _body(row) | {"choices": [1]}),
+    "message_not_object": lambda row: _with_body(
+        row, _body(row) | {"choices": [{"index": 0, "message": "hello"}]}
+    ),
+    "usage_not_numbers": lambda row: _with_body(
+        row, _body(row) | {"usage": {"prompt_tokens": "many", "completion_tokens": 3}}
+    ),
+}
+METADATA_PAIRS, METADATA_KEY, METADATA_VALUE = 16, 64, 512  # the service's limits
 
 
 @dataclass
@@ -53,6 +90,7 @@ class FakeBatch:
     error_file_id: str | None = None
     completed: int = 0
     failed: int = 0
+    ran: int = 0  # lines that ran (and are billed), once the batch has ended
     ended: str | None = None  # completed, failed, expired or cancelled, once decided
     checked: bool = False  # validated
     # each line's (status, body), worked out while the batch is in progress, as the service does
@@ -68,6 +106,13 @@ class Batches:
     files: dict[str, tuple[dict[str, Any], bytes]] = field(default_factory=dict)
     batches: dict[str, FakeBatch] = field(default_factory=dict)
     outcomes: deque[Outcome] = field(default_factory=deque)
+    # creates still to answer with a dropped connection: True once the batch is made, False
+    # for a connection dropped before the service acted
+    lost_replies: deque[bool] = field(default_factory=deque)
+    # file ("output" or "errors") -> how the next lines written to it are garbled
+    garbled: dict[str, deque[str]] = field(
+        default_factory=lambda: {"output": deque(), "errors": deque()}
+    )
     # not the fake's own lock: answering a line takes that one
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count = field(default_factory=itertools.count)
@@ -133,12 +178,18 @@ class Batches:
             return _error(400, f"Invalid value for 'endpoint': {body['endpoint']}.", "endpoint")
         if body["completion_window"] != "24h":
             return _error(400, "Invalid value for 'completion_window'.", "completion_window")
+        refused = _metadata_problem(body.get("metadata"))
+        if refused:
+            return _error(400, refused, "metadata")
         entry = self.files.get(body["input_file_id"])
         if entry is None or entry[0]["purpose"] != "batch":
             message = f"No such File object: {body['input_file_id']}"
             return _error(404 if entry is None else 400, message, "input_file_id")
         with self.lock:
             outcome = self.outcomes.popleft() if self.outcomes else Outcome()
+            lost = self.lost_replies.popleft() if self.lost_replies else None
+        if lost is False:
+            return LOST, None, {}
         batch = FakeBatch(
             id=f"batch_fake{next(self._ids)}",
             input_file_id=body["input_file_id"],
@@ -152,7 +203,17 @@ class Batches:
         self.batches[batch.id] = batch
         batch.worker = threading.Thread(target=self.answer_lines, args=(batch,), daemon=True)
         batch.worker.start()
-        return 200, self.describe(batch), {}
+        return (LOST, None, {}) if lost else (200, self.describe(batch), {})
+
+    def billed(self, price: Any) -> float:
+        """What the batches cost at `price` (a `Price`'s batch price): each line that ran."""
+        total = 0.0
+        for batch in self.batches.values():
+            for status, body in batch.answers[: batch.ran]:
+                usage = (body or {}).get("usage") if status == 200 else None
+                if usage:
+                    total += price.cost(usage["prompt_tokens"], 0, usage["completion_tokens"])
+        return total
 
     def answer_lines(self, batch: FakeBatch) -> None:
         self.fake.stopping.wait(self.fake.batch_latency * 0.1)  # validating: nothing runs yet
@@ -246,6 +307,7 @@ class Batches:
         write the output and error files."""
         lines = [json.loads(line) for line in _lines(self.files[batch.input_file_id][1])]
         done = len(lines) if status == "completed" else batch.outcome.answered
+        batch.ran = done
         if batch.worker is not None:
             batch.worker.join()
         output, failures = [], []
@@ -259,12 +321,21 @@ class Batches:
             response = {"status_code": http, "request_id": f"req_batch{n}", "body": payload}
             (output if http == 200 else failures).append(_result(n, line, response, None))
         batch.completed, batch.failed = len(output), len(failures)
+        output.reverse()  # the service promises no order: lines are matched by custom_id
         if output:
-            written = self.add_file("output.jsonl", _jsonl(output), "batch_output")
+            written = self.add_file("output.jsonl", self.jsonl(output, "output"), "batch_output")
             batch.output_file_id = written["id"]
         if failures:
-            errors = self.add_file("errors.jsonl", _jsonl(failures), "batch_output")
+            errors = self.add_file("errors.jsonl", self.jsonl(failures, "errors"), "batch_output")
             batch.error_file_id = errors["id"]
+
+    def jsonl(self, rows: list[dict[str, Any]], file: str) -> bytes:
+        """The rows as a JSONL file, the first ones garbled as scripted for this file."""
+        lines = []
+        for row in rows:
+            kind = self.garbled[file].popleft() if self.garbled[file] else None
+            lines.append(GARBLES[kind](row) if kind else json.dumps(row))
+        return "".join(line + "\n" for line in lines).encode()
 
     def describe(self, batch: FakeBatch) -> dict[str, Any]:
         """The batch object as the API returns it."""
@@ -299,6 +370,25 @@ class Batches:
         }
 
 
+def _metadata_problem(metadata: Any) -> str | None:
+    """What the service says of metadata it refuses: at most 16 string pairs, keys up to 64
+    characters, values up to 512."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        return "Invalid type for 'metadata': expected an object."
+    if len(metadata) > METADATA_PAIRS:
+        return f"Invalid 'metadata': too many properties (at most {METADATA_PAIRS})."
+    for key, value in metadata.items():
+        if len(key) > METADATA_KEY:
+            return f"Invalid 'metadata': key '{key[:20]}...' is longer than {METADATA_KEY}."
+        if not isinstance(value, str):
+            return f"Invalid type for 'metadata.{key}': expected a string."
+        if len(value) > METADATA_VALUE:
+            return f"Invalid 'metadata.{key}': string longer than {METADATA_VALUE}."
+    return None
+
+
 def _line_problem(line: str, endpoint: str, seen: set[str]) -> tuple[str, str] | None:
     try:
         row = json.loads(line)
@@ -326,10 +416,6 @@ def _result(n: int, line: dict, response: dict | None, error: dict | None) -> di
 
 def _lines(data: bytes) -> list[str]:
     return [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
-
-
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(row) + "\n" for row in rows).encode()
 
 
 def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
