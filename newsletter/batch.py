@@ -57,7 +57,7 @@ SPENT = {"failed", "cancelling", "cancelled"}
 # Seconds back the batches are looked through for one of ours: a re-run comes within hours,
 # and an account's older batches need not be paged through before each pass.
 LOOKBACK = 2 * 86_400
-CREATE_ATTEMPTS = 3  # creates tried, each after looking for the batch the last may have made
+CREATE_ATTEMPTS = 3
 
 
 class BatchPending(Exception):
@@ -238,30 +238,26 @@ class BatchScorer(LLMScorer):
         """The batch for these requests: one an earlier run made (its id lost), or a new one."""
         known = self.store.batch_for(request_key)  # collected or abandoned: not to be found
         spent = known[0] if known else None
-        # looked for while the file goes up: the pass waits no longer than it did without the
-        # look, and an upload a found batch makes needless costs nothing
-        batch, upload = await asyncio.gather(
-            self._find(request_key, spent),
-            self.client.files.create(file=("requests.jsonl", content), purpose="batch"),
-        )
+        batch = await self._find(request_key, spent)
         if batch is not None:
             self.say(f"batch {batch.id}: collecting what an earlier run submitted")
         else:
-            batch = await self._create(request_key, upload.id, spent)
+            batch = await self._create(request_key, content, spent)
             self.requests += count
             self.say(f"batch {batch.id}: {count} requests submitted")
         self.store.save_batch(request_key, batch.id)  # before waiting: a re-run collects it
         return batch.id
 
-    async def _create(self, request_key: str, file_id: str, spent: str | None):
+    async def _create(self, request_key: str, content: bytes, spent: str | None):
         """Make the batch, once. The client would retry a create whose reply was lost, making
         a second batch; so it does not, and after a failure that may have made the batch (no
         reply, a timeout, a 5xx) the batch is looked for before the create is tried again."""
+        upload = await self.client.files.create(file=("requests.jsonl", content), purpose="batch")
         once = self.client.with_options(max_retries=0)
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 return await once.batches.create(
-                    input_file_id=file_id, endpoint=ENDPOINT, completion_window="24h",
+                    input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h",
                     metadata={KEY: request_key},
                 )  # fmt: skip
             except (openai.APIConnectionError, openai.APIStatusError) as exc:
