@@ -1,16 +1,26 @@
 """LaTeX in arXiv metadata, as the plain text a reader sees.
 
 arXiv keeps author names, titles and abstracts as submitted, so they carry TeX: accents
-(`M\\"uller`, `{\\o}`, `\\c{c}`), text commands (`\\emph{...}`) and math (`$\\mathcal{O}(n^2)$`).
-`latex_to_text` turns them into Unicode text with pylatexenc, set up for text that is mostly
-not LaTeX at all: what plain text means is kept as written.
+(`M\\"uller`, `{\\o}`, `\\c{c}`), text commands (`\\emph{...}`), links (`\\href{url}{text}`)
+and math (`$\\mathcal{O}(n^2)$`). `latex_to_text` turns them into Unicode text with
+pylatexenc, set up for text that is mostly not LaTeX at all: what plain text means is kept
+as written.
 
 - `%` is a percent sign, not the start of a comment that would swallow the rest of an abstract;
 - `&`, `~`, `--`, quotes and `<` stay as they are (pylatexenc would make them alignment space,
   no-break space, dashes and curly quotes);
-- math keeps its letters: `\\mathcal{O}` is `O`, not a script capital, and `n^2` stays `n^2`.
+- escaped symbols are their symbol: `\\|W\\|` is `‖W‖`, `\\>` is `>`, `Pass\\^{}1` is `Pass^1`;
+- math keeps its letters: `\\mathcal{O}` is `O`, not a script capital, and `n^2` stays `n^2`;
+- a link is its text: `\\href{url}{text}` is `text`, `\\url{url}` is `url`.
 
-Whitespace is left as it comes; callers collapse it where they want one line.
+It never raises, and never drops what it cannot read. Authors' TeX is often malformed (a
+`\\sqrt` with no argument, `\\url\\href{..}{..}`), and pylatexenc's own rules then fail or print
+their `%s` placeholders: each node of the parsed text is converted on its own, and a node that
+fails, or a macro missing the arguments its rule formats, is shown as written (whitespace made
+single spaces), so one bad span costs only itself. Unknown macros (an author's `\\method`) are
+dropped, as LaTeX without their definition would.
+
+Whitespace is otherwise left as it comes; callers collapse it where they want one line.
 
 What is converted, and what is not: the store and the model keep the text as arXiv publishes
 it, LaTeX and all. Models read LaTeX fluently, and the conversion loses what math says
@@ -26,35 +36,150 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
+from pylatexenc import latexwalker
 from pylatexenc.latex2text import (
     LatexNodes2Text,
     MacroTextSpec,
     SpecialsTextSpec,
     get_default_latex_context_db,
 )
+from pylatexenc.macrospec import std_macro
 
 # Font switches in math: their argument is what a reader would type for them.
 _MATH_FONTS = (
     "mathcal", "mathbb", "mathrm", "mathbf", "mathit", "mathsf", "mathtt", "mathfrak",
     "mathscr", "boldsymbol", "bm", "operatorname",
 )  # fmt: skip
+# Escaped characters and text-mode symbols pylatexenc drops or makes fancier than written.
+_SYMBOLS = {
+    "|": "‖", ">": ">", "<": "<", "textless": "<", "textgreater": ">", "textbar": "|",
+    "textunderscore": "_", "textasciicircum": "^", "textasciitilde": "~", "S": "§", "P": "¶",
+    "degree": "°", "textdegree": "°",
+}  # fmt: skip
+# An accent over nothing (`\^{}`, the usual way to type a caret) is the accent character.
+_SPACING_ACCENTS = {"^": "^", "~": "~", '"': '"', "'": "'", "`": "`"}
+# Macros the parser must know the arguments of, or it leaves them as loose groups.
+_ARGUMENTS = {"href": "{{", "binom": "{{", "tfrac": "{{", "dfrac": "{{", "rule": "[{{"}
 # A `%` not escaped by a backslash (an even run of backslashes before it is line breaks).
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%")
+_SPACE = re.compile(r"\s+")
+# What the parser reads as more than itself, given no specials (whitespace aside).
+_SYNTAX = frozenset("\\{}$%[]")
+
+
+def _link_text(node, l2tobj) -> str:
+    """`\\href{url}{text}` reads as its text, `\\url{url}` and a one-argument `\\href` as the
+    argument; a link command with no argument at all is only markup and reads as nothing."""
+    args = node.nodeargd.argnlist if node.nodeargd else []
+    given = [k for k, arg in enumerate(args) if arg is not None]
+    return l2tobj.node_arg_to_text(node, given[-1]) if given else ""
+
+
+def _accent(name: str, accent):
+    def repl(node, l2tobj) -> str:
+        args = [a for a in node.nodeargd.argnlist if a is not None] if node.nodeargd else []
+        if not args or not l2tobj.nodelist_to_text(args[:1]).strip():
+            return _SPACING_ACCENTS[name]
+        return accent(node, l2tobj=l2tobj)
+
+    return repl
+
+
+def _text_specs(db) -> list[MacroTextSpec]:
+    accents = [
+        MacroTextSpec(name, _accent(name, db.get_macro_spec(name).simplify_repl))
+        for name in _SPACING_ACCENTS
+    ]
+    return [
+        *(MacroTextSpec(name, discard=False) for name in _MATH_FONTS),
+        *(MacroTextSpec(name, symbol) for name, symbol in _SYMBOLS.items()),
+        *accents,
+        MacroTextSpec("href", _link_text),
+        MacroTextSpec("url", _link_text),
+        MacroTextSpec("tfrac", "%s/%s"),
+        MacroTextSpec("dfrac", "%s/%s"),
+        MacroTextSpec("binom", "(%s choose %s)"),
+        MacroTextSpec("rule", discard=True),
+    ]
 
 
 @cache
-def _converter() -> LatexNodes2Text:
+def _parser_context():
+    """The parser's macros, built once (LatexWalker would rebuild its default on every call).
+
+    No specials: `~`, `&`, `--` and quotes are read as the characters they are, and the
+    parser, which tries every special at every character, runs about twice as fast.
+    """
+    db = latexwalker.get_default_latex_context_db().filter_context(
+        keep_which=["macros", "environments"]
+    )
+    db.add_context_category(
+        "links-and-math",
+        macros=[std_macro(name, argspec) for name, argspec in _ARGUMENTS.items()],
+        prepend=True,
+    )
+    return db
+
+
+@cache
+def _converter() -> _ReaderText:
     # 'nonascii-specials' holds ~ `` '' -- --- !` ?`; '&' comes from 'latex-approximations'.
     db = get_default_latex_context_db().filter_context(exclude_categories=["nonascii-specials"])
     db.add_context_category(
         "plain-text",
-        macros=[MacroTextSpec(name, discard=False) for name in _MATH_FONTS],
+        macros=_text_specs(db),
         specials=[SpecialsTextSpec("&", "&")],
         prepend=True,
     )
-    return LatexNodes2Text(latex_context=db, math_mode="text")
+    return _ReaderText(latex_context=db, math_mode="text")
+
+
+def _as_written(node) -> str:
+    """The node's source, on one line, with the `\\%` that stood for a bare `%` undone."""
+    return _SPACE.sub(" ", node.latex_verbatim().replace("\\%", "%"))
+
+
+def _lacks_arguments(node, context) -> bool:
+    """A macro whose rule formats arguments (`%s/%s`) but whose source gave none to format."""
+    if not node.isNodeType(latexwalker.LatexMacroNode):
+        return False
+    spec = context.get_macro_spec(node.macroname)
+    if spec is None or not isinstance(spec.simplify_repl, str) or "%" not in spec.simplify_repl:
+        return False
+    if node.nodeargd is None:
+        return True
+    kinds = node.nodeargd.argspec.replace("*", "")
+    args = [a for a in node.nodeargd.argnlist if not isinstance(a, str)]
+    return any(a is None for kind, a in zip(kinds, args, strict=False) if kind == "{")
+
+
+class _Walker(latexwalker.LatexWalker):
+    """LatexWalker that reads an ordinary character without trying every rule on it first.
+
+    The token is the one LatexWalker itself gives such a character; most of an abstract is
+    ordinary characters, and this makes parsing it about twice as fast.
+    """
+
+    def get_token(self, pos, include_brace_chars=None, **kwargs):
+        if not include_brace_chars and pos < len(self.s):
+            char = self.s[pos]
+            if char not in _SYNTAX and not char.isspace():
+                return latexwalker.LatexToken(tok="char", arg=char, pos=pos, len=1, pre_space="")
+        return super().get_token(pos, include_brace_chars=include_brace_chars, **kwargs)
+
+
+class _ReaderText(LatexNodes2Text):
+    """LatexNodes2Text that converts node by node, keeping as written what it cannot convert."""
+
+    def node_to_text(self, node, prev_node_hint=None, textcol=0) -> str:
+        if node is not None and _lacks_arguments(node, self.latex_context):
+            return _as_written(node)
+        try:
+            return super().node_to_text(node, prev_node_hint, textcol)
+        except Exception:  # pylatexenc's rules index and format arguments bad TeX lacks
+            return _as_written(node)
 
 
 def normalise_space(text: str) -> str:
@@ -62,12 +187,22 @@ def normalise_space(text: str) -> str:
     return " ".join(text.split())
 
 
+# Each subscriber's digest, and each archive page, converts the same papers again.
+@lru_cache(maxsize=16384)
 def latex_to_text(text: str) -> str:
     """LaTeX -> Unicode text (NFC): `J\\"urgen M\\"uller` -> `Jürgen Müller`, `\\emph{x}` -> `x`.
 
-    Text without a backslash, a brace or a `$` has nothing to convert and is not parsed:
-    that is most names and abstracts, at about 0.1 ms a name saved.
+    Never raises: what cannot be converted is shown as written. Text without a backslash, a
+    brace or a `$` has nothing to convert and is not parsed: that is most names and abstracts.
     """
     if any(c in text for c in "\\{}$"):
-        text = _converter().latex_to_text(_COMMENT.sub(r"\1\\%", text))
+        try:
+            walker = _Walker(
+                _COMMENT.sub(r"\1\\%", text),
+                latex_context=_parser_context(),
+                tolerant_parsing=True,
+            )
+            text = _converter().nodelist_to_text(walker.get_latex_nodes()[0])
+        except Exception:  # the parser itself gave up (nesting deeper than Python's stack)
+            pass
     return unicodedata.normalize("NFC", text)
