@@ -8,7 +8,9 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pylatexenc.latexwalker import LatexWalker
 
+from newsletter import text as reader_text
 from newsletter.text import latex_to_text, normalise_space
 
 
@@ -212,3 +214,23 @@ def test_every_letter_digit_and_symbol_a_reader_should_see_is_kept(pieces) -> No
     latex = "".join(source for source, _ in pieces)
     shown = "".join(text for _, text in pieces)
     assert "".join(latex_to_text(latex).split()) == "".join(shown.split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(_LATEXISH, st.lists(_pieces(), max_size=8).map(lambda p: "".join(s for s, _ in p)))
+)
+def test_reading_runs_of_text_as_one_token_parses_as_pylatexenc_does(latex: str) -> None:
+    """The parser's fast path (a run of ordinary characters as one token) changes nothing."""
+
+    def converted(walker_class) -> str:
+        walker = walker_class(
+            latex, latex_context=reader_text._parser_context(), tolerant_parsing=True
+        )
+        return reader_text._converter().nodelist_to_text(walker.get_latex_nodes()[0])
+
+    try:
+        expected = converted(LatexWalker)
+    except Exception:  # what pylatexenc cannot parse, the fast path need not either
+        return
+    assert converted(reader_text._Walker) == expected
