@@ -52,6 +52,8 @@ _MATH_FONTS = (
     "mathcal", "mathbb", "mathrm", "mathbf", "mathit", "mathsf", "mathtt", "mathfrak",
     "mathscr", "boldsymbol", "bm", "operatorname",
 )  # fmt: skip
+# Text styles the parser knows and pylatexenc's text rules do not: it would drop their text.
+_TEXT_STYLES = ("texttt", "textsf", "textup", "textmd", "mbox")
 # Escaped characters and text-mode symbols pylatexenc drops or makes fancier than written.
 _SYMBOLS = {
     "|": "‖", ">": ">", "<": "<", "textless": "<", "textgreater": ">", "textbar": "|",
@@ -68,6 +70,8 @@ _SPACE = re.compile(r"\s+")
 # A run of characters the parser reads as themselves, after the space before it. `*` is left
 # out, as a macro's starred form is checked for with one token.
 _ORDINARY_RUN = re.compile(r"(\s*)([^\s\\{}$%\[\]*]+)")
+# A macro name is ASCII letters, as TeX reads it: in `$\barλ$` the macro is `\bar`, not `\barλ`.
+_MACRO_BEFORE_LETTER = re.compile(r"(\s*)\\([A-Za-z]+)(?![A-Za-z])(?=[^\W\d_])")
 
 
 def _link_text(node, l2tobj) -> str:
@@ -94,7 +98,7 @@ def _text_specs(db) -> list[MacroTextSpec]:
         for name in _SPACING_ACCENTS
     ]
     return [
-        *(MacroTextSpec(name, discard=False) for name in _MATH_FONTS),
+        *(MacroTextSpec(name, discard=False) for name in _MATH_FONTS + _TEXT_STYLES),
         *(MacroTextSpec(name, symbol) for name, symbol in _SYMBOLS.items()),
         *accents,
         MacroTextSpec("href", _link_text),
@@ -103,6 +107,7 @@ def _text_specs(db) -> list[MacroTextSpec]:
         MacroTextSpec("dfrac", "%s/%s"),
         MacroTextSpec("binom", "(%s choose %s)"),
         MacroTextSpec("rule", discard=True),
+        MacroTextSpec("verb", lambda node: node.nodeargd.verbatim_text),
     ]
 
 
@@ -157,16 +162,23 @@ def _lacks_arguments(node, context) -> bool:
 
 
 class _Walker(latexwalker.LatexWalker):
-    """LatexWalker that reads a run of ordinary characters as one token.
+    """LatexWalker that reads a run of ordinary characters as one token, and macro names as TeX.
 
     LatexWalker gives each character a token and tries every rule on it first, which made
     parsing an abstract take about 10 ms. A run of characters that are nothing but text makes
-    the same characters node either way. Runs are kept out of what needs one character: a
+    the same characters node either way. (It also ends a macro name at a letter that is not
+    ASCII, where LatexWalker would read on.) Runs are kept out of what needs one character: a
     macro's argument without braces (`\\frac12`, read with `environments=False`), an optional
     argument (read with `[` as a brace), and a paragraph break.
     """
 
     def get_token(self, pos, include_brace_chars=None, environments=True, **kwargs):
+        macro = _MACRO_BEFORE_LETTER.match(self.s, pos)
+        if macro and "\n\n" not in macro[1] and macro[2] not in ("begin", "end"):
+            return latexwalker.LatexToken(
+                tok="macro", arg=macro[2], pos=macro.start(2) - 1, len=len(macro[2]) + 1,
+                pre_space=macro[1],
+            )  # fmt: skip
         if environments and not include_brace_chars:
             run = _ORDINARY_RUN.match(self.s, pos)
             if run and "\n\n" not in run[1]:
@@ -193,8 +205,6 @@ def normalise_space(text: str) -> str:
     return " ".join(text.split())
 
 
-# Each subscriber's digest, and each archive page, converts the same papers again.
-@lru_cache(maxsize=16384)
 def latex_to_text(text: str) -> str:
     """LaTeX -> Unicode text (NFC): `J\\"urgen M\\"uller` -> `Jürgen Müller`, `\\emph{x}` -> `x`.
 
@@ -202,13 +212,16 @@ def latex_to_text(text: str) -> str:
     brace or a `$` has nothing to convert and is not parsed: that is most names and abstracts.
     """
     if any(c in text for c in "\\{}$"):
-        try:
-            walker = _Walker(
-                _COMMENT.sub(r"\1\\%", text),
-                latex_context=_parser_context(),
-                tolerant_parsing=True,
-            )
-            text = _converter().nodelist_to_text(walker.get_latex_nodes()[0])
-        except Exception:  # the parser itself gave up (nesting deeper than Python's stack)
-            pass
+        text = _converted(text)
     return unicodedata.normalize("NFC", text)
+
+
+# Each subscriber's digest, and each archive page, converts the same papers again.
+@lru_cache(maxsize=4096)
+def _converted(text: str) -> str:
+    source = _COMMENT.sub(r"\1\\%", text)
+    try:
+        walker = _Walker(source, latex_context=_parser_context(), tolerant_parsing=True)
+        return _converter().nodelist_to_text(walker.get_latex_nodes()[0])
+    except Exception:  # the parser itself gave up (nesting deeper than Python's stack)
+        return text

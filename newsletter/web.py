@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from newsletter import atom, links, render, templating
+from newsletter import atom, links, render, templating, views
 from newsletter.config import Config
 from newsletter.models import SavedDigest
 from newsletter.store import Store
@@ -126,7 +126,7 @@ class Views:
         return page(
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
-            paper=self._title(paper_id),
+            paper=views.clean(self._title(paper_id)),
             button="Yes, more like this" if more else "Yes, fewer like this",
         )
 
@@ -145,7 +145,7 @@ class Views:
         return page(
             "Thank you, noted",
             *lines,
-            paper=title,
+            paper=views.clean(title),
             button="Undo",
             button_class="quiet",
             action=f"{request.path_params['token']}/undo",
@@ -162,7 +162,7 @@ class Views:
             "This paper no longer counts for your digest."
             if removed
             else "This vote is not recorded (already undone, or replaced by another).",
-            paper=self._title(paper_id),
+            paper=views.clean(self._title(paper_id)),
         )
 
     # -- unsubscribing ----------------------------------------------------------------------
