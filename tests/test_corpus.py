@@ -20,8 +20,10 @@ import lxml.html
 import pytest
 from markupsafe import escape
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from newsletter import archive, atom, links, prompt, render, views
+from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.models import Listing, Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
@@ -29,6 +31,7 @@ from newsletter.store import Store
 from newsletter.text import normalise_space
 from newsletter.web import create_app, page
 from tests.conftest import REPO
+from tests.fakes.arxiv import paper as arxiv_paper
 from tests.test_archive import save
 
 CORPUS = REPO.parent / "shared" / "corpus" / "arxiv-2026-06.jsonl.gz"
@@ -260,3 +263,35 @@ def test_the_prompts_keep_every_abstract_as_written(corpus) -> None:
             assert normalise_space(paper.abstract) in read, paper.id
             assert normalise_space(paper.title) in read, paper.id
             assert normalise_space(paper.title) in titles and normalise_space(paper.title) in skim
+
+
+# A day of TeX gone wrong, in titles, abstracts and the model's comments.
+TEX_DAY = [
+    ("Pruning Experts with $\\|W\\|_2$ bounds", "Code: \\href{https://github.com/a/b}{our repo}."),
+    ("Experts at $O(\\sqrt{T})$ cost", "At (\\>20 FPS), Pass\\^{}1 of 90\\%, see \\url{https://x.org}"),
+    ("Experts \\url\\href{a}{b} and \\href{c}", "Ends with a bare \\frac, then \\sqrt"),
+]  # fmt: skip
+
+
+def test_a_day_of_tex_gone_wrong_previews_for_everyone_and_archives(home, arxiv_server,
+                                                                     openai_server):  # fmt: skip
+    """`send --dry-run` and `archive build`, as run: pylatexenc raised on each of these."""
+    arxiv_server.serve(
+        [arxiv_paper(f"2504.0000{n}", title=t, abstract=a) for n, (t, a) in enumerate(TEX_DAY)]
+    )
+    openai_server.judge = lambda pid, title, abstract: (9, 7, f"Says {abstract[:60]}")
+    config = ["--config", str(home / "config.toml")]
+    sent = CliRunner().invoke(app, [*config, "send", "--dry-run"])
+    assert sent.exit_code == 0 and "2 previewed" in sent.output, sent.output
+    built = CliRunner().invoke(app, [*config, "archive", "build"])
+    assert built.exit_code == 0, built.output
+    texts = sorted((home / "outbox").glob("*/*.txt"))
+    assert len(texts) == 2
+    for part in texts:
+        text = normalise_space(part.read_text())
+        for shown in ("‖W‖_2", "our repo", "(>20 FPS)", "Pass^1 of 90%", "https://x.org",
+                      "Experts at O(√(T)) cost", "Experts ab and c", "then \\sqrt"):  # fmt: skip
+            assert shown in text, (part.name, shown)
+        assert_no_leaks(text)
+        html = page_text(part.with_suffix(".html").read_text())
+        assert "‖W‖_2" in html and "our repo" in html
