@@ -11,14 +11,17 @@ as written.
   no-break space, dashes and curly quotes);
 - escaped symbols are their symbol: `\\|W\\|` is `‖W‖`, `\\>` is `>`, `Pass\\^{}1` is `Pass^1`;
 - math keeps its letters: `\\mathcal{O}` is `O`, not a script capital, and `n^2` stays `n^2`;
-- a link is its text: `\\href{url}{text}` is `text`, `\\url{url}` is `url`.
+- a link is its text: `\\href{url}{text}` is `text`, `\\url{url}` and `\\href{url}` are `url`;
+- text styles keep their text (`\\texttt{KeyVT}` is `KeyVT`), and a macro name is ASCII
+  letters, as TeX reads it (`$\\barλ$` is `\\bar` over `λ`).
 
 It never raises, and never drops what it cannot read. Authors' TeX is often malformed (a
 `\\sqrt` with no argument, `\\url\\href{..}{..}`), and pylatexenc's own rules then fail or print
 their `%s` placeholders: each node of the parsed text is converted on its own, and a node that
 fails, or a macro missing the arguments its rule formats, is shown as written (whitespace made
-single spaces), so one bad span costs only itself. Unknown macros (an author's `\\method`) are
-dropped, as LaTeX without their definition would.
+single spaces), so one bad span costs only itself; if the parser itself gives up, the whole
+text is shown as written. Unknown macros (an author's own `\\method`) are dropped: their
+definition is not in the abstract.
 
 Whitespace is otherwise left as it comes; callers collapse it where they want one line.
 
@@ -27,9 +30,10 @@ it, LaTeX and all. Models read LaTeX fluently, and the conversion loses what mat
 (`$\\mathcal{O}(n^2)$` becomes `O(n^2)`, `$x_{ij}$` loses its grouping, `\\cite{}` a mark), so
 the model judges the paper the authors wrote; the stored text stays what the RSS and the API
 both give (the fetch tests check they agree), and a better conversion later needs no refetch.
-What a person reads is converted, with this one function: the email's HTML and text parts and
-the archive (`newsletter.views.clean`), and author names, at fetch, since followed authors are
-matched against them.
+What a person reads is converted, with this one function: the email's HTML and text parts, the
+archive, the feed and the vote pages (`newsletter.views.clean`), and author names, at fetch,
+since followed authors are matched against them. tests/test_corpus.py holds it to a month of
+real arXiv metadata.
 """
 
 from __future__ import annotations

@@ -136,6 +136,12 @@ def test_an_abstract_with_tex_and_angle_brackets_reads_as_written() -> None:
         ("\\textless{}EOS\\textgreater{} \\textbar{} \\textunderscore{}", "<EOS> | _"),
         ("$\\sqrt{2}$, $\\sqrt T$, $\\frac12$, $\\tfrac{a}{b}$", "√(2), √(T), 1/2, a/b"),
         ("$\\binom{n}{k}$ subsets", "(n choose k) subsets"),
+        (
+            "We propose \\texttt{KeyVT} on \\textsf{FOLIO}, \\mbox{as is}",
+            "We propose KeyVT on FOLIO, as is",
+        ),
+        ("a plateau $\\barλ$, $\\left(\\fracπβ\\right)$", "a plateau λ̅, (π/β)"),
+        ("\\verb|x_y|", "x_y"),
     ],
 )
 def test_links_symbols_and_math_read_as_written(latex: str, text: str) -> None:
