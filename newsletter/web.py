@@ -231,7 +231,7 @@ class Views:
         return page(
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
-            paper=self._title(paper_id),
+            paper=views.clean(self._title(paper_id)),
             button="Yes, more like this" if more else "Yes, fewer like this",
             back=self._back(subscriber, day),
         )
@@ -251,7 +251,7 @@ class Views:
         return page(
             "Thank you, noted",
             *lines,
-            paper=title,
+            paper=views.clean(title),
             button="Undo",
             button_class="quiet",
             action=f"{request.path_params['token']}/undo",
@@ -269,7 +269,7 @@ class Views:
             "This paper no longer counts for your digest."
             if removed
             else "This vote is not recorded (already undone, or replaced by another).",
-            paper=self._title(paper_id),
+            paper=views.clean(self._title(paper_id)),
             back=self._back(subscriber, day),
         )
 

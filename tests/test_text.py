@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import string
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pylatexenc.latexwalker import LatexWalker
 
-from newsletter.text import latex_to_text
+from newsletter import text as reader_text
+from newsletter.text import latex_to_text, normalise_space
 
 
 @pytest.mark.parametrize(
@@ -112,3 +117,126 @@ def test_an_abstract_with_tex_and_angle_brackets_reads_as_written() -> None:
         "when k<n and m>2, adaptability costs O(n^2); the <EOS> marker & its score hold for"
         " 95% of runs in Schrödinger bridges"
     )
+
+
+@pytest.mark.parametrize(
+    ("latex", "text"),
+    [
+        (
+            "code at \\href{https://github.com/a/b_c%20d}{our repository}.",
+            "code at our repository.",
+        ),
+        ("see \\url{https://x.org/a_b~c%20d}", "see https://x.org/a_b~c%20d"),
+        ("one argument: \\href{https://x.org}", "one argument: https://x.org"),
+        ("\\url\\href{a}{b}", "ab"),
+        ("\\|W\\|_2 and $\\|x\\|$", "‖W‖_2 and ‖x‖"),
+        ("(\\>20 FPS)", "(>20 FPS)"),
+        ("Pass\\^{}1 and a\\~{}b", "Pass^1 and a~b"),
+        ("\\_ \\% \\& \\# \\$ \\{x\\}", "_ % & # $ {x}"),
+        ("\\textless{}EOS\\textgreater{} \\textbar{} \\textunderscore{}", "<EOS> | _"),
+        ("$\\sqrt{2}$, $\\sqrt T$, $\\frac12$, $\\tfrac{a}{b}$", "√(2), √(T), 1/2, a/b"),
+        ("$\\binom{n}{k}$ subsets", "(n choose k) subsets"),
+        (
+            "We propose \\texttt{KeyVT} on \\textsf{FOLIO}, \\mbox{as is}",
+            "We propose KeyVT on FOLIO, as is",
+        ),
+        ("a plateau $\\barλ$, $\\left(\\fracπβ\\right)$", "a plateau λ̅, (π/β)"),
+        ("\\verb|x_y|", "x_y"),
+    ],
+)
+def test_links_symbols_and_math_read_as_written(latex: str, text: str) -> None:
+    assert latex_to_text(latex) == text
+
+
+@pytest.mark.parametrize(
+    ("latex", "text"),
+    [
+        ("rate $\\sqrt", "rate \\sqrt"),
+        ("a bare \\frac", "a bare \\frac"),
+        ("a bare \\url", "a bare"),
+        ("a bare \\href", "a bare"),
+        ("\\emph{Kept}, then \\title", "Kept, then \\title"),
+        ("$x$ then \\footnote", "x then \\footnote"),
+    ],
+)
+def test_a_macro_without_its_arguments_costs_only_itself(latex: str, text: str) -> None:
+    """pylatexenc raises (`KeyError`, `AttributeError`) or prints `%s` for these."""
+    assert normalise_space(latex_to_text(latex)) == text
+
+
+def test_what_the_parser_cannot_read_at_all_is_the_text_as_written() -> None:
+    deep = "{" * 5000 + "x" + "}" * 5000
+    assert latex_to_text(deep) == deep
+
+
+_TEX_TOKENS = [
+    "\\", "{", "}", "$", "$$", "\\(", "\\)", "\\[", "\\]", "\\href", "\\url", "\\sqrt",
+    "\\frac", "\\emph", "\\textbf", "\\mathcal", "\\begin", "\\end", "\\item", "\\|", "\\>",
+    "\\^", "\\~", '\\"', "\\%", "\\\\", "\\title", "\\footnote", "\\cite", "\\textcolor",
+    "\\verb", "\\left", "\\right", "\\binom", "\\unknownmacro",
+]  # fmt: skip
+# Text as arXiv metadata has it: words, TeX, and TeX gone wrong.
+_LATEXISH = st.lists(
+    st.one_of(
+        st.text(alphabet="ab1 \n.,<>&~^_%#[]'`|-*", max_size=6), st.sampled_from(_TEX_TOKENS)
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_LATEXISH, st.text(max_size=60)))
+def test_any_text_converts_without_raising(text: str) -> None:
+    converted = latex_to_text(text)
+    assert isinstance(converted, str)
+    if "%" not in text:
+        assert "%s" not in converted and "%(" not in converted
+
+
+def _pieces():
+    """(LaTeX, what a reader sees of it): text, and TeX whose letters are all meant to show."""
+    plain = st.text(
+        alphabet=string.ascii_letters + string.digits + " \n.,;:!?()[]'<>&~^_%#|@-+=*/", max_size=12
+    )
+    math = st.text(alphabet=string.ascii_letters + string.digits + " +-=()^_,.<>", max_size=8)
+    word = st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8)
+    symbols = {"\\|": "‖", "\\>": ">", "\\^{}": "^", "\\_": "_", "\\%": "%", "\\&": "&",
+               "\\#": "#", "\\$": "$", "\\{": "{", "\\}": "}", "\\textless{}": "<"}  # fmt: skip
+    return st.one_of(
+        plain.map(lambda t: (t, t)),
+        math.map(lambda m: (f"${m}$", m)),
+        plain.map(lambda t: (f"\\emph{{{t}}}", t)),
+        plain.map(lambda t: (f"\\textbf{{{t}}}", t)),
+        plain.map(lambda t: (f"{{{t}}}", t)),
+        st.tuples(word, plain).map(lambda u: (f"\\href{{https://{u[0]}}}{{{u[1]}}}", u[1])),
+        word.map(lambda u: (f"\\url{{https://x.org/{u}}}", f"https://x.org/{u}")),
+        st.sampled_from(sorted(symbols.items())),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_pieces(), max_size=12))
+def test_every_letter_digit_and_symbol_a_reader_should_see_is_kept(pieces) -> None:
+    latex = "".join(source for source, _ in pieces)
+    shown = "".join(text for _, text in pieces)
+    assert "".join(latex_to_text(latex).split()) == "".join(shown.split())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(_LATEXISH, st.lists(_pieces(), max_size=8).map(lambda p: "".join(s for s, _ in p)))
+)
+def test_reading_runs_of_text_as_one_token_parses_as_pylatexenc_does(latex: str) -> None:
+    """The parser's fast path (a run of ordinary characters as one token) changes nothing."""
+
+    def converted(walker_class) -> str:
+        walker = walker_class(
+            latex, latex_context=reader_text._parser_context(), tolerant_parsing=True
+        )
+        return reader_text._converter().nodelist_to_text(walker.get_latex_nodes()[0])
+
+    try:
+        expected = converted(LatexWalker)
+    except Exception:  # what pylatexenc cannot parse, the fast path need not either
+        return
+    assert converted(reader_text._Walker) == expected
