@@ -30,7 +30,7 @@ from newsletter.profiles import Profile, Topic
 from newsletter.store import Store
 from newsletter.text import normalise_space
 from newsletter.web import create_app, page
-from tests.conftest import REPO
+from tests.conftest import EXAMPLE, REPO
 from tests.fakes.arxiv import paper as arxiv_paper
 from tests.test_archive import save
 
@@ -243,7 +243,8 @@ def test_a_vote_page_shows_the_title_converted(corpus, tmp_path, monkeypatch) ->
         store.save_listing(Listing(FIRST_DAY, texed, listed=len(texed)), ["cs.CV"])
         client = TestClient(create_app(config, store))
         for paper in texed:
-            token = links.vote_token("ada", paper.id, links.UP, FIRST_DAY.isoformat())
+            day = FIRST_DAY.isoformat()
+            token = links.vote_token("ada", paper.id, links.UP, day, EXAMPLE.email)
             answer = client.post(f"/vote/{token}")
             assert answer.status_code == 200
             assert views.clean(paper.title) in page_text(answer.text), paper.id
