@@ -349,7 +349,8 @@ class TestLayout:
         config.web.base_url = base_url
         email = render_it(make_selection(2), profile, config)
         footer = email.text[email.text.rindex("-----") :]
-        votes = ["Open a paper's 👍 or 👎 link for more or fewer like it."] if base_url else []
+        tune = "Open a paper's \"More like this\" or \"Fewer like this\" link to tune what you get."
+        votes = [tune] if base_url else []
         assert footer.splitlines()[1:] == [
             "You receive this digest at ada@example.org.",
             *votes,
