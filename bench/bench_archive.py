@@ -32,7 +32,8 @@ TARGET_SECONDS = 10.0  # "in seconds": a rebuild after a new day
 
 
 def weekdays(count: int, start: date = date(2025, 1, 1)) -> list[date]:
-    days, day = [], start
+    days: list[date] = []
+    day = start
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)

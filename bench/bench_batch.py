@@ -49,7 +49,7 @@ def waves(created: list[float], latency: float) -> int:
     return count
 
 
-CONFIGS = [
+CONFIGS: list[tuple[str, dict[str, object]]] = [
     ("shipped config.toml", {}),
     ("title_pass = false", {"title_pass": False}),
     ("one wave (no title pass, no skim)", {"title_pass": False, "skim_chars": 0}),

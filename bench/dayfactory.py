@@ -339,10 +339,11 @@ class Day:
         high, mid, low = rng.randint(8, 9), rng.randint(4, 6), rng.randint(1, 2)
         novel, middling, routine = rng.randint(6, 8), rng.randint(4, 6), rng.randint(2, 5)
         topics = getattr(_reader, "topics", None) or set(TOPICS)
-        if label.kind == RELEVANT and label.topic in topics:
-            return high, novel, f"Core {label.topic.lower()} work on {label.gist}."
-        if label.kind == BORDERLINE and label.topic in topics:
-            return mid, middling, f"Touches {label.topic.lower()} but {label.gist}."
+        topic = label.topic if label.topic in topics else None
+        if label.kind == RELEVANT and topic is not None:
+            return high, novel, f"Core {topic.lower()} work on {label.gist}."
+        if label.kind == BORDERLINE and topic is not None:
+            return mid, middling, f"Touches {topic.lower()} but {label.gist}."
         return low, routine, f"About {label.gist}, outside the reader's topics."
 
 
@@ -361,6 +362,7 @@ def make_day(n: int = 1000, seed: int = 0, day: date = DEFAULT_DAY) -> Day:
         number += rng.randint(1, 12)
         pid = f"{prefix}.{number:05d}"
         title = ""
+        topic: str | None  # the theme's, None off-topic
         while not title or title in titles:  # arXiv titles of one day are distinct
             if kind == BORDERLINE:
                 title, abstract, topic, gist, preferred = _borderline_paper(rng)

@@ -62,8 +62,9 @@ ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
 HEAD_BYTES = 1024  # a day page's fingerprint sits within this many bytes of its start
 # The settings that say where things are on disk, which no page shows: a deployment moved to
 # another folder renders nothing again.
-WHERE_THINGS_ARE = {"subscribers_dir": True, "storage": {"path"}, "output": {"outbox"},
-                    "archive": {"out"}}  # fmt: skip
+WHERE_THINGS_ARE: dict[str, bool | set[str]] = {
+    "subscribers_dir": True, "storage": {"path"}, "output": {"outbox"}, "archive": {"out"}
+}
 RENDERING_LIBRARIES = ("jinja2", "markupsafe", "mjml-python", "premailer", "cssutils", "lxml")
 PROMPT_NOTE = " The prompt shown is the profile's current one; it may have changed since this day."
 

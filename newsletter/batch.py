@@ -28,8 +28,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Final
 
 import openai
+from openai.types import Batch
 
 from newsletter.config import Config, Price
 from newsletter.models import Paper, Score, Usage
@@ -47,7 +49,7 @@ from newsletter.score import (
 )
 from newsletter.store import Store
 
-ENDPOINT = "/v1/chat/completions"
+ENDPOINT: Final = "/v1/chat/completions"  # Final: its type is the literal the API wants
 AGAIN = {408, 409, 429}  # statuses a create is tried again after (with 5xx), as the client does
 ENDED = {"completed", "failed", "expired", "cancelled"}
 KEY = "newsletter_request_key"  # the metadata naming a batch's requests
@@ -364,7 +366,7 @@ class Watcher:
     def __init__(self, client: openai.AsyncOpenAI, poll: float, deadline: float, say):
         self.client, self.poll, self.deadline, self.say = client, poll, deadline, say
         self.waiting: dict[str, asyncio.Future] = {}
-        self.latest: dict[str, object] = {}  # each batch as last seen
+        self.latest: dict[str, Batch] = {}  # each batch as last seen
         self.said: dict[str, tuple[str, str]] = {}
         self.task: asyncio.Task | None = None
 

@@ -15,7 +15,7 @@ import re
 import tomllib
 import typing
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeGuard
 from urllib.parse import quote
 
 from pydantic import (
@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from newsletter import links
 from newsletter.errors import ConfigError
@@ -163,18 +164,18 @@ class SendgridConfig(_Strict):
 
 
 class StorageConfig(_Strict):
-    path: Path = Field(Path("newsletter.db"), strict=False)
+    path: Path = Field(default=Path("newsletter.db"), strict=False)
 
 
 class OutputConfig(_Strict):
-    outbox: Path = Field(Path("outbox"), strict=False)
+    outbox: Path = Field(default=Path("outbox"), strict=False)
     max_html_bytes: int = Field(default=100_000, ge=20_000)
     profile_help_url: str | None = None
 
 
 class ArchiveConfig(_Strict):
     base_url: str | None = None  # where the site from `archive build` is published
-    out: Path = Field(Path("site"), strict=False)
+    out: Path = Field(default=Path("site"), strict=False)
 
     @field_validator("base_url")
     @classmethod
@@ -201,7 +202,7 @@ class WebConfig(_Strict):
 
 
 class Config(_Strict):
-    subscribers_dir: Path = Field(Path("subscribers"), strict=False)
+    subscribers_dir: Path = Field(default=Path("subscribers"), strict=False)
     arxiv: ArxivConfig = Field(default_factory=ArxivConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     sendgrid: SendgridConfig = Field(default_factory=SendgridConfig)
@@ -248,7 +249,7 @@ def format_loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def describe_error(err: dict, model: type[BaseModel] | None = None) -> str:
+def describe_error(err: ErrorDetails, model: type[BaseModel] | None = None) -> str:
     """One pydantic error as `field: message`, in words a user reads; an unknown key of
     `model` names the key it was probably meant to be."""
     loc = format_loc(err["loc"])
@@ -260,7 +261,7 @@ def describe_error(err: dict, model: type[BaseModel] | None = None) -> str:
     return f"{loc}: {err['msg'].removeprefix('Value error, ')}{_unquote_hint(err)}"
 
 
-def _unquote_hint(err: dict) -> str:
+def _unquote_hint(err: ErrorDetails) -> str:
     """For a number or a boolean written in quotes ("15"): the value as TOML wants it."""
     given, wanted = err.get("input"), _UNQUOTED.get(err["type"])
     if wanted is None or not isinstance(given, str):
@@ -302,7 +303,7 @@ def _keys_beside(model: type[BaseModel], loc: tuple) -> list[str]:
     return [name for name, f in inner.model_fields.items() if not f.exclude]
 
 
-def _is_model(value: object) -> bool:
+def _is_model(value: object) -> TypeGuard[type[BaseModel]]:
     return isinstance(value, type) and issubclass(value, BaseModel)
 
 

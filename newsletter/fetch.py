@@ -406,7 +406,7 @@ def query_api(
     return list({p.id: p for p in (_result_paper(r, categories) for r in results)}.values())
 
 
-def _unresolved(exc: BaseException) -> bool:
+def _unresolved(exc: BaseException | None) -> bool:
     """Whether a requests/urllib3 failure was a host name that would not resolve."""
     while exc is not None:
         if isinstance(exc, socket.gaierror) or "NameResolutionError" in type(exc).__name__:

@@ -51,8 +51,10 @@ def topic_terms(profile: Profile) -> list[str]:
             words = [w for w in re.findall(r"[\w-]+", chunk) if w.lower() not in _STOP]
             if 1 <= len(words) <= 3:
                 terms.append(" ".join(words))
-    seen: set[str] = set()
-    return [t for t in terms if not (t.lower() in seen or seen.add(t.lower()))]
+    first: dict[str, str] = {}  # the first spelling of each term, in order
+    for term in terms:
+        first.setdefault(term.lower(), term)
+    return list(first.values())
 
 
 @dataclass
@@ -73,7 +75,7 @@ class LocalScorer:
 
     def raw(self, paper: Paper) -> tuple[float, list[str], list[str]]:
         """(weight, matched terms, penalising terms)."""
-        total, hits, minus = 0.0, [], []
+        total, hits, minus = 0.0, list[str](), list[str]()
         for term, pattern, weight in self.weighted:
             in_title = bool(pattern.search(paper.title))
             in_abstract = not in_title and bool(pattern.search(paper.abstract))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -21,6 +21,7 @@ from typing import Annotated
 
 import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic_core import ErrorDetails
 
 from newsletter import templating
 from newsletter.config import describe_error, display_path, read_toml
@@ -83,7 +84,7 @@ class Profile(BaseModel):
     liked_titles: list[str] = Field(default_factory=list, exclude=True)
     disliked_titles: list[str] = Field(default_factory=list, exclude=True)
 
-    def categories_or(self, default: list[str]) -> list[str]:
+    def categories_or(self, default: Sequence[str]) -> list[str]:
         return self.categories or list(default)
 
     @property
@@ -133,7 +134,7 @@ def parse_profile(path: Path) -> Profile:
     return profile
 
 
-def _explain(err: dict) -> str:
+def _explain(err: ErrorDetails) -> str:
     """A pydantic error in the subscriber's words, with the one TOML trap spelled out."""
     text = describe_error(err, Profile)
     if err["type"] == "extra_forbidden" and err["loc"][0] == "topics" and len(err["loc"]) == 3:
@@ -377,7 +378,8 @@ def key_lines(text: str) -> dict[tuple, int]:
 
 class _Scanner:
     def __init__(self, text: str):
-        self.text, self.i, self.places = text, 0, {}
+        self.text, self.i = text, 0
+        self.places: dict[tuple, int] = {}
         self.table: tuple = ()
         self.counts: dict[tuple, int] = {}
 

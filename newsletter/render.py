@@ -92,7 +92,7 @@ class InliningLoader(jinja2.FileSystemLoader):
 
     def get_source(
         self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, Any]:
+    ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
         if template.endswith(".html.j2"):
             css = super().get_source(environment, INLINE_CSS)[0]
@@ -200,8 +200,8 @@ class Cards:
             if more:
                 toc_more, more_open = b.toc_more(more), b.more_open(more)
                 more_close = (b.more_omitted(omitted) if omitted else "") + b.more_close()
-            parts = (b.toc_open(), toc_more, b.toc_close(), more_open, more_close)
-            self._frames[key] = tuple(map(str, parts))
+            opened, closed = str(b.toc_open()), str(b.toc_close())  # plain str, not Markup
+            self._frames[key] = (opened, str(toc_more), closed, str(more_open), str(more_close))
         return self._frames[key]
 
     def frame_size(self, titles: int, omitted: int = 0) -> int:

@@ -237,6 +237,7 @@ class LLMScorer:
         todo = await self._screen(profile, todo, model, out, read_before=set(cached))
         if progress:
             progress(len(papers) - len(todo))
+        fresh: dict[str, Score]
         fresh, missing = {}, todo  # a pass that got no answer at all: asking more only waits
         if not out.down:
             fresh, missing = await self._ask_all(system, key, todo, model, out, self.read,

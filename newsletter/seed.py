@@ -83,7 +83,7 @@ def _terms(title: str) -> tuple[set[str], set[str]]:
 def draft_keywords(titles: list[str], count: int = MAX_KEYWORDS) -> list[str]:
     """Word pairs, then words, that recur across the titles (in more than one when there
     are several), most frequent first."""
-    singles, doubles = Counter(), Counter()
+    singles, doubles = Counter[str](), Counter[str]()
     for title in titles:
         words, pairs = _terms(title)
         singles.update(words)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TextIO
 
 from sqlite_utils import Database
 
@@ -130,8 +131,8 @@ class Store:
         # the same connection through sqlite-utils, for migrations and upserts: inside
         # transaction() only
         self._tables = Database(self.db, execute_plugins=False)
-        self._lock_file = None
-        self._scoring_file = None
+        self._lock_file: TextIO | None = None
+        self._scoring_file: TextIO | None = None
         # deliveries run in worker threads: one writer at a time on the shared connection
         self._mutex = threading.RLock()
         try:
@@ -246,13 +247,13 @@ class Store:
         day, count = listing.day.isoformat(), "SELECT COUNT(*) FROM day_papers WHERE day=?"
         with self.transaction() as db:
             before = db.execute(count, (day,)).fetchone()[0]
-            self._tables["papers"].upsert_all(map(_paper_row, listing.papers), pk="id")
+            self._tables.table("papers").upsert_all(map(_paper_row, listing.papers), pk="id")
             db.executemany(
                 "INSERT OR IGNORE INTO day_papers VALUES (?,?,?,?)",
                 [(day, p.id, p.announce_type, before + i) for i, p in enumerate(listing.papers)],
             )
             known = self.fetched_categories(listing.day) or set()
-            self._tables["days"].upsert(
+            self._tables.table("days").upsert(
                 {
                     "day": day,
                     "listed": listing.listed,

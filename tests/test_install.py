@@ -3,6 +3,7 @@ scripts that install it for CI."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -57,6 +58,31 @@ def test_the_readme_and_ci_install_the_locked_versions():
     assert "pip install -c requirements.lock -e ." in install
     assert "pip install -c requirements.lock -e '.[test]'" in tests
     assert "pip install -q -c requirements.lock -e '.[test]'" in (REPO / ".ci" / "run").read_text()
+
+
+def test_ci_checks_the_types_after_the_lint_and_before_the_tests():
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    step = {line.split()[0].removeprefix(".venv/bin/"): n for n, line in enumerate(lines) if line}
+    assert step["ruff"] < step["mypy"] < step["pytest"], step  # a missing one: KeyError
+    mypy = pyproject()["tool"]["mypy"]
+    assert {"newsletter", ".github/scripts"} <= set(mypy["files"]) and mypy["check_untyped_defs"]
+
+
+def test_mypy_skips_the_types_only_of_libraries_that_ship_none():
+    """An override that lets mypy pass over a library's missing types goes once the library
+    ships them (a py.typed marker): from then on its calls are checked."""
+    skipped = [
+        module.removesuffix(".*")
+        for override in pyproject()["tool"]["mypy"]["overrides"]
+        if override.get("ignore_missing_imports")
+        for module in override["module"]
+    ]
+    assert skipped
+    for module in skipped:
+        spec = importlib.util.find_spec(module)
+        assert spec and spec.origin, f"{module} is not installed: drop its mypy override"
+        typed = Path(spec.origin).parent / "py.typed"
+        assert not typed.exists(), f"{module} ships its types now: drop its mypy override"
 
 
 @pytest.mark.parametrize("script", CI_SCRIPTS, ids=lambda p: p.name)

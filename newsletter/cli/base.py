@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from itertools import takewhile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,11 @@ from typer.core import TyperGroup
 
 from newsletter.config import Config, load_config
 from newsletter.errors import NewsletterError, crash, raising
+
+if TYPE_CHECKING:
+    # What typer gives a group's methods is the Context of the click it carries, which
+    # typer.Context extends; typer exports no public name for it.
+    from typer._click.core import Context as ClickContext
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -26,11 +31,11 @@ class Commands(TyperGroup):
     exit code here, in one place, never a traceback (NEWSLETTER_RAISE=1 re-raises them); so
     does any other exception, a fault of the program, whose traceback goes to the log."""
 
-    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+    def resolve_command(self, ctx: ClickContext, args: list[str]) -> Any:
         ctx.meta[COMMAND] = args  # the command line after the global options, for its line
         return super().resolve_command(ctx, args)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -50,13 +55,13 @@ def print_error(exc: NewsletterError) -> None:
         err.print(f"error: {line}", markup=False)
 
 
-def command_words(ctx: typer.Context) -> str:
+def command_words(ctx: ClickContext) -> str:
     """`newsletter archive build`, `newsletter prompt ada`: the command, without options."""
     words = takewhile(lambda arg: not arg.startswith("-"), ctx.meta.get(COMMAND, []))
     return " ".join(["newsletter", *words])
 
 
-def state_folder(ctx: typer.Context) -> Path | None:
+def state_folder(ctx: ClickContext) -> Path | None:
     """The folder of `[storage] path`, where the log of crashes is kept; None when even the
     config cannot be read."""
     if STATE not in ctx.meta:
@@ -101,7 +106,7 @@ def main(
     ctx.obj = config
 
 
-def get_config(ctx: typer.Context) -> Config:
+def get_config(ctx: ClickContext) -> Config:
     config = load_config(ctx.find_root().obj)
     ctx.meta[STATE] = config.storage.path.parent  # where a crash's traceback is logged
     return config
