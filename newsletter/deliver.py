@@ -169,12 +169,28 @@ def build_mime(email: Email, env: Envelope, config: SendgridConfig) -> bytes:
 # -- talking to SendGrid ------------------------------------------------------------------
 
 
-class SendgridSender:
-    """SendGrid through the official client: sends mail, and reads the suppression lists.
+def connect(config: SendgridConfig, api_key: str | None) -> sendgrid.SendGridAPIClient:
+    """The official client for SendGrid's v3 API, with the configured host and timeout."""
+    if not api_key:  # the run cannot start: exit 2, as for every missing key
+        raise ConfigError("SENDGRID_API_KEY is not set: SendGrid's API needs it")
+    client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
+    # The client has no timeout of its own: a hung server would block the run forever.
+    client.client.timeout = config.timeout
+    return client
 
-    Both go through the project's retry policy (`newsletter.retry`). A send raises
-    `Retryable` only where SendGrid cannot have accepted it; a read is always safe to repeat.
-    """
+
+def retrying(policy: RetryPolicy, call: Callable[[], T]) -> T:
+    """`call` under the project's retry policy; what still fails after it is a DeliveryError."""
+    try:
+        return policy.call(call, what="SendGrid")
+    except Retryable as exc:
+        raise DeliveryError(f"{exc} (gave up after {policy.attempts} attempts)") from None
+
+
+class SendgridSender:
+    """SendGrid's mail/send through the official client and the project's retry policy
+    (`newsletter.retry`): it raises `Retryable` only where SendGrid cannot have accepted the
+    mail."""
 
     def __init__(
         self,
@@ -183,34 +199,19 @@ class SendgridSender:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not api_key:  # the run cannot start: exit 2, as for every missing key
-            raise ConfigError("SENDGRID_API_KEY is not set: SendGrid's API needs it")
         self.config = config
-        self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
-        # The client has no timeout of its own: a hung server would block the run forever.
-        self.client.client.timeout = config.timeout
+        self.client = connect(config, api_key)
         self.policy = RetryPolicy.of(config, sleep)
 
     def send(self, payload: dict) -> str | None:
         """POST the payload; return SendGrid's X-Message-Id."""
-        return self._retrying(lambda: self._post(payload))
-
-    def get_json(self, path: str, query: dict | None = None) -> object:
-        """GET `/v3/<path>` and decode its JSON body (a read: every failure may be retried)."""
-        return self._retrying(lambda: self._get(path, query))
-
-    def _retrying(self, call: Callable[[], T]) -> T:
-        try:
-            return self.policy.call(call, what="SendGrid")
-        except Retryable as exc:
-            attempts = self.policy.attempts
-            raise DeliveryError(f"{exc} (gave up after {attempts} attempts)") from None
+        return retrying(self.policy, lambda: self._post(payload))
 
     def _post(self, payload: dict) -> str | None:
         try:
             response = self.client.send(payload)
         except HTTPError as exc:
-            raise _answer_error(exc) from None
+            raise answer_error(exc) from None
         except URLError as exc:
             # urllib wraps only errors raised while the request was being written.
             raise Retryable(f"cannot reach {self.config.api_host}: {exc.reason}") from None
@@ -221,23 +222,8 @@ class SendgridSender:
             ) from None
         return response.headers.get("X-Message-Id")
 
-    def _get(self, path: str, query: dict | None) -> object:
-        endpoint = self.client.client
-        for part in path.strip("/").split("/"):
-            endpoint = endpoint._(part)
-        try:
-            response = endpoint.get(query_params=query)
-        except HTTPError as exc:
-            raise _answer_error(exc) from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise Retryable(f"cannot reach {self.config.api_host}: {exc}") from None
-        try:
-            return json.loads(response.body or b"null")
-        except ValueError:
-            raise Retryable(f"SendGrid sent a body that is not JSON for /v3/{path}") from None
 
-
-def _answer_error(exc: HTTPError) -> Exception:
+def answer_error(exc: HTTPError) -> Exception:
     """SendGrid's error answer as an exception: 429 and 5xx may be tried again, others not;
     a refused key stops the run, since every other request would be refused too."""
     detail = http_detail(exc)

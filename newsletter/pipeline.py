@@ -336,9 +336,9 @@ def _not_suppressed(
 ) -> list[Profile]:
     """Skip, before scoring, whoever unsubscribed, bounced or reported spam."""
     key = sendgrid_key()
-    client = sender or (deliver.SendgridSender(config.sendgrid, key) if key else None)
+    lists = suppressions.SendgridLists(config.sendgrid, key) if key else None
     try:
-        reasons = suppressions.current(store, client, config.sendgrid, hooks.warn)
+        reasons = suppressions.current(store, lists, config.sendgrid, hooks.warn)
     except CredentialsRejected as exc:
         if sender is not None:
             raise  # a send would be refused too: stop before scoring
