@@ -1,4 +1,5 @@
-"""Deliver: hand each rendered digest to SendGrid exactly once, or write it to the outbox.
+"""Deliver: hand each rendered digest to SendGrid exactly once (a dry run writes it to the
+outbox instead, `newsletter.outbox`, behind the same `Mailer` interface).
 
 Exactly once per (day, subscriber) rests on the delivery ledger in the store. A row is committed
 as `sending` before the request leaves and updated with the outcome afterwards. A row found
@@ -27,7 +28,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.error import URLError
 
 import sendgrid
@@ -78,11 +79,23 @@ class Envelope:
 
 @dataclass
 class Delivery:
-    """What became of one digest handed to SendGrid (or found in the ledger)."""
+    """What became of one digest handed to SendGrid (or found in the ledger), or previewed."""
 
-    status: Status  # sent, skipped (sent before), failed or unknown
+    status: Status  # sent, skipped (sent before), failed, unknown or previewed
     message_id: str | None = None
     detail: str = ""
+    paths: tuple[Path, ...] = ()  # a preview's files
+
+
+class Mailer(Protocol):
+    """Where a run's rendered digests go: SendGrid, exactly once through the ledger, or the
+    dry run's outbox. A run holds one and never asks which."""
+
+    def prior(self, day: date, subscriber_id: str) -> Delivery | None:
+        """What went before for (day, subscriber), not to be scored again; None: it is to go."""
+
+    def deliver(self, email: Email, env: Envelope, record: SavedDigest) -> Delivery:
+        """Hand over one digest; `record` is the selection as the archive keeps it."""
 
 
 # -- what is sent -------------------------------------------------------------------------
@@ -302,40 +315,36 @@ def deliver(
     return Delivery(Status.SENT, message_id, f"to {env.to_email}")
 
 
+@dataclass
+class SendgridMailer:
+    """The real send: each digest to SendGrid unless the ledger says it went, or may have
+    (`force` sends the latter again, never the former)."""
+
+    store: Store
+    client: SendgridSender
+    config: SendgridConfig
+    force: bool = False
+
+    def prior(self, day: date, subscriber_id: str) -> Delivery | None:
+        prior = prior_delivery(self.store, day, subscriber_id)
+        if prior is None or (self.force and prior.status == Status.UNKNOWN):
+            return None
+        return prior
+
+    def deliver(self, email: Email, env: Envelope, record: SavedDigest) -> Delivery:
+        result = deliver(self.store, self.client, email, env, self.config, force=self.force)
+        if result.status == Status.SENT:  # the archive shows what readers received, nothing else
+            digest = record.model_dump(mode="json")
+            self.store.save_digest(env.day, env.subscriber_id, "sent", digest)
+        return result
+
+
 def one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
-# -- the dry-run outbox -------------------------------------------------------------------
-
-
-def write_preview(
-    outbox: Path,
-    email: Email,
-    env: Envelope,
-    config: SendgridConfig,
-    record: SavedDigest,
-    profile_file: str | None = None,
-) -> list[Path]:
-    """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths. The .json
-    names the profile file (`profile_file`), for the operator: the email never does."""
-    folder = outbox / env.day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    data = record.model_dump(mode="json") | ({"profile_file": profile_file} if profile_file else {})
-    selection = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    files = {
-        ".html": email.html.encode("utf-8"),
-        ".txt": email.text.encode("utf-8"),
-        ".eml": build_mime(email, env, config),
-        ".json": selection.encode("utf-8"),
-    }
-    paths = []
-    for suffix, data in files.items():
-        path = folder / f"{env.subscriber_id}{suffix}"
-        write_atomic(path, data)
-        paths.append(path)
-    return paths
+# -- files that are never seen half-written ----------------------------------------------
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -33,6 +33,7 @@ from newsletter.models import (
     Status,
     Usage,
 )
+from newsletter.outbox import Outbox
 from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.prompt import (
     render_full_prompt,
@@ -256,7 +257,6 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
     check_options(opts)
     preflight(config, dry_run=opts.dry_run)
     report = Report()
-    sender = None if opts.dry_run else deliver.SendgridSender(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         if not opts.dry_run:
             store.lock()
@@ -270,16 +270,25 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
         if not listing.papers:
             hooks.say(f"{listing.day}: no papers announced (weekend or holiday): nothing to send")
             return report
-        if sender is not None:
-            profiles = _not_yet_sent(store, listing.day, profiles, opts.force, report)
-        profiles = _not_suppressed(config, store, profiles, sender, report, hooks)
+        mailer = open_mailer(config, store, opts)
+        profiles = _not_yet_sent(mailer, listing.day, profiles, report)
+        profiles = _not_suppressed(config, store, profiles, opts.dry_run, report, hooks)
         _score(config, store, listing, profiles, report, hooks, dry_run=opts.dry_run)
         by_id = {p.id: p for p in profiles}
         jobs = [(by_id[s.subscriber_id], s) for s in report.selections]
-        report.served += _serve_all(config, store, jobs, sender, opts, hooks)
+        report.served += _serve_all(config, store, jobs, mailer, hooks)
         sent = [s.subscriber_id for s in report.served if s.status == Status.SENT]
         archive.publish(config, store, sent, hooks)  # so "View in browser" lands
     return report
+
+
+def open_mailer(config: Config, store: Store, opts: SendOptions) -> deliver.Mailer:
+    """SendGrid, or for a dry run the outbox: the rest of the run does not ask which."""
+    if opts.dry_run:
+        folder = opts.outbox or config.output.outbox
+        return Outbox(store, folder, config.sendgrid, config.subscribers_dir)
+    client = deliver.SendgridSender(config.sendgrid, sendgrid_key())
+    return deliver.SendgridMailer(store, client, config.sendgrid, opts.force)
 
 
 def claim_all(store: Store, profiles: list[Profile], hooks: Hooks) -> None:
@@ -312,14 +321,14 @@ def _score(config, store, listing, profiles, report: Report, hooks, *, dry_run: 
 
 
 def _not_yet_sent(
-    store: Store, day: date, profiles: list[Profile], force: bool, report: Report
+    mailer: deliver.Mailer, day: date, profiles: list[Profile], report: Report
 ) -> list[Profile]:
     """Skip, before any token is spent, the subscribers whose digest for the day went out, or
-    may have (an unknown outcome): `force` sends those again, never one recorded as sent."""
+    may have (an unknown outcome)."""
     todo = []
     for p in profiles:
-        prior = deliver.prior_delivery(store, day, p.id)
-        if prior is None or (force and prior.status == Status.UNKNOWN):
+        prior = mailer.prior(day, p.id)
+        if prior is None:
             todo.append(p)
         else:
             report.served.append(Served(p.id, prior.status, detail=prior.detail))
@@ -330,7 +339,7 @@ def _not_suppressed(
     config: Config,
     store: Store,
     profiles: list[Profile],
-    sender: deliver.SendgridSender | None,
+    dry_run: bool,
     report: Report,
     hooks: Hooks,
 ) -> list[Profile]:
@@ -340,7 +349,7 @@ def _not_suppressed(
     try:
         reasons = suppressions.current(store, lists, config.sendgrid, hooks.warn)
     except CredentialsRejected as exc:
-        if sender is not None:
+        if not dry_run:
             raise  # a send would be refused too: stop before scoring
         hooks.warn(f"{exc}; the preview uses the suppressions synced before")
         reasons = suppressions.stored_reasons(store)
@@ -355,11 +364,10 @@ def _not_suppressed(
     return todo
 
 
-def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
+def _serve_all(config, store, jobs, mailer: deliver.Mailer, hooks) -> list[Served]:
     """Serve each subscriber from a pool of threads; a refused key stops them all, and the
     subscribers not yet tried are left out of the report rather than counted as failed."""
     advance = hooks.sending(len(jobs))
-    outbox = opts.outbox or config.output.outbox
     refused: list[CredentialsRejected] = []
 
     def serve_one(job: tuple[Profile, Selection]) -> Served | None:
@@ -367,7 +375,7 @@ def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
         if refused:
             return None
         try:
-            return serve(config, store, profile, selection, sender, outbox, opts.force)
+            return serve(config, store, profile, selection, mailer)
         except CredentialsRejected as exc:
             refused.append(exc)
             return None
@@ -387,15 +395,9 @@ def _serve_all(config, store, jobs, sender, opts, hooks) -> list[Served]:
 
 
 def serve(
-    config: Config,
-    store: Store,
-    profile: Profile,
-    selection: Selection,
-    sender: deliver.SendgridSender | None,
-    outbox: Path,
-    force: bool,
+    config: Config, store: Store, profile: Profile, selection: Selection, mailer: deliver.Mailer
 ) -> Served:
-    """Render one subscriber's digest and deliver it (or write its preview)."""
+    """Render one subscriber's digest and hand it to the mailer (SendGrid, or the outbox)."""
     if selection.failure:
         return Served(profile.id, Status.FAILED, selection, selection.failure)
     if not selection.picks and not config.sendgrid.send_empty:
@@ -415,12 +417,5 @@ def serve(
         paper_ids=tuple(k.paper.id for k in selection.picks),
     )
     record = digest_record(selection, email.subject, profile, config)
-    if sender is None:
-        store.save_digest(selection.day, profile.id, "preview", record.model_dump(mode="json"))
-        paths = deliver.write_preview(outbox, email, env, config.sendgrid, record,
-                                      display_path(config.subscribers_dir / f"{profile.id}.toml"))
-        return Served(profile.id, Status.PREVIEWED, selection, paths=paths)
-    result = deliver.deliver(store, sender, email, env, config.sendgrid, force=force)
-    if result.status == Status.SENT:  # the archive shows what readers received, nothing else
-        store.save_digest(selection.day, profile.id, "sent", record.model_dump(mode="json"))
-    return Served(profile.id, result.status, selection, detail=result.detail)
+    result = mailer.deliver(email, env, record)
+    return Served(profile.id, result.status, selection, result.detail, list(result.paths))
