@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from newsletter import archive, deliver, fetch, links, render, suppressions
+from newsletter import archive, deliver, fetch, links, render, suppressions, votes
 from newsletter.batch import BatchScorer
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import (
@@ -71,6 +71,7 @@ class Report:
     requests: int = 0
     scorer: str = ""  # what judged the papers, as the summary names it
     billed: bool = True  # False: the local scorer, which costs nothing
+    examples: int = 0  # papers the profile files newly list as liked or disliked, recorded
 
     @property
     def ok(self) -> bool:
@@ -312,12 +313,23 @@ def _listing(config, store, roster, opts: SendOptions, report: Report, hooks) ->
 
 
 def _score(config, store, listing, profiles, report: Report, hooks, *, dry_run: bool) -> None:
+    report.examples = refresh_examples(config, store, profiles, hooks)
     local = use_local_scorer(config, dry_run=dry_run, hooks=hooks)
     report.selections, scoring = score_day(
         config, store, listing, profiles, local=local, hooks=hooks
     )
     report.usage, report.requests = scoring.spend, scoring.requests
     report.scorer, report.billed = scoring.scorer, scoring.billed
+
+
+def refresh_examples(config: Config, store: Store, profiles: list[Profile], hooks: Hooks) -> int:
+    """Record the papers the profile files newly list as liked or disliked, before the prompts
+    are written: it may ask arXiv for their titles. Said when it recorded any."""
+    recorded = votes.refresh_examples(config, store, profiles, hooks.warn)
+    if recorded:
+        hooks.say(f"examples: {plural(recorded, 'paper')} from the profiles' liked/disliked "
+                  "lists recorded")  # fmt: skip
+    return recorded
 
 
 def _not_yet_sent(

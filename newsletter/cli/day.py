@@ -65,9 +65,7 @@ def prompt(
     config = get_config(ctx)
     profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
     with Store(config.storage.path) as store:
-        profile = votes.taught(
-            config, store, profile, lambda msg: err.print(f"warning: {msg}", markup=False)
-        )
+        profile = votes.taught(config, store, profile)
     out.print(PROMPTS[which](profile), markup=False, end="")
 
 
