@@ -7,7 +7,9 @@ failure while serving one subscriber, is reported and the others are still serve
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -39,7 +41,7 @@ from newsletter.prompt import (
     render_full_prompt,
 )
 from newsletter.score import make_client
-from newsletter.selections import plan, score_day, score_plans, use_local_scorer
+from newsletter.selections import Scoring, plan, score_day, score_plans, use_local_scorer
 from newsletter.store import Store
 from newsletter.views import plural
 
@@ -58,9 +60,10 @@ class Served:
     crash: Crash | None = None  # a fault of the program: its line, to be printed whole
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
-    """What a run did: the day, each subscriber's outcome, and what scoring spent."""
+    """What a run did: the day, each subscriber's outcome, and what scoring spent. Put
+    together once, at the end of the run, from what its stages returned."""
 
     day: date | None = None
     listing: Listing | None = None
@@ -76,6 +79,16 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.profile_errors and all(s.status.served for s in self.served)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What the scoring stage gives back: each selection, the run's scoring, and how many
+    examples it recorded first."""
+
+    selections: list[Selection]
+    scoring: Scoring
+    examples: int
 
 
 # -- fetch ------------------------------------------------------------------------------------
@@ -135,7 +148,7 @@ def digest_record(
     return SavedDigest.of(selection, subject, reader)
 
 
-# -- the whole run ------------------------------------------------------------------------------
+# -- the day, opened once ------------------------------------------------------------------
 
 
 @dataclass
@@ -149,6 +162,63 @@ class SendOptions:
     profile: Path | None = None  # preview this file alone, not the subscribers folder
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """Whom a run serves, and whom the roster turned away (each a line of the report)."""
+
+    profiles: list[Profile]
+    turned_away: list[Served] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Day:
+    """What every stage of one run reads: the options, the open store, the chosen profiles
+    and the day's listing."""
+
+    config: Config
+    opts: SendOptions
+    store: Store
+    hooks: Hooks
+    chosen: Chosen
+    listing: Listing
+
+    def report(self, served: list[Served], scores: Scores | None = None) -> Report:
+        """The run's report, from what its stages returned."""
+        scoring = {} if scores is None else {
+            "selections": scores.selections, "examples": scores.examples,
+            "usage": scores.scoring.spend, "requests": scores.scoring.requests,
+            "scorer": scores.scoring.scorer, "billed": scores.scoring.billed,
+        }  # fmt: skip
+        return Report(day=self.listing.day, listing=self.listing,
+                      served=self.chosen.turned_away + served,
+                      profile_errors=self.chosen.errors, **scoring)  # fmt: skip
+
+
+@contextmanager
+def open_day(
+    config: Config, opts: SendOptions, hooks: Hooks | None = None, *, claim: bool = True
+) -> Iterator[Day]:
+    """What `score`, `score --submit` and `send` do first: check the options and the keys,
+    open the store (locked, unless nothing is sent), choose the profiles, tie their ids to
+    their addresses (`claim`), and read the day's listing."""
+    hooks = hooks or Hooks()
+    check_options(opts)
+    preflight(config, dry_run=opts.dry_run)
+    with Store(config.storage.path) as store:
+        if not opts.dry_run:
+            store.lock()
+        roster = load_roster(config, opts, store)
+        chosen = choose_profiles(config, roster, opts)
+        if opts.profile is None:  # a proposed file is nobody's yet: it claims no address
+            if claim:
+                claim_all(store, chosen.profiles, hooks)
+        elif opts.feed is None and opts.day is None:  # the day the store knows last
+            opts = replace(opts, day=store.latest_day())
+        listing = read_listing(config, store, roster, opts, hooks)
+        yield Day(config, opts, store, hooks, chosen, listing)
+
+
 def load_roster(config: Config, opts: SendOptions, store: Store) -> Roster:
     """The subscribers folder; or, with `profile`, that one file, wherever it is (a pull
     request's version of a profile, before it is merged): only ever previewed."""
@@ -157,26 +227,21 @@ def load_roster(config: Config, opts: SendOptions, store: Store) -> Roster:
     return Roster(profiles=[parse_profile(opts.profile)])
 
 
-def choose_profiles(
-    config: Config, roster: Roster, opts: SendOptions, report: Report
-) -> list[Profile]:
+def choose_profiles(config: Config, roster: Roster, opts: SendOptions) -> Chosen:
     """Everybody active, or the one named; a paused one named is previewed, never sent. Each
     invalid profile is a line of the report; nobody to serve at all stops the run."""
     if opts.only:
         profile = roster.get(opts.only)
         if not profile.active and not opts.dry_run:
-            report.served.append(Served(opts.only, Status.PAUSED, detail="active = false"))
-            return []
-        return [profile]
-    report.profile_errors = [str(e) for e in roster.errors]
-    for error in roster.errors:
-        first = error.problems[0] if error.problems else "invalid"
-        report.served.append(Served(Path(error.path).stem, Status.INVALID, detail=first))
+            return Chosen([], [Served(opts.only, Status.PAUSED, detail="active = false")])
+        return Chosen([profile])
+    invalid = [Served(Path(e.path).stem, Status.INVALID, detail=(e.problems or ["invalid"])[0])
+               for e in roster.errors]  # fmt: skip
     if not roster.active:
         folder = display_path(config.subscribers_dir)
-        invalid = f", {plural(len(roster.errors), 'invalid profile')}" if roster.errors else ""
-        raise UsageError(f"nobody to serve: no active profile in {folder}{invalid}")
-    return roster.active
+        count = f", {plural(len(roster.errors), 'invalid profile')}" if roster.errors else ""
+        raise UsageError(f"nobody to serve: no active profile in {folder}{count}")
+    return Chosen(roster.active, invalid, [str(e) for e in roster.errors])
 
 
 def check_options(opts: SendOptions) -> None:
@@ -214,82 +279,69 @@ def preflight(config: Config, *, dry_run: bool) -> None:
                                     for p in problems))  # fmt: skip
 
 
+# -- the runs -------------------------------------------------------------------------------
+
+
 def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
     """`newsletter score`: fetch, score and select, without rendering or sending."""
-    hooks = hooks or Hooks()
-    check_options(opts)
-    preflight(config, dry_run=True)
-    report = Report()
-    with Store(config.storage.path) as store:
-        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
-        profiles = choose_profiles(config, roster, replace(opts, dry_run=True), report)
-        claim_all(store, profiles, hooks)
-        listing = _listing(config, store, roster, opts, report, hooks)
-        if listing.papers:
-            _score(config, store, listing, profiles, report, hooks, dry_run=True)
-    return report
+    with open_day(config, replace(opts, dry_run=True), hooks) as day:
+        scores = score(day, day.chosen.profiles) if day.listing.papers else None
+    return day.report([], scores)
 
 
 def run_submit(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> list[str]:
     """`newsletter score --submit`: start the day's batches ([llm] mode = "batch") and return
     the ids of those still running, without waiting; a later `send` collects them. A batch
     that has ended is collected, and the next pass's batch started."""
-    hooks = hooks or Hooks()
     if config.llm.mode != "batch" or config.llm.provider == "local":
         raise ConfigError('--submit needs [llm] mode = "batch" and provider = "openai"')
-    check_options(opts)
-    preflight(config, dry_run=True)
-    with Store(config.storage.path) as store:
-        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
-        profiles = choose_profiles(config, roster, replace(opts, dry_run=True), Report())
-        listing = _listing(config, store, roster, opts, Report(), hooks)
-        if not listing.papers:
+    with open_day(config, replace(opts, dry_run=True), hooks, claim=False) as day:
+        if not day.listing.papers:
             return []
-        plans = [plan(config, store, listing, p) for p in profiles]
+        store, hooks = day.store, day.hooks
+        plans = [plan(config, store, day.listing, p) for p in day.chosen.profiles]
         scorer = BatchScorer(config, store, make_client(config), wait=False, say=hooks.say)
-        score_plans(config, store, plans, local=False, hooks=hooks, day=listing.day,
+        score_plans(config, store, plans, local=False, hooks=hooks, day=day.listing.day,
                     scorer=scorer)  # fmt: skip
     return scorer.pending
 
 
 def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> Report:
     """fetch -> score -> select -> render -> deliver (or preview) for every active subscriber."""
-    hooks = hooks or Hooks()
-    check_options(opts)
-    preflight(config, dry_run=opts.dry_run)
-    report = Report()
-    with Store(config.storage.path) as store:
-        if not opts.dry_run:
-            store.lock()
-        roster = load_roster(config, opts, store)
-        profiles = choose_profiles(config, roster, opts, report)
-        if opts.profile is None:  # a proposed file is nobody's yet: it claims no address
-            claim_all(store, profiles, hooks)
-        elif opts.feed is None and opts.day is None:  # the day the store knows last
-            opts = replace(opts, day=store.latest_day())
-        listing = _listing(config, store, roster, opts, report, hooks)
-        if not listing.papers:
-            hooks.say(f"{listing.day}: no papers announced (weekend or holiday): nothing to send")
-            return report
-        mailer = open_mailer(config, store, opts)
-        profiles = _not_yet_sent(mailer, listing.day, profiles, report)
-        profiles = _not_suppressed(config, store, profiles, opts.dry_run, report, hooks)
-        _score(config, store, listing, profiles, report, hooks, dry_run=opts.dry_run)
-        by_id = {p.id: p for p in profiles}
-        jobs = [(by_id[s.subscriber_id], s) for s in report.selections]
-        report.served += _serve_all(config, store, jobs, mailer, hooks)
-        sent = [s.subscriber_id for s in report.served if s.status == Status.SENT]
-        archive.publish(config, store, sent, hooks)  # so "View in browser" lands
-    return report
+    with open_day(config, opts, hooks) as day:
+        if not day.listing.papers:
+            day.hooks.say(f"{day.listing.day}: no papers announced (weekend or holiday): "
+                          "nothing to send")  # fmt: skip
+            return day.report([])
+        mailer = open_mailer(day)
+        todo, sent_before = not_yet_sent(mailer, day.listing.day, day.chosen.profiles)
+        todo, suppressed = not_suppressed(day, todo)
+        scores = score(day, todo)
+        served = serve_all(day, mailer, todo, scores.selections)
+        sent = [s.subscriber_id for s in served if s.status == Status.SENT]
+        archive.publish(config, day.store, sent, day.hooks)  # so "View in browser" lands
+    return day.report(sent_before + suppressed + served, scores)
 
 
-def open_mailer(config: Config, store: Store, opts: SendOptions) -> deliver.Mailer:
+# -- the stages -----------------------------------------------------------------------------
+
+
+def read_listing(config: Config, store: Store, roster: Roster, opts: SendOptions,
+                 hooks: Hooks) -> Listing:  # fmt: skip
+    listing, stored = get_listing(config, store, active_categories(config, roster),
+                                  feed=opts.feed, day=opts.day, hooks=hooks)  # fmt: skip
+    hooks.say(fetch.summary_line(listing, stored))
+    return listing
+
+
+def open_mailer(day: Day) -> deliver.Mailer:
     """SendGrid, or for a dry run the outbox: the rest of the run does not ask which."""
+    config, opts = day.config, day.opts
     if opts.dry_run:
         folder = opts.outbox or config.output.outbox
-        return Outbox(store, folder, config.sendgrid, config.subscribers_dir)
+        return Outbox(day.store, folder, config.sendgrid, config.subscribers_dir)
     client = deliver.SendgridSender(config.sendgrid, sendgrid_key())
-    return deliver.SendgridMailer(store, client, config.sendgrid, opts.force)
+    return deliver.SendgridMailer(day.store, client, config.sendgrid, opts.force)
 
 
 def claim_all(store: Store, profiles: list[Profile], hooks: Hooks) -> None:
@@ -302,24 +354,59 @@ def claim_all(store: Store, profiles: list[Profile], hooks: Hooks) -> None:
             )
 
 
-def _listing(config, store, roster, opts: SendOptions, report: Report, hooks) -> Listing:
-    categories = active_categories(config, roster)
-    listing, stored = get_listing(
-        config, store, categories, feed=opts.feed, day=opts.day, hooks=hooks
-    )
-    hooks.say(fetch.summary_line(listing, stored))
-    report.day, report.listing = listing.day, listing
-    return listing
+def not_yet_sent(
+    mailer: deliver.Mailer, day: date, profiles: list[Profile]
+) -> tuple[list[Profile], list[Served]]:
+    """Skip, before any token is spent, the subscribers whose digest for the day went out, or
+    may have (an unknown outcome): (those to serve, those skipped)."""
+    todo, skipped = [], []
+    for p in profiles:
+        prior = mailer.prior(day, p.id)
+        if prior is None:
+            todo.append(p)
+        else:
+            skipped.append(Served(p.id, prior.status, detail=prior.detail))
+    return todo, skipped
 
 
-def _score(config, store, listing, profiles, report: Report, hooks, *, dry_run: bool) -> None:
-    report.examples = refresh_examples(config, store, profiles, hooks)
-    local = use_local_scorer(config, dry_run=dry_run, hooks=hooks)
-    report.selections, scoring = score_day(
-        config, store, listing, profiles, local=local, hooks=hooks
-    )
-    report.usage, report.requests = scoring.spend, scoring.requests
-    report.scorer, report.billed = scoring.scorer, scoring.billed
+def not_suppressed(day: Day, profiles: list[Profile]) -> tuple[list[Profile], list[Served]]:
+    """Skip, before scoring, whoever unsubscribed, bounced or reported spam: (those to serve,
+    those skipped)."""
+    reasons = read_suppressions(day)
+    todo, skipped = [], []
+    for p in profiles:
+        reason = reasons.get(p.email.lower())
+        if reason is None:
+            todo.append(p)
+        else:
+            detail = "asked not to be mailed, or cannot be"
+            skipped.append(Served(p.id, Status(reason), detail=detail))
+    return todo, skipped
+
+
+def read_suppressions(day: Day) -> dict[str, str]:
+    """email -> reason, synced from SendGrid when a key is set. A dry run whose key SendGrid
+    refuses uses the copy synced before; a send stops there, before scoring."""
+    config, store, warn = day.config, day.store, day.hooks.warn
+    key = sendgrid_key()
+    lists = suppressions.SendgridLists(config.sendgrid, key) if key else None
+    try:
+        return suppressions.current(store, lists, config.sendgrid, warn)
+    except CredentialsRejected as exc:
+        if not day.opts.dry_run:
+            raise  # a send would be refused too
+        warn(f"{exc}; the preview uses the suppressions synced before")
+        return suppressions.stored_reasons(store)
+
+
+def score(day: Day, profiles: list[Profile]) -> Scores:
+    """Record the profile files' new examples, then score and select for each profile."""
+    config, store, hooks = day.config, day.store, day.hooks
+    examples = refresh_examples(config, store, profiles, hooks)
+    local = use_local_scorer(config, dry_run=day.opts.dry_run, hooks=hooks)
+    selections, scoring = score_day(config, store, day.listing, profiles, local=local,
+                                    hooks=hooks)  # fmt: skip
+    return Scores(selections, scoring, examples)
 
 
 def refresh_examples(config: Config, store: Store, profiles: list[Profile], hooks: Hooks) -> int:
@@ -332,58 +419,18 @@ def refresh_examples(config: Config, store: Store, profiles: list[Profile], hook
     return recorded
 
 
-def _not_yet_sent(
-    mailer: deliver.Mailer, day: date, profiles: list[Profile], report: Report
-) -> list[Profile]:
-    """Skip, before any token is spent, the subscribers whose digest for the day went out, or
-    may have (an unknown outcome)."""
-    todo = []
-    for p in profiles:
-        prior = mailer.prior(day, p.id)
-        if prior is None:
-            todo.append(p)
-        else:
-            report.served.append(Served(p.id, prior.status, detail=prior.detail))
-    return todo
-
-
-def _not_suppressed(
-    config: Config,
-    store: Store,
-    profiles: list[Profile],
-    dry_run: bool,
-    report: Report,
-    hooks: Hooks,
-) -> list[Profile]:
-    """Skip, before scoring, whoever unsubscribed, bounced or reported spam."""
-    key = sendgrid_key()
-    lists = suppressions.SendgridLists(config.sendgrid, key) if key else None
-    try:
-        reasons = suppressions.current(store, lists, config.sendgrid, hooks.warn)
-    except CredentialsRejected as exc:
-        if not dry_run:
-            raise  # a send would be refused too: stop before scoring
-        hooks.warn(f"{exc}; the preview uses the suppressions synced before")
-        reasons = suppressions.stored_reasons(store)
-    todo = []
-    for p in profiles:
-        reason = reasons.get(p.email.lower())
-        if reason is None:
-            todo.append(p)
-        else:
-            served = Served(p.id, Status(reason), detail="asked not to be mailed, or cannot be")
-            report.served.append(served)
-    return todo
-
-
-def _serve_all(config, store, jobs, mailer: deliver.Mailer, hooks) -> list[Served]:
+def serve_all(
+    day: Day, mailer: deliver.Mailer, profiles: list[Profile], selections: list[Selection]
+) -> list[Served]:
     """Serve each subscriber from a pool of threads; a refused key stops them all, and the
     subscribers not yet tried are left out of the report rather than counted as failed."""
-    advance = hooks.sending(len(jobs))
+    config, store = day.config, day.store
+    by_id = {p.id: p for p in profiles}
+    advance = day.hooks.sending(len(selections))
     refused: list[CredentialsRejected] = []
 
-    def serve_one(job: tuple[Profile, Selection]) -> Served | None:
-        profile, selection = job
+    def serve_one(selection: Selection) -> Served | None:
+        profile = by_id[selection.subscriber_id]
         if refused:
             return None
         try:
@@ -400,7 +447,7 @@ def _serve_all(config, store, jobs, mailer: deliver.Mailer, hooks) -> list[Serve
             advance(1)
 
     with ThreadPoolExecutor(SEND_WORKERS) as pool:
-        served = list(pool.map(serve_one, jobs))
+        served = list(pool.map(serve_one, selections))
     if refused:
         raise refused[0]
     return [s for s in served if s is not None]
