@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import load_config
+from newsletter.day import preflight
 from newsletter.errors import ConfigError, RunLocked
 from newsletter.fetch import read_feed
-from newsletter.pipeline import SendOptions, preflight, run_send, score_day
+from newsletter.pipeline import SendOptions, run_send, score_day
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
 from tests.conftest import REPO, SAMPLE
