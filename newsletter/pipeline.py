@@ -100,7 +100,10 @@ def run_submit(config: Config, opts: SendOptions, hooks: Hooks | None = None) ->
         if not day.listing.papers:
             return []
         store, hooks = day.store, day.hooks
-        plans = [plan(config, store, day.listing, p) for p in day.chosen.profiles]
+        refresh_examples(config, store, day.chosen.profiles, hooks)
+        # the prompts `send` will ask, votes included: else it would ask every pass again
+        profiles = [votes.taught(config, store, p) for p in day.chosen.profiles]
+        plans = [plan(config, store, day.listing, p) for p in profiles]
         scorer = BatchScorer(config, store, make_client(config), wait=False, say=hooks.say)
         score_plans(config, store, plans, local=False, hooks=hooks, day=day.listing.day,
                     scorer=scorer)  # fmt: skip
