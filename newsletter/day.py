@@ -99,6 +99,15 @@ def get_listing(
     )
 
 
+def read_listing(config: Config, store: Store, roster: Roster, opts: SendOptions,
+                 hooks: Hooks) -> Listing:  # fmt: skip
+    """The listing for the day the options name, said in one line."""
+    listing, stored = get_listing(config, store, active_categories(config, roster),
+                                  feed=opts.feed, day=opts.day, hooks=hooks)  # fmt: skip
+    hooks.say(fetch.summary_line(listing, stored))
+    return listing
+
+
 # -- the day, opened once ------------------------------------------------------------------
 
 
@@ -136,14 +145,15 @@ class Day:
 
     def report(self, served: list[Served], scores: Scores | None = None) -> Report:
         """The run's report, from what its stages returned."""
-        scoring = {} if scores is None else {
-            "selections": scores.selections, "examples": scores.examples,
-            "usage": scores.scoring.spend, "requests": scores.scoring.requests,
-            "scorer": scores.scoring.scorer, "billed": scores.scoring.billed,
-        }  # fmt: skip
-        return Report(day=self.listing.day, listing=self.listing,
-                      served=self.chosen.turned_away + served,
-                      profile_errors=self.chosen.errors, **scoring)  # fmt: skip
+        report = Report(day=self.listing.day, listing=self.listing,
+                        served=self.chosen.turned_away + served,
+                        profile_errors=self.chosen.errors)  # fmt: skip
+        if scores is None:
+            return report
+        scoring = scores.scoring
+        return replace(report, selections=scores.selections, examples=scores.examples,
+                       usage=scoring.spend, requests=scoring.requests, scorer=scoring.scorer,
+                       billed=scoring.billed)  # fmt: skip
 
 
 @contextmanager
@@ -228,14 +238,6 @@ def preflight(config: Config, *, dry_run: bool) -> None:
         where = f" ({config.source})" if config.source else ""
         raise ConfigError("\n".join(p + where if p.startswith("sendgrid.") else p
                                     for p in problems))  # fmt: skip
-
-
-def read_listing(config: Config, store: Store, roster: Roster, opts: SendOptions,
-                 hooks: Hooks) -> Listing:  # fmt: skip
-    listing, stored = get_listing(config, store, active_categories(config, roster),
-                                  feed=opts.feed, day=opts.day, hooks=hooks)  # fmt: skip
-    hooks.say(fetch.summary_line(listing, stored))
-    return listing
 
 
 def claim_all(store: Store, profiles: list[Profile], hooks: Hooks) -> None:
