@@ -59,8 +59,8 @@ def write_preview(
         ".json": selection.encode("utf-8"),
     }
     paths = []
-    for suffix, data in files.items():
+    for suffix, content in files.items():
         path = folder / f"{env.subscriber_id}{suffix}"
-        write_atomic(path, data)
+        write_atomic(path, content)
         paths.append(path)
     return paths

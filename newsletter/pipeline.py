@@ -71,7 +71,7 @@ def digest_record(
 ) -> SavedDigest:
     """The selection as the .json preview and the archive keep it, with what a digest's page
     needs of the reader."""
-    reader = profile and Reader(
+    reader = None if profile is None else Reader(
         name=profile.name,
         categories=profile.categories_or(config.arxiv.categories),
         authors=profile.authors,

@@ -302,11 +302,12 @@ def print_report(report: pipeline.Report) -> None:
     table = Table("subscriber", "papers", "day's tokens", "day's cost", "status", "detail")
     for s in report.served:
         sel = s.selection
-        spent = sel is not None and sel.by_model  # the local scorer spends nothing to show
-        cost = f"${sel.cost_usd:.4f}" if spent and sel.cost_usd is not None else "-"
+        # the local scorer spends nothing to show
+        spent = sel if sel is not None and sel.by_model else None
+        cost = "-" if spent is None or spent.cost_usd is None else f"${spent.cost_usd:.4f}"
         table.add_row(
             s.subscriber_id, "-" if sel is None else str(len(sel.picks)),
-            str(sel.tokens) if spent else "-", cost, s.status,
+            "-" if spent is None else str(spent.tokens), cost, s.status,
             s.detail or ("preview written" if s.paths else ""),
         )  # fmt: skip
     out.print(table)
