@@ -57,8 +57,9 @@ def prompt(
     ] = PromptPass.read,
 ) -> None:
     """Print the selection prompt a subscriber's profile produces, with the papers they liked
-    and did not want as the model will read them. The full read's is the one the digest shows;
-    --pass skim and --pass titles show the cheaper passes that come before it.
+    and did not want as the model will read them (the ids a profile file lists count once a
+    run has recorded them). The full read's is the one the digest shows; --pass skim and
+    --pass titles show the cheaper passes that come before it.
 
     Example: newsletter prompt example --pass skim
     """
