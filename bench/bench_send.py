@@ -37,7 +37,7 @@ from bench.dayfactory import (
     verdict,
 )
 from newsletter.config import Config, load_config
-from newsletter.deliver import SendgridSender
+from newsletter.deliver import SendgridMailer, SendgridSender
 from newsletter.models import Selection, Usage
 from newsletter.pipeline import SEND_WORKERS, Served, serve
 from newsletter.profiles import Profile
@@ -83,9 +83,11 @@ def send_all(
 ) -> tuple[list[Served], float]:
     """Render and deliver every job as `newsletter send` does; (outcomes, seconds)."""
 
+    mailer = SendgridMailer(store, sender, config.sendgrid)
+
     def send(job: tuple[Profile, Selection]) -> Served:
         profile, selection = job
-        return serve(config, store, profile, selection, sender, config.output.outbox, force=False)
+        return serve(config, store, profile, selection, mailer)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(SEND_WORKERS) as pool:

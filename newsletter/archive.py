@@ -357,8 +357,6 @@ def build(
 ) -> Built:
     """Write the site for every subscriber with a digest in the store, or for one (or a few)."""
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
-    for p in profiles.values():
-        store.claim(p.id, p.email)  # a new address under an old id is a new reader
     wanted = [only] if isinstance(only, str) else only
     if wanted is None:
         digests = store.load_digests()

@@ -1,4 +1,5 @@
-"""Deliver: hand each rendered digest to SendGrid exactly once, or write it to the outbox.
+"""Deliver: hand each rendered digest to SendGrid exactly once (a dry run writes it to the
+outbox instead, `newsletter.outbox`, behind the same `Mailer` interface).
 
 Exactly once per (day, subscriber) rests on the delivery ledger in the store. A row is committed
 as `sending` before the request leaves and updated with the outcome afterwards. A row found
@@ -27,7 +28,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.error import URLError
 
 import sendgrid
@@ -78,11 +79,23 @@ class Envelope:
 
 @dataclass
 class Delivery:
-    """What became of one digest handed to SendGrid (or found in the ledger)."""
+    """What became of one digest handed to SendGrid (or found in the ledger), or previewed."""
 
-    status: Status  # sent, skipped (sent before), failed or unknown
+    status: Status  # sent, skipped (sent before), failed, unknown or previewed
     message_id: str | None = None
     detail: str = ""
+    paths: tuple[Path, ...] = ()  # a preview's files
+
+
+class Mailer(Protocol):
+    """Where a run's rendered digests go: SendGrid, exactly once through the ledger, or the
+    dry run's outbox. A run holds one and never asks which."""
+
+    def prior(self, day: date, subscriber_id: str) -> Delivery | None:
+        """What went before for (day, subscriber), not to be scored again; None: it is to go."""
+
+    def deliver(self, email: Email, env: Envelope, record: SavedDigest) -> Delivery:
+        """Hand over one digest; `record` is the selection as the archive keeps it."""
 
 
 # -- what is sent -------------------------------------------------------------------------
@@ -169,12 +182,28 @@ def build_mime(email: Email, env: Envelope, config: SendgridConfig) -> bytes:
 # -- talking to SendGrid ------------------------------------------------------------------
 
 
-class SendgridSender:
-    """SendGrid through the official client: sends mail, and reads the suppression lists.
+def connect(config: SendgridConfig, api_key: str | None) -> sendgrid.SendGridAPIClient:
+    """The official client for SendGrid's v3 API, with the configured host and timeout."""
+    if not api_key:  # the run cannot start: exit 2, as for every missing key
+        raise ConfigError("SENDGRID_API_KEY is not set: SendGrid's API needs it")
+    client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
+    # The client has no timeout of its own: a hung server would block the run forever.
+    client.client.timeout = config.timeout
+    return client
 
-    Both go through the project's retry policy (`newsletter.retry`). A send raises
-    `Retryable` only where SendGrid cannot have accepted it; a read is always safe to repeat.
-    """
+
+def retrying(policy: RetryPolicy, call: Callable[[], T]) -> T:
+    """`call` under the project's retry policy; what still fails after it is a DeliveryError."""
+    try:
+        return policy.call(call, what="SendGrid")
+    except Retryable as exc:
+        raise DeliveryError(f"{exc} (gave up after {policy.attempts} attempts)") from None
+
+
+class SendgridSender:
+    """SendGrid's mail/send through the official client and the project's retry policy
+    (`newsletter.retry`): it raises `Retryable` only where SendGrid cannot have accepted the
+    mail."""
 
     def __init__(
         self,
@@ -183,34 +212,19 @@ class SendgridSender:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not api_key:  # the run cannot start: exit 2, as for every missing key
-            raise ConfigError("SENDGRID_API_KEY is not set: SendGrid's API needs it")
         self.config = config
-        self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=config.api_host)
-        # The client has no timeout of its own: a hung server would block the run forever.
-        self.client.client.timeout = config.timeout
+        self.client = connect(config, api_key)
         self.policy = RetryPolicy.of(config, sleep)
 
     def send(self, payload: dict) -> str | None:
         """POST the payload; return SendGrid's X-Message-Id."""
-        return self._retrying(lambda: self._post(payload))
-
-    def get_json(self, path: str, query: dict | None = None) -> object:
-        """GET `/v3/<path>` and decode its JSON body (a read: every failure may be retried)."""
-        return self._retrying(lambda: self._get(path, query))
-
-    def _retrying(self, call: Callable[[], T]) -> T:
-        try:
-            return self.policy.call(call, what="SendGrid")
-        except Retryable as exc:
-            attempts = self.policy.attempts
-            raise DeliveryError(f"{exc} (gave up after {attempts} attempts)") from None
+        return retrying(self.policy, lambda: self._post(payload))
 
     def _post(self, payload: dict) -> str | None:
         try:
             response = self.client.send(payload)
         except HTTPError as exc:
-            raise _answer_error(exc) from None
+            raise answer_error(exc) from None
         except URLError as exc:
             # urllib wraps only errors raised while the request was being written.
             raise Retryable(f"cannot reach {self.config.api_host}: {exc.reason}") from None
@@ -221,23 +235,8 @@ class SendgridSender:
             ) from None
         return response.headers.get("X-Message-Id")
 
-    def _get(self, path: str, query: dict | None) -> object:
-        endpoint = self.client.client
-        for part in path.strip("/").split("/"):
-            endpoint = endpoint._(part)
-        try:
-            response = endpoint.get(query_params=query)
-        except HTTPError as exc:
-            raise _answer_error(exc) from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise Retryable(f"cannot reach {self.config.api_host}: {exc}") from None
-        try:
-            return json.loads(response.body or b"null")
-        except ValueError:
-            raise Retryable(f"SendGrid sent a body that is not JSON for /v3/{path}") from None
 
-
-def _answer_error(exc: HTTPError) -> Exception:
+def answer_error(exc: HTTPError) -> Exception:
     """SendGrid's error answer as an exception: 429 and 5xx may be tried again, others not;
     a refused key stops the run, since every other request would be refused too."""
     detail = http_detail(exc)
@@ -316,40 +315,36 @@ def deliver(
     return Delivery(Status.SENT, message_id, f"to {env.to_email}")
 
 
+@dataclass
+class SendgridMailer:
+    """The real send: each digest to SendGrid unless the ledger says it went, or may have
+    (`force` sends the latter again, never the former)."""
+
+    store: Store
+    client: SendgridSender
+    config: SendgridConfig
+    force: bool = False
+
+    def prior(self, day: date, subscriber_id: str) -> Delivery | None:
+        prior = prior_delivery(self.store, day, subscriber_id)
+        if prior is None or (self.force and prior.status == Status.UNKNOWN):
+            return None
+        return prior
+
+    def deliver(self, email: Email, env: Envelope, record: SavedDigest) -> Delivery:
+        result = deliver(self.store, self.client, email, env, self.config, force=self.force)
+        if result.status == Status.SENT:  # the archive shows what readers received, nothing else
+            digest = record.model_dump(mode="json")
+            self.store.save_digest(env.day, env.subscriber_id, "sent", digest)
+        return result
+
+
 def one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
-# -- the dry-run outbox -------------------------------------------------------------------
-
-
-def write_preview(
-    outbox: Path,
-    email: Email,
-    env: Envelope,
-    config: SendgridConfig,
-    record: SavedDigest,
-    profile_file: str | None = None,
-) -> list[Path]:
-    """Write OUTBOX/<day>/<subscriber>.{html,txt,eml,json}; return the paths. The .json
-    names the profile file (`profile_file`), for the operator: the email never does."""
-    folder = outbox / env.day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    data = record.model_dump(mode="json") | ({"profile_file": profile_file} if profile_file else {})
-    selection = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    files = {
-        ".html": email.html.encode("utf-8"),
-        ".txt": email.text.encode("utf-8"),
-        ".eml": build_mime(email, env, config),
-        ".json": selection.encode("utf-8"),
-    }
-    paths = []
-    for suffix, content in files.items():
-        path = folder / f"{env.subscriber_id}{suffix}"
-        write_atomic(path, content)
-        paths.append(path)
-    return paths
+# -- files that are never seen half-written ----------------------------------------------
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -210,7 +210,7 @@ def score_day(
 ) -> tuple[list[Selection], Scoring]:
     """Each profile's selection for the day, and the run's scoring."""
     hooks = hooks or Hooks()
-    profiles = [votes.taught(config, store, p, hooks.warn) for p in profiles]
+    profiles = [votes.taught(config, store, p) for p in profiles]
     plans = [plan(config, store, listing, p) for p in profiles]
     scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
     min_scored = config.llm.min_scored

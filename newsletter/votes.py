@@ -24,13 +24,9 @@ WORDS = {links.UP: "liked", links.DOWN: "did not want"}
 Notify = Callable[[str], None]
 
 
-def taught(config: Config, store: Store, profile: Profile, warn: Notify) -> Profile:
-    """The profile with its reader's latest likes and dislikes, for the prompts. The ids its
-    file lists as `liked`/`disliked` are recorded once, the first time they are seen."""
-    try:
-        record_profile_examples(config.arxiv, store, profile)
-    except FetchError as exc:  # the examples wait for the next run; the digest does not
-        warn(f"{profile.id}: the profile's liked/disliked titles could not be looked up ({exc})")
+def taught(config: Config, store: Store, profile: Profile) -> Profile:
+    """The profile with its reader's latest likes and dislikes, for the prompts, as the store
+    has them: it only reads (`refresh_examples` records what the profile files add)."""
     limit = config.web.examples
     liked = store.voted_titles(profile.id, links.UP, limit)
     disliked = store.voted_titles(profile.id, links.DOWN, limit)
@@ -39,16 +35,34 @@ def taught(config: Config, store: Store, profile: Profile, warn: Notify) -> Prof
     return profile.model_copy(update={"liked_titles": liked, "disliked_titles": disliked})
 
 
-def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile) -> None:
+def refresh_examples(
+    config: Config, store: Store, profiles: Iterable[Profile], warn: Notify
+) -> int:
+    """Record the ids the profile files list as `liked`/`disliked`, once, the first time they
+    are seen (their titles looked up on arXiv when the store lacks them); return how many."""
+    recorded = 0
+    for profile in profiles:
+        try:
+            recorded += record_profile_examples(config.arxiv, store, profile)
+        except FetchError as exc:  # the examples wait for the next run; the digest does not
+            warn(f"{profile.id}: the profile's liked/disliked titles could not be looked up "
+                 f"({exc})")  # fmt: skip
+    return recorded
+
+
+def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile) -> int:
     """Store the profile's `liked`/`disliked` ids not voted on yet (a vote from the email
-    counts over the file's list)."""
+    counts over the file's list); return how many were stored."""
     known = store.voted_ids(profile.id)
+    recorded = 0
     for vote, ids in ((links.UP, profile.liked), (links.DOWN, profile.disliked)):
         new = [i for i in ids if i not in known]
         if new:
             titles = look_up_titles(config, store, new)
             for pid, title in titles.items():
                 store.record_vote(profile.id, pid, vote, title, date.today(), "profile")
+            recorded += len(titles)
+    return recorded
 
 
 def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dict[str, str]:

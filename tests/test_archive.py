@@ -384,6 +384,18 @@ class TestFromTheStore:
         assert record["totals"]["listed"] == 38 and record["papers"][0]["author_match"]
         assert record["reader"]["name"] == "Ada Example"
 
+    def test_building_claims_no_address(self, home):
+        """Whose an id is changes with a send, never with a build of past pages."""
+        config = load_config(home / "config.toml")
+        run_send(config, SendOptions(dry_run=True, only="ada", feed=SAMPLE))
+        path = home / "subscribers" / "ada.toml"
+        path.write_text(path.read_text().replace("ada@example.org", "ada.new@example.org"))
+        with Store(config.storage.path) as store:
+            archive.build(config, store, home / "site")
+            assert store.reader_email("ada") == "ada@example.org"
+            assert not store.had_earlier_reader("ada")
+            assert [who for _, who, _ in store.load_digests()] == ["ada"]
+
     def test_hostile_text_in_every_field_stays_escaped(self, deployment):
         evil = make_paper("9", f"Title {HOSTILE}", abstract=f"Abstract {HOSTILE}",
                           authors=(f"Eve {HOSTILE}",))  # fmt: skip

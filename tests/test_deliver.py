@@ -18,10 +18,10 @@ from newsletter.deliver import (
     build_payload,
     deliver,
     prior_delivery,
-    write_preview,
 )
 from newsletter.errors import ConfigError, CredentialsRejected, DeliveryError
 from newsletter.models import Email, Paper, Pick, SavedDigest, Score, Selection
+from newsletter.outbox import write_preview
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN
 
 DAY = date(2025, 3, 4)

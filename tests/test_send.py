@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import load_config
+from newsletter.day import preflight
 from newsletter.errors import ConfigError, RunLocked
 from newsletter.fetch import read_feed
-from newsletter.pipeline import SendOptions, preflight, run_send, score_day
+from newsletter.pipeline import SendOptions, run_send, run_submit, score_day
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
 from tests.conftest import REPO, SAMPLE
@@ -326,3 +327,26 @@ def test_the_shipped_sample_runs_offline(tmp_path):
     result = runner.invoke(app, ["send", "--dry-run", "--feed", str(SAMPLE)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "outbox" / "2025-04-10" / "example.html").stat().st_size > 10_000
+
+
+class TestSubmitAsksWhatSendAsks:
+    def test_a_readers_examples_reach_the_submitted_batches(
+        self, home, openai_server, sendgrid_server
+    ):
+        """`score --submit` asks with the reader's votes in the prompt, as `send` does: the
+        send then collects every answer and starts no batch of its own."""
+        config_file = home / "config.toml"
+        batch = '[llm]\nmode = "batch"\nbatch_poll = 0.05\n'
+        config_file.write_text(config_file.read_text().replace("[llm]\n", batch))
+        config = load_config(config_file)
+        with Store(config.storage.path) as store:
+            store.record_vote("ada", "2503.00042", "up", "Routing tokens to experts",
+                              date(2025, 4, 9), "hand")  # fmt: skip
+        openai_server.batch_latency = 0
+        in_flight = [len(run_submit(config, SendOptions(feed=SAMPLE))) for _ in range(4)]
+        assert in_flight[-1] == 0
+        created = len(openai_server.batches.batches)
+        report = run_send(config, SendOptions(feed=SAMPLE))
+        assert report.ok and len(openai_server.batches.batches) == created
+        uploads = [content for _, content in openai_server.batches.files.values()]
+        assert any(b"Routing tokens to experts" in content for content in uploads)

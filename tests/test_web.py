@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from newsletter import archive, links, web
 from newsletter.cli import app
 from newsletter.config import Config, load_config
-from newsletter.pipeline import SendOptions, run_send
+from newsletter.pipeline import Hooks, SendOptions, run_send
 from newsletter.store import Store
 from tests.conftest import SAMPLE
 from tests.fakes.arxiv import paper
@@ -395,6 +395,22 @@ class TestProfileExamples:
         assert len(arxiv_server.queries("/api/query")) == 1
         systems = [r.body["messages"][0]["content"] for r in openai_server.requests]
         assert any("- Routing tokens to experts\n" in s for s in systems)
+
+    def test_a_run_records_and_says_them_and_prompt_only_reads(self, home, arxiv_server):
+        profile = home / "subscribers" / "ada.toml"
+        profile.write_text('liked = ["2503.00042"]\n' + profile.read_text())
+        arxiv_server.api_papers = [paper("2503.00042", title="Routing tokens to experts")]
+        prompt = ["--config", str(home / "config.toml"), "prompt", "ada"]
+        before = runner.invoke(app, prompt)
+        assert before.exit_code == 0, before.output
+        assert "Routing tokens" not in before.output
+        assert arxiv_server.queries("/api/query") == []  # the prompt looks nothing up
+        said: list[str] = []
+        config = load_config(home / "config.toml")
+        report = run_send(config, SendOptions(feed=SAMPLE, dry_run=True), Hooks(say=said.append))
+        assert report.examples == 1
+        assert "examples: 1 paper from the profiles' liked/disliked lists recorded" in said
+        assert "- Routing tokens to experts\n" in runner.invoke(app, prompt).output
 
     def test_an_unreachable_arxiv_leaves_the_examples_for_later(self, home, arxiv_server, capsys):
         profile = home / "subscribers" / "ada.toml"

@@ -57,17 +57,16 @@ def prompt(
     ] = PromptPass.read,
 ) -> None:
     """Print the selection prompt a subscriber's profile produces, with the papers they liked
-    and did not want as the model will read them. The full read's is the one the digest shows;
-    --pass skim and --pass titles show the cheaper passes that come before it.
+    and did not want as the model will read them (the ids a profile file lists count once a
+    run has recorded them). The full read's is the one the digest shows; --pass skim and
+    --pass titles show the cheaper passes that come before it.
 
     Example: newsletter prompt example --pass skim
     """
     config = get_config(ctx)
     profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
     with Store(config.storage.path) as store:
-        profile = votes.taught(
-            config, store, profile, lambda msg: err.print(f"warning: {msg}", markup=False)
-        )
+        profile = votes.taught(config, store, profile)
     out.print(PROMPTS[which](profile), markup=False, end="")
 
 
@@ -304,11 +303,12 @@ def print_report(report: pipeline.Report) -> None:
     table = Table("subscriber", "papers", "day's tokens", "day's cost", "status", "detail")
     for s in report.served:
         sel = s.selection
-        spent = sel if sel is not None and sel.by_model else None  # local scoring spends nothing
-        cost = f"${spent.cost_usd:.4f}" if spent and spent.cost_usd is not None else "-"
+        # the local scorer spends nothing to show
+        spent = sel if sel is not None and sel.by_model else None
+        cost = "-" if spent is None or spent.cost_usd is None else f"${spent.cost_usd:.4f}"
         table.add_row(
             s.subscriber_id, "-" if sel is None else str(len(sel.picks)),
-            str(spent.tokens) if spent else "-", cost, s.status,
+            "-" if spent is None else str(spent.tokens), cost, s.status,
             s.detail or ("preview written" if s.paths else ""),
         )  # fmt: skip
     out.print(table)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from newsletter import deliver, links, seed, suppressions, votes
+from newsletter import links, seed, suppressions, votes
 from newsletter import profiles as profiles_mod
 from newsletter.cli.base import err, get_config, out, subscribers_app, suppressions_app
 from newsletter.config import display_path, sendgrid_key
@@ -289,7 +289,7 @@ def suppressions_sync(ctx: typer.Context) -> None:
     Example: newsletter suppressions sync
     """
     config = get_config(ctx)
-    client = deliver.SendgridSender(config.sendgrid, sendgrid_key())
+    client = suppressions.SendgridLists(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         result = suppressions.sync(store, client, config.sendgrid)
     for line in result.added:
