@@ -98,9 +98,9 @@ def get_listing(
     was fetched for these categories, else from the chosen source."""
     hooks = hooks or Hooks()
     if day is not None and feed is None:
-        known = store.fetched_categories(day)
+        known = store.papers.fetched_categories(day)
         if known is not None and set(categories) <= known:
-            listing = store.load_listing(day)
+            listing = store.papers.load_listing(day)
             assert listing is not None
             return listing, 0
     return fetch.fetch_day(
@@ -151,7 +151,7 @@ def load_roster(config: Config, opts: SendOptions, store: Store) -> Roster:
     """The subscribers folder; or, with `profile`, that one file, wherever it is (a pull
     request's version of a profile, before it is merged): only ever previewed."""
     if opts.profile is None:
-        return load_profiles(config.subscribers_dir, store.known_subscribers())
+        return load_profiles(config.subscribers_dir, store.readers.known())
     return Roster(profiles=[parse_profile(opts.profile)])
 
 
@@ -219,7 +219,7 @@ def run_score(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> 
     preflight(config, dry_run=True)
     report = Report()
     with Store(config.storage.path) as store:
-        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
+        roster = load_profiles(config.subscribers_dir, store.readers.known())
         profiles = choose_profiles(config, roster, replace(opts, dry_run=True), report)
         claim_all(store, profiles, hooks)
         listing = _listing(config, store, roster, opts, report, hooks)
@@ -238,7 +238,7 @@ def run_submit(config: Config, opts: SendOptions, hooks: Hooks | None = None) ->
     check_options(opts)
     preflight(config, dry_run=True)
     with Store(config.storage.path) as store:
-        roster = load_profiles(config.subscribers_dir, store.known_subscribers())
+        roster = load_profiles(config.subscribers_dir, store.readers.known())
         profiles = choose_profiles(config, roster, replace(opts, dry_run=True), Report())
         listing = _listing(config, store, roster, opts, Report(), hooks)
         if not listing.papers:
@@ -259,13 +259,13 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
     sender = None if opts.dry_run else deliver.SendgridSender(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         if not opts.dry_run:
-            store.lock()
+            store.locks.lock_run()
         roster = load_roster(config, opts, store)
         profiles = choose_profiles(config, roster, opts, report)
         if opts.profile is None:  # a proposed file is nobody's yet: it claims no address
             claim_all(store, profiles, hooks)
         elif opts.feed is None and opts.day is None:  # the day the store knows last
-            opts = replace(opts, day=store.latest_day())
+            opts = replace(opts, day=store.papers.latest_day())
         listing = _listing(config, store, roster, opts, report, hooks)
         if not listing.papers:
             hooks.say(f"{listing.day}: no papers announced (weekend or holiday): nothing to send")
@@ -285,7 +285,7 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
 def claim_all(store: Store, profiles: list[Profile], hooks: Hooks) -> None:
     """Tie each subscriber id to its address: a new address under an old id starts fresh."""
     for p in profiles:
-        if retired := store.claim(p.id, p.email):
+        if retired := store.readers.claim(p.id, p.email):
             hooks.warn(
                 f"{p.id}: a new address ({p.email}); the previous reader's history and archive "
                 f"are kept apart, as {retired}"
@@ -416,11 +416,11 @@ def serve(
     )
     record = digest_record(selection, email.subject, profile, config)
     if sender is None:
-        store.save_digest(selection.day, profile.id, "preview", record.model_dump(mode="json"))
+        store.digests.save(selection.day, profile.id, "preview", record.model_dump(mode="json"))
         paths = deliver.write_preview(outbox, email, env, config.sendgrid, record,
                                       display_path(config.subscribers_dir / f"{profile.id}.toml"))
         return Served(profile.id, Status.PREVIEWED, selection, paths=paths)
     result = deliver.deliver(store, sender, email, env, config.sendgrid, force=force)
     if result.status == Status.SENT:  # the archive shows what readers received, nothing else
-        store.save_digest(selection.day, profile.id, "sent", record.model_dump(mode="json"))
+        store.digests.save(selection.day, profile.id, "sent", record.model_dump(mode="json"))
     return Served(profile.id, result.status, selection, detail=result.detail)

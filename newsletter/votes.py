@@ -32,8 +32,8 @@ def taught(config: Config, store: Store, profile: Profile, warn: Notify) -> Prof
     except FetchError as exc:  # the examples wait for the next run; the digest does not
         warn(f"{profile.id}: the profile's liked/disliked titles could not be looked up ({exc})")
     limit = config.web.examples
-    liked = store.voted_titles(profile.id, links.UP, limit)
-    disliked = store.voted_titles(profile.id, links.DOWN, limit)
+    liked = store.votes.titles(profile.id, links.UP, limit)
+    disliked = store.votes.titles(profile.id, links.DOWN, limit)
     if not liked and not disliked:
         return profile
     return profile.model_copy(update={"liked_titles": liked, "disliked_titles": disliked})
@@ -42,20 +42,20 @@ def taught(config: Config, store: Store, profile: Profile, warn: Notify) -> Prof
 def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile) -> None:
     """Store the profile's `liked`/`disliked` ids not voted on yet (a vote from the email
     counts over the file's list)."""
-    known = store.voted_ids(profile.id)
+    known = store.votes.voted_ids(profile.id)
     for vote, ids in ((links.UP, profile.liked), (links.DOWN, profile.disliked)):
         new = [i for i in ids if i not in known]
         if new:
             titles = look_up_titles(config, store, new)
             for pid, title in titles.items():
-                store.record_vote(profile.id, pid, vote, title, date.today(), "profile")
+                store.votes.record(profile.id, pid, vote, title, date.today(), "profile")
 
 
 def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dict[str, str]:
     """arXiv id -> title: from the store, else from the arXiv API (ids it does not know are
     left out)."""
     wanted = [i.strip().removeprefix("arXiv:") for i in ids]
-    titles = {pid: p.title for pid, p in store.load_papers(wanted).items()}
+    titles = {pid: p.title for pid, p in store.papers.load(wanted).items()}
     missing = [i for i in wanted if i not in titles]
     found = fetch.fetch_by_id(config, missing)
     return titles | {pid: paper.title for pid, paper in found.items()}
@@ -75,7 +75,7 @@ def teach(
             "looked up by the next run"
         ) from None
     for pid, title in titles.items():
-        store.record_vote(subscriber_id, pid, vote, title, date.today(), "hand")
+        store.votes.record(subscriber_id, pid, vote, title, date.today(), "hand")
     return titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles]
 
 

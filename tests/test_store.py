@@ -65,20 +65,20 @@ class TestUpgradeFrom010:
     def test_the_ledger_survives(self, old_db):
         sent = {r[0] for r in query(old_db, "SELECT paper_id FROM sent_papers")}
         with Store(old_db) as store:
-            ada, bob = store.delivery(DAY, "ada"), store.delivery(DAY, "bob")
-            assert (ada["status"], bob["status"]) == (SENT, UNKNOWN)
-            assert ada["message_id"] and bob["message_id"] is None
-            assert store.sent_paper_ids("ada") == sent and len(sent) == 8
-            assert store.sent_paper_ids("ada", before=DAY) == set()
-            assert store.sent_paper_ids("bob") == set()
+            ada, bob = store.ledger.delivery(DAY, "ada"), store.ledger.delivery(DAY, "bob")
+            assert (ada.status, bob.status) == (SENT, UNKNOWN)
+            assert ada.message_id and bob.message_id is None
+            assert store.ledger.sent_paper_ids("ada") == sent and len(sent) == 8
+            assert store.ledger.sent_paper_ids("ada", before=DAY) == set()
+            assert store.ledger.sent_paper_ids("bob") == set()
 
     def test_archive_tokens_and_digests_survive(self, old_db):
         tokens = dict(query(old_db, "SELECT subscriber_id, token FROM archive_tokens"))
         [(sent,)] = query(old_db, "SELECT selection FROM digests WHERE kind='sent'")
         with Store(old_db) as store:
-            assert store.archive_token("ada") == tokens["ada"]
-            assert store.archive_token("bob") == tokens["bob"]
-            digests = {who: (day, record) for day, who, record in store.load_digests()}
+            assert store.tokens.token("ada") == tokens["ada"]
+            assert store.tokens.token("bob") == tokens["bob"]
+            digests = {who: (day, record) for day, who, record in store.digests.load()}
         assert sorted(digests) == ["ada", "bob"]
         assert digests["ada"] == (DAY, json.loads(sent))  # the one sent, not her preview
         assert digests["bob"][0] == DAY and digests["bob"][1]["papers"]
@@ -86,17 +86,17 @@ class TestUpgradeFrom010:
     def test_the_day_scores_and_suppressions_survive(self, old_db):
         scored = query(old_db, "SELECT prompt_hash, paper_id FROM scores")
         with Store(old_db) as store:
-            assert store.latest_day() == DAY
-            listing = store.load_listing(DAY)
+            assert store.papers.latest_day() == DAY
+            listing = store.papers.load_listing(DAY)
             ids = [p.id for p in listing.papers]
             assert len(ids) == 38 and listing.listed == 44
-            assert len(store.load_papers(ids)) == 38
+            assert len(store.papers.load(ids)) == 38
             for key in {key for key, _ in scored}:
-                found = store.cached_scores(ids, key, "m")
+                found = store.scores.cached(ids, key, "m")
                 assert set(found) == {pid for k, pid in scored if k == key} and found
-            emails = {r["email"] for r in store.suppressions()}
+            emails = {r.email for r in store.suppressions.all()}
             assert emails == {"left@example.org", "gone@example.org"}
-            assert store.suppressions_synced_at()
+            assert store.suppressions.synced_at()
 
     def test_a_fresh_database_gets_the_same_schema(self, old_db, tmp_path):
         Store(old_db).close()
@@ -126,8 +126,9 @@ class TestMigrations:
         monkeypatch.setattr("newsletter.store.MIGRATIONS", [*MIGRATIONS, add_note])
         with Store(old_db) as store:
             assert store.schema_version == LATEST + 1
-            assert store.delivery(DAY, "ada")["note"] is None
-            assert store.delivery(DAY, "ada")["status"] == SENT
+            ada = "SELECT note FROM deliveries WHERE day=? AND subscriber_id='ada'"
+            assert store.db.execute(ada, (DAY.isoformat(),)).fetchone()["note"] is None
+            assert store.ledger.delivery(DAY, "ada").status == SENT
 
     def test_a_failing_migration_leaves_the_version_before_it(self, old_db, monkeypatch):
         monkeypatch.setattr("newsletter.store.MIGRATIONS", [*MIGRATIONS, add_note_then_fail])
@@ -162,10 +163,10 @@ class TestTransactions:
         broken = Listing(DAY, [new], listed=None, new=1)  # type: ignore[arg-type]
         with Store(tmp_path / "db.sqlite") as store:
             with pytest.raises(sqlite3.IntegrityError, match=r"days\.listed"):
-                store.save_listing(broken, ["cs.LG"])
-            assert store.load_papers([new.id]) == {} and store.latest_day() is None
-            assert store.save_listing(Listing(DAY, [new], listed=1, new=1), ["cs.LG"]) == 1
-            assert store.load_listing(DAY).papers == [new]
+                store.papers.save_listing(broken, ["cs.LG"])
+            assert store.papers.load([new.id]) == {} and store.papers.latest_day() is None
+            assert store.papers.save_listing(Listing(DAY, [new], listed=1, new=1), ["cs.LG"]) == 1
+            assert store.papers.load_listing(DAY).papers == [new]
 
 
 class TestRerunAfterUpgrade:
@@ -187,7 +188,7 @@ class TestRerunAfterUpgrade:
 
     def test_a_later_day_leaves_out_the_papers_sent_before(self, config, arxiv_server):
         with Store(config.storage.path) as store:
-            again = sorted(store.sent_paper_ids("ada"))[0]
+            again = sorted(store.ledger.sent_paper_ids("ada"))[0]
         arxiv_server.serve(
             [
                 paper(again, title="Mixture of Experts again", categories=["cs.LG"]),
@@ -208,4 +209,4 @@ class TestMigration2:
                 ("ada", "ada@example.org"),
                 ("bob", "bob@example.org"),
             ]
-            assert store.claim("ada", "ada@example.org") is None  # the same reader
+            assert store.readers.claim("ada", "ada@example.org") is None  # the same reader
