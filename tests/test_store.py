@@ -16,7 +16,7 @@ from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.errors import NewsletterError, SchemaTooNew
 from newsletter.migrations import MIGRATIONS
-from newsletter.models import Listing, Paper
+from newsletter.models import Listing, Paper, Score, Usage
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import SENT, UNKNOWN, Store
 from tests.conftest import SAMPLE
@@ -210,3 +210,95 @@ class TestMigration2:
                 ("bob", "bob@example.org"),
             ]
             assert store.readers.claim("ada", "ada@example.org") is None  # the same reader
+
+
+NEW = Paper("2504.00001", "T", ("A",), "abstract", ("cs.LG",), "cs.LG")
+
+# One call of every public method of every part of the store.
+CALLS = {
+    "papers.save_listing": lambda s: s.papers.save_listing(
+        Listing(DAY, [NEW], listed=1, new=1), ["cs.LG"]
+    ),
+    "papers.fetched_categories": lambda s: s.papers.fetched_categories(DAY),
+    "papers.latest_day": lambda s: s.papers.latest_day(),
+    "papers.load_listing": lambda s: s.papers.load_listing(DAY),
+    "papers.load": lambda s: s.papers.load([NEW.id]),
+    "scores.save": lambda s: s.scores.save([Score(NEW.id, 7, 3, "c")], "h", "m"),
+    "scores.cached": lambda s: s.scores.cached([NEW.id], "h", "m"),
+    "spend.add": lambda s: s.spend.add(DAY, "k", Usage("m", 1, 10, 0, 5, 0.5)),
+    "ledger.begin": lambda s: s.ledger.begin(DAY, "ada", "ada@example.org"),
+    "ledger.finish": lambda s: s.ledger.finish(DAY, "ada", SENT, paper_ids=[NEW.id]),
+    "ledger.delivery": lambda s: s.ledger.delivery(DAY, "ada"),
+    "ledger.sent_paper_ids": lambda s: s.ledger.sent_paper_ids("ada"),
+    "suppressions.replace": lambda s: s.suppressions.replace(
+        [("Gone@example.org", "bounces", "bounced", "550", 1)]
+    ),
+    "suppressions.all": lambda s: s.suppressions.all(),
+    "suppressions.synced_at": lambda s: s.suppressions.synced_at(),
+    "unsubscribes.add": lambda s: s.unsubscribes.add("bob", "Bob@example.org"),
+    "unsubscribes.contains": lambda s: s.unsubscribes.contains("bob@example.org"),
+    "unsubscribes.as_suppressions": lambda s: s.unsubscribes.as_suppressions(),
+    "unsubscribes.remove": lambda s: s.unsubscribes.remove("bob@example.org"),
+    "digests.save": lambda s: s.digests.save(DAY, "ada", "sent", {"papers": []}),
+    "digests.load": lambda s: s.digests.load("ada"),
+    "readers.claim": lambda s: s.readers.claim("ada", "ada@example.org"),
+    "readers.email": lambda s: s.readers.email("ada"),
+    "readers.had_earlier_reader": lambda s: s.readers.had_earlier_reader("ada"),
+    "readers.known": lambda s: s.readers.known(),
+    "tokens.token": lambda s: s.tokens.token("ada"),
+    "tokens.subscriber": lambda s: s.tokens.subscriber("no-such-token"),
+    "batches.save": lambda s: s.batches.save("key", "batch_1"),
+    "batches.in_flight": lambda s: s.batches.in_flight("key"),
+    "batches.last": lambda s: s.batches.last("key"),
+    "votes.record": lambda s: s.votes.record("ada", NEW.id, "up", "T", DAY, "link"),
+    "votes.voted_ids": lambda s: s.votes.voted_ids("ada"),
+    "votes.titles": lambda s: s.votes.titles("ada", "up", 5),
+    "votes.remove": lambda s: s.votes.remove("ada", NEW.id, "up"),
+}
+PARTS = ("papers", "scores", "spend", "ledger", "suppressions", "unsubscribes", "digests",
+         "readers", "tokens", "batches", "votes")  # fmt: skip
+
+
+class Guarded:
+    """The store's connection, refusing any statement run without the store's guard held."""
+
+    def __init__(self, conn: sqlite3.Connection, guard):
+        self.conn, self.guard, self.statements = conn, guard, 0
+
+    def execute(self, *args):
+        assert self.guard._is_owned(), f"unguarded: {args[0]}"
+        self.statements += 1
+        return self.conn.execute(*args)
+
+    def executemany(self, *args):
+        assert self.guard._is_owned(), f"unguarded: {args[0]}"
+        self.statements += 1
+        return self.conn.executemany(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+class TestOneGuard:
+    """Deliveries run in threads on one connection: every statement of every part holds the
+    one guard, reads as much as writes."""
+
+    def test_every_method_is_called_below(self, store):
+        public = {
+            f"{part}.{name}"
+            for part in PARTS
+            for name in dir(getattr(store, part))
+            if not name.startswith("_") and callable(getattr(getattr(store, part), name))
+        }
+        assert public == set(CALLS)
+
+    def test_every_statement_holds_the_guard(self, store):
+        watched = Guarded(store._db.conn, store._db._guard)
+        store._db.conn = watched
+        for name, call in CALLS.items():
+            before = watched.statements
+            call(store)
+            assert watched.statements > before, f"{name} ran no statement"
+        assert store.ledger.delivery(DAY, "ada").status == SENT
+        assert store.suppressions.all()[0].email == "gone@example.org"
+        assert store.votes.voted_ids("ada") == set() and store.batches.in_flight("key")

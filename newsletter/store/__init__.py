@@ -104,7 +104,7 @@ class Store:
     @property
     def schema_version(self) -> int:
         """How many of MIGRATIONS this file has applied."""
-        return self._db.read_one("PRAGMA user_version")[0]
+        return self._db.read("PRAGMA user_version")[0][0]
 
     def _upgrade(self) -> None:
         """Apply the missing migrations in order, each with its new version in one transaction."""
