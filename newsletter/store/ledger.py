@@ -18,7 +18,7 @@ SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
 class LedgerEntry:
     """What the ledger says of one (day, subscriber)."""
 
-    day: str
+    day: date
     subscriber_id: str
     email: str
     status: str
@@ -40,7 +40,7 @@ class Ledger:
             f"SELECT {ENTRY_COLUMNS} FROM deliveries WHERE day=? AND subscriber_id=?",
             (day.isoformat(), subscriber_id),
         )
-        return LedgerEntry(*row) if row else None
+        return LedgerEntry(date.fromisoformat(row[0]), *row[1:]) if row else None
 
     def begin(self, day: date, subscriber_id: str, email: str) -> None:
         """Written (and committed) before the request leaves."""
