@@ -16,6 +16,8 @@ class BatchRecord(NamedTuple):
 
 
 class Batches:
+    """The last batch made for each set of requests, and its status."""
+
     def __init__(self, db: Database):
         self.db = db
 

@@ -20,6 +20,8 @@ class StoredDigest(NamedTuple):
 
 
 class Digests:
+    """The selection of each digest sent or previewed, by day and subscriber."""
+
     def __init__(self, db: Database):
         self.db = db
 

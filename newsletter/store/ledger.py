@@ -32,6 +32,8 @@ ENTRY_COLUMNS = ", ".join(LedgerEntry.__dataclass_fields__)
 
 
 class Ledger:
+    """Who was sent (or may have been sent) what, on which day."""
+
     def __init__(self, db: Database):
         self.db = db
 

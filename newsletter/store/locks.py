@@ -18,6 +18,8 @@ def _lock_offset(day: date, key: str) -> int:
 
 
 class Locks:
+    """The lock files beside the database; released when the store closes."""
+
     def __init__(self, path: Path):
         self.path = path
         self._run: IO[str] | None = None

@@ -54,6 +54,8 @@ def _paper(row: sqlite3.Row, announce_type: str = "new") -> Paper:
 
 
 class Papers:
+    """Each day's listing, and the papers by id."""
+
     def __init__(self, db: Database):
         self.db = db
 

@@ -16,6 +16,8 @@ READER_TABLES = ("deliveries", "sent_papers", "digests", "archive_tokens", "vote
 
 
 class Readers:
+    """The address behind each subscriber id, and the ids retired when it changed."""
+
     def __init__(self, db: Database):
         self.db = db
 
@@ -68,6 +70,8 @@ class Readers:
 
 
 class ArchiveTokens:
+    """Each subscriber's unguessable archive folder, both ways."""
+
     def __init__(self, db: Database):
         self.db = db
 

@@ -28,6 +28,8 @@ ADD_SPEND = insert_sql("spend", SPEND_COLUMNS) + (
 
 
 class ScoreCache:
+    """Scores by (paper, prompt hash, model)."""
+
     def __init__(self, db: Database):
         self.db = db
 
@@ -55,6 +57,8 @@ class ScoreCache:
 
 
 class Spend:
+    """Tokens and dollars by (day, prompt, model), added up over runs."""
+
     def __init__(self, db: Database):
         self.db = db
 

@@ -25,6 +25,8 @@ SYNCED_AT = "suppressions_synced_at"
 
 
 class Suppressions:
+    """The last synced copy of SendGrid's suppression lists."""
+
     def __init__(self, db: Database):
         self.db = db
 

@@ -15,6 +15,8 @@ SAVE = insert_sql(
 
 
 class Votes:
+    """The latest vote of each reader on each paper."""
+
     def __init__(self, db: Database):
         self.db = db
 
