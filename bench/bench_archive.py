@@ -43,14 +43,14 @@ def weekdays(count: int, start: date = date(2025, 1, 1)) -> list[date]:
 
 def record_day(store: Store, config, profiles, day: date, seed: int) -> None:
     listing = make_day(PICKS * 2, seed=seed, day=day).listing
-    store.save_listing(Listing(day, listing.papers, listed=len(listing.papers)), ["cs.LG"])
+    store.papers.save_listing(Listing(day, listing.papers, listed=len(listing.papers)), ["cs.LG"])
     usage = {"gpt-4o-mini": Usage("gpt-4o-mini", 6, 40_000, 8_000, 4_000, 0.0084)}
     for n, profile in enumerate(profiles):
         chosen = listing.papers[n % PICKS : n % PICKS + PICKS]
         picks = [Pick(p, Score(p.id, 9 - i % 4, 8 - i % 3, f"Matches: {p.title[:50]}"))
                  for i, p in enumerate(chosen)]  # fmt: skip
         selection = Selection(profile.id, day, picks, listed=400, scanned=60, usage=usage)
-        store.save_digest(
+        store.digests.save(
             day,
             profile.id,
             "sent",

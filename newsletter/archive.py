@@ -118,7 +118,7 @@ def page_url(config: Config, store: Store, subscriber_id: str, day: date) -> str
     base = config.archive.base_url
     if not base:
         return None
-    return f"{base}/{store.archive_token(subscriber_id)}/{day_file(day)}"
+    return f"{base}/{store.tokens.token(subscriber_id)}/{day_file(day)}"
 
 
 # -- the reader of a saved digest ------------------------------------------------------------
@@ -359,13 +359,13 @@ def build(
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
     wanted = [only] if isinstance(only, str) else only
     if wanted is None:
-        digests = store.load_digests()
+        digests = store.digests.load()
     else:
-        digests = [row for who in wanted for row in store.load_digests(who)]
+        digests = [row for who in wanted for row in store.digests.load(who)]
     if isinstance(only, str) and not digests:
         raise NewsletterError(f"no digest of '{only}' in {store.path}: nothing to build")
     records = [(who, SavedDigest.model_validate(data)) for _, who, data in digests]
-    papers = store.load_papers(item.id for _, record in records for item in record.papers)
+    papers = store.papers.load(item.id for _, record in records for item in record.papers)
     built = Built()
     front = partial(render_template, "archive_index.j2", title="arXiv digest archive")
     write_pages(out, {"index.html": Page(front), "robots.txt": Page(lambda: ROBOTS_TXT)}, built)
@@ -373,10 +373,10 @@ def build(
         mine = [record for _, record in rows]
         try:
             pages = subscriber_pages(mine, profiles.get(subscriber_id), config, papers)
-            token = store.archive_token(subscriber_id)
+            token = store.tokens.token(subscriber_id)
             url = atom.feed_url(config.archive.base_url, token)
             sent = [SavedDigest.model_validate(d) for _, _, d in
-                    store.load_digests(subscriber_id, sent_only=True)]  # fmt: skip
+                    store.digests.load(subscriber_id, sent_only=True)]  # fmt: skip
             pages["feed.atom"] = Page(partial(atom.feed, sent, url))
             write_pages(out / token, pages, built)
         except Exception as exc:  # one subscriber's pages must not stop the others'

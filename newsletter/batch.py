@@ -174,7 +174,7 @@ class BatchScorer(LLMScorer):
         for answer in answers:
             self.keep(answer, key, model)
         if collected:  # only now: its answers are cached, a re-run needs it no more
-            self.store.save_batch(collected.request_key, collected.batch_id, collected.status)
+            self.store.batches.save(collected.request_key, collected.batch_id, collected.status)
             if bodies:
                 out.note("scored through the Batch API: the cost shown is at the batch price")
         return await self._ask_rest(system, key, batches, answers, plan.reserved, model, out,
@@ -207,7 +207,7 @@ class BatchScorer(LLMScorer):
         content = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()
         request_key = hashlib.sha256(content).hexdigest()
         try:
-            batch_id = self.store.batch_in_flight(request_key)
+            batch_id = self.store.batches.in_flight(request_key)
             if batch_id is None:
                 batch_id = await self._submit(request_key, content, len(lines))
             else:
@@ -215,7 +215,7 @@ class BatchScorer(LLMScorer):
             batch = await self._wait(batch_id)
             if batch.status not in ENDED:
                 await self.client.batches.cancel(batch_id)
-                self.store.save_batch(request_key, batch_id, "abandoned")
+                self.store.batches.save(request_key, batch_id, "abandoned")
                 out.note(f"batch {batch_id} passed [llm] batch_deadline: asked synchronously")
                 return None
             bodies, unreadable = await self._output(batch, {line["custom_id"] for line in lines})
@@ -238,8 +238,8 @@ class BatchScorer(LLMScorer):
 
     async def _submit(self, request_key: str, content: bytes, count: int) -> str:
         """The batch for these requests: one an earlier run made (its id lost), or a new one."""
-        known = self.store.batch_for(request_key)  # collected or abandoned: not to be found
-        spent = known[0] if known else None
+        known = self.store.batches.last(request_key)  # collected or abandoned: not to be found
+        spent = known.batch_id if known else None
         batch = await self._find(request_key, spent)
         if batch is not None:
             self.say(f"batch {batch.id}: collecting what an earlier run submitted")
@@ -247,7 +247,7 @@ class BatchScorer(LLMScorer):
             batch = await self._create(request_key, content, spent)
             self.requests += count
             self.say(f"batch {batch.id}: {count} requests submitted")
-        self.store.save_batch(request_key, batch.id)  # before waiting: a re-run collects it
+        self.store.batches.save(request_key, batch.id)  # before waiting: a re-run collects it
         return batch.id
 
     async def _create(self, request_key: str, content: bytes, spent: str | None):

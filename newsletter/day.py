@@ -89,9 +89,9 @@ def get_listing(
     was fetched for these categories, else from the chosen source."""
     hooks = hooks or Hooks()
     if day is not None and feed is None:
-        known = store.fetched_categories(day)
+        known = store.papers.fetched_categories(day)
         if known is not None and set(categories) <= known:
-            listing = store.load_listing(day)
+            listing = store.papers.load_listing(day)
             assert listing is not None
             return listing, 0
     return fetch.fetch_day(
@@ -168,14 +168,14 @@ def open_day(
     preflight(config, dry_run=opts.dry_run)
     with Store(config.storage.path) as store:
         if not opts.dry_run:
-            store.lock()
+            store.locks.lock_run()
         roster = load_roster(config, opts, store)
         chosen = choose_profiles(config, roster, opts)
         if opts.profile is None:  # a proposed file is nobody's yet: it claims no address
             if claim:
                 claim_all(store, chosen.profiles, hooks)
         elif opts.feed is None and opts.day is None:  # the day the store knows last
-            opts = replace(opts, day=store.latest_day())
+            opts = replace(opts, day=store.papers.latest_day())
         listing = read_listing(config, store, roster, opts, hooks)
         yield Day(config, opts, store, hooks, chosen, listing)
 
@@ -184,7 +184,7 @@ def load_roster(config: Config, opts: SendOptions, store: Store) -> Roster:
     """The subscribers folder; or, with `profile`, that one file, wherever it is (a pull
     request's version of a profile, before it is merged): only ever previewed."""
     if opts.profile is None:
-        return load_profiles(config.subscribers_dir, store.known_subscribers())
+        return load_profiles(config.subscribers_dir, store.readers.known())
     return Roster(profiles=[parse_profile(opts.profile)])
 
 
@@ -243,7 +243,7 @@ def preflight(config: Config, *, dry_run: bool) -> None:
 def claim_all(store: Store, profiles: list[Profile], hooks: Hooks) -> None:
     """Tie each subscriber id to its address: a new address under an old id starts fresh."""
     for p in profiles:
-        if retired := store.claim(p.id, p.email):
+        if retired := store.readers.claim(p.id, p.email):
             hooks.warn(
                 f"{p.id}: a new address ({p.email}); the previous reader's history and archive "
                 f"are kept apart, as {retired}"

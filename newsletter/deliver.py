@@ -270,13 +270,13 @@ UNKNOWN_HINT = (
 
 def prior_delivery(store: Store, day: date, subscriber_id: str) -> Delivery | None:
     """What the ledger already says of (day, subscriber): sent, maybe sent, or None (send it)."""
-    row = store.delivery(day, subscriber_id)
+    row = store.ledger.delivery(day, subscriber_id)
     if row is None:
         return None
-    if row["status"] == SENT:
-        return Delivery(Status.SKIPPED, row["message_id"], f"already sent {row['updated_at']}")
-    if row["status"] in (SENDING, UNKNOWN):
-        return Delivery(Status.UNKNOWN, row["message_id"], UNKNOWN_HINT)
+    if row.status == SENT:
+        return Delivery(Status.SKIPPED, row.message_id, f"already sent {row.updated_at}")
+    if row.status in (SENDING, UNKNOWN):
+        return Delivery(Status.UNKNOWN, row.message_id, UNKNOWN_HINT)
     return None
 
 
@@ -294,20 +294,20 @@ def deliver(
     if prior is not None and (prior.status == Status.SKIPPED or not force):
         return prior
     payload = build_payload(email, env, config)
-    store.begin_delivery(env.day, env.subscriber_id, env.to_email)
+    store.ledger.begin(env.day, env.subscriber_id, env.to_email)
     try:
         message_id = sender.send(payload)
     except UnknownOutcome as exc:
-        store.finish_delivery(env.day, env.subscriber_id, UNKNOWN, error=str(exc))
+        store.ledger.finish(env.day, env.subscriber_id, UNKNOWN, error=str(exc))
         return Delivery(Status.UNKNOWN, detail=one_line(f"{exc}; check SendGrid activity"))
     except DeliveryError as exc:
-        store.finish_delivery(env.day, env.subscriber_id, FAILED, error=str(exc))
+        store.ledger.finish(env.day, env.subscriber_id, FAILED, error=str(exc))
         return Delivery(Status.FAILED, detail=one_line(str(exc)))
     except CredentialsRejected as exc:  # not sent, and not the reader's failure: the run stops
-        store.finish_delivery(env.day, env.subscriber_id, FAILED, error=str(exc))
+        store.ledger.finish(env.day, env.subscriber_id, FAILED, error=str(exc))
         raise
     try:
-        store.finish_delivery(
+        store.ledger.finish(
             env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
         )
     except StoreError as exc:  # the row stays `sending`: the next run asks before sending
@@ -335,7 +335,7 @@ class SendgridMailer:
         result = deliver(self.store, self.client, email, env, self.config, force=self.force)
         if result.status == Status.SENT:  # the archive shows what readers received, nothing else
             digest = record.model_dump(mode="json")
-            self.store.save_digest(env.day, env.subscriber_id, "sent", digest)
+            self.store.digests.save(env.day, env.subscriber_id, "sent", digest)
         return result
 
 

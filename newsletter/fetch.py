@@ -446,7 +446,7 @@ def fetch_day(
         listing = fetch_rss(config, categories)
     if not listing.papers:
         return listing, 0
-    return listing, store.save_listing(listing, categories)
+    return listing, store.papers.save_listing(listing, categories)
 
 
 def summary_line(listing: Listing, stored: int) -> str:

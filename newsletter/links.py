@@ -6,7 +6,7 @@ The secret comes from the environment only (`NEWSLETTER_SECRET`), like every oth
 Changing it invalidates every link already sent.
 
 A subscriber id can pass from one person to another (a profile file given a new address, see
-`Store.claim`), so a link names the person as well as the id: a vote token carries `person`,
+`Readers.claim`), so a link names the person as well as the id: a vote token carries `person`,
 a keyed hash of the address it was mailed to, and an unsubscribe token the address itself.
 The server refuses a link of an earlier person of the id. Vote tokens made before they named
 a person (four values) are still read, with `person` None: the server accepts those only

@@ -90,7 +90,7 @@ def m001_tables(db: Database) -> None:
 @migration
 def m002_subscribers(db: Database) -> None:
     """Who is behind each subscriber id: the address last delivered to. A profile file given
-    to a new address under an old id is a new reader (see Store.claim)."""
+    to a new address under an old id is a new reader (see Readers.claim)."""
     db.execute(
         "CREATE TABLE subscribers (subscriber_id TEXT PRIMARY KEY, email TEXT NOT NULL, "
         "since TEXT NOT NULL)"

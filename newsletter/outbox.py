@@ -32,7 +32,7 @@ class Outbox:
 
     def deliver(self, email: Email, env: Envelope, record: SavedDigest) -> Delivery:
         digest = record.model_dump(mode="json")
-        self.store.save_digest(env.day, env.subscriber_id, "preview", digest)
+        self.store.digests.save(env.day, env.subscriber_id, "preview", digest)
         profile_file = display_path(self.subscribers_dir / f"{env.subscriber_id}.toml")
         paths = write_preview(self.folder, email, env, self.config, record, profile_file)
         return Delivery(Status.PREVIEWED, paths=tuple(paths))

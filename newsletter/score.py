@@ -232,7 +232,7 @@ class LLMScorer:
         kept = list(papers)  # the pre-filter sees every paper, so a re-run keeps the same
         if self.llm.prefilter_keep < 1:
             kept = LocalScorer(profile).prefilter(kept, self.llm.prefilter_keep)
-        cached = self.store.cached_scores([p.id for p in kept], key, model)
+        cached = self.store.scores.cached([p.id for p in kept], key, model)
         todo = [p for p in kept if p.id not in cached]
         todo = await self._screen(profile, todo, model, out, read_before=set(cached))
         if progress:
@@ -296,7 +296,7 @@ class LLMScorer:
         if not papers:
             return [], set()
         key = prompt_hash(system, str(ask.chars))
-        cached = self.store.cached_scores([p.id for p in papers], key, model)
+        cached = self.store.scores.cached([p.id for p in papers], key, model)
         todo = [p for p in papers if p.id not in cached]
         failed = out.failed
         fresh, _ = await self._ask_all(system, key, todo, model, out, ask, rounds=0)
@@ -373,7 +373,7 @@ class LLMScorer:
 
     def keep(self, answer: dict[str, Score] | None, key: str, model: str) -> None:
         if answer:
-            self.store.save_scores(answer.values(), key, model)
+            self.store.scores.save(answer.values(), key, model)
 
     def body(self, model: str, system: str, user: str, max_tokens: int) -> dict:
         """The chat-completions request, with the parameters this endpoint accepts."""

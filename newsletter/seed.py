@@ -118,5 +118,5 @@ def seed_profile(
     path = create_profile(folder, subscriber_id, email, name, liked=list(seed.liked),
                           keywords=keywords)  # fmt: skip
     for pid, title in seed.liked.items():
-        store.record_vote(path.stem, pid, links.UP, title, date.today(), "profile")
+        store.votes.record(path.stem, pid, links.UP, title, date.today(), "profile")
     return path, keywords

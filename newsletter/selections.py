@@ -57,7 +57,7 @@ class Plan:
 
 
 def plan(config: Config, store: Store, listing: Listing, profile: Profile) -> Plan:
-    sent = store.sent_paper_ids(profile.id, before=listing.day)
+    sent = store.ledger.sent_paper_ids(profile.id, before=listing.day)
     listed = candidates(profile, listing.papers, config.arxiv.categories, set())
     papers = [p for p in listed if p.id not in sent]
     matched = {p.id for p in author_matches(profile, papers)}
@@ -112,12 +112,12 @@ def score_plans(
 
 async def _score_alone(scorer: Scorer, store: Store, day: date, key: str, profile: Profile,
                        papers, advance) -> Scored:  # fmt: skip
-    """Score one prompt's papers while no other run does (see Store.hold_scoring)."""
-    await asyncio.to_thread(store.hold_scoring, day, key)
+    """Score one prompt's papers while no other run does (see Locks.hold_scoring)."""
+    await asyncio.to_thread(store.locks.hold_scoring, day, key)
     try:
         return await scorer.score(profile, papers, advance)
     finally:
-        store.release_scoring(day, key)
+        store.locks.release_scoring(day, key)
 
 
 async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day: date) -> Scoring:
@@ -145,7 +145,7 @@ async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day:
         usage = result.usage
         if scorer.billed:
             spend.setdefault(usage.model, Usage(usage.model)).add(usage)
-            usage = store.add_spend(day, key[1], usage)  # the day's total for this prompt
+            usage = store.spend.add(day, key[1], usage)  # the day's total for this prompt
         for m in members:
             results[m.profile.id] = _share(result, m, usage)
     return Scoring(results, spend, scorer.requests, scorer.label, scorer.billed)

@@ -116,7 +116,7 @@ def read_all(client: SendgridLists, config: SendgridConfig) -> list[Row]:
 def sync(store: Store, client: SendgridLists, config: SendgridConfig) -> SyncResult:
     """Replace the stored copy with SendGrid's lists; say who was added and who removed."""
     before = stored_reasons(store)
-    store.replace_suppressions(read_all(client, config))
+    store.suppressions.replace(read_all(client, config))
     after = stored_reasons(store)
     return SyncResult(
         added=[f"{e} ({after[e]})" for e in sorted(after.keys() - before.keys())],
@@ -130,8 +130,8 @@ def stored_reasons(store: Store) -> dict[str, str]:
     SendGrid's lists and the server's own one-click unsubscribes alike."""
     order = list(REASONS)
     found: dict[str, str] = {}
-    rows = [(r["email"], r["reason"]) for r in store.suppressions()]
-    for email, reason in rows + [(r[0], r[2]) for r in store.own_suppressions()]:
+    rows = store.suppressions.all() + store.unsubscribes.as_suppressions()
+    for email, reason in ((r.email, r.reason) for r in rows):
         current = found.get(email)
         if current is None or order.index(reason) < order.index(current):
             found[email] = reason
@@ -146,6 +146,6 @@ def current(
         try:
             sync(store, client, config)
         except DeliveryError as exc:
-            when = store.suppressions_synced_at() or "never"
+            when = store.suppressions.synced_at() or "never"
             warn(f"suppression lists unreachable ({exc}); using the copy synced {when}")
     return stored_reasons(store)

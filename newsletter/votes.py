@@ -28,8 +28,8 @@ def taught(config: Config, store: Store, profile: Profile) -> Profile:
     """The profile with its reader's latest likes and dislikes, for the prompts, as the store
     has them: it only reads (`refresh_examples` records what the profile files add)."""
     limit = config.web.examples
-    liked = store.voted_titles(profile.id, links.UP, limit)
-    disliked = store.voted_titles(profile.id, links.DOWN, limit)
+    liked = store.votes.titles(profile.id, links.UP, limit)
+    disliked = store.votes.titles(profile.id, links.DOWN, limit)
     if not liked and not disliked:
         return profile
     return profile.model_copy(update={"liked_titles": liked, "disliked_titles": disliked})
@@ -53,14 +53,14 @@ def refresh_examples(
 def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile) -> int:
     """Store the profile's `liked`/`disliked` ids not voted on yet (a vote from the email
     counts over the file's list); return how many were stored."""
-    known = store.voted_ids(profile.id)
+    known = store.votes.voted_ids(profile.id)
     recorded = 0
     for vote, ids in ((links.UP, profile.liked), (links.DOWN, profile.disliked)):
         new = [i for i in ids if i not in known]
         if new:
             titles = look_up_titles(config, store, new)
             for pid, title in titles.items():
-                store.record_vote(profile.id, pid, vote, title, date.today(), "profile")
+                store.votes.record(profile.id, pid, vote, title, date.today(), "profile")
             recorded += len(titles)
     return recorded
 
@@ -69,7 +69,7 @@ def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dic
     """arXiv id -> title: from the store, else from the arXiv API (ids it does not know are
     left out)."""
     wanted = [i.strip().removeprefix("arXiv:") for i in ids]
-    titles = {pid: p.title for pid, p in store.load_papers(wanted).items()}
+    titles = {pid: p.title for pid, p in store.papers.load(wanted).items()}
     missing = [i for i in wanted if i not in titles]
     found = fetch.fetch_by_id(config, missing)
     return titles | {pid: paper.title for pid, paper in found.items()}
@@ -89,7 +89,7 @@ def teach(
             "looked up by the next run"
         ) from None
     for pid, title in titles.items():
-        store.record_vote(subscriber_id, pid, vote, title, date.today(), "hand")
+        store.votes.record(subscriber_id, pid, vote, title, date.today(), "hand")
     return titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles]
 
 

@@ -192,8 +192,8 @@ class Views:
         """Whether the person a vote link was mailed to still holds the id. A link made before
         links named their person counts only while the id has had one person."""
         if person is None:
-            return not self.store.had_earlier_reader(subscriber)
-        email = self.store.reader_email(subscriber)
+            return not self.store.readers.had_earlier_reader(subscriber)
+        email = self.store.readers.email(subscriber)
         return email is None or links.person(email) == person
 
     def _allowed_vote(self, request: Request) -> tuple[str, str, str, str, str | None] | Response:
@@ -207,7 +207,7 @@ class Views:
     def _back(self, subscriber: str, day: str | None = None) -> dict[str, str] | None:
         """The link back to the reader's digest of `day`, or to their archive: on the site
         `[archive] base_url` names, else on this server when the page is in its folder."""
-        token = self.store.archive_token(subscriber)
+        token = self.store.tokens.token(subscriber)
         folder = Path(self.config.archive.out) / token
         base = self.config.archive.base_url
         if day is not None:
@@ -220,7 +220,7 @@ class Views:
         return None
 
     def _title(self, paper_id: str) -> str:
-        found = self.store.load_papers([paper_id]).get(paper_id)
+        found = self.store.papers.load([paper_id]).get(paper_id)
         return " ".join(found.title.split()) if found else f"arXiv:{paper_id}"
 
     async def vote_page(self, request: Request) -> Response:
@@ -242,7 +242,7 @@ class Views:
         subscriber, paper_id, choice, day, _ = vote
         title = self._title(paper_id)
         on = date.fromisoformat(day)
-        before = self.store.record_vote(subscriber, paper_id, choice, title, on, "link")
+        before = self.store.votes.record(subscriber, paper_id, choice, title, on, "link")
         changed = "more" if choice == links.UP else "fewer"
         lines = [f"We'll show you {changed} papers like this one."]
         if before and before != choice:
@@ -263,7 +263,7 @@ class Views:
         if isinstance(vote := self._allowed_vote(request), Response):
             return vote
         subscriber, paper_id, choice, day, _ = vote
-        removed = self.store.remove_vote(subscriber, paper_id, choice)
+        removed = self.store.votes.remove(subscriber, paper_id, choice)
         return page(
             "Undone" if removed else "Nothing to undo",
             "This paper no longer counts for your digest."
@@ -281,7 +281,7 @@ class Views:
         reader = links.read_unsubscribe(request.path_params["token"])
         if reader is None:
             return refused()
-        now = self.store.reader_email(reader[0])
+        now = self.store.readers.email(reader[0])
         if now is not None and now.lower() != reader[1].lower():
             return earlier_reader()
         return reader
@@ -310,7 +310,7 @@ class Views:
         if isinstance(reader := self._reader(request), Response):
             return reader
         (subscriber, email), token = reader, request.path_params["token"]
-        if self.store.unsubscribed(email):
+        if self.store.unsubscribes.contains(email):
             return self._unsubscribed_page(subscriber, email, token)
         return self._subscribed_page(subscriber, email)
 
@@ -318,7 +318,7 @@ class Views:
         if isinstance(reader := self._reader(request), Response):
             return reader
         subscriber, email = reader
-        self.store.add_unsubscribe(subscriber, email)
+        self.store.unsubscribes.add(subscriber, email)
         if (await request.body()).strip() == ONE_CLICK:  # a mail provider, not a person
             return PlainTextResponse("unsubscribed\n", headers=PAGE_HEADERS)
         return self._unsubscribed_page(subscriber, email, request.path_params["token"])
@@ -326,7 +326,7 @@ class Views:
     async def resubscribe(self, request: Request) -> Response:
         if isinstance(reader := self._reader(request), Response):
             return reader
-        self.store.remove_unsubscribe(reader[1])
+        self.store.unsubscribes.remove(reader[1])
         return page("Welcome back", f"The digest goes to {masked(reader[1])} again.",
                     back=self._back(reader[0]))  # fmt: skip
 
@@ -334,11 +334,11 @@ class Views:
 
     async def feed(self, request: Request) -> Response:
         token = request.path_params["token"]
-        subscriber = self.store.subscriber_for_archive_token(token)
+        subscriber = self.store.tokens.subscriber(token)
         if subscriber is None:
             return self.missing(f"{token}/feed.atom")
         base = self.config.web.base_url or str(request.base_url).rstrip("/")
-        rows = self.store.load_digests(subscriber, sent_only=True)  # never a preview
+        rows = self.store.digests.load(subscriber, sent_only=True)  # never a preview
         digests = [SavedDigest.model_validate(d) for _, _, d in rows]
         xml = atom.feed(digests, atom.feed_url(base, token))
         return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=PRIVATE)
@@ -349,7 +349,7 @@ class Views:
         """A 404 that says what happened: a reader's page not written (yet), or no archive
         at this address at all."""
         token = path.strip("/").split("/", 1)[0]
-        subscriber = self.store.subscriber_for_archive_token(token) if token else None
+        subscriber = self.store.tokens.subscriber(token) if token else None
         if subscriber is None:
             return page(
                 "No page at this address",

@@ -123,7 +123,7 @@ def four_days(tmp_path_factory) -> Iterator[Sent]:
             assert report.day == day and [s.status for s in report.served] == ["sent", "sent"]
         cli(home, "archive", "build")
         with Store(load_config(config).storage.path) as store:
-            ids = {who: store.archive_token(who) for who in ("ada", "bob")}
+            ids = {who: store.tokens.token(who) for who in ("ada", "bob")}
         yield Sent(home, list(sendgrid.messages), ids)
 
 
@@ -141,7 +141,7 @@ def sent_copy(four_days, tmp_path) -> Path:
 
 def tokens(home: Path) -> dict[str, str]:
     with Store(load_config(home / "config.toml").storage.path) as store:
-        return {who: store.archive_token(who) for who in ("ada", "bob")}
+        return {who: store.tokens.token(who) for who in ("ada", "bob")}
 
 
 class TestSite:
@@ -319,12 +319,12 @@ def save(
     by_model: bool = True,
 ):  # fmt: skip
     """A digest as `pipeline.serve` saves it, without scoring or sending."""
-    store.save_listing(Listing(day, papers, listed=len(papers)), ["cs.LG"])
+    store.papers.save_listing(Listing(day, papers, listed=len(papers)), ["cs.LG"])
     picks = [Pick(p, Score(p.id, 8, 6, f"Why {p.title}")) for p in papers]
     usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)} if by_model else {}
     selection = Selection(who, day, picks, listed=40, scanned=30, usage=usage, by_model=by_model)
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
-    store.save_digest(
+    store.digests.save(
         day,
         who,
         kind,
@@ -348,14 +348,14 @@ def build(config: Config, **kwargs) -> archive.Built:
 
 def day_page(config: Config, who: str, day: date) -> str:
     with Store(config.storage.path) as store:
-        return (config.archive.out / store.archive_token(who) / f"{day}.html").read_text()
+        return (config.archive.out / store.tokens.token(who) / f"{day}.html").read_text()
 
 
 class TestFromTheStore:
     def test_a_locally_scored_day_shows_no_novelty_and_no_prompt_note(self, deployment):
         with Store(deployment.storage.path) as store:
             save(store, deployment, "ada", DAYS[0], [make_paper("1")], by_model=False)
-            token = store.archive_token("ada")
+            token = store.tokens.token("ada")
         build(deployment)
         folder = deployment.archive.out / token
         month = (folder / "2025-03.html").read_text()
@@ -378,7 +378,7 @@ class TestFromTheStore:
         config = load_config(home / "config.toml")
         run_send(config, SendOptions(dry_run=True, only="ada", feed=SAMPLE))
         with Store(config.storage.path) as store:
-            [(day, who, record)] = store.load_digests()
+            [(day, who, record)] = store.digests.load()
             kinds = [r[0] for r in store.db.execute("SELECT kind FROM digests")]
         assert (str(day), who, kinds) == ("2025-04-10", "ada", ["preview"])
         assert record["totals"]["listed"] == 38 and record["papers"][0]["author_match"]
@@ -392,9 +392,9 @@ class TestFromTheStore:
         path.write_text(path.read_text().replace("ada@example.org", "ada.new@example.org"))
         with Store(config.storage.path) as store:
             archive.build(config, store, home / "site")
-            assert store.reader_email("ada") == "ada@example.org"
-            assert not store.had_earlier_reader("ada")
-            assert [who for _, who, _ in store.load_digests()] == ["ada"]
+            assert store.readers.email("ada") == "ada@example.org"
+            assert not store.readers.had_earlier_reader("ada")
+            assert [who for _, who, _ in store.digests.load()] == ["ada"]
 
     def test_hostile_text_in_every_field_stays_escaped(self, deployment):
         evil = make_paper("9", f"Title {HOSTILE}", abstract=f"Abstract {HOSTILE}",
@@ -434,7 +434,7 @@ class TestFromTheStore:
         assert build(deployment).written == [] and rendered == []
         with Store(deployment.storage.path) as store:
             save(store, deployment, "ada", DAYS[3], [make_paper("3")])
-            token = store.archive_token("ada")
+            token = store.tokens.token("ada")
         written = {p.name for p in build(deployment).written}
         # the new day, the last day's Next link, April's overview, the index and the feed
         assert written == {"2025-04-03.html", "2025-04-01.html", "2025-04.html", "index.html",

@@ -187,7 +187,7 @@ def test_every_paper_reads_whole_in_the_archive_and_its_feed(selections, reader,
     with Store(config.storage.path) as store:
         for s in selections:
             save(store, config, "ada", s.day, [pick.paper for pick in s.picks])
-        token = store.archive_token("ada")
+        token = store.tokens.token("ada")
     with Store(config.storage.path) as store:
         built = archive.build(config, store, config.archive.out)
     folder = config.archive.out / token
@@ -240,7 +240,7 @@ def test_a_vote_page_shows_the_title_converted(corpus, tmp_path, monkeypatch) ->
     config = deployment(tmp_path, "[web]\nvotes_per_hour = 1000\n")
     texed = [p for p in corpus if any(c in p.title for c in "\\${}<&")]
     with Store(config.storage.path) as store:
-        store.save_listing(Listing(FIRST_DAY, texed, listed=len(texed)), ["cs.CV"])
+        store.papers.save_listing(Listing(FIRST_DAY, texed, listed=len(texed)), ["cs.CV"])
         client = TestClient(create_app(config, store))
         for paper in texed:
             day = FIRST_DAY.isoformat()
@@ -248,7 +248,7 @@ def test_a_vote_page_shows_the_title_converted(corpus, tmp_path, monkeypatch) ->
             answer = client.post(f"/vote/{token}")
             assert answer.status_code == 200
             assert views.clean(paper.title) in page_text(answer.text), paper.id
-        titles = store.voted_titles("ada", links.UP, len(texed))
+        titles = store.votes.titles("ada", links.UP, len(texed))
     assert sorted(titles) == sorted(normalise_space(p.title) for p in texed)
     assert len(texed) > 40
 

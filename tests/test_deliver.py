@@ -91,8 +91,8 @@ def test_payload_on_the_wire_and_message_id_in_the_ledger(store, sender, config,
     assert body["categories"] == ["arxiv-digest", "digest-2025-03-04"]
     assert body["custom_args"] == {"digest_date": "2025-03-04", "subscriber_id": "ada"}
     assert outcome.message_id == msg.message_id
-    row = store.delivery(DAY, "ada")
-    assert (row["status"], row["message_id"], row["attempts"]) == (SENT, msg.message_id, 1)
+    row = store.ledger.delivery(DAY, "ada")
+    assert (row.status, row.message_id, row.attempts) == (SENT, msg.message_id, 1)
 
 
 def test_unsubscribe_falls_back_to_a_mailto_to_the_sender():
@@ -151,14 +151,14 @@ def test_5xx_beyond_retries_fails_and_a_rerun_sends(store, sender, config, sendg
     outcome = deliver(store, sender, EMAIL, ENV, config)
     assert outcome.status == "failed"
     assert "SendGrid 500" in outcome.detail and "3 attempts" in outcome.detail
-    assert store.delivery(DAY, "ada")["status"] == FAILED
+    assert store.ledger.delivery(DAY, "ada").status == FAILED
     assert sendgrid_server.messages == []
-    assert store.sent_paper_ids("ada") == set()
+    assert store.ledger.sent_paper_ids("ada") == set()
 
     again = deliver(store, sender, EMAIL, ENV, config)
     assert again.status == "sent"
     assert len(sendgrid_server.messages) == 1
-    assert store.delivery(DAY, "ada")["attempts"] == 2
+    assert store.ledger.delivery(DAY, "ada").attempts == 2
 
 
 def test_4xx_is_not_retried(sendgrid_server, sender, config):
@@ -196,7 +196,7 @@ def test_unreachable_server_is_a_definite_failure(store):
     outcome = deliver(store, SendgridSender(config, "SG.key"), EMAIL, ENV, config)
     assert outcome.status == "failed"
     assert "cannot reach" in outcome.detail
-    assert store.delivery(DAY, "ada")["status"] == FAILED
+    assert store.ledger.delivery(DAY, "ada").status == FAILED
 
 
 def test_missing_key_fails_at_construction(config):
@@ -217,9 +217,9 @@ def test_dropped_connection_is_unknown_and_never_resent(store, sender, config, s
     sendgrid_server.drop_next()
     outcome = deliver(store, sender, EMAIL, ENV, config)
     assert outcome.status == "unknown"
-    assert store.delivery(DAY, "ada")["status"] == UNKNOWN
+    assert store.ledger.delivery(DAY, "ada").status == UNKNOWN
     assert sendgrid_server.requests_count == 1
-    assert store.sent_paper_ids("ada") == set()
+    assert store.ledger.sent_paper_ids("ada") == set()
 
     again = deliver(store, sender, EMAIL, ENV, config)
     assert again.status == "unknown"
@@ -230,7 +230,7 @@ def test_dropped_connection_is_unknown_and_never_resent(store, sender, config, s
     forced = deliver(store, sender, EMAIL, ENV, config, force=True)
     assert forced.status == "sent"
     assert len(sendgrid_server.messages) == 2
-    assert store.delivery(DAY, "ada")["status"] == SENT
+    assert store.ledger.delivery(DAY, "ada").status == SENT
 
 
 def test_read_timeout_is_unknown_not_retried(store, sendgrid_server):
@@ -244,14 +244,14 @@ def test_read_timeout_is_unknown_not_retried(store, sendgrid_server):
 
 
 def test_crash_mid_send_is_not_resent(store, sender, config, sendgrid_server):
-    store.begin_delivery(DAY, "ada", ENV.to_email)  # the process died right after this
+    store.ledger.begin(DAY, "ada", ENV.to_email)  # the process died right after this
     outcome = deliver(store, sender, EMAIL, ENV, config)
     assert outcome.status == "unknown"
     assert outcome.detail == (
         "previous attempt's outcome unknown; check SendGrid activity, then rerun with --force"
     )
     assert sendgrid_server.requests_count == 0
-    assert store.delivery(DAY, "ada")["status"] == SENDING
+    assert store.ledger.delivery(DAY, "ada").status == SENDING
 
 
 def test_already_sent_is_skipped_without_a_request(store, sender, config, sendgrid_server):
@@ -267,9 +267,9 @@ def test_sent_papers_are_recorded_per_subscriber(store, sender, config, sendgrid
     bob = Envelope(DAY, "bob", "bob@example.org", "Bob", ("2503.00009",))
     assert deliver(store, sender, EMAIL, ENV, config).status == "sent"
     assert deliver(store, sender, EMAIL, bob, config).status == "sent"
-    assert store.sent_paper_ids("ada") == {"2503.00001", "2503.00002"}
-    assert store.sent_paper_ids("bob") == {"2503.00009"}
-    assert store.sent_paper_ids("ada", before=DAY) == set()
+    assert store.ledger.sent_paper_ids("ada") == {"2503.00001", "2503.00002"}
+    assert store.ledger.sent_paper_ids("bob") == {"2503.00009"}
+    assert store.ledger.sent_paper_ids("ada", before=DAY) == set()
     assert [m.body["custom_args"]["subscriber_id"] for m in sendgrid_server.messages] == [
         "ada",
         "bob",

@@ -29,9 +29,9 @@ def send(home, *args):
 def ledger(home) -> dict[str, str]:
     with Store(load_config(home / "config.toml").storage.path) as store:
         return {
-            who: row["status"]
+            who: row.status
             for who in ("ada", "bob")
-            if (row := store.delivery(DAY, who)) is not None
+            if (row := store.ledger.delivery(DAY, who)) is not None
         }
 
 
@@ -90,8 +90,8 @@ class TestAReusedSubscriberId:
         config.archive.base_url = "https://digest.example.org"
         run_send(config, SendOptions(feed=SAMPLE, only="ada"))
         with Store(config.storage.path) as store:
-            old_token = store.archive_token("ada")
-            old_papers = store.sent_paper_ids("ada")
+            old_token = store.tokens.token("ada")
+            old_papers = store.ledger.sent_paper_ids("ada")
         assert old_papers
         profile = home / "subscribers" / "ada.toml"
         profile.write_text(profile.read_text().replace("ada@example.org", "carol@example.org"))
@@ -103,10 +103,10 @@ class TestAReusedSubscriberId:
         html = to_carol["content"][1]["value"]
         assert old_token not in html
         with Store(config.storage.path) as store:
-            assert store.archive_token("ada") != old_token
-            assert store.archive_token("ada~1") == old_token  # the old reader's links still work
-            assert store.sent_paper_ids("ada~1") == old_papers
-            assert {d[1] for d in store.load_digests()} == {"ada", "ada~1"}
+            assert store.tokens.token("ada") != old_token
+            assert store.tokens.token("ada~1") == old_token  # the old reader's links still work
+            assert store.ledger.sent_paper_ids("ada~1") == old_papers
+            assert {d[1] for d in store.digests.load()} == {"ada", "ada~1"}
 
     def test_the_same_address_in_other_case_is_the_same_reader(self, home, sendgrid_server):
         config = load_config(home / "config.toml")

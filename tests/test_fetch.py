@@ -94,7 +94,7 @@ def test_an_empty_day_is_a_normal_day(arxiv_server, arxiv_config, store) -> None
     listing, stored = fetch.fetch_day(arxiv_config, store, CATS)
 
     assert (listing.day, listing.papers, listing.listed, stored) == (date(2025, 4, 12), [], 0, 0)
-    assert store.load_listing(date(2025, 4, 12)) is None
+    assert store.papers.load_listing(date(2025, 4, 12)) is None
     assert "nothing announced" in fetch.summary_line(listing, stored)
 
 
@@ -229,8 +229,8 @@ def test_fetching_the_same_day_twice_changes_nothing(arxiv_server, arxiv_config,
 
     assert (stored, stored_again) == (3, 0)
     assert progress and "/rss/cs.LG+stat.ML" in progress[0]
-    assert store.load_listing(DAY).papers == listing.papers == again.papers
-    assert store.fetched_categories(DAY) == set(CATS)
+    assert store.papers.load_listing(DAY).papers == listing.papers == again.papers
+    assert store.papers.fetched_categories(DAY) == set(CATS)
     assert fetch.summary_line(listing, stored) == (
         "2025-04-10: 5 listed · 2 new · 1 cross · 2 replacements dropped · 3 stored"
     )
@@ -330,7 +330,7 @@ def test_backfill_stores_through_fetch_day(arxiv_server, arxiv_config, store) ->
     arxiv_server.serve([paper("2504.07100"), paper("2504.07101")])
     listing, stored = fetch.fetch_day(arxiv_config, store, CATS, day=DAY)
     assert stored == 2
-    assert store.load_listing(DAY).papers == listing.papers
+    assert store.papers.load_listing(DAY).papers == listing.papers
 
 
 def test_backfill_for_a_weekend_asks_nothing(arxiv_server, arxiv_config) -> None:

@@ -54,15 +54,15 @@ def sent_text(sendgrid_server, who: str = "ada", part: int = 0) -> str:
 
 def token_of(site: Site, who: str = "ada") -> str:
     with site.store() as store:
-        return store.archive_token(who)
+        return store.tokens.token(who)
 
 
 def give_ada_to_someone_else(site: Site) -> None:
-    """ada's profile file now names another address: the id changes hands (Store.claim)."""
+    """ada's profile file now names another address: the id changes hands (Readers.claim)."""
     profile = site.home / "subscribers" / "ada.toml"
     profile.write_text(profile.read_text().replace("ada@example.org", "ada.new@example.org"))
     with site.store() as store:
-        assert store.claim("ada", "ada.new@example.org") == "ada~1"
+        assert store.readers.claim("ada", "ada.new@example.org") == "ada~1"
 
 
 class TestAnEarlierReader:
@@ -73,11 +73,11 @@ class TestAnEarlierReader:
             assert answer.status_code == 410
             assert "This link belongs to an earlier reader" in shown(answer)
         with site.store() as store:
-            assert store.voted_ids("ada") == set() and store.voted_ids("ada~1") == set()
+            assert store.votes.voted_ids("ada") == set() and store.votes.voted_ids("ada~1") == set()
         new_up, _ = vote_links(site.preview())[0]  # the new reader's own mail
         assert requests.post(new_up, timeout=5).status_code == 200
         with site.store() as store:
-            assert len(store.voted_ids("ada")) == 1
+            assert len(store.votes.voted_ids("ada")) == 1
 
     def test_their_unsubscribe_link_is_refused(self, site):
         eml = site.preview(suffix=".eml").read_text()
@@ -87,7 +87,7 @@ class TestAnEarlierReader:
         for answer in (requests.get(old, timeout=5), requests.post(old, timeout=5)):
             assert answer.status_code == 410 and "earlier reader" in shown(answer)
         with site.store() as store:
-            assert not store.unsubscribed("ada@example.org")
+            assert not store.unsubscribes.contains("ada@example.org")
 
     def test_a_link_made_before_links_named_their_person(self, site):
         site.preview()

@@ -277,7 +277,7 @@ def test_a_reference_day_sends_its_digest(path, home, arxiv_server, openai_serve
 
     cli(home, "archive", "build")
     with Store(load_config(home / "config.toml").storage.path) as store:
-        token = store.archive_token("ada")
+        token = store.tokens.token("ada")
     archived = (home / "site" / token / f"{ref.day.isoformat()}.html").read_text()
     assert ids_on(archived) == [p.id for p in ref.picks]
     assert_in_order(archived, shown(ref, comments=True))

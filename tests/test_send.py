@@ -80,8 +80,8 @@ class TestSend:
 
     def test_process_dying_mid_request_is_unknown_on_rerun(self, home, sendgrid_server):
         config = load_config(home / "config.toml")
-        with Store(config.storage.path) as store:  # as if the process died after begin_delivery
-            store.begin_delivery(date(2025, 4, 10), "bob", "bob@example.org")
+        with Store(config.storage.path) as store:  # as if the process died after ledger.begin
+            store.ledger.begin(date(2025, 4, 10), "bob", "bob@example.org")
         report = send(home, feed=SAMPLE)
         by_id = {s.subscriber_id: s for s in report.served}
         assert by_id["bob"].status == "unknown" and "--force" in by_id["bob"].detail
@@ -98,11 +98,11 @@ class TestSend:
         first = send(home, feed=SAMPLE, only="ada")
         assert [s.status for s in first.served] == ["failed"] and not first.ok
         with Store(load_config(home / "config.toml").storage.path) as store:
-            assert store.load_digests("ada") == []  # the archive shows only what was received
+            assert store.digests.load("ada") == []  # the archive shows only what was received
         second = send(home, feed=SAMPLE, only="ada")
         assert [s.status for s in second.served] == ["sent"]
         with Store(load_config(home / "config.toml").storage.path) as store:
-            [(day, who, record)] = store.load_digests("ada")
+            [(day, who, record)] = store.digests.load("ada")
         assert (str(day), who) == ("2025-04-10", "ada") and record["papers"]
 
     def test_papers_sent_are_never_sent_again(self, home, arxiv_server, sendgrid_server):
@@ -158,7 +158,7 @@ class TestSend:
     def test_a_second_run_while_one_holds_the_lock(self, home):
         config = load_config(home / "config.toml")
         with Store(config.storage.path) as holder:
-            holder.lock()
+            holder.locks.lock_run()
             with pytest.raises(RunLocked, match="another `newsletter send` is running"):
                 send(home, feed=SAMPLE)
 
@@ -193,7 +193,7 @@ class TestDryRun:
         assert message["To"].addresses[0].addr_spec == "ada@example.org"
         config = load_config(home / "config.toml")
         with Store(config.storage.path) as store:
-            assert store.delivery(report.day, "ada") is None
+            assert store.ledger.delivery(report.day, "ada") is None
 
     def test_previews_are_byte_for_byte_what_a_send_delivers(self, home, sendgrid_server):
         send(home, feed=SAMPLE, dry_run=True, only="ada")
@@ -340,7 +340,7 @@ class TestSubmitAsksWhatSendAsks:
         config_file.write_text(config_file.read_text().replace("[llm]\n", batch))
         config = load_config(config_file)
         with Store(config.storage.path) as store:
-            store.record_vote("ada", "2503.00042", "up", "Routing tokens to experts",
+            store.votes.record("ada", "2503.00042", "up", "Routing tokens to experts",
                               date(2025, 4, 9), "hand")  # fmt: skip
         openai_server.batch_latency = 0
         in_flight = [len(run_submit(config, SendOptions(feed=SAMPLE))) for _ in range(4)]

@@ -16,7 +16,7 @@ from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.errors import NewsletterError, SchemaTooNew
 from newsletter.migrations import MIGRATIONS
-from newsletter.models import Listing, Paper
+from newsletter.models import Listing, Paper, Score, Usage
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import SENT, UNKNOWN, Store
 from tests.conftest import SAMPLE
@@ -65,20 +65,20 @@ class TestUpgradeFrom010:
     def test_the_ledger_survives(self, old_db):
         sent = {r[0] for r in query(old_db, "SELECT paper_id FROM sent_papers")}
         with Store(old_db) as store:
-            ada, bob = store.delivery(DAY, "ada"), store.delivery(DAY, "bob")
-            assert (ada["status"], bob["status"]) == (SENT, UNKNOWN)
-            assert ada["message_id"] and bob["message_id"] is None
-            assert store.sent_paper_ids("ada") == sent and len(sent) == 8
-            assert store.sent_paper_ids("ada", before=DAY) == set()
-            assert store.sent_paper_ids("bob") == set()
+            ada, bob = store.ledger.delivery(DAY, "ada"), store.ledger.delivery(DAY, "bob")
+            assert (ada.status, bob.status) == (SENT, UNKNOWN)
+            assert ada.message_id and bob.message_id is None
+            assert store.ledger.sent_paper_ids("ada") == sent and len(sent) == 8
+            assert store.ledger.sent_paper_ids("ada", before=DAY) == set()
+            assert store.ledger.sent_paper_ids("bob") == set()
 
     def test_archive_tokens_and_digests_survive(self, old_db):
         tokens = dict(query(old_db, "SELECT subscriber_id, token FROM archive_tokens"))
         [(sent,)] = query(old_db, "SELECT selection FROM digests WHERE kind='sent'")
         with Store(old_db) as store:
-            assert store.archive_token("ada") == tokens["ada"]
-            assert store.archive_token("bob") == tokens["bob"]
-            digests = {who: (day, record) for day, who, record in store.load_digests()}
+            assert store.tokens.token("ada") == tokens["ada"]
+            assert store.tokens.token("bob") == tokens["bob"]
+            digests = {who: (day, record) for day, who, record in store.digests.load()}
         assert sorted(digests) == ["ada", "bob"]
         assert digests["ada"] == (DAY, json.loads(sent))  # the one sent, not her preview
         assert digests["bob"][0] == DAY and digests["bob"][1]["papers"]
@@ -86,17 +86,17 @@ class TestUpgradeFrom010:
     def test_the_day_scores_and_suppressions_survive(self, old_db):
         scored = query(old_db, "SELECT prompt_hash, paper_id FROM scores")
         with Store(old_db) as store:
-            assert store.latest_day() == DAY
-            listing = store.load_listing(DAY)
+            assert store.papers.latest_day() == DAY
+            listing = store.papers.load_listing(DAY)
             ids = [p.id for p in listing.papers]
             assert len(ids) == 38 and listing.listed == 44
-            assert len(store.load_papers(ids)) == 38
+            assert len(store.papers.load(ids)) == 38
             for key in {key for key, _ in scored}:
-                found = store.cached_scores(ids, key, "m")
+                found = store.scores.cached(ids, key, "m")
                 assert set(found) == {pid for k, pid in scored if k == key} and found
-            emails = {r["email"] for r in store.suppressions()}
+            emails = {r.email for r in store.suppressions.all()}
             assert emails == {"left@example.org", "gone@example.org"}
-            assert store.suppressions_synced_at()
+            assert store.suppressions.synced_at()
 
     def test_a_fresh_database_gets_the_same_schema(self, old_db, tmp_path):
         Store(old_db).close()
@@ -126,8 +126,9 @@ class TestMigrations:
         monkeypatch.setattr("newsletter.store.MIGRATIONS", [*MIGRATIONS, add_note])
         with Store(old_db) as store:
             assert store.schema_version == LATEST + 1
-            assert store.delivery(DAY, "ada")["note"] is None
-            assert store.delivery(DAY, "ada")["status"] == SENT
+            ada = "SELECT note FROM deliveries WHERE day=? AND subscriber_id='ada'"
+            assert store.db.execute(ada, (DAY.isoformat(),)).fetchone()["note"] is None
+            assert store.ledger.delivery(DAY, "ada").status == SENT
 
     def test_a_failing_migration_leaves_the_version_before_it(self, old_db, monkeypatch):
         monkeypatch.setattr("newsletter.store.MIGRATIONS", [*MIGRATIONS, add_note_then_fail])
@@ -162,10 +163,10 @@ class TestTransactions:
         broken = Listing(DAY, [new], listed=None, new=1)  # type: ignore[arg-type]
         with Store(tmp_path / "db.sqlite") as store:
             with pytest.raises(sqlite3.IntegrityError, match=r"days\.listed"):
-                store.save_listing(broken, ["cs.LG"])
-            assert store.load_papers([new.id]) == {} and store.latest_day() is None
-            assert store.save_listing(Listing(DAY, [new], listed=1, new=1), ["cs.LG"]) == 1
-            assert store.load_listing(DAY).papers == [new]
+                store.papers.save_listing(broken, ["cs.LG"])
+            assert store.papers.load([new.id]) == {} and store.papers.latest_day() is None
+            assert store.papers.save_listing(Listing(DAY, [new], listed=1, new=1), ["cs.LG"]) == 1
+            assert store.papers.load_listing(DAY).papers == [new]
 
 
 class TestRerunAfterUpgrade:
@@ -187,7 +188,7 @@ class TestRerunAfterUpgrade:
 
     def test_a_later_day_leaves_out_the_papers_sent_before(self, config, arxiv_server):
         with Store(config.storage.path) as store:
-            again = sorted(store.sent_paper_ids("ada"))[0]
+            again = sorted(store.ledger.sent_paper_ids("ada"))[0]
         arxiv_server.serve(
             [
                 paper(again, title="Mixture of Experts again", categories=["cs.LG"]),
@@ -208,4 +209,96 @@ class TestMigration2:
                 ("ada", "ada@example.org"),
                 ("bob", "bob@example.org"),
             ]
-            assert store.claim("ada", "ada@example.org") is None  # the same reader
+            assert store.readers.claim("ada", "ada@example.org") is None  # the same reader
+
+
+NEW = Paper("2504.00001", "T", ("A",), "abstract", ("cs.LG",), "cs.LG")
+
+# One call of every public method of every part of the store.
+CALLS = {
+    "papers.save_listing": lambda s: s.papers.save_listing(
+        Listing(DAY, [NEW], listed=1, new=1), ["cs.LG"]
+    ),
+    "papers.fetched_categories": lambda s: s.papers.fetched_categories(DAY),
+    "papers.latest_day": lambda s: s.papers.latest_day(),
+    "papers.load_listing": lambda s: s.papers.load_listing(DAY),
+    "papers.load": lambda s: s.papers.load([NEW.id]),
+    "scores.save": lambda s: s.scores.save([Score(NEW.id, 7, 3, "c")], "h", "m"),
+    "scores.cached": lambda s: s.scores.cached([NEW.id], "h", "m"),
+    "spend.add": lambda s: s.spend.add(DAY, "k", Usage("m", 1, 10, 0, 5, 0.5)),
+    "ledger.begin": lambda s: s.ledger.begin(DAY, "ada", "ada@example.org"),
+    "ledger.finish": lambda s: s.ledger.finish(DAY, "ada", SENT, paper_ids=[NEW.id]),
+    "ledger.delivery": lambda s: s.ledger.delivery(DAY, "ada"),
+    "ledger.sent_paper_ids": lambda s: s.ledger.sent_paper_ids("ada"),
+    "suppressions.replace": lambda s: s.suppressions.replace(
+        [("Gone@example.org", "bounces", "bounced", "550", 1)]
+    ),
+    "suppressions.all": lambda s: s.suppressions.all(),
+    "suppressions.synced_at": lambda s: s.suppressions.synced_at(),
+    "unsubscribes.add": lambda s: s.unsubscribes.add("bob", "Bob@example.org"),
+    "unsubscribes.contains": lambda s: s.unsubscribes.contains("bob@example.org"),
+    "unsubscribes.as_suppressions": lambda s: s.unsubscribes.as_suppressions(),
+    "unsubscribes.remove": lambda s: s.unsubscribes.remove("bob@example.org"),
+    "digests.save": lambda s: s.digests.save(DAY, "ada", "sent", {"papers": []}),
+    "digests.load": lambda s: s.digests.load("ada"),
+    "readers.claim": lambda s: s.readers.claim("ada", "ada@example.org"),
+    "readers.email": lambda s: s.readers.email("ada"),
+    "readers.had_earlier_reader": lambda s: s.readers.had_earlier_reader("ada"),
+    "readers.known": lambda s: s.readers.known(),
+    "tokens.token": lambda s: s.tokens.token("ada"),
+    "tokens.subscriber": lambda s: s.tokens.subscriber("no-such-token"),
+    "batches.save": lambda s: s.batches.save("key", "batch_1"),
+    "batches.in_flight": lambda s: s.batches.in_flight("key"),
+    "batches.last": lambda s: s.batches.last("key"),
+    "votes.record": lambda s: s.votes.record("ada", NEW.id, "up", "T", DAY, "link"),
+    "votes.voted_ids": lambda s: s.votes.voted_ids("ada"),
+    "votes.titles": lambda s: s.votes.titles("ada", "up", 5),
+    "votes.remove": lambda s: s.votes.remove("ada", NEW.id, "up"),
+}
+PARTS = ("papers", "scores", "spend", "ledger", "suppressions", "unsubscribes", "digests",
+         "readers", "tokens", "batches", "votes")  # fmt: skip
+
+
+class Guarded:
+    """The store's connection, refusing any statement run without the store's guard held."""
+
+    def __init__(self, conn: sqlite3.Connection, guard):
+        self.conn, self.guard, self.statements = conn, guard, 0
+
+    def execute(self, *args):
+        assert self.guard._is_owned(), f"unguarded: {args[0]}"
+        self.statements += 1
+        return self.conn.execute(*args)
+
+    def executemany(self, *args):
+        assert self.guard._is_owned(), f"unguarded: {args[0]}"
+        self.statements += 1
+        return self.conn.executemany(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+class TestOneGuard:
+    """Deliveries run in threads on one connection: every statement of every part holds the
+    one guard, reads as much as writes."""
+
+    def test_every_method_is_called_below(self, store):
+        public = {
+            f"{part}.{name}"
+            for part in PARTS
+            for name in dir(getattr(store, part))
+            if not name.startswith("_") and callable(getattr(getattr(store, part), name))
+        }
+        assert public == set(CALLS)
+
+    def test_every_statement_holds_the_guard(self, store):
+        watched = Guarded(store._db.conn, store._db._guard)
+        store._db.conn = watched
+        for name, call in CALLS.items():
+            before = watched.statements
+            call(store)
+            assert watched.statements > before, f"{name} ran no statement"
+        assert store.ledger.delivery(DAY, "ada").status == SENT
+        assert store.suppressions.all()[0].email == "gone@example.org"
+        assert store.votes.voted_ids("ada") == set() and store.batches.in_flight("key")

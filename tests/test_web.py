@@ -123,7 +123,7 @@ class TestVotes:
         assert "More papers like this?" in shown(page) and 'method="post"' in shown(page)
         assert first_title(site) in shown(page)
         with site.store() as store:
-            assert store.voted_titles("ada", links.UP, 15) == []
+            assert store.votes.titles("ada", links.UP, 15) == []
 
     def test_the_post_records_the_vote_and_undo_removes_it(self, site):
         _, down = vote_links(site.preview())[0]
@@ -131,11 +131,11 @@ class TestVotes:
         assert done.status_code == 200
         assert "We'll show you fewer papers like this one." in shown(done)
         with site.store() as store:
-            assert store.voted_titles("ada", links.DOWN, 15) == [first_title(site)]
+            assert store.votes.titles("ada", links.DOWN, 15) == [first_title(site)]
         undone = requests.post(f"{down}/undo", timeout=5)
         assert undone.status_code == 200 and "Undone" in shown(undone)
         with site.store() as store:
-            assert store.voted_titles("ada", links.DOWN, 15) == []
+            assert store.votes.titles("ada", links.DOWN, 15) == []
 
     def test_a_new_vote_replaces_the_other_one(self, site):
         up, down = vote_links(site.preview())[0]
@@ -143,8 +143,8 @@ class TestVotes:
         again = requests.post(down, timeout=5)
         assert "This replaces your earlier “more like this”." in shown(again)
         with site.store() as store:
-            assert store.voted_titles("ada", links.UP, 15) == []
-            assert store.voted_titles("ada", links.DOWN, 15) == [first_title(site)]
+            assert store.votes.titles("ada", links.UP, 15) == []
+            assert store.votes.titles("ada", links.DOWN, 15) == [first_title(site)]
 
     def test_the_next_days_prompt_carries_the_liked_title(self, site, arxiv_server, openai_server):
         up, _ = vote_links(site.preview())[0]
@@ -189,7 +189,7 @@ class TestRefused:
         assert len({shown(a) for a in answers}) == 1
         assert "ada" not in answers[0].text and "2504" not in answers[0].text
         with site.store() as store:
-            assert store.voted_titles("ada", links.UP, 15) == []
+            assert store.votes.titles("ada", links.UP, 15) == []
 
     def test_every_response_asks_for_no_referrer_and_no_index(self, site):
         up, _ = vote_links(site.preview())[0]
@@ -243,14 +243,14 @@ class TestUnsubscribe:
         assert "Unsubscribe from the arXiv digest?" in shown(asked)
         assert "a**@example.org" in shown(asked) and "ada@example.org" not in shown(asked)
         with site.store() as store:
-            assert not store.unsubscribed("ada@example.org")
+            assert not store.unsubscribes.contains("ada@example.org")
         left = requests.post(url, timeout=5)
         assert "You are unsubscribed" in shown(left) and "Resubscribe" in shown(left)
         assert "You are unsubscribed" in shown(requests.get(url, timeout=5))
         back = requests.post(f"{url}/resubscribe", timeout=5)
         assert "Welcome back" in shown(back)
         with site.store() as store:
-            assert not store.unsubscribed("ada@example.org")
+            assert not store.unsubscribes.contains("ada@example.org")
 
 
 class TestFeed:
@@ -258,7 +258,7 @@ class TestFeed:
         site.preview()  # the feed lists what was sent: the preview only shows what will be
         site.send(feed=SAMPLE)
         with site.store() as store:
-            token = store.archive_token("ada")
+            token = store.tokens.token("ada")
         answer = requests.get(f"{site.url}/{token}/feed.atom", timeout=5)
         assert answer.headers["Content-Type"].startswith("application/atom+xml")
         feed = feedparser.parse(answer.content)
@@ -272,7 +272,7 @@ class TestFeed:
         site.send(feed=SAMPLE)
         with site.store() as store:
             archive.build(site.config, store, site.config.archive.out)
-            token = store.archive_token("ada")
+            token = store.tokens.token("ada")
         written = feedparser.parse((site.config.archive.out / token / "feed.atom").read_bytes())
         assert not written.bozo and written.entries
         served = requests.get(f"{site.url}/{token}/", timeout=5)
@@ -298,7 +298,7 @@ class TestCommands:
         assert result.exit_code == 0, result.output
         assert "2503.00042: Routing tokens to experts" in result.output
         with Store(home / "newsletter.db") as store:
-            assert store.voted_titles("ada", links.UP, 15) == ["Routing tokens to experts"]
+            assert store.votes.titles("ada", links.UP, 15) == ["Routing tokens to experts"]
 
     def test_an_id_arxiv_does_not_know_is_said_and_not_recorded(self, home, arxiv_server):
         arxiv_server.api_papers = []

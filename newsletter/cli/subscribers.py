@@ -118,7 +118,7 @@ def archive_lines(config, subscriber_id: str) -> list[str]:
     if not Path(config.storage.path).exists():
         return [f"archive: none yet (no store at {display_path(config.storage.path)})"]
     with Store(config.storage.path) as store:
-        token = store.archive_token(subscriber_id)
+        token = store.tokens.token(subscriber_id)
     base = config.archive.base_url or config.web.base_url
     where = f"{base}/{token}" if base else display_path(Path(config.archive.out) / token)
     return [f"archive: {where}/", f"feed: {where}/feed.atom"]
@@ -313,9 +313,9 @@ def suppressions_list(ctx: typer.Context) -> None:
     roster = profiles_mod.load_profiles(config.subscribers_dir)
     ids = {p.email.lower(): p.id for p in roster.profiles}
     with Store(config.storage.path) as store:
-        rows, synced = store.suppressions(), store.suppressions_synced_at()
+        rows, synced = store.suppressions.all(), store.suppressions.synced_at()
     table = Table("email", "subscriber", "list", "reason", "detail")
     for r in rows:
-        table.add_row(r["email"], ids.get(r["email"], "-"), r["source"], r["reason"], r["detail"])
+        table.add_row(r.email, ids.get(r.email, "-"), r.source, r.reason, r.detail)
     out.print(table)
     out.print(f"last synced: {synced or 'never'}", markup=False)
