@@ -13,7 +13,8 @@ from datetime import date
 from pathlib import Path
 
 from newsletter import archive, deliver, fetch, links, render, suppressions
-from newsletter.batch import BatchScorer
+from newsletter.batch import BatchTransport
+from newsletter.chat import make_client
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import (
     ConfigError,
@@ -37,7 +38,7 @@ from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.prompt import (
     render_full_prompt,
 )
-from newsletter.score import make_client
+from newsletter.score import LLMScorer
 from newsletter.selections import plan, score_day, score_plans, use_local_scorer
 from newsletter.store import Store
 from newsletter.views import plural
@@ -244,7 +245,8 @@ def run_submit(config: Config, opts: SendOptions, hooks: Hooks | None = None) ->
         if not listing.papers:
             return []
         plans = [plan(config, store, listing, p) for p in profiles]
-        scorer = BatchScorer(config, store, make_client(config), wait=False, say=hooks.say)
+        batches = BatchTransport(config.llm, store, make_client(config), wait=False, say=hooks.say)
+        scorer = LLMScorer(config, store, batches)
         score_plans(config, store, plans, local=False, hooks=hooks, day=listing.day,
                     scorer=scorer)  # fmt: skip
     return scorer.pending

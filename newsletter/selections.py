@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from newsletter import votes
-from newsletter.batch import BatchScorer
+from newsletter.batch import BatchTransport
+from newsletter.chat import ChatTransport, make_client
 from newsletter.config import Config, openai_key
 from newsletter.errors import NewsletterError
 from newsletter.models import Hooks, Listing, Notify, Paper, Selection, Usage
@@ -21,7 +22,7 @@ from newsletter.prompt import (
     render_skim_prompt,
     render_title_prompt,
 )
-from newsletter.score import KeywordScorer, LLMScorer, Scored, Scorer, make_client
+from newsletter.score import KeywordScorer, LLMScorer, Scored, Scorer
 from newsletter.select import author_matches, candidates, select
 from newsletter.store import Store
 
@@ -41,9 +42,10 @@ def make_scorer(
 ) -> Scorer:
     if local:
         return KeywordScorer()
+    client = make_client(config)
     if config.llm.mode == "batch":
-        return BatchScorer(config, store, make_client(config), say=say)
-    return LLMScorer(config, store, make_client(config))
+        return LLMScorer(config, store, BatchTransport(config.llm, store, client, say=say))
+    return LLMScorer(config, store, ChatTransport(config.llm, client))
 
 
 @dataclass
