@@ -14,7 +14,7 @@ from pathlib import Path
 
 from newsletter import archive, deliver, fetch, links, render, suppressions
 from newsletter.batch import BatchTransport
-from newsletter.chat import make_client
+from newsletter.chat import ChatTransport, make_client
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import (
     ConfigError,
@@ -38,8 +38,8 @@ from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.prompt import (
     render_full_prompt,
 )
-from newsletter.score import LLMScorer
-from newsletter.selections import plan, score_day, score_plans, use_local_scorer
+from newsletter.score import KeywordScorer, LLMScorer, Scorer
+from newsletter.selections import Scoring, plan, score_plans, select_day
 from newsletter.store import Store
 from newsletter.views import plural
 
@@ -247,8 +247,7 @@ def run_submit(config: Config, opts: SendOptions, hooks: Hooks | None = None) ->
         plans = [plan(config, store, listing, p) for p in profiles]
         batches = BatchTransport(config.llm, store, make_client(config), wait=False, say=hooks.say)
         scorer = LLMScorer(config, store, batches)
-        score_plans(config, store, plans, local=False, hooks=hooks, day=listing.day,
-                    scorer=scorer)  # fmt: skip
+        score_plans(config, store, plans, scorer, hooks=hooks, day=listing.day)
     return scorer.pending
 
 
@@ -302,6 +301,42 @@ def _listing(config, store, roster, opts: SendOptions, report: Report, hooks) ->
     hooks.say(fetch.summary_line(listing, stored))
     report.day, report.listing = listing.day, listing
     return listing
+
+
+def use_local_scorer(config: Config, *, dry_run: bool, hooks: Hooks) -> bool:
+    """The local scorer when configured, or for a dry run without a key (said once, plainly)."""
+    if config.llm.provider == "local":
+        return True
+    if openai_key() is None and config.llm.base_url is None and dry_run:
+        hooks.warn("OPENAI_API_KEY is not set: scoring with the local keyword scorer")
+        return True
+    return False
+
+
+def make_scorer(config: Config, store: Store, *, local: bool, hooks: Hooks) -> Scorer:
+    """The local keyword scorer, or the model: each request on its own, or with [llm] mode =
+    "batch" each round of requests as one batch."""
+    if local:
+        return KeywordScorer()
+    client = make_client(config)
+    if config.llm.mode == "batch":
+        return LLMScorer(config, store, BatchTransport(config.llm, store, client, say=hooks.say))
+    return LLMScorer(config, store, ChatTransport(config.llm, client))
+
+
+def score_day(
+    config: Config,
+    store: Store,
+    listing: Listing,
+    profiles: list[Profile],
+    *,
+    local: bool = False,
+    hooks: Hooks | None = None,
+) -> tuple[list[Selection], Scoring]:
+    """Each profile's selection for the day, and the run's scoring."""
+    hooks = hooks or Hooks()
+    scorer = make_scorer(config, store, local=local, hooks=hooks)
+    return select_day(config, store, listing, profiles, scorer, hooks)
 
 
 def _score(config, store, listing, profiles, report: Report, hooks, *, dry_run: bool) -> None:

@@ -12,8 +12,8 @@ from newsletter.chat import ChatTransport, failure, make_client
 from newsletter.config import Config, LLMConfig, Price
 from newsletter.errors import QuotaExhausted
 from newsletter.models import Listing, Paper
+from newsletter.pipeline import score_day
 from newsletter.score import LLMScorer
-from newsletter.selections import score_day
 from tests.conftest import EXAMPLE
 
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)
