@@ -19,7 +19,6 @@ With `wait=False` (`newsletter score --submit`) a batch in flight is left runnin
 comes back as `InFlight`, and a later run collects it.
 """
 
-
 from __future__ import annotations
 
 import asyncio

@@ -44,7 +44,15 @@ from newsletter.prompt import (
     render_title_prompt,
 )
 from newsletter.store import Store
-from newsletter.transport import Budget, InFlight, Reply, Request, Round, Transport
+from newsletter.transport import (
+    Budget,
+    InFlight,
+    Reply,
+    Request,
+    Round,
+    Transport,
+    failure_notes,
+)
 
 ABSTRACT_ANSWER_TOKENS = 80  # a generous bound on one JSONL line with a comment
 # Bounds on a line of the short answers: `123:7` and `123:7:5` are 4 and 6 tokens with their
@@ -203,7 +211,7 @@ class Asker:
 
     async def ask(
         self,
-        ask: Pass,
+        kind: Pass,
         system: str,
         key: str,
         papers: list[Paper],
@@ -215,7 +223,7 @@ class Asker:
         ends the asking; if they all failed unanswered (5xx, timeouts, no connection), the
         endpoint is down, and asking again, in any pass, would only wait. Each answer is
         cached under `key` as it arrives: a crash loses no answer paid for."""
-        size = min(ask.size, (MAX_ANSWER_TOKENS - 50) // ask.answer_tokens)  # the answer fits
+        size = min(kind.size, (MAX_ANSWER_TOKENS - 50) // kind.answer_tokens)  # the answer fits
         scores: dict[str, Score] = {}
         replies: list[Reply] = []
         notes: list[str] = []
@@ -223,8 +231,8 @@ class Asker:
         for _ in range(rounds + 1):
             if not batches or self.budget.hit:
                 break
-            requests = [ask.request(b) for b in batches]
-            round = Round(self.model, system, ask.novelty, requests, self.budget, self.keep(key))
+            requests = [kind.request(b) for b in batches]
+            round = Round(self.model, system, kind.novelty, requests, self.budget, self.keep(key))
             sent = await self.transport.send(round)
             if isinstance(sent, InFlight):
                 return Asked(scores, replies, notes, in_flight=sent.batch_id)
@@ -278,8 +286,9 @@ async def funnel(
         if progress:
             progress(len(papers) - len(screened.papers))
         if not any(a.down for a in screened.asked):  # no answer at all: asking more only waits
-            read = await asker.ask(passes(llm)[2], system, key, screened.papers,
-                                   llm.retry_rounds, progress)  # fmt: skip
+            *_, full_read = passes(llm)
+            read = await asker.ask(full_read, system, key, screened.papers, llm.retry_rounds,
+                                   progress)  # fmt: skip
     return record(asker, papers, cached, screened, read)
 
 
@@ -327,19 +336,19 @@ async def screen(
 
 
 async def drop(
-    asker: Asker, system: str, papers: list[Paper], ask: Pass, keep: Callable[[Score], bool]
+    asker: Asker, system: str, papers: list[Paper], kind: Pass, keep: Callable[[Score], bool]
 ) -> tuple[list[Paper], set[str], Asked]:
     """Drop the papers a cheap pass judges out of reach; keep what its answer does not
     judge. Its scores are cached too, so a re-run drops the same papers for free.
     Returns the papers left, the ids the pass judged and what asking gave."""
     if not papers:
         return [], set(), Asked()
-    key = prompt_hash(system, str(ask.chars))
+    key = prompt_hash(system, str(kind.chars))
     cached = asker.cached(papers, key)
     todo = [p for p in papers if p.id not in cached]
-    asked = await asker.ask(ask, system, key, todo, rounds=0)
+    asked = await asker.ask(kind, system, key, todo, rounds=0)
     if todo and not asked.scores and not asked.failed and not asker.budget.hit:
-        unread = (f"{ask.name}'s answers could not be read: its {len(todo)} papers were all "
+        unread = (f"{kind.name}'s answers could not be read: its {len(todo)} papers were all "
                   "kept for the next pass, at a higher cost")  # fmt: skip
         asked = replace(asked, notes=[*asked.notes, unread])
     judged = {**cached, **asked.scores}
@@ -384,16 +393,3 @@ def record(
         capped=asker.budget.hit,
         down=any(a.down for a in asked),
     )
-
-
-def failure_notes(replies: list[Reply]) -> list[str]:
-    """Failures of a kind ("HTTP 400") make one note, in the first one's words: an API's
-    message may differ from request to request."""
-    failures: dict[str, tuple[str, int]] = {}
-    for reply in replies:
-        if reply.failure:
-            kind, words = reply.failure
-            first, count = failures.get(kind, (words, 0))
-            failures[kind] = (first, count + 1)
-    return [f"{count} {'request' if count == 1 else 'requests'} failed: {words}"
-            for words, count in failures.values()]  # fmt: skip

@@ -112,6 +112,19 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+def failure_notes(replies: list[Reply]) -> list[str]:
+    """Failures of a kind ("HTTP 400") make one note, in the first one's words: an API's
+    message may differ from request to request."""
+    failures: dict[str, tuple[str, int]] = {}
+    for reply in replies:
+        if reply.failure:
+            kind, words = reply.failure
+            first, count = failures.get(kind, (words, 0))
+            failures[kind] = (first, count + 1)
+    return [f"{count} {'request' if count == 1 else 'requests'} failed: {words}"
+            for words, count in failures.values()]  # fmt: skip
+
+
 def read_reply(round: Round, request: Request, response, price: Price | None) -> Reply:
     """A response's scores and what it cost; the answer is cached as it is read."""
     usage = usage_of(round.model, response, price)
