@@ -34,7 +34,7 @@ import openai
 from newsletter.chat import ChatTransport, stop_on_hopeless
 from newsletter.config import LLMConfig, Price
 from newsletter.store import Store
-from newsletter.transport import InFlight, Reply, Request, Round, Sent, read_reply
+from newsletter.transport import InFlight, Reply, Request, Round, Sent, read_reply, usage_of
 
 ENDPOINT = "/v1/chat/completions"
 AGAIN = {408, 409, 429}  # statuses a create is tried again after (with 5xx), as the client does
@@ -216,7 +216,7 @@ def read_body(round: Round, request: Request, body: dict | None, price: Price | 
     if body is None:
         return Reply(None)
     response = json.loads(json.dumps(body), object_hook=lambda d: SimpleNamespace(**d))
-    return read_reply(round, request, response, price)
+    return read_reply(round, request, response, usage_of(round.model, response, price))
 
 
 async def find_batch(client: openai.AsyncOpenAI, request_key: str, spent: str | None):

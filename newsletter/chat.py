@@ -14,7 +14,7 @@ import openai
 from newsletter.answers import clean_comment
 from newsletter.config import Config, LLMConfig, openai_key
 from newsletter.errors import ConfigError, CredentialsRejected, NewsletterError, QuotaExhausted
-from newsletter.transport import Reply, Request, Round, Sent, read_reply
+from newsletter.transport import Reply, Request, Round, Sent, read_reply, usage_of
 
 
 def make_client(config: Config) -> openai.AsyncOpenAI:
@@ -79,9 +79,8 @@ class ChatTransport:
                 response = await self._request(
                     round.model, round.system, request.user, request.max_tokens
                 )
-                reply = read_reply(round, request, response, price)
-                actual = (reply.usage.cost_usd or 0.0) if reply.usage else 0.0
-                return reply
+                usage = usage_of(round.model, response, price)
+                actual = usage.cost_usd or 0.0
             except openai.APIStatusError as exc:
                 stop_on_hopeless(exc, round.model, self.llm.base_url)
                 return Reply(None, failure=self.why(exc), unanswered=exc.status_code >= 500)
@@ -89,6 +88,7 @@ class ChatTransport:
                 return Reply(None, failure=self.why(exc), unanswered=True)
             finally:
                 round.budget.settle(expected, actual)
+        return read_reply(round, request, response, usage)  # the slot is free for the next
 
     async def _request(
         self, model: str, system: str, user: str, max_tokens: int, adaptations: int = 2

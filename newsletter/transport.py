@@ -125,9 +125,8 @@ def failure_notes(replies: list[Reply]) -> list[str]:
             for words, count in failures.values()]  # fmt: skip
 
 
-def read_reply(round: Round, request: Request, response, price: Price | None) -> Reply:
-    """A response's scores and what it cost; the answer is cached as it is read."""
-    usage = usage_of(round.model, response, price)
+def read_reply(round: Round, request: Request, response, usage: Usage) -> Reply:
+    """A response's scores, with what it cost; the answer is cached as it is read."""
     scores = read_choice(response, request.ids, round.novelty, request.aliases)
     if scores:
         round.keep(scores)
