@@ -6,8 +6,9 @@ The package reads as the pipeline it runs, one module per stage:
     profiles  the subscribers' profile files
     fetch     the day's announced papers (arXiv RSS, arXiv API for backfill)
     prompt    a profile rendered into the prompts of the title pass, the skim and the full read
-    score     papers scored by an LLM (or the local scorer), with token and dollar counts;
-              batch: the same through the OpenAI Batch API
+    score     the funnel: what to ask an LLM (or the local scorer) about papers, with token
+              and dollar counts; transport: how a round of requests travels, chat (one
+              request at a time) or batch (a round as one OpenAI Batch API batch)
     select    the day's picks for one subscriber; selections: a day's scoring shared among
               the subscribers, and each one's selection
     render    the digest email (MJML -> HTML, and text/plain)

@@ -15,8 +15,8 @@ the output file's lines back by `custom_id`, and asks what the batch left unansw
 expired, past the deadline, or a line that is not a well-formed answer) synchronously, within
 the same cost cap.
 
-With `wait=False` (`newsletter score --submit`) a batch in flight is left running: the scorer
-returns at once, and a later run collects it.
+With `wait=False` (`newsletter score --submit`) a batch in flight is left running: the round
+comes back as `InFlight`, and a later run collects it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Final
@@ -33,21 +33,10 @@ from typing import Final
 import openai
 from openai.types import Batch
 
-from newsletter.config import Config, Price
-from newsletter.models import Paper, Score, Usage
-from newsletter.profiles import Profile
-from newsletter.score import (
-    Budget,
-    LLMScorer,
-    Pass,
-    Progress,
-    Scored,
-    estimate,
-    read_choice,
-    stop_on_hopeless,
-    usage_of,
-)
+from newsletter.chat import ChatTransport, stop_on_hopeless
+from newsletter.config import LLMConfig, Price
 from newsletter.store import Store
+from newsletter.transport import InFlight, Reply, Request, Round, Sent, read_reply, usage_of
 
 ENDPOINT: Final = "/v1/chat/completions"  # Final: its type is the literal the API wants
 AGAIN = {408, 409, 429}  # statuses a create is tried again after (with 5xx), as the client does
@@ -62,150 +51,89 @@ LOOKBACK = 2 * 86_400
 CREATE_ATTEMPTS = 3
 
 
-class BatchPending(Exception):
-    """A batch is still running and the scorer was told not to wait for it."""
-
-    def __init__(self, batch_id: str):
-        super().__init__(batch_id)
-        self.batch_id = batch_id
-        self.usage: Usage | None = None  # what the profile's scoring spent before it
-
-
 @dataclass
 class Collected:
-    """What one batch answered: response bodies by custom_id, and how it ended."""
+    """What one batch answered: response bodies by custom_id, what to tell of it, and the
+    batch to record as collected once its answers are cached (None: no batch answered)."""
 
-    request_key: str
-    batch_id: str
-    status: str
-    bodies: dict[str, dict]
-    total: int
-
-
-@dataclass
-class Round:
-    """One round's requests at the batch price: each reserved against the cost cap before
-    the batch is made, settled once it has answered (or not)."""
-
-    price: Price | None
-    parts: list[tuple[str, dict[str, str] | None, int]]  # user message, aliases, token limit
-    expected: list[float] = field(default_factory=list)
-    reserved: list[bool] = field(default_factory=list)
-
-    def reserve(self, budget: Budget, system: str) -> None:
-        self.expected = [estimate(self.price, system + user, limit // 2)
-                         for user, _, limit in self.parts]  # fmt: skip
-        self.reserved = [budget.reserve(e) for e in self.expected]
-
-    def settle(self, budget: Budget, costs: list[float]) -> None:
-        for expected, reserved, cost in zip(self.expected, self.reserved, costs, strict=True):
-            if reserved:
-                budget.settle(expected, cost)
+    bodies: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    batch: tuple[str, str, str] | None = None  # request key, batch id, status
 
 
-class BatchScorer(LLMScorer):
-    """The LLM scorer with each round of requests sent as one batch."""
+class BatchTransport:
+    """Each round of requests as one batch; what it leaves unanswered, asked through chat."""
 
     def __init__(
         self,
-        config: Config,
+        llm: LLMConfig,
         store: Store,
         client: openai.AsyncOpenAI,
         *,
         wait: bool = True,
         say: Callable[[str], None] = lambda _msg: None,
     ):
-        super().__init__(config, store, client)
-        self.label = f"the model ({config.llm.model}) through the Batch API"
+        self.label = f"the model ({llm.model}) through the Batch API"
+        self.llm = llm
+        self.store = store
+        self.client = client
+        self.chat = ChatTransport(llm, client)  # for what a batch leaves unanswered
         self.wait = wait
         self.say = say
-        self.poll = config.llm.batch_poll
-        self.deadline = time.monotonic() + config.llm.batch_deadline  # for the whole run
-        self.pending: list[str] = []  # batches left running (wait=False)
-        self.watcher = Watcher(client, self.poll, self.deadline, say)
+        self.deadline = time.monotonic() + llm.batch_deadline  # for the whole run
+        self.watcher = Watcher(client, llm.batch_poll, self.deadline, say)
         self.pause = 0.5  # seconds before a create is tried again, doubling
+        self.submitted = 0  # requests sent in batches
 
-    async def score(
-        self, profile: Profile, papers: Sequence[Paper], progress: Progress | None = None
-    ) -> Scored:
-        try:
-            return await super().score(profile, papers, progress)
-        except BatchPending as pending:
-            self.pending.append(pending.batch_id)
-            model = profile.model or self.llm.model
-            usage = pending.usage or Usage(model=model)  # an earlier pass collected is paid for
-            out = Scored(usage=usage, unscored=[p.id for p in papers])
-            out.note(f"batch {pending.batch_id} is in flight: a later run collects it")
-            return out
+    @property
+    def requests(self) -> int:
+        return self.submitted + self.chat.requests
 
-    async def _ask_round(
-        self,
-        system: str,
-        key: str,
-        batches: list[list[Paper]],
-        model: str,
-        out: Scored,
-        ask: Pass,
-    ) -> list[dict[str, Score] | None]:
-        """The round as one batch; what it leaves unanswered, asked synchronously."""
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def send(self, round: Round) -> Sent | InFlight:
+        """The round as one batch, each request reserved at the batch price before the batch
+        is made; what it leaves unanswered, asked synchronously."""
         if time.monotonic() >= self.deadline and self.wait:
-            return await super()._ask_round(system, key, batches, model, out, ask)
-        price = self.prices.get(model)
-        plan = Round(price.batch_price() if price else None,
-                     [ask.request(b) for b in batches])  # fmt: skip
-        plan.reserve(self.budget, system)
+            return await self.chat.send(round)
+        price = self.llm.prices.get(round.model)
+        price = price.batch_price() if price else None
+        held = [round.reserve(price, request) for request in round.requests]
         lines = [
             {"custom_id": f"request-{i}", "method": "POST", "url": ENDPOINT,
-             "body": self.body(model, system, user, limit)}
-            for i, (user, _, limit) in enumerate(plan.parts) if plan.reserved[i]
+             "body": self.chat.body(round.model, round.system, r.user, r.max_tokens)}
+            for i, r in enumerate(round.requests) if held[i] is not None
         ]  # fmt: skip
-        try:
-            collected = await self._run(lines, out) if lines else None
-        except BatchPending as pending:
-            plan.settle(self.budget, [0.0] * len(batches))
-            pending.usage = out.usage
-            raise
-        bodies = collected.bodies if collected else {}
-        read = [self._read(bodies.get(f"request-{i}"), batch, model, plan.price, out,
-                           ask.novelty, plan.parts[i][1])
-                for i, batch in enumerate(batches)]  # fmt: skip
-        plan.settle(self.budget, [cost for _, cost in read])
-        answers = [answer for answer, _ in read]
-        for answer in answers:
-            self.keep(answer, key, model)
-        if collected:  # only now: its answers are cached, a re-run needs it no more
-            self.store.batches.save(collected.request_key, collected.batch_id, collected.status)
-            if bodies:
-                out.note("scored through the Batch API: the cost shown is at the batch price")
-        return await self._ask_rest(system, key, batches, answers, plan.reserved, model, out,
-                                    ask)  # fmt: skip
-
-    async def _ask_rest(self, system, key, batches, answers, reserved, model, out, ask: Pass):
-        """Ask synchronously what the batch did not answer (the cost cap allowing)."""
-        rest = [i for i, a in enumerate(answers) if a is None and reserved[i]]
+        collected = await self._run(lines) if lines else Collected()
+        if isinstance(collected, InFlight):
+            replies = [Reply(None)] * len(held)
+        else:
+            replies = [read_body(round, request, collected.bodies.get(f"request-{i}"), price)
+                       for i, request in enumerate(round.requests)]  # fmt: skip
+        for expected, reply in zip(held, replies, strict=True):
+            if expected is not None:
+                round.budget.settle(expected, (reply.usage.cost_usd or 0.0) if reply.usage else 0.0)
+        if isinstance(collected, InFlight):
+            return collected
+        if collected.batch:  # only now: its answers are cached, a re-run needs it no more
+            self.store.batches.save(*collected.batch)
+            if collected.bodies:
+                collected.notes.append("scored through the Batch API: the cost shown is at "
+                                       "the batch price")  # fmt: skip
+        rest = [i for i, r in enumerate(replies) if r.scores is None and held[i] is not None]
         if rest:
-            again = await super()._ask_round(
-                system, key, [batches[i] for i in rest], model, out, ask
-            )
-            for i, answer in zip(rest, again, strict=True):
-                answers[i] = answer
-        return answers
+            again = await self.chat.send(round.only(rest))
+            for i, reply in zip(rest, again.replies, strict=True):
+                replies[i] = reply
+        return Sent(replies, collected.notes)
 
-    def _read(self, body, batch, model, price, out: Scored, with_novelty, aliases):
-        """The scores in one output line's response body (None for no body), and its cost."""
-        if body is None:
-            return None, 0.0
-        response = json.loads(json.dumps(body), object_hook=lambda d: SimpleNamespace(**d))
-        usage = usage_of(model, response, price)
-        out.usage.add(usage)
-        answer = read_choice(response, {p.id for p in batch}, with_novelty, aliases)
-        return answer, usage.cost_usd or 0.0
-
-    async def _run(self, lines: list[dict], out: Scored) -> Collected | None:
+    async def _run(self, lines: list[dict]) -> Collected | InFlight:
         """Submit the lines as a batch (or find the one a previous run submitted for them),
-        wait for it, and read its output; None when no batch could be made."""
+        wait for it, and read its output; no bodies when no batch could be made."""
         content = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode()
         request_key = hashlib.sha256(content).hexdigest()
+        failed = f"a batch of {len(lines)} requests failed ({{}}): asked synchronously"
         try:
             batch_id = self.store.batches.in_flight(request_key)
             if batch_id is None:
@@ -213,39 +141,39 @@ class BatchScorer(LLMScorer):
             else:
                 self.say(f"batch {batch_id}: collecting what an earlier run submitted")
             batch = await self._wait(batch_id)
+            if isinstance(batch, InFlight):
+                return batch
             if batch.status not in ENDED:
                 await self.client.batches.cancel(batch_id)
                 self.store.batches.save(request_key, batch_id, "abandoned")
-                out.note(f"batch {batch_id} passed [llm] batch_deadline: asked synchronously")
-                return None
-            bodies, unreadable = await self._output(batch, {line["custom_id"] for line in lines})
+                return Collected(notes=[f"batch {batch_id} passed [llm] batch_deadline: asked "
+                                        "synchronously"])  # fmt: skip
+            asked = {line["custom_id"] for line in lines}
+            bodies, unreadable = await read_output(self.client, batch, asked)
         except openai.APIStatusError as exc:
             stop_on_hopeless(exc, self.llm.model, self.llm.base_url)
-            out.note(f"a batch of {len(lines)} requests failed ({self.why(exc)[1]}): asked "
-                     "synchronously")  # fmt: skip
-            return None
+            return Collected(notes=[failed.format(self.chat.why(exc)[1])])
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-            out.note(f"a batch of {len(lines)} requests failed ({self.why(exc)[1]}): asked "
-                     "synchronously")  # fmt: skip
-            return None
+            return Collected(notes=[failed.format(self.chat.why(exc)[1])])
+        notes = []
         if len(bodies) < len(lines):
             errors = getattr(batch.errors, "data", None) or []
             why = f": {errors[0].message}" if errors and errors[0].message else ""
             why += f"; {_lines(unreadable)} could not be read" if unreadable else ""
-            out.note(f"batch {batch_id} ({batch.status}{why}) answered {len(bodies)} of "
-                     f"{len(lines)} requests: the rest were asked synchronously")  # fmt: skip
-        return Collected(request_key, batch_id, batch.status, bodies, len(lines))
+            notes.append(f"batch {batch_id} ({batch.status}{why}) answered {len(bodies)} of "
+                         f"{len(lines)} requests: the rest were asked synchronously")  # fmt: skip
+        return Collected(bodies, notes, (request_key, batch_id, batch.status))
 
     async def _submit(self, request_key: str, content: bytes, count: int) -> str:
         """The batch for these requests: one an earlier run made (its id lost), or a new one."""
         known = self.store.batches.last(request_key)  # collected or abandoned: not to be found
         spent = known.batch_id if known else None
-        batch = await self._find(request_key, spent)
+        batch = await find_batch(self.client, request_key, spent)
         if batch is not None:
             self.say(f"batch {batch.id}: collecting what an earlier run submitted")
         else:
             batch = await self._create(request_key, content, spent)
-            self.requests += count
+            self.submitted += count
             self.say(f"batch {batch.id}: {count} requests submitted")
         self.store.batches.save(request_key, batch.id)  # before waiting: a re-run collects it
         return batch.id
@@ -267,51 +195,61 @@ class BatchScorer(LLMScorer):
                     stop_on_hopeless(exc, self.llm.model, self.llm.base_url)
                     if exc.status_code not in AGAIN and exc.status_code < 500:
                         raise
-                made = await self._find(request_key, spent)
+                made = await find_batch(self.client, request_key, spent)
                 if made is not None:
                     return made
                 if attempt == CREATE_ATTEMPTS:
                     raise
                 await asyncio.sleep(self.pause * 2 ** (attempt - 1))
 
-    async def _find(self, request_key: str, spent: str | None):
-        """The newest batch tagged with these requests, unless it can answer nothing or is the
-        `spent` one, already collected; the list comes newest first, read `LOOKBACK` back."""
-        since = time.time() - LOOKBACK
-        async for batch in self.client.batches.list(limit=100):
-            if batch.created_at < since:
-                break
-            if (batch.metadata or {}).get(KEY) == request_key:
-                return None if batch.status in SPENT or batch.id == spent else batch
-        return None
-
     async def _wait(self, batch_id: str):
-        """The batch once it has ended, or as it stands when the deadline passes; raises
-        BatchPending at once when the scorer does not wait."""
+        """The batch once it has ended, or as it stands when the deadline passes; InFlight at
+        once when nobody waits."""
         batch = await self.client.batches.retrieve(batch_id)
         if batch.status in ENDED:
             return batch
         if not self.wait:
-            raise BatchPending(batch_id)
+            return InFlight(batch_id)
         return await self.watcher.wait(batch)
 
-    async def _output(self, batch, asked: set[str]) -> tuple[dict[str, dict], int]:
-        """custom_id -> response body, for the lines answered with a well-formed 200, and how
-        many lines could not be read. Lines in the error file, lines a failed or expired batch
-        never ran, and lines that cannot be read are simply absent: asked again."""
-        if not batch.output_file_id:
-            return {}, 0
-        content = await self.client.files.content(batch.output_file_id)
-        bodies, unreadable = {}, 0
-        for line in content.text.splitlines():
-            if not line.strip():
-                continue
-            read = read_line(line)
-            if read is None or read[0] not in asked:
-                unreadable += 1
-            elif read[1] is not None:
-                bodies[read[0]] = read[1]
-        return bodies, unreadable
+
+def read_body(round: Round, request: Request, body: dict | None, price: Price | None) -> Reply:
+    """The reply in one output line's response body; no body, no reply."""
+    if body is None:
+        return Reply(None)
+    response = json.loads(json.dumps(body), object_hook=lambda d: SimpleNamespace(**d))
+    return read_reply(round, request, response, usage_of(round.model, response, price))
+
+
+async def find_batch(client: openai.AsyncOpenAI, request_key: str, spent: str | None):
+    """The newest batch tagged with these requests, unless it can answer nothing or is the
+    `spent` one, already collected; the list comes newest first, read `LOOKBACK` back."""
+    since = time.time() - LOOKBACK
+    async for batch in client.batches.list(limit=100):
+        if batch.created_at < since:
+            break
+        if (batch.metadata or {}).get(KEY) == request_key:
+            return None if batch.status in SPENT or batch.id == spent else batch
+    return None
+
+
+async def read_output(client, batch, asked: set[str]) -> tuple[dict[str, dict], int]:
+    """custom_id -> response body, for the lines answered with a well-formed 200, and how
+    many lines could not be read. Lines in the error file, lines a failed or expired batch
+    never ran, and lines that cannot be read are simply absent: asked again."""
+    if not batch.output_file_id:
+        return {}, 0
+    content = await client.files.content(batch.output_file_id)
+    bodies, unreadable = {}, 0
+    for line in content.text.splitlines():
+        if not line.strip():
+            continue
+        read = read_line(line)
+        if read is None or read[0] not in asked:
+            unreadable += 1
+        elif read[1] is not None:
+            bodies[read[0]] = read[1]
+    return bodies, unreadable
 
 
 def read_line(line: str) -> tuple[str, dict | None] | None:

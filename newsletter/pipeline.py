@@ -14,8 +14,9 @@ from datetime import date
 from pathlib import Path
 
 from newsletter import archive, deliver, render, suppressions, votes
-from newsletter.batch import BatchScorer
-from newsletter.config import Config, sendgrid_key
+from newsletter.batch import BatchTransport
+from newsletter.chat import ChatTransport, make_client
+from newsletter.config import Config, openai_key, sendgrid_key
 from newsletter.day import (
     Day,
     Report,
@@ -44,8 +45,8 @@ from newsletter.models import (
 from newsletter.outbox import Outbox
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
-from newsletter.score import make_client
-from newsletter.selections import plan, score_day, score_plans, use_local_scorer
+from newsletter.score import KeywordScorer, LLMScorer, Scorer
+from newsletter.selections import Scoring, plan, score_plans, select_day
 from newsletter.store import Store
 from newsletter.views import plural
 
@@ -104,9 +105,9 @@ def run_submit(config: Config, opts: SendOptions, hooks: Hooks | None = None) ->
         # the prompts `send` will ask, votes included: else it would ask every pass again
         profiles = [votes.taught(config, store, p) for p in day.chosen.profiles]
         plans = [plan(config, store, day.listing, p) for p in profiles]
-        scorer = BatchScorer(config, store, make_client(config), wait=False, say=hooks.say)
-        score_plans(config, store, plans, local=False, hooks=hooks, day=day.listing.day,
-                    scorer=scorer)  # fmt: skip
+        batches = BatchTransport(config.llm, store, make_client(config), wait=False, say=hooks.say)
+        scorer = LLMScorer(config, store, batches)
+        score_plans(config, store, plans, scorer, hooks=hooks, day=day.listing.day)
     return scorer.pending
 
 
@@ -193,6 +194,42 @@ def score(day: Day, profiles: list[Profile]) -> Scores:
     selections, scoring = score_day(config, store, day.listing, profiles, local=local,
                                     hooks=hooks)  # fmt: skip
     return Scores(selections, scoring, examples)
+
+
+def use_local_scorer(config: Config, *, dry_run: bool, hooks: Hooks) -> bool:
+    """The local scorer when configured, or for a dry run without a key (said once, plainly)."""
+    if config.llm.provider == "local":
+        return True
+    if openai_key() is None and config.llm.base_url is None and dry_run:
+        hooks.warn("OPENAI_API_KEY is not set: scoring with the local keyword scorer")
+        return True
+    return False
+
+
+def make_scorer(config: Config, store: Store, *, local: bool, hooks: Hooks) -> Scorer:
+    """The local keyword scorer, or the model: each request on its own, or with [llm] mode =
+    "batch" each round of requests as one batch."""
+    if local:
+        return KeywordScorer()
+    client = make_client(config)
+    if config.llm.mode == "batch":
+        return LLMScorer(config, store, BatchTransport(config.llm, store, client, say=hooks.say))
+    return LLMScorer(config, store, ChatTransport(config.llm, client))
+
+
+def score_day(
+    config: Config,
+    store: Store,
+    listing: Listing,
+    profiles: list[Profile],
+    *,
+    local: bool = False,
+    hooks: Hooks | None = None,
+) -> tuple[list[Selection], Scoring]:
+    """Each profile's selection for the day, and the run's scoring."""
+    hooks = hooks or Hooks()
+    scorer = make_scorer(config, store, local=local, hooks=hooks)
+    return select_day(config, store, listing, profiles, scorer, hooks)
 
 
 def refresh_examples(config: Config, store: Store, profiles: list[Profile], hooks: Hooks) -> int:

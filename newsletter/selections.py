@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from newsletter import votes
-from newsletter.batch import BatchScorer
-from newsletter.config import Config, openai_key
+from newsletter.config import Config
 from newsletter.errors import NewsletterError
-from newsletter.models import Hooks, Listing, Notify, Paper, Selection, Usage
+from newsletter.models import Hooks, Listing, Paper, Selection, Usage
 from newsletter.profiles import Profile
 from newsletter.prompt import (
     prompt_hash,
@@ -21,29 +20,9 @@ from newsletter.prompt import (
     render_skim_prompt,
     render_title_prompt,
 )
-from newsletter.score import KeywordScorer, LLMScorer, Scored, Scorer, make_client
+from newsletter.score import Scored, Scorer
 from newsletter.select import author_matches, candidates, select
 from newsletter.store import Store
-
-
-def use_local_scorer(config: Config, *, dry_run: bool, hooks: Hooks) -> bool:
-    """The local scorer when configured, or for a dry run without a key (said once, plainly)."""
-    if config.llm.provider == "local":
-        return True
-    if openai_key() is None and config.llm.base_url is None and dry_run:
-        hooks.warn("OPENAI_API_KEY is not set: scoring with the local keyword scorer")
-        return True
-    return False
-
-
-def make_scorer(
-    config: Config, store: Store, *, local: bool, say: Notify = lambda _msg: None
-) -> Scorer:
-    if local:
-        return KeywordScorer()
-    if config.llm.mode == "batch":
-        return BatchScorer(config, store, make_client(config), say=say)
-    return LLMScorer(config, store, make_client(config))
 
 
 @dataclass
@@ -93,20 +72,12 @@ class Scoring:
 
 
 def score_plans(
-    config: Config,
-    store: Store,
-    plans: list[Plan],
-    *,
-    local: bool,
-    hooks: Hooks,
-    day: date,
-    scorer: Scorer | None = None,
+    config: Config, store: Store, plans: list[Plan], scorer: Scorer, *, hooks: Hooks, day: date
 ) -> Scoring:
     """Score every plan; identical prompts share one set of requests."""
     groups: dict[tuple[str, str], list[Plan]] = {}
     for p in plans:
         groups.setdefault(scoring_key(config, p.profile), []).append(p)
-    scorer = scorer or make_scorer(config, store, local=local, say=hooks.say)
     return asyncio.run(_score_groups(scorer, store, groups, hooks, day))
 
 
@@ -199,20 +170,18 @@ def scoring_failure(item: Plan, result: Scored, min_scored: float) -> str:
     return f"scoring failed, {judged} of {asked} papers judged ({why}): not sent, re-run later"
 
 
-def score_day(
+def select_day(
     config: Config,
     store: Store,
     listing: Listing,
     profiles: list[Profile],
-    *,
-    local: bool = False,
-    hooks: Hooks | None = None,
+    scorer: Scorer,
+    hooks: Hooks,
 ) -> tuple[list[Selection], Scoring]:
-    """Each profile's selection for the day, and the run's scoring."""
-    hooks = hooks or Hooks()
+    """Each profile's selection for the day, judged by `scorer`, and the run's scoring."""
     profiles = [votes.taught(config, store, p) for p in profiles]
     plans = [plan(config, store, listing, p) for p in profiles]
-    scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
+    scoring = score_plans(config, store, plans, scorer, hooks=hooks, day=listing.day)
     min_scored = config.llm.min_scored
     selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored,
                                  scoring.billed) for p in plans]  # fmt: skip

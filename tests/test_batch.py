@@ -7,12 +7,13 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from newsletter.batch import BatchScorer
+from newsletter.batch import BatchTransport
+from newsletter.chat import ChatTransport, make_client
 from newsletter.cli import app
 from newsletter.config import Config, LLMConfig, Price, load_config
 from newsletter.errors import ConfigError
 from newsletter.pipeline import SendOptions, run_send, run_submit
-from newsletter.score import LLMScorer, make_client
+from newsletter.score import LLMScorer
 from newsletter.store import Store
 from tests.conftest import EXAMPLE, SAMPLE
 from tests.fakes.openai_batch import GARBLES
@@ -31,19 +32,20 @@ def score(openai_server, monkeypatch, store):
     monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
     openai_server.batch_latency = 0.4
 
-    def run(items, *, kind=BatchScorer, wait=True, the_store=store, said=None, **settings):
+    def run(items, *, kind=BatchTransport, wait=True, the_store=store, said=None, **settings):
         options = {"base_url": openai_server.base_url, "model": "m", "batch_size": 5,
                    "max_retries": 0, "timeout": 5, "prices": {"m": PRICE}, "batch_poll": 0.05,
                    "skim_chars": 0, **settings}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
 
         async def go():
-            if kind is BatchScorer:
+            if kind is BatchTransport:
                 say = said.append if said is not None else lambda _m: None
-                scorer = kind(config, the_store, make_client(config), wait=wait, say=say)
-                scorer.pause = 0  # before a create is tried again
+                transport = kind(config.llm, the_store, make_client(config), wait=wait, say=say)
+                transport.pause = 0  # before a create is tried again
             else:
-                scorer = kind(config, the_store, make_client(config))
+                transport = kind(config.llm, make_client(config))
+            scorer = LLMScorer(config, the_store, transport)
             try:
                 return await scorer.score(EXAMPLE, items), scorer
             finally:
@@ -59,7 +61,7 @@ class TestBatchMode:
         items = papers(12)
         openai_server.relevance = {items[0].id: 9, items[5].id: 7, items[7].id: 1}
         with Store(tmp_path / "sync.db") as other:
-            sync, _ = score(items, kind=LLMScorer, the_store=other)
+            sync, _ = score(items, kind=ChatTransport, the_store=other)
         chats = len(paths(openai_server, "/v1/chat"))
         said: list[str] = []
         batched, scorer = score(items, said=said)
@@ -124,7 +126,8 @@ class TestBatchMode:
         other = EXAMPLE.model_copy(update={"topics": EXAMPLE.topics[:2]})  # another prompt
 
         async def go():
-            scorer = BatchScorer(config, store, make_client(config))
+            batches = BatchTransport(config.llm, store, make_client(config))
+            scorer = LLMScorer(config, store, batches)
             try:
                 return await asyncio.gather(*(scorer.score(p, papers(4)) for p in (EXAMPLE, other)))
             finally:

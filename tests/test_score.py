@@ -8,11 +8,12 @@ from datetime import date
 import openai
 import pytest
 
+from newsletter.chat import ChatTransport, failure, make_client
 from newsletter.config import Config, LLMConfig, Price
 from newsletter.errors import QuotaExhausted
 from newsletter.models import Listing, Paper
-from newsletter.score import LLMScorer, failure, make_client
-from newsletter.selections import score_day
+from newsletter.pipeline import score_day
+from newsletter.score import LLMScorer
 from tests.conftest import EXAMPLE
 
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)
@@ -39,11 +40,11 @@ def llm(openai_server, monkeypatch, store):
         config = Config(llm=LLMConfig(**options))
 
         async def go():
-            scorer = LLMScorer(config, store, make_client(config))
+            scorer = LLMScorer(config, store, ChatTransport(config.llm, make_client(config)))
             try:
                 return await scorer.score(profile, items), scorer
             finally:
-                await scorer.client.close()
+                await scorer.close()
 
         return asyncio.run(go())
 
