@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from newsletter.errors import ConfigError
+from newsletter.models import Vote
 
 SECRET_VARIABLE = "NEWSLETTER_SECRET"
 UNSUBSCRIBE = "unsubscribe"  # the salt: a token made for one purpose is refused for another
@@ -51,10 +53,24 @@ def read_token(purpose: str, token: str) -> list[str] | None:
 
 
 VOTE = "vote"
-UP, DOWN = "up", "down"
-
-
 PERSON_CHARS = 16
+
+
+class VoteLink(NamedTuple):
+    """What a 👍 or 👎 link's token says."""
+
+    subscriber_id: str
+    paper_id: str
+    vote: Vote
+    day: str
+    person: str | None  # None in a token made before links named their person
+
+
+class UnsubscribeLink(NamedTuple):
+    """What an unsubscribe link's token says."""
+
+    subscriber_id: str
+    email: str
 
 
 def person(email: str) -> str:
@@ -65,22 +81,22 @@ def person(email: str) -> str:
     return mac.hexdigest()[:PERSON_CHARS]
 
 
-def vote_token(subscriber_id: str, paper_id: str, vote: str, day: str, email: str) -> str:
+def vote_token(subscriber_id: str, paper_id: str, vote: Vote, day: str, email: str) -> str:
     """A 👍 or 👎 link's token: it acts for this subscriber, paper, vote and day only, and
     only while the id belongs to the person at `email`."""
     return make_token(VOTE, subscriber_id, paper_id, vote, day, person(email))
 
 
-def read_vote(token: str) -> tuple[str, str, str, str, str | None] | None:
-    """(subscriber, paper, vote, day, person) of a token we made, or None; person is None in
-    a token made before links named one."""
+def read_vote(token: str) -> VoteLink | None:
+    """What a vote token we made says, or None."""
     values = read_token(VOTE, token)
-    if values is None or len(values) not in (4, 5) or values[2] not in (UP, DOWN):
+    if values is None or len(values) not in (4, 5) or values[2] not in tuple(Vote):
         return None
-    return values[0], values[1], values[2], values[3], (values[4] if len(values) == 5 else None)
+    person = values[4] if len(values) == 5 else None
+    return VoteLink(values[0], values[1], Vote(values[2]), values[3], person)
 
 
-def read_unsubscribe(token: str) -> tuple[str, str] | None:
-    """(subscriber, email) of an unsubscribe token we made, or None."""
+def read_unsubscribe(token: str) -> UnsubscribeLink | None:
+    """What an unsubscribe token we made says, or None."""
     values = read_token(UNSUBSCRIBE, token)
-    return (values[0], values[1]) if values is not None and len(values) == 2 else None
+    return UnsubscribeLink(*values) if values is not None and len(values) == 2 else None

@@ -167,6 +167,13 @@ class Status(StrEnum):
         return self not in (Status.FAILED, Status.UNKNOWN, Status.INVALID)
 
 
+class Vote(StrEnum):
+    """A reader's 👍 or 👎 on a paper, as links carry it and the store keeps it."""
+
+    UP = "up"
+    DOWN = "down"
+
+
 # -- a digest as saved: the .json preview, and the store's record that the archive reads ----
 
 

@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from newsletter import links
 from newsletter.config import Config
-from newsletter.models import Pick, Selection, Usage
+from newsletter.models import Pick, Selection, Usage, Vote
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
@@ -229,8 +229,8 @@ def with_votes(
     if not base:
         return
     for v in papers:
-        up = links.vote_token(subscriber_id, v.id, links.UP, day.isoformat(), email)
-        down = links.vote_token(subscriber_id, v.id, links.DOWN, day.isoformat(), email)
+        up = links.vote_token(subscriber_id, v.id, Vote.UP, day.isoformat(), email)
+        down = links.vote_token(subscriber_id, v.id, Vote.DOWN, day.isoformat(), email)
         v.vote_up, v.vote_down = f"{base}/vote/{up}", f"{base}/vote/{down}"
 
 

@@ -14,13 +14,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from newsletter import fetch, links
+from newsletter import fetch
 from newsletter.config import ArxivConfig, Config
 from newsletter.errors import FetchError
+from newsletter.models import Vote
 from newsletter.profiles import Profile
 from newsletter.store import Store
 
-WORDS = {links.UP: "liked", links.DOWN: "did not want"}
+WORDS: dict[Vote, str] = {Vote.UP: "liked", Vote.DOWN: "did not want"}
 Notify = Callable[[str], None]
 
 
@@ -32,8 +33,8 @@ def taught(config: Config, store: Store, profile: Profile, warn: Notify) -> Prof
     except FetchError as exc:  # the examples wait for the next run; the digest does not
         warn(f"{profile.id}: the profile's liked/disliked titles could not be looked up ({exc})")
     limit = config.web.examples
-    liked = store.voted_titles(profile.id, links.UP, limit)
-    disliked = store.voted_titles(profile.id, links.DOWN, limit)
+    liked = store.voted_titles(profile.id, Vote.UP, limit)
+    disliked = store.voted_titles(profile.id, Vote.DOWN, limit)
     if not liked and not disliked:
         return profile
     return profile.model_copy(update={"liked_titles": liked, "disliked_titles": disliked})
@@ -43,7 +44,7 @@ def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile)
     """Store the profile's `liked`/`disliked` ids not voted on yet (a vote from the email
     counts over the file's list)."""
     known = store.voted_ids(profile.id)
-    for vote, ids in ((links.UP, profile.liked), (links.DOWN, profile.disliked)):
+    for vote, ids in ((Vote.UP, profile.liked), (Vote.DOWN, profile.disliked)):
         new = [i for i in ids if i not in known]
         if new:
             titles = look_up_titles(config, store, new)
@@ -62,13 +63,13 @@ def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dic
 
 
 def teach(
-    config: ArxivConfig, store: Store, subscriber_id: str, ids: list[str], vote: str
+    config: ArxivConfig, store: Store, subscriber_id: str, ids: list[str], vote: Vote
 ) -> tuple[dict[str, str], list[str]]:
     """Record `vote` on each paper by hand; return (id -> title recorded, ids not found)."""
     try:
         titles = look_up_titles(config, store, ids)
     except FetchError as exc:
-        key = "liked" if vote == links.UP else "disliked"
+        key = "liked" if vote == Vote.UP else "disliked"
         raise FetchError(
             f"{exc}; nothing recorded. Offline, only papers already in the store (from a day "
             f"fetched before) can be {key}; or add the ids to `{key}` in the profile file, "

@@ -49,7 +49,7 @@ from starlette.types import Scope
 
 from newsletter import archive, atom, links, render, templating, views
 from newsletter.config import Config
-from newsletter.models import SavedDigest
+from newsletter.models import SavedDigest, Vote
 from newsletter.store import Store
 from newsletter.votes import WORDS, RateLimit
 
@@ -179,7 +179,7 @@ class Views:
 
     # -- votes ------------------------------------------------------------------------------
 
-    def _vote(self, request: Request) -> tuple[str, str, str, str, str | None] | Response:
+    def _vote(self, request: Request) -> links.VoteLink | Response:
         """The token's vote, or the answer that refuses it: not ours, or an earlier reader's."""
         vote = links.read_vote(request.path_params["token"])
         if vote is None:
@@ -196,7 +196,7 @@ class Views:
         email = self.store.reader_email(subscriber)
         return email is None or links.person(email) == person
 
-    def _allowed_vote(self, request: Request) -> tuple[str, str, str, str, str | None] | Response:
+    def _allowed_vote(self, request: Request) -> links.VoteLink | Response:
         """A POST's vote, or the answer that refuses it: a bad token, or too many at once."""
         if isinstance(vote := self._vote(request), Response):
             return vote
@@ -227,7 +227,7 @@ class Views:
         if isinstance(vote := self._vote(request), Response):
             return vote
         subscriber, paper_id, choice, day, _ = vote
-        more = choice == links.UP
+        more = choice == Vote.UP
         return page(
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
@@ -243,10 +243,10 @@ class Views:
         title = self._title(paper_id)
         on = date.fromisoformat(day)
         before = self.store.record_vote(subscriber, paper_id, choice, title, on, "link")
-        changed = "more" if choice == links.UP else "fewer"
+        changed = "more" if choice == Vote.UP else "fewer"
         lines = [f"We'll show you {changed} papers like this one."]
         if before and before != choice:
-            earlier = "more like this" if before == links.UP else "fewer like this"
+            earlier = "more like this" if before == Vote.UP else "fewer like this"
             lines.append(f"This replaces your earlier “{earlier}”.")
         return page(
             "Thank you, noted",
