@@ -144,7 +144,8 @@ class Email:
 
 
 class Status(StrEnum):
-    """How a run served one subscriber: the words of the run's summary."""
+    """How a run served one subscriber: the words of the run's summary, and the state of a
+    send in the store's ledger (sending, sent, failed, unknown)."""
 
     SENT = "sent"
     PREVIEWED = "previewed"  # --dry-run: written to the outbox
@@ -154,7 +155,18 @@ class Status(StrEnum):
     INVALID = "invalid"  # the profile file has errors: skipped
     FAILED = "failed"
     UNKNOWN = "unknown"  # SendGrid may have the mail: check before --force
-    # on one of SendGrid's suppression lists, worst first
+    SENDING = "sending"  # the ledger only: a send begun and not answered, read back as unknown
+
+    @property
+    def served(self) -> bool:
+        """Whether the subscriber got what they should have (nothing, in some cases)."""
+        return self not in (Status.FAILED, Status.UNKNOWN, Status.INVALID)
+
+
+class SuppressionReason(StrEnum):
+    """Why an address is not mailed: the SendGrid list it is on (or the server's one-click
+    unsubscribe), in the run's summary. Worst first: when several apply, the first is shown."""
+
     SPAM_REPORT = "spam report"
     BOUNCED = "bounced"
     INVALID_EMAIL = "invalid email"
@@ -163,8 +175,8 @@ class Status(StrEnum):
 
     @property
     def served(self) -> bool:
-        """Whether the subscriber got what they should have (nothing, in some cases)."""
-        return self not in (Status.FAILED, Status.UNKNOWN, Status.INVALID)
+        """Always: not mailing them is what they asked for, or all that can be done."""
+        return True
 
 
 class Vote(StrEnum):

@@ -31,6 +31,7 @@ from newsletter.models import (
     SavedDigest,
     Selection,
     Status,
+    SuppressionReason,
     Usage,
 )
 from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
@@ -50,7 +51,7 @@ class Served:
     """One subscriber's line in the run summary."""
 
     subscriber_id: str
-    status: Status
+    status: Status | SuppressionReason
     selection: Selection | None = None
     detail: str = ""
     paths: list[Path] = field(default_factory=list)  # a preview's files
@@ -350,7 +351,7 @@ def _not_suppressed(
         if reason is None:
             todo.append(p)
         else:
-            served = Served(p.id, Status(reason), detail="asked not to be mailed, or cannot be")
+            served = Served(p.id, reason, detail="asked not to be mailed, or cannot be")
             report.served.append(served)
     return todo
 
