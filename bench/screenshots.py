@@ -149,7 +149,7 @@ def sample_selection(count: int = 12, *, day: date = date(2025, 4, 10)) -> Selec
         "gpt-4o-mini": Usage("gpt-4o-mini", 9, 27_534, 18_432, 3_597, 0.0062),
         "gpt-4o": Usage("gpt-4o", 2, 8_214, 0, 1_102, 0.0316),
     }
-    return Selection("ada", day, picks, listed=374, scanned=211, usage=usage)
+    return Selection("ada", day, picks, listed=374, read=211, usage=usage)
 
 
 def sample_profile() -> Profile:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
 Notify = Callable[[str], None]
 
@@ -110,7 +110,7 @@ class Selection:
     day: date
     picks: list[Pick]
     listed: int  # papers in the day's listing for the subscriber's categories
-    scanned: int  # papers the model (or local scorer) read in full
+    read: int  # papers the model (or local scorer) read in full
     unscored: list[str] = field(default_factory=list)
     skimmed: int = 0  # papers the skim looked at before the full read
     titled: int = 0  # papers the title pass looked at before the skim
@@ -212,8 +212,11 @@ class SavedUsage(BaseModel):
 
 
 class Totals(BaseModel):
+    """The funnel's counts, named as in Selection."""
+
     listed: int
-    scanned: int
+    # "scanned" in the records of releases before the funnel's counts had one name each
+    read: int = Field(validation_alias=AliasChoices("read", "scanned"))
     relevant: int
     skimmed: int = 0  # records before these two fields tell no funnel
     titled: int = 0
@@ -251,7 +254,7 @@ class SavedDigest(BaseModel):
             subject=subject,
             totals=Totals(
                 listed=selection.listed,
-                scanned=selection.scanned,
+                read=selection.read,
                 relevant=len(selection.picks),
                 skimmed=selection.skimmed,
                 titled=selection.titled,
@@ -271,7 +274,7 @@ class SavedDigest(BaseModel):
             day=self.day,
             picks=[_pick(item, papers.get(item.id)) for item in self.papers],
             listed=self.totals.listed,
-            scanned=self.totals.scanned,
+            read=self.totals.read,
             skimmed=self.totals.skimmed,
             titled=self.totals.titled,
             unscored=list(self.unscored),

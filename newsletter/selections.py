@@ -176,7 +176,7 @@ def make_selection(
         day=listing.day,
         picks=picks,
         listed=item.listed,
-        scanned=result.scanned,
+        read=len(result.read),
         skimmed=len(result.skimmed),
         titled=len(result.titled),
         unscored=result.unscored,

@@ -302,13 +302,13 @@ def header_context(selection: Selection, profile: Profile, config: Config) -> di
         "date": long_date(selection.day),
         "greeting": greeting,
         "listed": f"{selection.listed:,}",
-        "scanned": f"{selection.scanned:,}",
+        "read": f"{selection.read:,}",
         # the keyword scorer matches words in every paper; only a model reads
-        "scanned_label": "read in full" if selection.by_model else "scored",
+        "read_label": "read in full" if selection.by_model else "scored",
         "relevant": f"{count:,}",
         "empty_text": (
             f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
-            f"to your profile ({selection.scanned:,} "
+            f"to your profile ({selection.read:,} "
             f"{'were read in full' if selection.by_model else 'scored'}). Until tomorrow!"
         ),
     }
@@ -370,7 +370,7 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
     models = list(selection.usage)
     who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
     listed, titled, skimmed, read = (selection.listed, selection.titled, selection.skimmed,
-                                     selection.scanned)  # fmt: skip
+                                     selection.read)  # fmt: skip
     steps = [f"judged {plural(titled, 'title')}"] if titled else []
     steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
     scored = "scored relevance and novelty from 1 to 10"

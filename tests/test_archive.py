@@ -17,7 +17,7 @@ from newsletter import archive, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError
-from newsletter.models import Listing, Paper, Pick, Score, Selection, Usage
+from newsletter.models import Listing, Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
@@ -282,7 +282,7 @@ class TestViewInBrowser:
 
     def test_the_link_is_escaped(self, tmp_path):
         profile = EXAMPLE
-        selection = Selection("example", DAYS[0], [], listed=1, scanned=1)
+        selection = Selection("example", DAYS[0], [], listed=1, read=1)
         url = 'https://x.org/a?b=1&c="2"'
         email = render.render_email(selection, profile, Config(), prompt_text="P", view_url=url)
         assert 'href="https://x.org/a?b=1&amp;c=&#34;2&#34;"' in email.html
@@ -322,7 +322,7 @@ def save(
     store.save_listing(Listing(day, papers, listed=len(papers)), ["cs.LG"])
     picks = [Pick(p, Score(p.id, 8, 6, f"Why {p.title}")) for p in papers]
     usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)} if by_model else {}
-    selection = Selection(who, day, picks, listed=40, scanned=30, usage=usage, by_model=by_model)
+    selection = Selection(who, day, picks, listed=40, read=30, usage=usage, by_model=by_model)
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
     store.save_digest(
         day,
@@ -363,6 +363,18 @@ class TestFromTheStore:
         day = (folder / f"{DAYS[0].isoformat()}.html").read_text()
         assert "local keyword scorer" in day and "Novelty 6" not in day
         assert "The prompt shown is the profile's current one" not in day
+
+    def test_a_digest_saved_before_the_counts_were_renamed_reads_the_same(self, deployment):
+        """Releases before this one saved the papers read in full as `totals.scanned`."""
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1")])
+            [(_, _, record)] = store.load_digests()
+            record["totals"]["scanned"] = record["totals"].pop("read")
+            store.save_digest(DAYS[0], "ada", "sent", record)
+            assert SavedDigest.model_validate(record).to_selection({}).read == 30
+        build(deployment)
+        stat = re.compile(r'class="stat-n"[^>]*>30</div><div class="stat-l"[^>]*>read in full<')
+        assert stat.search(day_page(deployment, "ada", DAYS[0]))
 
     def test_sent_wins_over_a_preview_and_a_preview_alone_is_kept(self, deployment):
         with Store(deployment.storage.path) as store:

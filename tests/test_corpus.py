@@ -87,7 +87,7 @@ def selections(corpus) -> list[Selection]:
             FIRST_DAY + timedelta(days=k),
             [Pick(p, Score(p.id, 8, 6, comment_for(p))) for p in chunk],
             listed=len(chunk),
-            scanned=len(chunk),
+            read=len(chunk),
             usage=usage,
         )
         for k, chunk in enumerate(chunks)

@@ -264,7 +264,7 @@ def print_selection(selection: Selection) -> None:
         f"{selection.listed} listed, "
         + (f"{selection.titled} judged by title, " if selection.titled else "")
         + (f"{selection.skimmed} skimmed, " if selection.skimmed else "")
-        + f"{selection.scanned} {'read in full' if selection.by_model else 'scored'}",
+        + f"{selection.read} {'read in full' if selection.by_model else 'scored'}",
         markup=False,
     )
     table = Table("#", "id", "R", "N", "title", "comment")
