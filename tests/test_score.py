@@ -411,7 +411,7 @@ def test_profiles_sharing_a_prompt_each_tell_their_own_funnel(shared_day):
                          for p in papers(5)[2:]]  # fmt: skip
     selections, scoring = shared_day([wide, narrow], items, {items[0].id: 9, items[2].id: 9})
     assert scoring.requests == 3  # titles, skim, full read: once for both
-    funnel = {s.subscriber_id: (s.listed, s.titled, s.skimmed, s.scanned) for s in selections}
+    funnel = {s.subscriber_id: (s.listed, s.titled, s.skimmed, s.read) for s in selections}
     assert funnel == {"wide": (5, 5, 2, 2), "narrow": (3, 3, 1, 1)}
 
 
