@@ -188,10 +188,10 @@ def day_page(
     selection = record.to_selection(papers)
     digest = views.build_digest(selection, reader, config, prompt_text or "", inbox=False)
     prompt = digest.prompt
-    if prompt_text and prompt.get("text"):  # the note is about the prompt shown
-        prompt = {**prompt, "intro": prompt["intro"] + PROMPT_NOTE}
+    if prompt is not None and prompt.text:  # the note is about the prompt shown
+        prompt = replace(prompt, intro=prompt.intro + PROMPT_NOTE)
     nav = nav_html("Digests by day", links)
-    digest = replace(digest, top=nav, prompt=prompt if prompt_text else {})
+    digest = replace(digest, top=nav, prompt=prompt if prompt_text else None)
     head = "<head>" + source_mark(source) + HEAD_META + FEED_LINK
     return render.render_html(digest, None).replace("<head>", head, 1)
 

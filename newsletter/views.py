@@ -16,7 +16,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
@@ -47,14 +46,14 @@ _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Author:
     name: str
     me: bool  # one of the subscriber's followed authors
     sep: str = ", "  # what follows the name in the list
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PaperView:
     """One pick as the templates show it: text cleaned, scores graded, links made safe."""
 
@@ -80,6 +79,22 @@ class PaperView:
 
 
 @dataclass(frozen=True)
+class Header:
+    """The top of the digest: the day, the greeting and the funnel's counts, formatted."""
+
+    categories: str
+    date: str
+    greeting: str
+    listed: str
+    read: str
+    read_label: str  # "read in full", or "scored" by the local scorer, which reads nothing
+    relevant: str
+    empty_text: str  # what a day without picks says
+    view_url: str = ""  # the archive's page of the digest, when there is one
+    feed_url: str = ""
+
+
+@dataclass(frozen=True)
 class UsageRow:
     model: str
     requests: str
@@ -91,16 +106,51 @@ class UsageRow:
 
 
 @dataclass(frozen=True)
+class Spend:
+    """What scoring cost, and what it could not do."""
+
+    rows: tuple[UsageRow, ...]
+    notes: tuple[str, ...]
+    unscored: str  # a sentence when papers could not be scored, else ""
+
+
+@dataclass(frozen=True)
+class PromptLine:
+    text: str
+    heading: bool  # a Markdown heading, shown as a heading without its marks
+
+
+@dataclass(frozen=True)
+class HowChosen:
+    """How the papers were chosen: the funnel told, and the prompt as a reader sees it."""
+
+    intro: str
+    text: str = ""  # the prompt for the plain-text part ("" for the local scorer)
+    lines: tuple[tuple[PromptLine, ...], ...] = ()  # the prompt reflowed, by paragraph
+
+
+@dataclass(frozen=True)
+class Footer:
+    """What the reader can do from their inbox: vote, ask for other topics, leave."""
+
+    email: str
+    votes: bool
+    help_url: str
+    unsubscribe_url: str
+    preferences_url: str
+
+
+@dataclass(frozen=True)
 class Digest:
     """Everything the templates show, except the pre-rendered cards."""
 
     subject: str
     preheader: str
-    header: dict[str, Any]
+    header: Header
     papers: list[PaperView]
-    usage: dict[str, Any]
-    prompt: dict[str, str]
-    footer: dict[str, str]
+    usage: Spend
+    prompt: HowChosen | None  # None: no prompt section (an archive page of a gone profile)
+    footer: Footer | None  # None: a web page, which is nobody's inbox
     top: str = ""  # HTML above the header (an archive page's navigation); else "View in browser"
 
 
@@ -171,7 +221,7 @@ def author_list(
     if et_al:
         authors = authors[:SHOWN_AUTHORS] + [a for a in authors[SHOWN_AUTHORS:] if a.me]
     if authors:
-        authors[-1].sep = ", et al." if et_al else ""
+        authors[-1] = replace(authors[-1], sep=", et al." if et_al else "")
     return tuple(authors), et_al
 
 
@@ -221,17 +271,19 @@ def paper_views(
 
 def with_votes(
     papers: list[PaperView], config: Config, subscriber_id: str, email: str, day: date
-) -> None:
-    """The 👍 and 👎 links on each paper, signed for this reader (the id and the person at
+) -> list[PaperView]:
+    """The papers with 👍 and 👎 links, signed for this reader (the id and the person at
     its address), paper and day; none without `[web] base_url` (a static archive cannot
     record a vote)."""
     base = config.web.base_url
     if not base:
-        return
+        return papers
+    voted = []
     for v in papers:
         up = links.vote_token(subscriber_id, v.id, Vote.UP, day.isoformat(), email)
         down = links.vote_token(subscriber_id, v.id, Vote.DOWN, day.isoformat(), email)
-        v.vote_up, v.vote_down = f"{base}/vote/{up}", f"{base}/vote/{down}"
+        voted.append(replace(v, vote_up=f"{base}/vote/{up}", vote_down=f"{base}/vote/{down}"))
+    return voted
 
 
 def shortened(view: PaperView) -> PaperView:
@@ -257,7 +309,7 @@ def usage_row(u: Usage) -> UsageRow:
     )
 
 
-def usage_rows(selection: Selection) -> list[UsageRow]:
+def usage_rows(selection: Selection) -> tuple[UsageRow, ...]:
     """One row per model, and their sum when there are several."""
     rows = [usage_row(u) for u in selection.usage.values()]
     if len(rows) > 1:
@@ -265,7 +317,7 @@ def usage_rows(selection: Selection) -> list[UsageRow]:
         for u in selection.usage.values():
             total.add(u)
         rows.append(usage_row(total))
-    return rows
+    return tuple(rows)
 
 
 # SendGrid substitution tags, replaced per recipient when the mail has an unsubscribe group
@@ -284,7 +336,9 @@ def unsubscribe_url(config: Config, profile: Profile) -> str:
     return f"mailto:{quote(address.removeprefix('mailto:'), safe='@.+-_')}?subject=unsubscribe"
 
 
-def header_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
+def header_context(
+    selection: Selection, profile: Profile, config: Config, view_url: str, feed_url: str
+) -> Header:
     cats = profile.categories_or(config.arxiv.categories)
     shown = " · ".join(cats[:MAX_HEADER_CATEGORIES])
     if len(cats) > MAX_HEADER_CATEGORIES:
@@ -297,21 +351,23 @@ def header_context(selection: Selection, profile: Profile, config: Config) -> di
         picked = "was" if count == 1 else "were"
         greeting = f"Hi {profile.first_name}, {plural(count, 'paper')} {picked} picked for you"
         greeting += f", {matched} by authors you follow." if matched else "."
-    return {
-        "categories": shown,
-        "date": long_date(selection.day),
-        "greeting": greeting,
-        "listed": f"{selection.listed:,}",
-        "read": f"{selection.read:,}",
+    return Header(
+        categories=shown,
+        date=long_date(selection.day),
+        greeting=greeting,
+        listed=f"{selection.listed:,}",
+        read=f"{selection.read:,}",
         # the keyword scorer matches words in every paper; only a model reads
-        "read_label": "read in full" if selection.by_model else "scored",
-        "relevant": f"{count:,}",
-        "empty_text": (
+        read_label="read in full" if selection.by_model else "scored",
+        relevant=f"{count:,}",
+        empty_text=(
             f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
             f"to your profile ({selection.read:,} "
             f"{'were read in full' if selection.by_model else 'scored'}). Until tomorrow!"
         ),
-    }
+        view_url=view_url,
+        feed_url=feed_url,
+    )
 
 
 def build_digest(
@@ -331,7 +387,7 @@ def build_digest(
     papers = paper_views(picks, follows, novelty=not local)
     if inbox:  # a vote link acts for its reader: it belongs in their mail, never on a page
         subscriber_id = profile.id or selection.subscriber_id
-        with_votes(papers, config, subscriber_id, profile.email, selection.day)
+        papers = with_votes(papers, config, subscriber_id, profile.email, selection.day)
     unscored = len(selection.unscored)
     view = safe_url(view_url) if view_url else "#"
     view = "" if view == "#" else view  # no link rather than a dead one
@@ -340,23 +396,23 @@ def build_digest(
     return Digest(
         subject=subject_line(selection, profile),
         preheader=preheader_text(selection, papers),
-        header=header_context(selection, profile, config) | {"view_url": view, "feed_url": feed},
+        header=header_context(selection, profile, config, view, feed),
         papers=papers,
-        usage={
-            "rows": usage_rows(selection),
-            "notes": list(selection.notes),
-            "unscored": (
+        usage=Spend(
+            rows=usage_rows(selection),
+            notes=tuple(selection.notes),
+            unscored=(
                 f"{plural(unscored, 'paper')} could not be scored today and are not included."
                 if unscored
                 else ""
             ),
-        },
+        ),
         prompt=prompt_context(selection, prompt_text, local=local),
-        footer=footer_context(selection, profile, config) if inbox else {},
+        footer=footer_context(selection, profile, config) if inbox else None,
     )
 
 
-def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str, Any]:
+def prompt_context(selection: Selection, text: str, *, local: bool) -> HowChosen:
     """How the papers were chosen, through the funnel as far as it went. The local scorer
     used no prompt: none is shown."""
     followed = "Papers by authors you follow are always included."
@@ -366,7 +422,7 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
             "paper's title and abstract and scored relevance from 1 to 10; no model read them "
             f"and novelty was not judged. {followed}"
         )
-        return {"intro": intro, "text": "", "lines": []}
+        return HowChosen(intro)
     models = list(selection.usage)
     who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
     listed, titled, skimmed, read = (selection.listed, selection.titled, selection.skimmed,
@@ -387,29 +443,29 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
         how = (f"{screens} and read in full, with the prompt below, the {plural(read, 'paper')} "
                f"that could reach your cutoffs, and {scored}")  # fmt: skip
     intro = f"{who} {how}. {followed}"
-    return {"intro": intro, "text": plain_headings(text), "lines": reflowed(text)}
+    return HowChosen(intro, plain_headings(text), reflowed(text))
 
 
-def reflowed(text: str) -> list[list[dict[str, Any]]]:
+def reflowed(text: str) -> tuple[tuple[PromptLine, ...], ...]:
     """The prompt as paragraphs of lines, for a page that wraps lines itself: the prompt's
     hard line breaks are joined, except around a heading and before a list item or a JSON
     example. A Markdown heading (`## Answer format`) is a line marked `heading`, without
     its marks: the reader sees a heading, not the syntax the model reads."""
     paragraphs = []
     for block in re.split(r"\n\s*\n", text.strip()):
-        lines: list[dict[str, Any]] = []
+        lines: list[PromptLine] = []
         for line in block.splitlines():
             line = line.strip()
             heading = _HEADING.match(line)
             if heading:
-                lines.append({"text": heading[1], "heading": True})
-            elif lines and line and not _LINE_START.match(line) and not lines[-1]["heading"]:
-                lines[-1]["text"] += " " + line
+                lines.append(PromptLine(heading[1], heading=True))
+            elif lines and line and not _LINE_START.match(line) and not lines[-1].heading:
+                lines[-1] = PromptLine(f"{lines[-1].text} {line}", heading=False)
             elif line:
-                lines.append({"text": line, "heading": False})
+                lines.append(PromptLine(line, heading=False))
         if lines:
-            paragraphs.append(lines)
-    return paragraphs
+            paragraphs.append(tuple(lines))
+    return tuple(paragraphs)
 
 
 def plain_headings(text: str) -> str:
@@ -418,17 +474,17 @@ def plain_headings(text: str) -> str:
     return _HEADING_LINE.sub(lambda m: m[1].rstrip(":") + ":", text)
 
 
-def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
+def footer_context(selection: Selection, profile: Profile, config: Config) -> Footer:
     """What the reader can do, in the reader's words: vote, ask for other topics (a reply
     reaches the operator, or `profile_help_url` says how), leave. The profile's file is the
     operator's business: only the dry run's preview names it."""
     help_url = config.output.profile_help_url
-    return {
-        "email": profile.email,
-        "votes": bool(config.web.base_url and selection.picks),
-        "help_url": safe_url(help_url) if help_url else "",
-        "unsubscribe_url": unsubscribe_url(config, profile),
-        "preferences_url": (
+    return Footer(
+        email=profile.email,
+        votes=bool(config.web.base_url and selection.picks),
+        help_url=safe_url(help_url) if help_url else "",
+        unsubscribe_url=unsubscribe_url(config, profile),
+        preferences_url=(
             ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
         ),
-    }
+    )

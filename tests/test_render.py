@@ -224,14 +224,14 @@ class TestCostTable:
     )  # fmt: skip
     def test_the_prompt_section_tells_the_funnel_as_it_went(self, titled, skimmed, read, how):
         selection = make_selection(1, listed=10, titled=titled, skimmed=skimmed, read=read)
-        intro = views.prompt_context(selection, "prompt", local=False)["intro"]
+        intro = views.prompt_context(selection, "prompt", local=False).intro
         assert intro.startswith(f"The model (gpt-4o-mini) {how}")
 
     def test_the_archive_tells_the_funnel_the_email_told(self):
         selection = make_selection(1, listed=10, titled=9, skimmed=6, read=3)
         again = SavedDigest.of(selection, None, None).to_selection({})
-        intro = views.prompt_context(selection, "prompt", local=False)["intro"]
-        assert views.prompt_context(again, "prompt", local=False)["intro"] == intro
+        intro = views.prompt_context(selection, "prompt", local=False).intro
+        assert views.prompt_context(again, "prompt", local=False).intro == intro
         assert "skimmed the opening of 6 abstracts" in intro
 
     def test_cost_format(self):
