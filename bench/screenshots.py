@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from newsletter.config import Config  # noqa: E402
-from newsletter.models import Email, Paper, Pick, Score, Selection, Usage  # noqa: E402
+from newsletter.models import Email, Judge, Paper, Pick, Score, Selection, Usage  # noqa: E402
 from newsletter.profiles import Profile, Topic  # noqa: E402
 from newsletter.render import render_email  # noqa: E402
 
@@ -188,7 +188,7 @@ Relevance and novelty are two independent axes, each from 1 to 10.
 def sample_email(count: int = 12, *, local: bool = False) -> Email:
     selection = sample_selection(count)
     if local:
-        selection.usage, selection.by_model = {}, False  # the local scorer spends nothing
+        selection.usage, selection.judge = {}, Judge.KEYWORDS  # the local scorer spends nothing
     return render_email(selection, sample_profile(), sample_config(), prompt_text=SAMPLE_PROMPT)
 
 

@@ -206,7 +206,7 @@ def top_papers(record: SavedDigest) -> list[dict[str, Any]]:
             "title": views.clean(item.title),
             "author_match": item.author_match,
             "relevance": item.relevance,
-            "novelty": item.novelty if record.by_model else None,  # the local scorer: unjudged
+            "novelty": item.novelty if record.judge.by_model else None,  # keywords: unjudged
         }
         for n, item in enumerate(items[:TOP_PAPERS], 1)
     ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 
 Notify = Callable[[str], None]
 
@@ -93,6 +93,19 @@ class Usage:
             self.cost_usd += other.cost_usd
 
 
+class Judge(StrEnum):
+    """What judged a day's papers for a reader."""
+
+    MODEL = "model"
+    KEYWORDS = "keywords"  # the local scorer: matches words, reads nothing, spends nothing
+
+    @property
+    def by_model(self) -> bool:
+        """Whether a model read the papers: then they were read in full, novelty was judged,
+        tokens were counted and a prompt was used."""
+        return self is Judge.MODEL
+
+
 @dataclass(frozen=True)
 class Pick:
     """A selected paper, with why it was selected."""
@@ -117,7 +130,7 @@ class Selection:
     usage: dict[str, Usage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "cost cap reached"
     failure: str = ""  # why scoring cannot be trusted: then nothing is sent
-    by_model: bool = True  # False: the local keyword scorer judged the papers
+    judge: Judge = Judge.MODEL
 
     @property
     def cost_usd(self) -> float | None:
@@ -244,7 +257,16 @@ class SavedDigest(BaseModel):
     usage: list[SavedUsage] = []
     notes: list[str] = []
     reader: Reader | None = None
-    by_model: bool = True  # records before this field were all scored by a model
+    judge: Judge = Judge.MODEL  # records before `by_model` were all scored by a model
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_of_earlier_records(cls, data: object) -> object:
+        """Releases before `judge` saved `by_model`, false for the local scorer."""
+        if isinstance(data, dict) and "by_model" in data and "judge" not in data:
+            data = dict(data)
+            data["judge"] = Judge.MODEL if data.pop("by_model") else Judge.KEYWORDS
+        return data
 
     @classmethod
     def of(cls, selection: Selection, subject: str | None, reader: Reader | None) -> SavedDigest:
@@ -264,7 +286,7 @@ class SavedDigest(BaseModel):
             usage=[SavedUsage(**vars(u)) for u in selection.usage.values()],
             notes=selection.notes,
             reader=reader,
-            by_model=selection.by_model,
+            judge=selection.judge,
         )
 
     def to_selection(self, papers: dict[str, Paper]) -> Selection:
@@ -280,7 +302,7 @@ class SavedDigest(BaseModel):
             unscored=list(self.unscored),
             usage={u.model: Usage(**u.model_dump()) for u in self.usage},
             notes=list(self.notes),
-            by_model=self.by_model,
+            judge=self.judge,
         )
 
 

@@ -13,7 +13,7 @@ from newsletter import votes
 from newsletter.batch import BatchScorer
 from newsletter.config import Config, openai_key
 from newsletter.errors import NewsletterError
-from newsletter.models import Hooks, Listing, Notify, Paper, Selection, Usage
+from newsletter.models import Hooks, Judge, Listing, Notify, Paper, Selection, Usage
 from newsletter.profiles import Profile
 from newsletter.prompt import (
     prompt_hash,
@@ -167,7 +167,7 @@ def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
 
 
 def make_selection(
-    listing: Listing, item: Plan, result: Scored, min_scored: float, by_model: bool = True
+    listing: Listing, item: Plan, result: Scored, min_scored: float, judge: Judge = Judge.MODEL
 ) -> Selection:
     picks = select(item.profile, item.papers, result.scores)
     usage = {result.usage.model: result.usage} if result.usage.requests else {}
@@ -183,7 +183,7 @@ def make_selection(
         usage=usage,
         notes=result.notes,
         failure=scoring_failure(item, result, min_scored),
-        by_model=by_model,
+        judge=judge,
     )
 
 
@@ -214,6 +214,7 @@ def score_day(
     plans = [plan(config, store, listing, p) for p in profiles]
     scoring = score_plans(config, store, plans, local=local, hooks=hooks, day=listing.day)
     min_scored = config.llm.min_scored
+    judge = Judge.MODEL if scoring.billed else Judge.KEYWORDS
     selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored,
-                                 scoring.billed) for p in plans]  # fmt: skip
+                                 judge) for p in plans]  # fmt: skip
     return selections, scoring

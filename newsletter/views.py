@@ -177,11 +177,6 @@ def clean(text: str) -> str:
     return " ".join(latex_to_text(_NOT_XML.sub("", text)).split())
 
 
-def scored_locally(selection: Selection) -> bool:
-    """Whether the local keyword scorer judged the papers (it names no model, no price)."""
-    return not selection.by_model
-
-
 def long_date(day: date) -> str:
     return f"{day:%A}, {day.day} {day:%B %Y}"
 
@@ -358,12 +353,12 @@ def header_context(
         listed=f"{selection.listed:,}",
         read=f"{selection.read:,}",
         # the keyword scorer matches words in every paper; only a model reads
-        read_label="read in full" if selection.by_model else "scored",
+        read_label="read in full" if selection.judge.by_model else "scored",
         relevant=f"{count:,}",
         empty_text=(
             f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
             f"to your profile ({selection.read:,} "
-            f"{'were read in full' if selection.by_model else 'scored'}). Until tomorrow!"
+            f"{'were read in full' if selection.judge.by_model else 'scored'}). Until tomorrow!"
         ),
         view_url=view_url,
         feed_url=feed_url,
@@ -383,8 +378,7 @@ def build_digest(
     unsubscribe link belong to the reader's inbox, and no vote links, which act for them."""
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
-    local = scored_locally(selection)
-    papers = paper_views(picks, follows, novelty=not local)
+    papers = paper_views(picks, follows, novelty=selection.judge.by_model)
     if inbox:  # a vote link acts for its reader: it belongs in their mail, never on a page
         subscriber_id = profile.id or selection.subscriber_id
         papers = with_votes(papers, config, subscriber_id, profile.email, selection.day)
@@ -407,16 +401,16 @@ def build_digest(
                 else ""
             ),
         ),
-        prompt=prompt_context(selection, prompt_text, local=local),
+        prompt=prompt_context(selection, prompt_text),
         footer=footer_context(selection, profile, config) if inbox else None,
     )
 
 
-def prompt_context(selection: Selection, text: str, *, local: bool) -> HowChosen:
+def prompt_context(selection: Selection, text: str) -> HowChosen:
     """How the papers were chosen, through the funnel as far as it went. The local scorer
     used no prompt: none is shown."""
     followed = "Papers by authors you follow are always included."
-    if local:
+    if not selection.judge.by_model:
         intro = (
             "The local keyword scorer matched your profile's keywords and topics against each "
             "paper's title and abstract and scored relevance from 1 to 10; no model read them "

@@ -13,7 +13,7 @@ import pytest
 from bench.screenshots import SIZES, png_size, sample_email, screenshot_all
 from newsletter import render, views
 from newsletter.config import Config
-from newsletter.models import Paper, Pick, SavedDigest, Score, Selection, Usage
+from newsletter.models import Judge, Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
 from newsletter.prompt import PAPERS_PLACEHOLDER, render_full_prompt
 from newsletter.templating import TEMPLATES_DIR
@@ -224,14 +224,14 @@ class TestCostTable:
     )  # fmt: skip
     def test_the_prompt_section_tells_the_funnel_as_it_went(self, titled, skimmed, read, how):
         selection = make_selection(1, listed=10, titled=titled, skimmed=skimmed, read=read)
-        intro = views.prompt_context(selection, "prompt", local=False).intro
+        intro = views.prompt_context(selection, "prompt").intro
         assert intro.startswith(f"The model (gpt-4o-mini) {how}")
 
     def test_the_archive_tells_the_funnel_the_email_told(self):
         selection = make_selection(1, listed=10, titled=9, skimmed=6, read=3)
         again = SavedDigest.of(selection, None, None).to_selection({})
-        intro = views.prompt_context(selection, "prompt", local=False).intro
-        assert views.prompt_context(again, "prompt", local=False).intro == intro
+        intro = views.prompt_context(selection, "prompt").intro
+        assert views.prompt_context(again, "prompt").intro == intro
         assert "skimmed the opening of 6 abstracts" in intro
 
     def test_cost_format(self):
@@ -246,7 +246,7 @@ class TestLocalScorer:
     @pytest.fixture
     def email(self, profile, config):
         selection = make_selection(3)
-        selection.usage, selection.by_model = {}, False  # as the pipeline gives it
+        selection.usage, selection.judge = {}, Judge.KEYWORDS  # as the pipeline gives it
         return render_it(selection, profile, config)
 
     def test_it_names_what_scored_the_papers(self, email):

@@ -264,7 +264,7 @@ def print_selection(selection: Selection) -> None:
         f"{selection.listed} listed, "
         + (f"{selection.titled} judged by title, " if selection.titled else "")
         + (f"{selection.skimmed} skimmed, " if selection.skimmed else "")
-        + f"{selection.read} {'read in full' if selection.by_model else 'scored'}",
+        + f"{selection.read} {'read in full' if selection.judge.by_model else 'scored'}",
         markup=False,
     )
     table = Table("#", "id", "R", "N", "title", "comment")
@@ -304,7 +304,7 @@ def print_report(report: pipeline.Report) -> None:
     table = Table("subscriber", "papers", "day's tokens", "day's cost", "status", "detail")
     for s in report.served:
         sel = s.selection
-        spent = sel is not None and sel.by_model  # the local scorer spends nothing to show
+        spent = sel is not None and sel.judge.by_model  # the local scorer spends nothing
         cost = f"${sel.cost_usd:.4f}" if spent and sel.cost_usd is not None else "-"
         table.add_row(
             s.subscriber_id, "-" if sel is None else str(len(sel.picks)),
