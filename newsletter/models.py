@@ -199,6 +199,14 @@ class Vote(StrEnum):
     DOWN = "down"
 
 
+class VoteSource(StrEnum):
+    """Where a stored vote came from."""
+
+    LINK = "link"  # the email's 👍 or 👎, through `newsletter serve`
+    HAND = "hand"  # `newsletter subscribers like` or `dislike`
+    PROFILE = "profile"  # the profile file's `liked` and `disliked` lists
+
+
 # -- a digest as saved: the .json preview, and the store's record that the archive reads ----
 
 

@@ -20,13 +20,19 @@ from newsletter.store import Store
 PAGE = 500  # SendGrid's largest page for the suppression lists
 MAX_PAGES = 400  # 200,000 addresses on one list: far past any digest's audience
 
-# endpoint under /v3 -> (source name, reason shown in the run summary)
+
+class GlobalList(NamedTuple):
+    source: str  # the list's name, as the store keeps it
+    reason: SuppressionReason  # what the run summary says of an address on it
+
+
+# endpoint under /v3 -> the list
 GLOBAL_LISTS = {
-    "suppression/unsubscribes": ("unsubscribes", SuppressionReason.UNSUBSCRIBED),
-    "suppression/bounces": ("bounces", SuppressionReason.BOUNCED),
-    "suppression/blocks": ("blocks", SuppressionReason.BLOCKED),
-    "suppression/spam_reports": ("spam_reports", SuppressionReason.SPAM_REPORT),
-    "suppression/invalid_emails": ("invalid_emails", SuppressionReason.INVALID_EMAIL),
+    "suppression/unsubscribes": GlobalList("unsubscribes", SuppressionReason.UNSUBSCRIBED),
+    "suppression/bounces": GlobalList("bounces", SuppressionReason.BOUNCED),
+    "suppression/blocks": GlobalList("blocks", SuppressionReason.BLOCKED),
+    "suppression/spam_reports": GlobalList("spam_reports", SuppressionReason.SPAM_REPORT),
+    "suppression/invalid_emails": GlobalList("invalid_emails", SuppressionReason.INVALID_EMAIL),
 }
 
 

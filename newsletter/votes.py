@@ -13,11 +13,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
+from typing import NamedTuple
 
 from newsletter import fetch
 from newsletter.config import ArxivConfig, Config
 from newsletter.errors import FetchError
-from newsletter.models import Vote
+from newsletter.models import Vote, VoteSource
 from newsletter.profiles import Profile
 from newsletter.store import Store
 
@@ -49,7 +50,7 @@ def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile)
         if new:
             titles = look_up_titles(config, store, new)
             for pid, title in titles.items():
-                store.record_vote(profile.id, pid, vote, title, date.today(), "profile")
+                store.record_vote(profile.id, pid, vote, title, date.today(), VoteSource.PROFILE)
 
 
 def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dict[str, str]:
@@ -62,10 +63,15 @@ def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dic
     return titles | {pid: paper.title for pid, paper in found.items()}
 
 
+class Taught(NamedTuple):
+    titles: dict[str, str]  # id -> title, of each paper the vote was recorded on
+    unknown: list[str]  # ids neither the store nor arXiv knows
+
+
 def teach(
     config: ArxivConfig, store: Store, subscriber_id: str, ids: list[str], vote: Vote
-) -> tuple[dict[str, str], list[str]]:
-    """Record `vote` on each paper by hand; return (id -> title recorded, ids not found)."""
+) -> Taught:
+    """Record `vote` on each paper by hand."""
     try:
         titles = look_up_titles(config, store, ids)
     except FetchError as exc:
@@ -76,8 +82,8 @@ def teach(
             "looked up by the next run"
         ) from None
     for pid, title in titles.items():
-        store.record_vote(subscriber_id, pid, vote, title, date.today(), "hand")
-    return titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles]
+        store.record_vote(subscriber_id, pid, vote, title, date.today(), VoteSource.HAND)
+    return Taught(titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles])
 
 
 class RateLimit:

@@ -49,7 +49,7 @@ from starlette.types import Scope
 
 from newsletter import archive, atom, links, render, templating, views
 from newsletter.config import Config
-from newsletter.models import SavedDigest, Vote
+from newsletter.models import SavedDigest, Vote, VoteSource
 from newsletter.store import Store
 from newsletter.votes import WORDS, RateLimit
 
@@ -242,7 +242,7 @@ class Views:
         subscriber, paper_id, choice, day, _ = vote
         title = self._title(paper_id)
         on = date.fromisoformat(day)
-        before = self.store.record_vote(subscriber, paper_id, choice, title, on, "link")
+        before = self.store.record_vote(subscriber, paper_id, choice, title, on, VoteSource.LINK)
         changed = "more" if choice == Vote.UP else "fewer"
         lines = [f"We'll show you {changed} papers like this one."]
         if before and before != choice:
