@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from enum import StrEnum
 from typing import NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -26,7 +27,13 @@ from newsletter.errors import ConfigError
 from newsletter.models import Vote
 
 SECRET_VARIABLE = "NEWSLETTER_SECRET"
-UNSUBSCRIBE = "unsubscribe"  # the salt: a token made for one purpose is refused for another
+
+
+class Purpose(StrEnum):
+    """What a token is for: its salt, so that a token made for one is refused for another."""
+
+    VOTE = "vote"
+    UNSUBSCRIBE = "unsubscribe"
 
 
 def secret() -> str:
@@ -39,11 +46,11 @@ def secret() -> str:
     return value
 
 
-def make_token(purpose: str, *values: str) -> str:
+def make_token(purpose: Purpose, *values: str) -> str:
     return URLSafeSerializer(secret(), salt=purpose).dumps(list(values))
 
 
-def read_token(purpose: str, token: str) -> list[str] | None:
+def read_token(purpose: Purpose, token: str) -> list[str] | None:
     """The values a token was made for, or None when it was not made by us for `purpose`."""
     try:
         values = URLSafeSerializer(secret(), salt=purpose).loads(token)
@@ -52,7 +59,6 @@ def read_token(purpose: str, token: str) -> list[str] | None:
     return values if isinstance(values, list) and all(isinstance(v, str) for v in values) else None
 
 
-VOTE = "vote"
 PERSON_CHARS = 16
 
 
@@ -84,19 +90,24 @@ def person(email: str) -> str:
 def vote_token(subscriber_id: str, paper_id: str, vote: Vote, day: str, email: str) -> str:
     """A 👍 or 👎 link's token: it acts for this subscriber, paper, vote and day only, and
     only while the id belongs to the person at `email`."""
-    return make_token(VOTE, subscriber_id, paper_id, vote, day, person(email))
+    return make_token(Purpose.VOTE, subscriber_id, paper_id, vote, day, person(email))
 
 
 def read_vote(token: str) -> VoteLink | None:
     """What a vote token we made says, or None."""
-    values = read_token(VOTE, token)
+    values = read_token(Purpose.VOTE, token)
     if values is None or len(values) not in (4, 5) or values[2] not in tuple(Vote):
         return None
     person = values[4] if len(values) == 5 else None
     return VoteLink(values[0], values[1], Vote(values[2]), values[3], person)
 
 
+def unsubscribe_token(subscriber_id: str, email: str) -> str:
+    """An unsubscribe link's token: it acts for this subscriber, at this address only."""
+    return make_token(Purpose.UNSUBSCRIBE, subscriber_id, email)
+
+
 def read_unsubscribe(token: str) -> UnsubscribeLink | None:
     """What an unsubscribe token we made says, or None."""
-    values = read_token(UNSUBSCRIBE, token)
+    values = read_token(Purpose.UNSUBSCRIBE, token)
     return UnsubscribeLink(*values) if values is not None and len(values) == 2 else None

@@ -93,7 +93,7 @@ class TestAnEarlierReader:
     def test_a_link_made_before_links_named_their_person(self, site):
         site.preview()
         paper = re.search(r'"id": "([^"]+)"', (site.preview(suffix=".json")).read_text())[1]
-        legacy = links.make_token(links.VOTE, "ada", paper, Vote.UP, DAY)  # four values
+        legacy = links.make_token(links.Purpose.VOTE, "ada", paper, Vote.UP, DAY)  # four values
         assert requests.post(f"{site.url}/vote/{legacy}", timeout=5).status_code == 200
         give_ada_to_someone_else(site)
         answer = requests.post(f"{site.url}/vote/{legacy}", timeout=5)
@@ -278,10 +278,10 @@ class TestTokensReadBack:
         assert links.read_vote(token).vote is Vote.DOWN
 
     def test_a_vote_the_links_do_not_offer_is_refused(self):
-        token = links.make_token(links.VOTE, "ada", "2504.00001", "sideways", DAY, "p")
+        token = links.make_token(links.Purpose.VOTE, "ada", "2504.00001", "sideways", DAY, "p")
         assert links.read_vote(token) is None
 
     def test_an_unsubscribe_token(self):
-        token = links.make_token(links.UNSUBSCRIBE, "ada", "ada@example.org")
+        token = links.make_token(links.Purpose.UNSUBSCRIBE, "ada", "ada@example.org")
         expected = links.UnsubscribeLink("ada", "ada@example.org")
         assert links.read_unsubscribe(token) == expected

@@ -179,7 +179,7 @@ class TestRefused:
         up, _ = vote_links(site.preview())[0]
         token = up.rsplit("/", 1)[1]
         altered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
-        unsubscribe = links.make_token(links.UNSUBSCRIBE, "ada", "ada@example.org")
+        unsubscribe = links.make_token(links.Purpose.UNSUBSCRIBE, "ada", "ada@example.org")
         with monkeypatch.context() as elsewhere:
             elsewhere.setenv(links.SECRET_VARIABLE, "another deployment's secret")
             foreign = links.vote_token("ada", "2504.00001", Vote.UP, "2025-04-10", "a@b.org")
