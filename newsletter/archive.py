@@ -75,6 +75,34 @@ class Link:
 
 
 @dataclass(frozen=True)
+class TopPaper:
+    """One of a day's first papers, on its month's page."""
+
+    n: int  # its number in the digest: the day page's `#paper-N`
+    title: str
+    author_match: bool
+    relevance: int | None  # None for an author match: chosen without scores
+    novelty: int | None  # None also when the local scorer judged it
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    """A day with a digest, as a month's page (or the latest, on the reader's index) lists it."""
+
+    href: str
+    date: str
+    summary: str = ""
+    top: tuple[TopPaper, ...] = ()
+
+
+@dataclass(frozen=True)
+class MonthEntry:
+    href: str
+    name: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class Page:
     """A page to write, rendered only when needed: a day page whose file on disk carries the
     same `source` fingerprint is left alone without being rendered."""
@@ -196,20 +224,20 @@ def day_page(
     return render.render_html(digest, None).replace("<head>", head, 1)
 
 
-def top_papers(record: SavedDigest) -> list[dict[str, Any]]:
+def top_papers(record: SavedDigest) -> tuple[TopPaper, ...]:
     """The day's first papers as the digest numbered them: author matches first, then the
     selection's order (views.display_order), so `#paper-N` on the day page is the same one."""
     items = sorted(record.papers, key=lambda item: not item.author_match)
-    return [
-        {
-            "n": n,
-            "title": views.clean(item.title),
-            "author_match": item.author_match,
-            "relevance": item.relevance,
-            "novelty": item.novelty if record.judge.by_model else None,  # keywords: unjudged
-        }
+    return tuple(
+        TopPaper(
+            n=n,
+            title=views.clean(item.title),
+            author_match=item.author_match,
+            relevance=item.relevance,
+            novelty=item.novelty if record.judge.by_model else None,  # keywords: unjudged
+        )
         for n, item in enumerate(items[:TOP_PAPERS], 1)
-    ]
+    )
 
 
 def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, Link]) -> str:
@@ -217,12 +245,12 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
     for record in records:
         day, count, listed = record.day, len(record.papers), record.totals.listed
         days.append(
-            {
-                "href": day_file(day),
-                "date": views.long_date(day),
-                "summary": f"{views.plural(count, 'paper')} picked of {listed:,} listed",
-                "top": top_papers(record),
-            }
+            DayEntry(
+                href=day_file(day),
+                date=views.long_date(day),
+                summary=f"{views.plural(count, 'paper')} picked of {listed:,} listed",
+                top=top_papers(record),
+            )
         )
     return render_template(
         "archive_month.j2",
@@ -238,10 +266,10 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
 def subscriber_page(days: list[date]) -> str:
     counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
     months = [
-        {"href": month_file(m), "name": month_name(m), "summary": views.plural(n, "digest")}
+        MonthEntry(month_file(m), month_name(m), views.plural(n, "digest"))
         for m, n in sorted(counts.items(), reverse=True)
     ]
-    latest = {"href": day_file(days[-1]), "date": views.long_date(days[-1])} if days else None
+    latest = DayEntry(day_file(days[-1]), views.long_date(days[-1])) if days else None
     return render_template(
         "archive_subscriber.j2",
         title="arXiv digest · archive",

@@ -204,7 +204,7 @@ class Views:
             return page("Too many at once", "Please try again in a while.", status=429)
         return vote
 
-    def _back(self, subscriber: str, day: str | None = None) -> dict[str, str] | None:
+    def _back(self, subscriber: str, day: str | None = None) -> archive.Link | None:
         """The link back to the reader's digest of `day`, or to their archive: on the site
         `[archive] base_url` names, else on this server when the page is in its folder."""
         token = self.store.archive_token(subscriber)
@@ -214,9 +214,9 @@ class Views:
             name = archive.day_file(date.fromisoformat(day))
             if base or (folder / name).is_file():
                 label = f"← Your digest of {views.long_date(date.fromisoformat(day))}"
-                return {"href": f"{base or ''}/{token}/{name}", "label": label}
+                return archive.Link(label, f"{base or ''}/{token}/{name}")
         if base or (folder / "index.html").is_file():
-            return {"href": f"{base or ''}/{token}/", "label": "← Your past digests"}
+            return archive.Link("← Your past digests", f"{base or ''}/{token}/")
         return None
 
     def _title(self, paper_id: str) -> str:
