@@ -49,6 +49,7 @@ from newsletter.models import Hooks, Paper, SavedDigest
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
 from newsletter.store import Store
+from newsletter.view_models import DayEntry, MonthEntry, TopPaper
 
 TOP_PAPERS = 3  # papers shown for each day on a month page
 # Pages of the archive are unlisted, not secret: keep them out of search engines, and keep
@@ -72,34 +73,6 @@ PROMPT_NOTE = " The prompt shown is the profile's current one; it may have chang
 class Link:
     label: str
     href: str = ""  # empty: shown greyed out, at either end of the archive
-
-
-@dataclass(frozen=True)
-class TopPaper:
-    """One of a day's first papers, on its month's page."""
-
-    n: int  # its number in the digest: the day page's `#paper-N`
-    title: str
-    author_match: bool
-    relevance: int | None  # None for an author match: chosen without scores
-    novelty: int | None  # None also when the local scorer judged it
-
-
-@dataclass(frozen=True)
-class DayEntry:
-    """A day with a digest, as a month's page (or the latest, on the reader's index) lists it."""
-
-    href: str
-    date: str
-    summary: str = ""
-    top: tuple[TopPaper, ...] = ()
-
-
-@dataclass(frozen=True)
-class MonthEntry:
-    href: str
-    name: str
-    summary: str
 
 
 @dataclass(frozen=True)

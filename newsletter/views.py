@@ -1,4 +1,5 @@
-"""The digest as the templates show it: one subscriber's Selection turned into plain values.
+"""The digest as the templates show it: one subscriber's Selection turned into the plain
+values of `view_models`.
 
 Text is cleaned of the line breaks and control characters feeds keep and its LaTeX turned into
 text (`newsletter.text`), scores are graded into badge levels, links keep only http(s), author
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from urllib.parse import quote, urlsplit
 
@@ -27,6 +28,17 @@ from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
 from newsletter.text import latex_to_text
+from newsletter.view_models import (
+    Author,
+    Digest,
+    Footer,
+    Header,
+    HowChosen,
+    PaperView,
+    PromptLine,
+    Spend,
+    UsageRow,
+)
 
 MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
 SHOWN_AUTHORS = 6
@@ -44,114 +56,6 @@ _URL_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "\\")
 _LINE_START = re.compile(r"^(?:[-*•] |#|\d+[.)] |[{\[])")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
-
-
-@dataclass(frozen=True, slots=True)
-class Author:
-    name: str
-    me: bool  # one of the subscriber's followed authors
-    sep: str = ", "  # what follows the name in the list
-
-
-@dataclass(frozen=True, slots=True)
-class PaperView:
-    """One pick as the templates show it: text cleaned, scores graded, links made safe."""
-
-    n: int
-    id: str
-    title: str
-    url: str
-    pdf_url: str
-    category: str
-    cross: bool
-    authors: tuple[Author, ...]
-    et_al: bool
-    abstract: str
-    comment: str
-    relevance: int
-    novelty: int | None  # None: nothing judged it (the local scorer)
-    r_level: str
-    n_level: str
-    author_match: bool
-    short: bool = False
-    vote_up: str = ""  # the signed 👍 and 👎 links, when the server is reachable
-    vote_down: str = ""
-
-
-@dataclass(frozen=True)
-class Header:
-    """The top of the digest: the day, the greeting and the funnel's counts, formatted."""
-
-    categories: str
-    date: str
-    greeting: str
-    listed: str
-    read: str
-    read_label: str  # "read in full", or "scored" by the local scorer, which reads nothing
-    relevant: str
-    empty_text: str  # what a day without picks says
-    view_url: str = ""  # the archive's page of the digest, when there is one
-    feed_url: str = ""
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    model: str
-    requests: str
-    prompt: str
-    cached: str
-    completion: str
-    total: str
-    cost: str
-
-
-@dataclass(frozen=True)
-class Spend:
-    """What scoring cost, and what it could not do."""
-
-    rows: tuple[UsageRow, ...]
-    notes: tuple[str, ...]
-    unscored: str  # a sentence when papers could not be scored, else ""
-
-
-@dataclass(frozen=True)
-class PromptLine:
-    text: str
-    heading: bool  # a Markdown heading, shown as a heading without its marks
-
-
-@dataclass(frozen=True)
-class HowChosen:
-    """How the papers were chosen: the funnel told, and the prompt as a reader sees it."""
-
-    intro: str
-    text: str = ""  # the prompt for the plain-text part ("" for the local scorer)
-    lines: tuple[tuple[PromptLine, ...], ...] = ()  # the prompt reflowed, by paragraph
-
-
-@dataclass(frozen=True)
-class Footer:
-    """What the reader can do from their inbox: vote, ask for other topics, leave."""
-
-    email: str
-    votes: bool
-    help_url: str
-    unsubscribe_url: str
-    preferences_url: str
-
-
-@dataclass(frozen=True)
-class Digest:
-    """Everything the templates show, except the pre-rendered cards."""
-
-    subject: str
-    preheader: str
-    header: Header
-    papers: list[PaperView]
-    usage: Spend
-    prompt: HowChosen | None  # None: no prompt section (an archive page of a gone profile)
-    footer: Footer | None  # None: a web page, which is nobody's inbox
-    top: str = ""  # HTML above the header (an archive page's navigation); else "View in browser"
 
 
 def safe_url(url: str) -> str:
