@@ -49,7 +49,7 @@ def record_day(store: Store, config, profiles, day: date, seed: int) -> None:
         chosen = listing.papers[n % PICKS : n % PICKS + PICKS]
         picks = [Pick(p, Score(p.id, 9 - i % 4, 8 - i % 3, f"Matches: {p.title[:50]}"))
                  for i, p in enumerate(chosen)]  # fmt: skip
-        selection = Selection(profile.id, day, picks, listed=400, scanned=60, usage=usage)
+        selection = Selection(profile.id, day, picks, listed=400, read=60, usage=usage)
         store.digests.save(
             day,
             profile.id,

@@ -113,7 +113,7 @@ def run(day: Day, profile: Profile, error: int, settings: dict[str, Any]) -> Res
         listed=selection.listed,
         billed=billed_prompt_tokens(usage),
         completion=usage.completion_tokens,
-        read=selection.scanned,
+        read=selection.read,
         cost=usage.cost_usd or 0.0,
         batch_cost=batch_price.cost(
             usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens

@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from newsletter.config import Config  # noqa: E402
-from newsletter.models import Email, Paper, Pick, Score, Selection, Usage  # noqa: E402
+from newsletter.models import Email, Judge, Paper, Pick, Score, Selection, Usage  # noqa: E402
 from newsletter.profiles import Profile, Topic  # noqa: E402
 from newsletter.render import render_email  # noqa: E402
 
@@ -149,7 +149,7 @@ def sample_selection(count: int = 12, *, day: date = date(2025, 4, 10)) -> Selec
         "gpt-4o-mini": Usage("gpt-4o-mini", 9, 27_534, 18_432, 3_597, 0.0062),
         "gpt-4o": Usage("gpt-4o", 2, 8_214, 0, 1_102, 0.0316),
     }
-    return Selection("ada", day, picks, listed=374, scanned=211, usage=usage)
+    return Selection("ada", day, picks, listed=374, read=211, usage=usage)
 
 
 def sample_profile() -> Profile:
@@ -188,7 +188,7 @@ Relevance and novelty are two independent axes, each from 1 to 10.
 def sample_email(count: int = 12, *, local: bool = False) -> Email:
     selection = sample_selection(count)
     if local:
-        selection.usage, selection.by_model = {}, False  # the local scorer spends nothing
+        selection.usage, selection.judge = {}, Judge.KEYWORDS  # the local scorer spends nothing
     return render_email(selection, sample_profile(), sample_config(), prompt_text=SAMPLE_PROMPT)
 
 

@@ -24,7 +24,8 @@ Beside the stages: `store` keeps what must outlive a run in SQLite, in the versi
 answers; `keywords` is the local scorer; `suppressions` mirrors SendGrid's suppression lists;
 `retry` is the one retry policy for our own HTTP calls; `text` turns LaTeX into text;
 `templating` makes every Jinja2 environment; `links` signs links; `views` turns a selection
-into what the templates show; `errors` holds the domain exceptions.
+into what the templates show, the frozen values of `view_models`; `errors` holds the domain
+exceptions.
 """
 
 __version__ = "0.1.0"

@@ -49,6 +49,7 @@ from newsletter.models import Hooks, Paper, SavedDigest
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
 from newsletter.store import Store
+from newsletter.view_models import DayEntry, MonthEntry, TopPaper
 
 TOP_PAPERS = 3  # papers shown for each day on a month page
 # Pages of the archive are unlisted, not secret: keep them out of search engines, and keep
@@ -189,28 +190,28 @@ def day_page(
     selection = record.to_selection(papers)
     digest = views.build_digest(selection, reader, config, prompt_text or "", inbox=False)
     prompt = digest.prompt
-    if prompt_text and prompt.get("text"):  # the note is about the prompt shown
-        prompt = {**prompt, "intro": prompt["intro"] + PROMPT_NOTE}
+    if prompt is not None and prompt.text:  # the note is about the prompt shown
+        prompt = replace(prompt, intro=prompt.intro + PROMPT_NOTE)
     nav = nav_html("Digests by day", links)
-    digest = replace(digest, top=nav, prompt=prompt if prompt_text else {})
+    digest = replace(digest, top=nav, prompt=prompt if prompt_text else None)
     head = "<head>" + source_mark(source) + HEAD_META + FEED_LINK
     return render.render_html(digest, None).replace("<head>", head, 1)
 
 
-def top_papers(record: SavedDigest) -> list[dict[str, Any]]:
+def top_papers(record: SavedDigest) -> tuple[TopPaper, ...]:
     """The day's first papers as the digest numbered them: author matches first, then the
     selection's order (views.display_order), so `#paper-N` on the day page is the same one."""
     items = sorted(record.papers, key=lambda item: not item.author_match)
-    return [
-        {
-            "n": n,
-            "title": views.clean(item.title),
-            "author_match": item.author_match,
-            "relevance": item.relevance,
-            "novelty": item.novelty if record.by_model else None,  # the local scorer: unjudged
-        }
+    return tuple(
+        TopPaper(
+            n=n,
+            title=views.clean(item.title),
+            author_match=item.author_match,
+            relevance=item.relevance,
+            novelty=item.novelty if record.judge.by_model else None,  # keywords: unjudged
+        )
         for n, item in enumerate(items[:TOP_PAPERS], 1)
-    ]
+    )
 
 
 def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, Link]) -> str:
@@ -218,12 +219,12 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
     for record in records:
         day, count, listed = record.day, len(record.papers), record.totals.listed
         days.append(
-            {
-                "href": day_file(day),
-                "date": views.long_date(day),
-                "summary": f"{views.plural(count, 'paper')} picked of {listed:,} listed",
-                "top": top_papers(record),
-            }
+            DayEntry(
+                href=day_file(day),
+                date=views.long_date(day),
+                summary=f"{views.plural(count, 'paper')} picked of {listed:,} listed",
+                top=top_papers(record),
+            )
         )
     return render_template(
         "archive_month.j2",
@@ -239,10 +240,10 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
 def subscriber_page(days: list[date]) -> str:
     counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
     months = [
-        {"href": month_file(m), "name": month_name(m), "summary": views.plural(n, "digest")}
+        MonthEntry(month_file(m), month_name(m), views.plural(n, "digest"))
         for m, n in sorted(counts.items(), reverse=True)
     ]
-    latest = {"href": day_file(days[-1]), "date": views.long_date(days[-1])} if days else None
+    latest = DayEntry(day_file(days[-1]), views.long_date(days[-1])) if days else None
     return render_template(
         "archive_subscriber.j2",
         title="arXiv digest · archive",

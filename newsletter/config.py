@@ -144,7 +144,7 @@ class SendgridConfig(_Strict):
             return None
         url = self.unsubscribe_url.replace("{subscriber_id}", quote(subscriber_id, safe=""))
         if "{token}" in url:
-            url = url.replace("{token}", links.make_token(links.UNSUBSCRIBE, subscriber_id, email))
+            url = url.replace("{token}", links.unsubscribe_token(subscriber_id, email))
         return url
 
     def unsubscribe_url_problem(self) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from newsletter import fetch, links
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import ConfigError, Crash, UsageError
-from newsletter.models import Hooks, Listing, Selection, Status, Usage
+from newsletter.models import Hooks, Listing, Selection, Status, SuppressionReason, Usage
 from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.selections import Scoring
 from newsletter.store import Store
@@ -29,7 +29,7 @@ class Served:
     """One subscriber's line in the run summary."""
 
     subscriber_id: str
-    status: Status
+    status: Status | SuppressionReason
     selection: Selection | None = None
     detail: str = ""
     paths: list[Path] = field(default_factory=list)  # a preview's files

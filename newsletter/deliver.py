@@ -51,7 +51,7 @@ from newsletter.config import SendgridConfig
 from newsletter.errors import ConfigError, CredentialsRejected, DeliveryError, StoreError
 from newsletter.models import Email, SavedDigest, Status
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
-from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
+from newsletter.store import Store
 
 T = TypeVar("T")
 CATEGORY = "arxiv-digest"
@@ -273,9 +273,9 @@ def prior_delivery(store: Store, day: date, subscriber_id: str) -> Delivery | No
     row = store.ledger.delivery(day, subscriber_id)
     if row is None:
         return None
-    if row.status == SENT:
+    if row.status == Status.SENT:
         return Delivery(Status.SKIPPED, row.message_id, f"already sent {row.updated_at}")
-    if row.status in (SENDING, UNKNOWN):
+    if row.status in (Status.SENDING, Status.UNKNOWN):
         return Delivery(Status.UNKNOWN, row.message_id, UNKNOWN_HINT)
     return None
 
@@ -298,17 +298,17 @@ def deliver(
     try:
         message_id = sender.send(payload)
     except UnknownOutcome as exc:
-        store.ledger.finish(env.day, env.subscriber_id, UNKNOWN, error=str(exc))
+        store.ledger.finish(env.day, env.subscriber_id, Status.UNKNOWN, error=str(exc))
         return Delivery(Status.UNKNOWN, detail=one_line(f"{exc}; check SendGrid activity"))
     except DeliveryError as exc:
-        store.ledger.finish(env.day, env.subscriber_id, FAILED, error=str(exc))
+        store.ledger.finish(env.day, env.subscriber_id, Status.FAILED, error=str(exc))
         return Delivery(Status.FAILED, detail=one_line(str(exc)))
     except CredentialsRejected as exc:  # not sent, and not the reader's failure: the run stops
-        store.ledger.finish(env.day, env.subscriber_id, FAILED, error=str(exc))
+        store.ledger.finish(env.day, env.subscriber_id, Status.FAILED, error=str(exc))
         raise
     try:
         store.ledger.finish(
-            env.day, env.subscriber_id, SENT, message_id=message_id, paper_ids=env.paper_ids
+            env.day, env.subscriber_id, Status.SENT, message_id=message_id, paper_ids=env.paper_ids
         )
     except StoreError as exc:  # the row stays `sending`: the next run asks before sending
         return Delivery(Status.UNKNOWN, message_id, one_line(f"SendGrid accepted it, but {exc}"))

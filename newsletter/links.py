@@ -18,13 +18,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from enum import StrEnum
+from typing import NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from newsletter.errors import ConfigError
+from newsletter.models import Vote
 
 SECRET_VARIABLE = "NEWSLETTER_SECRET"
-UNSUBSCRIBE = "unsubscribe"  # the salt: a token made for one purpose is refused for another
+
+
+class Purpose(StrEnum):
+    """What a token is for: its salt, so that a token made for one is refused for another."""
+
+    VOTE = "vote"
+    UNSUBSCRIBE = "unsubscribe"
 
 
 def secret() -> str:
@@ -37,11 +46,11 @@ def secret() -> str:
     return value
 
 
-def make_token(purpose: str, *values: str) -> str:
+def make_token(purpose: Purpose, *values: str) -> str:
     return URLSafeSerializer(secret(), salt=purpose).dumps(list(values))
 
 
-def read_token(purpose: str, token: str) -> list[str] | None:
+def read_token(purpose: Purpose, token: str) -> list[str] | None:
     """The values a token was made for, or None when it was not made by us for `purpose`."""
     try:
         values = URLSafeSerializer(secret(), salt=purpose).loads(token)
@@ -50,11 +59,24 @@ def read_token(purpose: str, token: str) -> list[str] | None:
     return values if isinstance(values, list) and all(isinstance(v, str) for v in values) else None
 
 
-VOTE = "vote"
-UP, DOWN = "up", "down"
-
-
 PERSON_CHARS = 16
+
+
+class VoteLink(NamedTuple):
+    """What a 👍 or 👎 link's token says."""
+
+    subscriber_id: str
+    paper_id: str
+    vote: Vote
+    day: str
+    person: str | None  # None in a token made before links named their person
+
+
+class UnsubscribeLink(NamedTuple):
+    """What an unsubscribe link's token says."""
+
+    subscriber_id: str
+    email: str
 
 
 def person(email: str) -> str:
@@ -65,22 +87,27 @@ def person(email: str) -> str:
     return mac.hexdigest()[:PERSON_CHARS]
 
 
-def vote_token(subscriber_id: str, paper_id: str, vote: str, day: str, email: str) -> str:
+def vote_token(subscriber_id: str, paper_id: str, vote: Vote, day: str, email: str) -> str:
     """A 👍 or 👎 link's token: it acts for this subscriber, paper, vote and day only, and
     only while the id belongs to the person at `email`."""
-    return make_token(VOTE, subscriber_id, paper_id, vote, day, person(email))
+    return make_token(Purpose.VOTE, subscriber_id, paper_id, vote, day, person(email))
 
 
-def read_vote(token: str) -> tuple[str, str, str, str, str | None] | None:
-    """(subscriber, paper, vote, day, person) of a token we made, or None; person is None in
-    a token made before links named one."""
-    values = read_token(VOTE, token)
-    if values is None or len(values) not in (4, 5) or values[2] not in (UP, DOWN):
+def read_vote(token: str) -> VoteLink | None:
+    """What a vote token we made says, or None."""
+    values = read_token(Purpose.VOTE, token)
+    if values is None or len(values) not in (4, 5) or values[2] not in tuple(Vote):
         return None
-    return values[0], values[1], values[2], values[3], (values[4] if len(values) == 5 else None)
+    person = values[4] if len(values) == 5 else None
+    return VoteLink(values[0], values[1], Vote(values[2]), values[3], person)
 
 
-def read_unsubscribe(token: str) -> tuple[str, str] | None:
-    """(subscriber, email) of an unsubscribe token we made, or None."""
-    values = read_token(UNSUBSCRIBE, token)
-    return (values[0], values[1]) if values is not None and len(values) == 2 else None
+def unsubscribe_token(subscriber_id: str, email: str) -> str:
+    """An unsubscribe link's token: it acts for this subscriber, at this address only."""
+    return make_token(Purpose.UNSUBSCRIBE, subscriber_id, email)
+
+
+def read_unsubscribe(token: str) -> UnsubscribeLink | None:
+    """What an unsubscribe token we made says, or None."""
+    values = read_token(Purpose.UNSUBSCRIBE, token)
+    return UnsubscribeLink(*values) if values is not None and len(values) == 2 else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 
 Notify = Callable[[str], None]
 
@@ -93,6 +93,19 @@ class Usage:
             self.cost_usd += other.cost_usd
 
 
+class Judge(StrEnum):
+    """What judged a day's papers for a reader."""
+
+    MODEL = "model"
+    KEYWORDS = "keywords"  # the local scorer: matches words, reads nothing, spends nothing
+
+    @property
+    def by_model(self) -> bool:
+        """Whether a model read the papers: then they were read in full, novelty was judged,
+        tokens were counted and a prompt was used."""
+        return self is Judge.MODEL
+
+
 @dataclass(frozen=True)
 class Pick:
     """A selected paper, with why it was selected."""
@@ -110,14 +123,14 @@ class Selection:
     day: date
     picks: list[Pick]
     listed: int  # papers in the day's listing for the subscriber's categories
-    scanned: int  # papers the model (or local scorer) read in full
+    read: int  # papers the model (or local scorer) read in full
     unscored: list[str] = field(default_factory=list)
     skimmed: int = 0  # papers the skim looked at before the full read
     titled: int = 0  # papers the title pass looked at before the skim
     usage: dict[str, Usage] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. "cost cap reached"
     failure: str = ""  # why scoring cannot be trusted: then nothing is sent
-    by_model: bool = True  # False: the local keyword scorer judged the papers
+    judge: Judge = Judge.MODEL
 
     @property
     def cost_usd(self) -> float | None:
@@ -144,7 +157,8 @@ class Email:
 
 
 class Status(StrEnum):
-    """How a run served one subscriber: the words of the run's summary."""
+    """How a run served one subscriber: the words of the run's summary, and the state of a
+    send in the store's ledger (sending, sent, failed, unknown)."""
 
     SENT = "sent"
     PREVIEWED = "previewed"  # --dry-run: written to the outbox
@@ -154,7 +168,18 @@ class Status(StrEnum):
     INVALID = "invalid"  # the profile file has errors: skipped
     FAILED = "failed"
     UNKNOWN = "unknown"  # SendGrid may have the mail: check before --force
-    # on one of SendGrid's suppression lists, worst first
+    SENDING = "sending"  # the ledger only: a send begun and not answered, read back as unknown
+
+    @property
+    def served(self) -> bool:
+        """Whether the subscriber got what they should have (nothing, in some cases)."""
+        return self not in (Status.FAILED, Status.UNKNOWN, Status.INVALID)
+
+
+class SuppressionReason(StrEnum):
+    """Why an address is not mailed: the SendGrid list it is on (or the server's one-click
+    unsubscribe), in the run's summary. Worst first: when several apply, the first is shown."""
+
     SPAM_REPORT = "spam report"
     BOUNCED = "bounced"
     INVALID_EMAIL = "invalid email"
@@ -163,8 +188,23 @@ class Status(StrEnum):
 
     @property
     def served(self) -> bool:
-        """Whether the subscriber got what they should have (nothing, in some cases)."""
-        return self not in (Status.FAILED, Status.UNKNOWN, Status.INVALID)
+        """Always: not mailing them is what they asked for, or all that can be done."""
+        return True
+
+
+class Vote(StrEnum):
+    """A reader's 👍 or 👎 on a paper, as links carry it and the store keeps it."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+class VoteSource(StrEnum):
+    """Where a stored vote came from."""
+
+    LINK = "link"  # the email's 👍 or 👎, through `newsletter serve`
+    HAND = "hand"  # `newsletter subscribers like` or `dislike`
+    PROFILE = "profile"  # the profile file's `liked` and `disliked` lists
 
 
 # -- a digest as saved: the .json preview, and the store's record that the archive reads ----
@@ -193,8 +233,11 @@ class SavedUsage(BaseModel):
 
 
 class Totals(BaseModel):
+    """The funnel's counts, named as in Selection."""
+
     listed: int
-    scanned: int
+    # "scanned" in the records of releases before the funnel's counts had one name each
+    read: int = Field(validation_alias=AliasChoices("read", "scanned"))
     relevant: int
     skimmed: int = 0  # records before these two fields tell no funnel
     titled: int = 0
@@ -222,7 +265,16 @@ class SavedDigest(BaseModel):
     usage: list[SavedUsage] = []
     notes: list[str] = []
     reader: Reader | None = None
-    by_model: bool = True  # records before this field were all scored by a model
+    judge: Judge = Judge.MODEL  # records before `by_model` were all scored by a model
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_of_earlier_records(cls, data: object) -> object:
+        """Releases before `judge` saved `by_model`, false for the local scorer."""
+        if isinstance(data, dict) and "by_model" in data and "judge" not in data:
+            data = dict(data)
+            data["judge"] = Judge.MODEL if data.pop("by_model") else Judge.KEYWORDS
+        return data
 
     @classmethod
     def of(cls, selection: Selection, subject: str | None, reader: Reader | None) -> SavedDigest:
@@ -232,7 +284,7 @@ class SavedDigest(BaseModel):
             subject=subject,
             totals=Totals(
                 listed=selection.listed,
-                scanned=selection.scanned,
+                read=selection.read,
                 relevant=len(selection.picks),
                 skimmed=selection.skimmed,
                 titled=selection.titled,
@@ -242,7 +294,7 @@ class SavedDigest(BaseModel):
             usage=[SavedUsage(**vars(u)) for u in selection.usage.values()],
             notes=selection.notes,
             reader=reader,
-            by_model=selection.by_model,
+            judge=selection.judge,
         )
 
     def to_selection(self, papers: dict[str, Paper]) -> Selection:
@@ -252,13 +304,13 @@ class SavedDigest(BaseModel):
             day=self.day,
             picks=[_pick(item, papers.get(item.id)) for item in self.papers],
             listed=self.totals.listed,
-            scanned=self.totals.scanned,
+            read=self.totals.read,
             skimmed=self.totals.skimmed,
             titled=self.totals.titled,
             unscored=list(self.unscored),
             usage={u.model: Usage(**u.model_dump()) for u in self.usage},
             notes=list(self.notes),
-            by_model=self.by_model,
+            judge=self.judge,
         )
 
 

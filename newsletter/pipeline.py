@@ -41,6 +41,7 @@ from newsletter.models import (
     SavedDigest,
     Selection,
     Status,
+    SuppressionReason,
 )
 from newsletter.outbox import Outbox
 from newsletter.profiles import Profile, load_profiles
@@ -167,11 +168,11 @@ def not_suppressed(day: Day, profiles: list[Profile]) -> tuple[list[Profile], li
             todo.append(p)
         else:
             detail = "asked not to be mailed, or cannot be"
-            skipped.append(Served(p.id, Status(reason), detail=detail))
+            skipped.append(Served(p.id, reason, detail=detail))
     return todo, skipped
 
 
-def read_suppressions(day: Day) -> dict[str, str]:
+def read_suppressions(day: Day) -> dict[str, SuppressionReason]:
     """email -> reason, synced from SendGrid when a key is set. A dry run whose key SendGrid
     refuses uses the copy synced before; a send stops there, before scoring."""
     config, store, warn = day.config, day.store, day.hooks.warn

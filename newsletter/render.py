@@ -40,7 +40,8 @@ from newsletter.config import Config
 from newsletter.models import Email, Selection
 from newsletter.profiles import Profile
 from newsletter.templating import TEMPLATES_DIR
-from newsletter.views import Digest, PaperView, build_digest, shortened
+from newsletter.view_models import Digest, PaperView
+from newsletter.views import build_digest, shortened
 
 FONT_STACK = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 # Hidden filler after the preview text, so inboxes do not show the body's first words there.

@@ -85,10 +85,6 @@ class Scored:
     down: bool = False  # every request of a round failed unanswered: the endpoint is down
     in_flight: str | None = None  # the batch left running, which a later run collects
 
-    @property
-    def scanned(self) -> int:
-        return len(self.read)
-
 
 @dataclass(frozen=True)
 class Pass:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import bibtexparser
 
-from newsletter import links
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError, ProfileError
+from newsletter.models import Vote, VoteSource
 from newsletter.profiles import create_profile
 from newsletter.store import Store
 from newsletter.text import latex_to_text
@@ -118,5 +118,5 @@ def seed_profile(
     path = create_profile(folder, subscriber_id, email, name, liked=list(seed.liked),
                           keywords=keywords)  # fmt: skip
     for pid, title in seed.liked.items():
-        store.votes.record(path.stem, pid, links.UP, title, date.today(), "profile")
+        store.votes.record(path.stem, pid, Vote.UP, title, date.today(), VoteSource.PROFILE)
     return path, keywords

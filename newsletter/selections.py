@@ -12,7 +12,7 @@ from datetime import date
 from newsletter import votes
 from newsletter.config import Config
 from newsletter.errors import NewsletterError
-from newsletter.models import Hooks, Listing, Paper, Selection, Usage
+from newsletter.models import Hooks, Judge, Listing, Paper, Selection, Usage
 from newsletter.profiles import Profile
 from newsletter.prompt import (
     prompt_hash,
@@ -138,7 +138,7 @@ def _share(result: Scored, member: Plan, usage: Usage) -> Scored:
 
 
 def make_selection(
-    listing: Listing, item: Plan, result: Scored, min_scored: float, by_model: bool = True
+    listing: Listing, item: Plan, result: Scored, min_scored: float, judge: Judge = Judge.MODEL
 ) -> Selection:
     picks = select(item.profile, item.papers, result.scores)
     usage = {result.usage.model: result.usage} if result.usage.requests else {}
@@ -147,14 +147,14 @@ def make_selection(
         day=listing.day,
         picks=picks,
         listed=item.listed,
-        scanned=result.scanned,
+        read=len(result.read),
         skimmed=len(result.skimmed),
         titled=len(result.titled),
         unscored=result.unscored,
         usage=usage,
         notes=result.notes,
         failure=scoring_failure(item, result, min_scored),
-        by_model=by_model,
+        judge=judge,
     )
 
 
@@ -183,6 +183,7 @@ def select_day(
     plans = [plan(config, store, listing, p) for p in profiles]
     scoring = score_plans(config, store, plans, scorer, hooks=hooks, day=listing.day)
     min_scored = config.llm.min_scored
+    judge = Judge.MODEL if scoring.billed else Judge.KEYWORDS
     selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored,
-                                 scoring.billed) for p in plans]  # fmt: skip
+                                 judge) for p in plans]  # fmt: skip
     return selections, scoring

@@ -13,28 +13,44 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from python_http_client.exceptions import HTTPError
 
 from newsletter.config import SendgridConfig
 from newsletter.deliver import answer_error, connect, retrying
 from newsletter.errors import DeliveryError
+from newsletter.models import SuppressionReason
 from newsletter.retry import Retryable, RetryPolicy
 from newsletter.store import Store
 
 PAGE = 500  # SendGrid's largest page for the suppression lists
 MAX_PAGES = 400  # 200,000 addresses on one list: far past any digest's audience
 
-# endpoint under /v3 -> (source name, reason shown in the run summary)
+
+class GlobalList(NamedTuple):
+    source: str  # the list's name, as the store keeps it
+    reason: SuppressionReason  # what the run summary says of an address on it
+
+
+# endpoint under /v3 -> the list
 GLOBAL_LISTS = {
-    "suppression/unsubscribes": ("unsubscribes", "unsubscribed"),
-    "suppression/bounces": ("bounces", "bounced"),
-    "suppression/blocks": ("blocks", "blocked"),
-    "suppression/spam_reports": ("spam_reports", "spam report"),
-    "suppression/invalid_emails": ("invalid_emails", "invalid email"),
+    "suppression/unsubscribes": GlobalList("unsubscribes", SuppressionReason.UNSUBSCRIBED),
+    "suppression/bounces": GlobalList("bounces", SuppressionReason.BOUNCED),
+    "suppression/blocks": GlobalList("blocks", SuppressionReason.BLOCKED),
+    "suppression/spam_reports": GlobalList("spam_reports", SuppressionReason.SPAM_REPORT),
+    "suppression/invalid_emails": GlobalList("invalid_emails", SuppressionReason.INVALID_EMAIL),
 }
-REASONS = ("spam report", "bounced", "invalid email", "blocked", "unsubscribed")  # worst first
-Row = tuple[str, str, str, str, int | None]
+
+
+class Row(NamedTuple):
+    """One address on one list, as the store keeps it."""
+
+    email: str
+    source: str  # the list: "group", "bounces", ...
+    reason: SuppressionReason
+    detail: str  # SendGrid's own words, when it gives any
+    created: int | None  # when SendGrid listed it (Unix time)
 
 
 @dataclass
@@ -105,11 +121,12 @@ def read_all(client: SendgridLists, config: SendgridConfig) -> list[Row]:
         emails = client.get_json(path)
         if not isinstance(emails, list):
             raise DeliveryError(f"SendGrid /v3/{path}: expected a list")
-        rows += [(str(e), "group", "unsubscribed", "unsubscribe group", None) for e in emails]
+        unsubscribed = SuppressionReason.UNSUBSCRIBED
+        rows += [Row(str(e), "group", unsubscribed, "unsubscribe group", None) for e in emails]
     for path, (source, reason) in GLOBAL_LISTS.items():
         for e in read_list(client, path):
             detail = str(e.get("reason") or e.get("status") or "")
-            rows.append((e["email"], source, reason, detail, e.get("created")))
+            rows.append(Row(e["email"], source, reason, detail, e.get("created")))
     return rows
 
 
@@ -125,14 +142,14 @@ def sync(store: Store, client: SendgridLists, config: SendgridConfig) -> SyncRes
     )
 
 
-def stored_reasons(store: Store) -> dict[str, str]:
+def stored_reasons(store: Store) -> dict[str, SuppressionReason]:
     """email (lowercase) -> the reason to show; the most telling one when several apply.
     SendGrid's lists and the server's own one-click unsubscribes alike."""
-    order = list(REASONS)
-    found: dict[str, str] = {}
+    order = list(SuppressionReason)  # worst first
+    found: dict[str, SuppressionReason] = {}
     rows = store.suppressions.all() + store.unsubscribes.as_suppressions()
-    for email, reason in ((r.email, r.reason) for r in rows):
-        current = found.get(email)
+    for email, word in ((r.email, r.reason) for r in rows):
+        reason, current = SuppressionReason(word), found.get(email)
         if current is None or order.index(reason) < order.index(current):
             found[email] = reason
     return found
@@ -140,7 +157,7 @@ def stored_reasons(store: Store) -> dict[str, str]:
 
 def current(
     store: Store, client: SendgridLists | None, config: SendgridConfig, warn
-) -> dict[str, str]:
+) -> dict[str, SuppressionReason]:
     """The run's suppressions: synced now when possible, else the last synced copy."""
     if client is not None:
         try:

@@ -1,4 +1,5 @@
-"""The digest as the templates show it: one subscriber's Selection turned into plain values.
+"""The digest as the templates show it: one subscriber's Selection turned into the plain
+values of `view_models`.
 
 Text is cleaned of the line breaks and control characters feeds keep and its LaTeX turned into
 text (`newsletter.text`), scores are graded into badge levels, links keep only http(s), author
@@ -14,20 +15,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 
 from newsletter import links
 from newsletter.config import Config
-from newsletter.models import Pick, Selection, Usage
+from newsletter.models import Pick, Selection, Usage, Vote
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
 from newsletter.text import latex_to_text
+from newsletter.view_models import (
+    Author,
+    Digest,
+    Footer,
+    Header,
+    HowChosen,
+    PaperView,
+    PromptLine,
+    Spend,
+    UsageRow,
+)
 
 MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
 SHOWN_AUTHORS = 6
@@ -45,63 +56,6 @@ _URL_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "\\")
 _LINE_START = re.compile(r"^(?:[-*•] |#|\d+[.)] |[{\[])")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$")
 _HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
-
-
-@dataclass(slots=True)
-class Author:
-    name: str
-    me: bool  # one of the subscriber's followed authors
-    sep: str = ", "  # what follows the name in the list
-
-
-@dataclass(slots=True)
-class PaperView:
-    """One pick as the templates show it: text cleaned, scores graded, links made safe."""
-
-    n: int
-    id: str
-    title: str
-    url: str
-    pdf_url: str
-    category: str
-    cross: bool
-    authors: tuple[Author, ...]
-    et_al: bool
-    abstract: str
-    comment: str
-    relevance: int
-    novelty: int | None  # None: nothing judged it (the local scorer)
-    r_level: str
-    n_level: str
-    author_match: bool
-    short: bool = False
-    vote_up: str = ""  # the signed 👍 and 👎 links, when the server is reachable
-    vote_down: str = ""
-
-
-@dataclass(frozen=True)
-class UsageRow:
-    model: str
-    requests: str
-    prompt: str
-    cached: str
-    completion: str
-    total: str
-    cost: str
-
-
-@dataclass(frozen=True)
-class Digest:
-    """Everything the templates show, except the pre-rendered cards."""
-
-    subject: str
-    preheader: str
-    header: dict[str, Any]
-    papers: list[PaperView]
-    usage: dict[str, Any]
-    prompt: dict[str, str]
-    footer: dict[str, str]
-    top: str = ""  # HTML above the header (an archive page's navigation); else "View in browser"
 
 
 def safe_url(url: str) -> str:
@@ -125,11 +79,6 @@ def clean(text: str) -> str:
     one line with single spaces, no control characters (feeds keep line breaks and indentation
     inside titles and abstracts)."""
     return " ".join(latex_to_text(_NOT_XML.sub("", text)).split())
-
-
-def scored_locally(selection: Selection) -> bool:
-    """Whether the local keyword scorer judged the papers (it names no model, no price)."""
-    return not selection.by_model
 
 
 def long_date(day: date) -> str:
@@ -171,7 +120,7 @@ def author_list(
     if et_al:
         authors = authors[:SHOWN_AUTHORS] + [a for a in authors[SHOWN_AUTHORS:] if a.me]
     if authors:
-        authors[-1].sep = ", et al." if et_al else ""
+        authors[-1] = replace(authors[-1], sep=", et al." if et_al else "")
     return tuple(authors), et_al
 
 
@@ -221,17 +170,19 @@ def paper_views(
 
 def with_votes(
     papers: list[PaperView], config: Config, subscriber_id: str, email: str, day: date
-) -> None:
-    """The 👍 and 👎 links on each paper, signed for this reader (the id and the person at
+) -> list[PaperView]:
+    """The papers with 👍 and 👎 links, signed for this reader (the id and the person at
     its address), paper and day; none without `[web] base_url` (a static archive cannot
     record a vote)."""
     base = config.web.base_url
     if not base:
-        return
+        return papers
+    voted = []
     for v in papers:
-        up = links.vote_token(subscriber_id, v.id, links.UP, day.isoformat(), email)
-        down = links.vote_token(subscriber_id, v.id, links.DOWN, day.isoformat(), email)
-        v.vote_up, v.vote_down = f"{base}/vote/{up}", f"{base}/vote/{down}"
+        up = links.vote_token(subscriber_id, v.id, Vote.UP, day.isoformat(), email)
+        down = links.vote_token(subscriber_id, v.id, Vote.DOWN, day.isoformat(), email)
+        voted.append(replace(v, vote_up=f"{base}/vote/{up}", vote_down=f"{base}/vote/{down}"))
+    return voted
 
 
 def shortened(view: PaperView) -> PaperView:
@@ -257,7 +208,7 @@ def usage_row(u: Usage) -> UsageRow:
     )
 
 
-def usage_rows(selection: Selection) -> list[UsageRow]:
+def usage_rows(selection: Selection) -> tuple[UsageRow, ...]:
     """One row per model, and their sum when there are several."""
     rows = [usage_row(u) for u in selection.usage.values()]
     if len(rows) > 1:
@@ -265,7 +216,7 @@ def usage_rows(selection: Selection) -> list[UsageRow]:
         for u in selection.usage.values():
             total.add(u)
         rows.append(usage_row(total))
-    return rows
+    return tuple(rows)
 
 
 # SendGrid substitution tags, replaced per recipient when the mail has an unsubscribe group
@@ -284,7 +235,9 @@ def unsubscribe_url(config: Config, profile: Profile) -> str:
     return f"mailto:{quote(address.removeprefix('mailto:'), safe='@.+-_')}?subject=unsubscribe"
 
 
-def header_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
+def header_context(
+    selection: Selection, profile: Profile, config: Config, view_url: str, feed_url: str
+) -> Header:
     cats = profile.categories_or(config.arxiv.categories)
     shown = " · ".join(cats[:MAX_HEADER_CATEGORIES])
     if len(cats) > MAX_HEADER_CATEGORIES:
@@ -297,21 +250,23 @@ def header_context(selection: Selection, profile: Profile, config: Config) -> di
         picked = "was" if count == 1 else "were"
         greeting = f"Hi {profile.first_name}, {plural(count, 'paper')} {picked} picked for you"
         greeting += f", {matched} by authors you follow." if matched else "."
-    return {
-        "categories": shown,
-        "date": long_date(selection.day),
-        "greeting": greeting,
-        "listed": f"{selection.listed:,}",
-        "scanned": f"{selection.scanned:,}",
+    return Header(
+        categories=shown,
+        date=long_date(selection.day),
+        greeting=greeting,
+        listed=f"{selection.listed:,}",
+        read=f"{selection.read:,}",
         # the keyword scorer matches words in every paper; only a model reads
-        "scanned_label": "read in full" if selection.by_model else "scored",
-        "relevant": f"{count:,}",
-        "empty_text": (
+        read_label="read in full" if selection.judge.by_model else "scored",
+        relevant=f"{count:,}",
+        empty_text=(
             f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
-            f"to your profile ({selection.scanned:,} "
-            f"{'were read in full' if selection.by_model else 'scored'}). Until tomorrow!"
+            f"to your profile ({selection.read:,} "
+            f"{'were read in full' if selection.judge.by_model else 'scored'}). Until tomorrow!"
         ),
-    }
+        view_url=view_url,
+        feed_url=feed_url,
+    )
 
 
 def build_digest(
@@ -327,11 +282,10 @@ def build_digest(
     unsubscribe link belong to the reader's inbox, and no vote links, which act for them."""
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
-    local = scored_locally(selection)
-    papers = paper_views(picks, follows, novelty=not local)
+    papers = paper_views(picks, follows, novelty=selection.judge.by_model)
     if inbox:  # a vote link acts for its reader: it belongs in their mail, never on a page
         subscriber_id = profile.id or selection.subscriber_id
-        with_votes(papers, config, subscriber_id, profile.email, selection.day)
+        papers = with_votes(papers, config, subscriber_id, profile.email, selection.day)
     unscored = len(selection.unscored)
     view = safe_url(view_url) if view_url else "#"
     view = "" if view == "#" else view  # no link rather than a dead one
@@ -340,37 +294,37 @@ def build_digest(
     return Digest(
         subject=subject_line(selection, profile),
         preheader=preheader_text(selection, papers),
-        header=header_context(selection, profile, config) | {"view_url": view, "feed_url": feed},
+        header=header_context(selection, profile, config, view, feed),
         papers=papers,
-        usage={
-            "rows": usage_rows(selection),
-            "notes": list(selection.notes),
-            "unscored": (
+        usage=Spend(
+            rows=usage_rows(selection),
+            notes=tuple(selection.notes),
+            unscored=(
                 f"{plural(unscored, 'paper')} could not be scored today and are not included."
                 if unscored
                 else ""
             ),
-        },
-        prompt=prompt_context(selection, prompt_text, local=local),
-        footer=footer_context(selection, profile, config) if inbox else {},
+        ),
+        prompt=prompt_context(selection, prompt_text),
+        footer=footer_context(selection, profile, config) if inbox else None,
     )
 
 
-def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str, Any]:
+def prompt_context(selection: Selection, text: str) -> HowChosen:
     """How the papers were chosen, through the funnel as far as it went. The local scorer
     used no prompt: none is shown."""
     followed = "Papers by authors you follow are always included."
-    if local:
+    if not selection.judge.by_model:
         intro = (
             "The local keyword scorer matched your profile's keywords and topics against each "
             "paper's title and abstract and scored relevance from 1 to 10; no model read them "
             f"and novelty was not judged. {followed}"
         )
-        return {"intro": intro, "text": "", "lines": []}
+        return HowChosen(intro)
     models = list(selection.usage)
     who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
     listed, titled, skimmed, read = (selection.listed, selection.titled, selection.skimmed,
-                                     selection.scanned)  # fmt: skip
+                                     selection.read)  # fmt: skip
     steps = [f"judged {plural(titled, 'title')}"] if titled else []
     steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
     scored = "scored relevance and novelty from 1 to 10"
@@ -387,29 +341,29 @@ def prompt_context(selection: Selection, text: str, *, local: bool) -> dict[str,
         how = (f"{screens} and read in full, with the prompt below, the {plural(read, 'paper')} "
                f"that could reach your cutoffs, and {scored}")  # fmt: skip
     intro = f"{who} {how}. {followed}"
-    return {"intro": intro, "text": plain_headings(text), "lines": reflowed(text)}
+    return HowChosen(intro, plain_headings(text), reflowed(text))
 
 
-def reflowed(text: str) -> list[list[dict[str, Any]]]:
+def reflowed(text: str) -> tuple[tuple[PromptLine, ...], ...]:
     """The prompt as paragraphs of lines, for a page that wraps lines itself: the prompt's
     hard line breaks are joined, except around a heading and before a list item or a JSON
     example. A Markdown heading (`## Answer format`) is a line marked `heading`, without
     its marks: the reader sees a heading, not the syntax the model reads."""
     paragraphs = []
     for block in re.split(r"\n\s*\n", text.strip()):
-        lines: list[dict[str, Any]] = []
+        lines: list[PromptLine] = []
         for line in block.splitlines():
             line = line.strip()
             heading = _HEADING.match(line)
             if heading:
-                lines.append({"text": heading[1], "heading": True})
-            elif lines and line and not _LINE_START.match(line) and not lines[-1]["heading"]:
-                lines[-1]["text"] += " " + line
+                lines.append(PromptLine(heading[1], heading=True))
+            elif lines and line and not _LINE_START.match(line) and not lines[-1].heading:
+                lines[-1] = PromptLine(f"{lines[-1].text} {line}", heading=False)
             elif line:
-                lines.append({"text": line, "heading": False})
+                lines.append(PromptLine(line, heading=False))
         if lines:
-            paragraphs.append(lines)
-    return paragraphs
+            paragraphs.append(tuple(lines))
+    return tuple(paragraphs)
 
 
 def plain_headings(text: str) -> str:
@@ -418,17 +372,17 @@ def plain_headings(text: str) -> str:
     return _HEADING_LINE.sub(lambda m: m[1].rstrip(":") + ":", text)
 
 
-def footer_context(selection: Selection, profile: Profile, config: Config) -> dict[str, Any]:
+def footer_context(selection: Selection, profile: Profile, config: Config) -> Footer:
     """What the reader can do, in the reader's words: vote, ask for other topics (a reply
     reaches the operator, or `profile_help_url` says how), leave. The profile's file is the
     operator's business: only the dry run's preview names it."""
     help_url = config.output.profile_help_url
-    return {
-        "email": profile.email,
-        "votes": bool(config.web.base_url and selection.picks),
-        "help_url": safe_url(help_url) if help_url else "",
-        "unsubscribe_url": unsubscribe_url(config, profile),
-        "preferences_url": (
+    return Footer(
+        email=profile.email,
+        votes=bool(config.web.base_url and selection.picks),
+        help_url=safe_url(help_url) if help_url else "",
+        unsubscribe_url=unsubscribe_url(config, profile),
+        preferences_url=(
             ASM_PREFERENCES if config.sendgrid.unsubscribe_group_id is not None else ""
         ),
-    }
+    )

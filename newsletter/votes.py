@@ -13,14 +13,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
+from typing import NamedTuple
 
-from newsletter import fetch, links
+from newsletter import fetch
 from newsletter.config import ArxivConfig, Config
 from newsletter.errors import FetchError
+from newsletter.models import Vote, VoteSource
 from newsletter.profiles import Profile
 from newsletter.store import Store
 
-WORDS = {links.UP: "liked", links.DOWN: "did not want"}
+WORDS: dict[Vote, str] = {Vote.UP: "liked", Vote.DOWN: "did not want"}
 Notify = Callable[[str], None]
 
 
@@ -28,8 +30,8 @@ def taught(config: Config, store: Store, profile: Profile) -> Profile:
     """The profile with its reader's latest likes and dislikes, for the prompts, as the store
     has them: it only reads (`refresh_examples` records what the profile files add)."""
     limit = config.web.examples
-    liked = store.votes.titles(profile.id, links.UP, limit)
-    disliked = store.votes.titles(profile.id, links.DOWN, limit)
+    liked = store.votes.titles(profile.id, Vote.UP, limit)
+    disliked = store.votes.titles(profile.id, Vote.DOWN, limit)
     if not liked and not disliked:
         return profile
     return profile.model_copy(update={"liked_titles": liked, "disliked_titles": disliked})
@@ -55,12 +57,12 @@ def record_profile_examples(config: ArxivConfig, store: Store, profile: Profile)
     counts over the file's list); return how many were stored."""
     known = store.votes.voted_ids(profile.id)
     recorded = 0
-    for vote, ids in ((links.UP, profile.liked), (links.DOWN, profile.disliked)):
+    for vote, ids in ((Vote.UP, profile.liked), (Vote.DOWN, profile.disliked)):
         new = [i for i in ids if i not in known]
         if new:
             titles = look_up_titles(config, store, new)
             for pid, title in titles.items():
-                store.votes.record(profile.id, pid, vote, title, date.today(), "profile")
+                store.votes.record(profile.id, pid, vote, title, date.today(), VoteSource.PROFILE)
             recorded += len(titles)
     return recorded
 
@@ -75,22 +77,27 @@ def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dic
     return titles | {pid: paper.title for pid, paper in found.items()}
 
 
+class Taught(NamedTuple):
+    titles: dict[str, str]  # id -> title, of each paper the vote was recorded on
+    unknown: list[str]  # ids neither the store nor arXiv knows
+
+
 def teach(
-    config: ArxivConfig, store: Store, subscriber_id: str, ids: list[str], vote: str
-) -> tuple[dict[str, str], list[str]]:
-    """Record `vote` on each paper by hand; return (id -> title recorded, ids not found)."""
+    config: ArxivConfig, store: Store, subscriber_id: str, ids: list[str], vote: Vote
+) -> Taught:
+    """Record `vote` on each paper by hand."""
     try:
         titles = look_up_titles(config, store, ids)
     except FetchError as exc:
-        key = "liked" if vote == links.UP else "disliked"
+        key = "liked" if vote == Vote.UP else "disliked"
         raise FetchError(
             f"{exc}; nothing recorded. Offline, only papers already in the store (from a day "
             f"fetched before) can be {key}; or add the ids to `{key}` in the profile file, "
             "looked up by the next run"
         ) from None
     for pid, title in titles.items():
-        store.votes.record(subscriber_id, pid, vote, title, date.today(), "hand")
-    return titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles]
+        store.votes.record(subscriber_id, pid, vote, title, date.today(), VoteSource.HAND)
+    return Taught(titles, [i for i in ids if i.strip().removeprefix("arXiv:") not in titles])
 
 
 class RateLimit:

@@ -49,7 +49,7 @@ from starlette.types import Scope
 
 from newsletter import archive, atom, links, render, templating, views
 from newsletter.config import Config
-from newsletter.models import SavedDigest
+from newsletter.models import SavedDigest, Vote, VoteSource
 from newsletter.store import Store
 from newsletter.votes import WORDS, RateLimit
 
@@ -179,7 +179,7 @@ class Views:
 
     # -- votes ------------------------------------------------------------------------------
 
-    def _vote(self, request: Request) -> tuple[str, str, str, str, str | None] | Response:
+    def _vote(self, request: Request) -> links.VoteLink | Response:
         """The token's vote, or the answer that refuses it: not ours, or an earlier reader's."""
         vote = links.read_vote(request.path_params["token"])
         if vote is None:
@@ -196,7 +196,7 @@ class Views:
         email = self.store.readers.email(subscriber)
         return email is None or links.person(email) == person
 
-    def _allowed_vote(self, request: Request) -> tuple[str, str, str, str, str | None] | Response:
+    def _allowed_vote(self, request: Request) -> links.VoteLink | Response:
         """A POST's vote, or the answer that refuses it: a bad token, or too many at once."""
         if isinstance(vote := self._vote(request), Response):
             return vote
@@ -204,7 +204,7 @@ class Views:
             return page("Too many at once", "Please try again in a while.", status=429)
         return vote
 
-    def _back(self, subscriber: str, day: str | None = None) -> dict[str, str] | None:
+    def _back(self, subscriber: str, day: str | None = None) -> archive.Link | None:
         """The link back to the reader's digest of `day`, or to their archive: on the site
         `[archive] base_url` names, else on this server when the page is in its folder."""
         token = self.store.tokens.token(subscriber)
@@ -214,9 +214,9 @@ class Views:
             name = archive.day_file(date.fromisoformat(day))
             if base or (folder / name).is_file():
                 label = f"← Your digest of {views.long_date(date.fromisoformat(day))}"
-                return {"href": f"{base or ''}/{token}/{name}", "label": label}
+                return archive.Link(label, f"{base or ''}/{token}/{name}")
         if base or (folder / "index.html").is_file():
-            return {"href": f"{base or ''}/{token}/", "label": "← Your past digests"}
+            return archive.Link("← Your past digests", f"{base or ''}/{token}/")
         return None
 
     def _title(self, paper_id: str) -> str:
@@ -227,7 +227,7 @@ class Views:
         if isinstance(vote := self._vote(request), Response):
             return vote
         subscriber, paper_id, choice, day, _ = vote
-        more = choice == links.UP
+        more = choice == Vote.UP
         return page(
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
@@ -242,11 +242,11 @@ class Views:
         subscriber, paper_id, choice, day, _ = vote
         title = self._title(paper_id)
         on = date.fromisoformat(day)
-        before = self.store.votes.record(subscriber, paper_id, choice, title, on, "link")
-        changed = "more" if choice == links.UP else "fewer"
+        before = self.store.votes.record(subscriber, paper_id, choice, title, on, VoteSource.LINK)
+        changed = "more" if choice == Vote.UP else "fewer"
         lines = [f"We'll show you {changed} papers like this one."]
         if before and before != choice:
-            earlier = "more like this" if before == links.UP else "fewer like this"
+            earlier = "more like this" if before == Vote.UP else "fewer like this"
             lines.append(f"This replaces your earlier “{earlier}”.")
         return page(
             "Thank you, noted",

@@ -17,7 +17,7 @@ from newsletter import archive, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError
-from newsletter.models import Listing, Paper, Pick, Score, Selection, Usage
+from newsletter.models import Judge, Listing, Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
@@ -282,7 +282,7 @@ class TestViewInBrowser:
 
     def test_the_link_is_escaped(self, tmp_path):
         profile = EXAMPLE
-        selection = Selection("example", DAYS[0], [], listed=1, scanned=1)
+        selection = Selection("example", DAYS[0], [], listed=1, read=1)
         url = 'https://x.org/a?b=1&c="2"'
         email = render.render_email(selection, profile, Config(), prompt_text="P", view_url=url)
         assert 'href="https://x.org/a?b=1&amp;c=&#34;2&#34;"' in email.html
@@ -316,13 +316,13 @@ def make_paper(pid: str, title: str = "", **fields: object) -> Paper:
 
 def save(
     store: Store, config: Config, who: str, day: date, papers: list[Paper], kind="sent",
-    by_model: bool = True,
+    judge: Judge = Judge.MODEL,
 ):  # fmt: skip
     """A digest as `pipeline.serve` saves it, without scoring or sending."""
     store.papers.save_listing(Listing(day, papers, listed=len(papers)), ["cs.LG"])
     picks = [Pick(p, Score(p.id, 8, 6, f"Why {p.title}")) for p in papers]
-    usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)} if by_model else {}
-    selection = Selection(who, day, picks, listed=40, scanned=30, usage=usage, by_model=by_model)
+    usage = {"m": Usage("m", 2, 1_000, 0, 100, 0.001)} if judge.by_model else {}
+    selection = Selection(who, day, picks, listed=40, read=30, usage=usage, judge=judge)
     profiles = {p.id: p for p in load_profiles(config.subscribers_dir).profiles}
     store.digests.save(
         day,
@@ -354,7 +354,7 @@ def day_page(config: Config, who: str, day: date) -> str:
 class TestFromTheStore:
     def test_a_locally_scored_day_shows_no_novelty_and_no_prompt_note(self, deployment):
         with Store(deployment.storage.path) as store:
-            save(store, deployment, "ada", DAYS[0], [make_paper("1")], by_model=False)
+            save(store, deployment, "ada", DAYS[0], [make_paper("1")], judge=Judge.KEYWORDS)
             token = store.tokens.token("ada")
         build(deployment)
         folder = deployment.archive.out / token
@@ -363,6 +363,32 @@ class TestFromTheStore:
         day = (folder / f"{DAYS[0].isoformat()}.html").read_text()
         assert "local keyword scorer" in day and "Novelty 6" not in day
         assert "The prompt shown is the profile's current one" not in day
+
+    def test_a_digest_saved_before_the_counts_were_renamed_reads_the_same(self, deployment):
+        """Releases before this one saved the papers read in full as `totals.scanned`."""
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1")])
+            [(_, _, record)] = store.digests.load()
+            record["totals"]["scanned"] = record["totals"].pop("read")
+            store.digests.save(DAYS[0], "ada", "sent", record)
+            assert SavedDigest.model_validate(record).to_selection({}).read == 30
+        build(deployment)
+        stat = re.compile(r'class="stat-n"[^>]*>30</div><div class="stat-l"[^>]*>read in full<')
+        assert stat.search(day_page(deployment, "ada", DAYS[0]))
+
+    @pytest.mark.parametrize("judge", list(Judge))
+    def test_a_digest_saved_with_by_model_reads_as_its_judge(self, deployment, judge):
+        """Releases before `judge` saved `by_model`, false for the local scorer."""
+        with Store(deployment.storage.path) as store:
+            save(store, deployment, "ada", DAYS[0], [make_paper("1")], judge=judge)
+            [(_, _, record)] = store.digests.load()
+            record["by_model"] = record.pop("judge") == "model"
+            store.digests.save(DAYS[0], "ada", "sent", record)
+            assert SavedDigest.model_validate(record).judge is judge
+        build(deployment)
+        day = day_page(deployment, "ada", DAYS[0])
+        assert ("Novelty 6" in day) is judge.by_model
+        assert ("local keyword scorer" in day) is not judge.by_model
 
     def test_sent_wins_over_a_preview_and_a_preview_alone_is_kept(self, deployment):
         with Store(deployment.storage.path) as store:

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from newsletter import archive, atom, links, prompt, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
-from newsletter.models import Listing, Paper, Pick, SavedDigest, Score, Selection, Usage
+from newsletter.models import Listing, Paper, Pick, SavedDigest, Score, Selection, Usage, Vote
 from newsletter.profiles import Profile, Topic
 from newsletter.store import Store
 from newsletter.text import normalise_space
@@ -87,7 +87,7 @@ def selections(corpus) -> list[Selection]:
             FIRST_DAY + timedelta(days=k),
             [Pick(p, Score(p.id, 8, 6, comment_for(p))) for p in chunk],
             listed=len(chunk),
-            scanned=len(chunk),
+            read=len(chunk),
             usage=usage,
         )
         for k, chunk in enumerate(chunks)
@@ -244,11 +244,11 @@ def test_a_vote_page_shows_the_title_converted(corpus, tmp_path, monkeypatch) ->
         client = TestClient(create_app(config, store))
         for paper in texed:
             day = FIRST_DAY.isoformat()
-            token = links.vote_token("ada", paper.id, links.UP, day, EXAMPLE.email)
+            token = links.vote_token("ada", paper.id, Vote.UP, day, EXAMPLE.email)
             answer = client.post(f"/vote/{token}")
             assert answer.status_code == 200
             assert views.clean(paper.title) in page_text(answer.text), paper.id
-        titles = store.votes.titles("ada", links.UP, len(texed))
+        titles = store.votes.titles("ada", Vote.UP, len(texed))
     assert sorted(titles) == sorted(normalise_space(p.title) for p in texed)
     assert len(texed) > 40
 

@@ -283,7 +283,7 @@ def test_write_preview_writes_four_files(tmp_path):
     config = make_config()
     paper = Paper("2503.00001", "Ünïcode", ("Ada",), "Abstract.", ("cs.LG",), "cs.LG")
     picks = [Pick(paper, Score(paper.id, 8, 6, "why"))]
-    selection = Selection("ada", ENV.day, picks, listed=10, scanned=5)
+    selection = Selection("ada", ENV.day, picks, listed=10, read=5)
     record = SavedDigest.of(selection, EMAIL.subject, None)
     paths = write_preview(tmp_path / "outbox", EMAIL, ENV, config, record)
 
@@ -318,7 +318,7 @@ def test_write_preview_writes_four_files(tmp_path):
 
 def test_write_preview_replaces_files_atomically(tmp_path):
     config = make_config()
-    record = SavedDigest.of(Selection("ada", ENV.day, [], listed=1, scanned=1), None, None)
+    record = SavedDigest.of(Selection("ada", ENV.day, [], listed=1, read=1), None, None)
     write_preview(tmp_path, EMAIL, ENV, config, record)
     newer = Email("New subject", "", "<p>new</p>", "new")
     paths = write_preview(tmp_path, newer, ENV, config, record)

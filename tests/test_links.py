@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from newsletter import archive, links, render, web
 from newsletter.cli import app
 from newsletter.config import load_config
+from newsletter.models import Vote
 from tests import test_web
 from tests.conftest import SAMPLE
 from tests.test_web import Site, running, shown, vote_links
@@ -92,7 +93,7 @@ class TestAnEarlierReader:
     def test_a_link_made_before_links_named_their_person(self, site):
         site.preview()
         paper = re.search(r'"id": "([^"]+)"', (site.preview(suffix=".json")).read_text())[1]
-        legacy = links.make_token(links.VOTE, "ada", paper, links.UP, DAY)  # four values
+        legacy = links.make_token(links.Purpose.VOTE, "ada", paper, Vote.UP, DAY)  # four values
         assert requests.post(f"{site.url}/vote/{legacy}", timeout=5).status_code == 200
         give_ada_to_someone_else(site)
         answer = requests.post(f"{site.url}/vote/{legacy}", timeout=5)
@@ -259,3 +260,28 @@ class TestInABrowser:
         page.wait_for_selector("text=Monthly Overview")
         assert page.url == f"{published.url}/{token_of(published)}/{DAY}.html"
         assert page.locator('a[href*="/vote/"]').count() == 0
+
+
+class TestTokensReadBack:
+    """A token reads back as named fields, its vote one of the Vote values."""
+
+    @pytest.fixture(autouse=True)
+    def _secret(self, monkeypatch):
+        monkeypatch.setenv(links.SECRET_VARIABLE, "a test secret")
+
+    def test_a_vote_token(self):
+        token = links.vote_token("ada", "2504.00001", Vote.DOWN, DAY, "ada@example.org")
+        expected = links.VoteLink(
+            "ada", "2504.00001", Vote.DOWN, DAY, links.person("ada@example.org")
+        )
+        assert links.read_vote(token) == expected
+        assert links.read_vote(token).vote is Vote.DOWN
+
+    def test_a_vote_the_links_do_not_offer_is_refused(self):
+        token = links.make_token(links.Purpose.VOTE, "ada", "2504.00001", "sideways", DAY, "p")
+        assert links.read_vote(token) is None
+
+    def test_an_unsubscribe_token(self):
+        token = links.make_token(links.Purpose.UNSUBSCRIBE, "ada", "ada@example.org")
+        expected = links.UnsubscribeLink("ada", "ada@example.org")
+        assert links.read_unsubscribe(token) == expected

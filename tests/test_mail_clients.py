@@ -16,7 +16,7 @@ import pytest
 from bench.screenshots import SAMPLE_PROMPT, sample_config, sample_profile, sample_selection
 from newsletter.config import SendgridConfig
 from newsletter.deliver import Envelope, SendgridSender, build_payload
-from newsletter.models import Email
+from newsletter.models import Email, Judge
 from newsletter.render import render_email
 
 ENV = Envelope(date(2025, 4, 10), "ada", "ada@example.org", "Ada Lovelace", ("2504.07001",))
@@ -368,7 +368,7 @@ def pages() -> list[str]:
     scored by a model and by the local scorer."""
     found = [
         digest_html(20, 50_000),
-        digest_html(20, 50_000, usage={}, by_model=False),
+        digest_html(20, 50_000, usage={}, judge=Judge.KEYWORDS),
         digest_html(150, 30_000),
     ]
     whole = "".join(found)

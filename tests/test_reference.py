@@ -258,7 +258,7 @@ def test_a_reference_day_sends_its_digest(path, home, arxiv_server, openai_serve
     [selection] = report.selections
     scored = [p for p in ref.picks if p.relevance is not None]
     assert selection.listed == len(day) == selection.titled + len(ref.picks) - len(scored)
-    assert selection.titled > selection.skimmed > selection.scanned == len(scored)
+    assert selection.titled > selection.skimmed > selection.read == len(scored)
 
     [mail] = sendgrid_server.messages
     text, page = (c["value"] for c in mail.body["content"])

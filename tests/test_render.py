@@ -13,7 +13,7 @@ import pytest
 from bench.screenshots import SIZES, png_size, sample_email, screenshot_all
 from newsletter import render, views
 from newsletter.config import Config
-from newsletter.models import Paper, Pick, SavedDigest, Score, Selection, Usage
+from newsletter.models import Judge, Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
 from newsletter.prompt import PAPERS_PLACEHOLDER, render_full_prompt
 from newsletter.templating import TEMPLATES_DIR
@@ -42,7 +42,7 @@ def make_selection(count: int, *, abstract: str | None = None, **kwargs) -> Sele
         for i in range(count)
     ]
     usage = {"gpt-4o-mini": Usage("gpt-4o-mini", 3, 27_534, 1_024, 3_597, 0.0123)}
-    counts = {"listed": 374, "scanned": 211} | kwargs
+    counts = {"listed": 374, "read": 211} | kwargs
     return Selection("ada", DAY, picks, usage=usage, **counts)
 
 
@@ -203,7 +203,7 @@ class TestCostTable:
             assert "Novelty 7" in part and "local keyword scorer" not in part
 
     @pytest.mark.parametrize(
-        ("titled", "skimmed", "scanned", "how"),
+        ("titled", "skimmed", "read", "how"),
         [
             (0, 0, 10, "read each paper's title and abstract with the prompt below, and scored"),
             # no screen counted (none ran, or a digest saved before the funnel was counted):
@@ -222,16 +222,16 @@ class TestCostTable:
              "your cutoffs, so none was read in full with the prompt below. Papers by authors"),
         ],
     )  # fmt: skip
-    def test_the_prompt_section_tells_the_funnel_as_it_went(self, titled, skimmed, scanned, how):
-        selection = make_selection(1, listed=10, titled=titled, skimmed=skimmed, scanned=scanned)
-        intro = views.prompt_context(selection, "prompt", local=False)["intro"]
+    def test_the_prompt_section_tells_the_funnel_as_it_went(self, titled, skimmed, read, how):
+        selection = make_selection(1, listed=10, titled=titled, skimmed=skimmed, read=read)
+        intro = views.prompt_context(selection, "prompt").intro
         assert intro.startswith(f"The model (gpt-4o-mini) {how}")
 
     def test_the_archive_tells_the_funnel_the_email_told(self):
-        selection = make_selection(1, listed=10, titled=9, skimmed=6, scanned=3)
+        selection = make_selection(1, listed=10, titled=9, skimmed=6, read=3)
         again = SavedDigest.of(selection, None, None).to_selection({})
-        intro = views.prompt_context(selection, "prompt", local=False)["intro"]
-        assert views.prompt_context(again, "prompt", local=False)["intro"] == intro
+        intro = views.prompt_context(selection, "prompt").intro
+        assert views.prompt_context(again, "prompt").intro == intro
         assert "skimmed the opening of 6 abstracts" in intro
 
     def test_cost_format(self):
@@ -246,7 +246,7 @@ class TestLocalScorer:
     @pytest.fixture
     def email(self, profile, config):
         selection = make_selection(3)
-        selection.usage, selection.by_model = {}, False  # as the pipeline gives it
+        selection.usage, selection.judge = {}, Judge.KEYWORDS  # as the pipeline gives it
         return render_it(selection, profile, config)
 
     def test_it_names_what_scored_the_papers(self, email):

@@ -77,7 +77,7 @@ class TestScoring:
         assert out.scores[items[0].id].relevance == 9
         assert out.scores[items[5].id].relevance == 7
         assert out.scores[items[1].id].relevance == 2
-        assert out.scanned == 12 and out.unscored == []
+        assert len(out.read) == 12 and out.unscored == []
         first = next(r for r in openai_server.requests if asked_ids(r)[0] == items[0].id)
         sent = first.body
         assert sent["messages"][0]["role"] == "system"
@@ -242,20 +242,20 @@ class TestTitlePass:
         assert "NOVELTY" not in title_request.body["messages"][0]["content"]
         assert title_request.body["messages"][1]["content"].startswith("1. Paper number 1\n")
         assert [asked_ids(r) for r in abstract_requests] == [[items[0].id, items[1].id]]
-        assert out.scanned == 2
+        assert len(out.read) == 2
 
     def test_titles_the_answer_leaves_out_are_kept(self, llm, openai_server):
         items = papers(3)
         openai_server.queue_content(json.dumps({"ARXIVID": items[0].id, "RELEVANCE": 1}))
         out, _ = llm(items, title_pass=True)
         assert asked_ids(openai_server.requests[1]) == [items[1].id, items[2].id]
-        assert out.scanned == 2
+        assert len(out.read) == 2
 
     def test_an_unparseable_title_answer_keeps_every_paper(self, llm, openai_server):
         openai_server.queue_content("I would rather not.")
         out, _ = llm(papers(3), title_pass=True)
         assert asked_ids(openai_server.requests[1]) == [p.id for p in papers(3)]
-        assert out.scanned == 3
+        assert len(out.read) == 3
         assert out.notes[0].startswith("the title pass's answers could not be read: its 3 papers")
 
     def test_the_title_cutoff_never_exceeds_the_profile_cutoff(self, llm, openai_server):
@@ -265,7 +265,7 @@ class TestTitlePass:
         openai_server.know(items)
         out, _ = llm(items, profile=lenient, title_pass=True, title_cutoff=3)
         assert asked_ids(openai_server.requests[1]) == [items[0].id]
-        assert out.scanned == 1
+        assert len(out.read) == 1
 
     def test_a_title_batch_never_asks_for_more_than_a_model_can_answer(self, llm, openai_server):
         out, _ = llm(papers(1500), title_pass=True, title_batch_size=1000)
@@ -274,7 +274,7 @@ class TestTitlePass:
         ]
         assert len(title_requests) == 2
         assert all(answer_limit(r.body) <= 16_000 for r in title_requests)
-        assert out.scanned == 0  # every title scored 2: clearly irrelevant
+        assert len(out.read) == 0  # every title scored 2: clearly irrelevant
 
 
 class TestSkim:
@@ -304,7 +304,7 @@ class TestSkim:
         assert first[0] == "1. Paper number 1" and first[1].endswith(" …")
         assert len(first[1]) <= 122 and "2504.00001" not in user and "A. Author" not in user
         assert [asked_ids(r) for r in reads] == [[items[0].id, items[1].id]]
-        assert out.scanned == 2 and set(out.scores) == {items[0].id, items[1].id}
+        assert len(out.read) == 2 and set(out.scores) == {items[0].id, items[1].id}
         assert out.scores[items[0].id].comment == "read"  # the full read's, not the skim's
         assert len(seen[-1]) > 200  # the full read sees the whole abstract
 
@@ -313,7 +313,7 @@ class TestSkim:
         openai_server.queue_content('{"id":1,"r":1,"n":1}\n{"id":7,"r":9,"n":9}')
         out, _ = llm(items, skim_chars=120)
         assert asked_ids(openai_server.requests[1]) == [items[1].id, items[2].id]
-        assert out.scanned == 2
+        assert len(out.read) == 2
 
     def test_a_rerun_skims_nothing_again(self, llm, openai_server):
         items = papers(4)
@@ -321,7 +321,7 @@ class TestSkim:
         asked = len(openai_server.requests)
         out, scorer = llm(items, skim_chars=120)
         assert scorer.requests == 0 and len(openai_server.requests) == asked
-        assert out.scanned == 0  # every paper skimmed at 2 and 5: dropped again, for free
+        assert len(out.read) == 0  # every paper skimmed at 2 and 5: dropped again, for free
 
     def test_a_skim_of_another_length_is_asked_again(self, llm, openai_server):
         items = papers(2)
@@ -372,7 +372,7 @@ class TestSkim:
         asked = len(openai_server.requests)
         again, _ = llm(items, **settings)
         assert len(openai_server.requests) == asked  # all of it from the cache
-        counts = [(len(out.titled), len(out.skimmed), out.scanned) for out in (first, again)]
+        counts = [(len(out.titled), len(out.skimmed), len(out.read)) for out in (first, again)]
         assert counts == [funnel, funnel]
 
 
@@ -412,7 +412,7 @@ def test_profiles_sharing_a_prompt_each_tell_their_own_funnel(shared_day):
                          for p in papers(5)[2:]]  # fmt: skip
     selections, scoring = shared_day([wide, narrow], items, {items[0].id: 9, items[2].id: 9})
     assert scoring.requests == 3  # titles, skim, full read: once for both
-    funnel = {s.subscriber_id: (s.listed, s.titled, s.skimmed, s.scanned) for s in selections}
+    funnel = {s.subscriber_id: (s.listed, s.titled, s.skimmed, s.read) for s in selections}
     assert funnel == {"wide": (5, 5, 2, 2), "narrow": (3, 3, 1, 1)}
 
 
@@ -421,7 +421,7 @@ def test_a_funnel_counts_only_what_was_answered(llm, openai_server):
     it read anything."""
     openai_server.queue_server_error(times=1_000)
     out, _ = llm(papers(4), title_pass=True, skim_chars=LLMConfig().skim_chars, max_retries=0)
-    assert out.down and (out.titled, out.skimmed, out.scanned) == (set(), set(), 0)
+    assert out.down and (out.titled, out.skimmed, len(out.read)) == (set(), set(), 0)
 
 
 def test_a_model_that_refuses_max_tokens_and_temperature_is_adapted_to(llm, openai_server):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from newsletter import links
 from newsletter.cli import app
+from newsletter.models import Vote
 from newsletter.profiles import parse_profile
 from newsletter.seed import draft_keywords, read_bibtex
 from newsletter.store import Store
@@ -56,7 +56,7 @@ class TestBibtex:
         assert profile.liked == ["2501.01234", "2502.04321", "2503.00042", "2504.00007"]
         assert "sparse mixture-of-experts" in profile.keywords
         with Store(tmp_path / "newsletter.db") as store:
-            titles = store.votes.titles("zed", links.UP, 15)
+            titles = store.votes.titles("zed", Vote.UP, 15)
         assert sorted(titles) == sorted(read_bibtex(tmp_path / "refs.bib").liked.values())
 
     def test_the_seeded_file_holds_no_example_interest(self, tmp_path):

@@ -10,6 +10,7 @@ from newsletter import suppressions
 from newsletter.cli import app
 from newsletter.config import SendgridConfig, load_config
 from newsletter.errors import DeliveryError
+from newsletter.models import SuppressionReason
 from newsletter.pipeline import SendOptions, run_send
 from tests.conftest import SAMPLE
 
@@ -78,6 +79,7 @@ class TestSync:
         sendgrid_server.lists["spam_reports"] = [{"email": "x@example.org"}]
         suppressions.sync(store, client, SendgridConfig())
         assert suppressions.stored_reasons(store) == {"x@example.org": "spam report"}
+        assert suppressions.stored_reasons(store)["x@example.org"] is SuppressionReason.SPAM_REPORT
 
     def test_a_removal_is_reported(self, sendgrid_server, client, store):
         sendgrid_server.lists["blocks"] = [{"email": "x@example.org", "reason": "blocked"}]

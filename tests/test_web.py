@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from newsletter import archive, links, web
 from newsletter.cli import app
 from newsletter.config import Config, load_config
+from newsletter.models import Vote
 from newsletter.pipeline import Hooks, SendOptions, run_send
 from newsletter.store import Store
 from tests.conftest import SAMPLE
@@ -123,7 +124,7 @@ class TestVotes:
         assert "More papers like this?" in shown(page) and 'method="post"' in shown(page)
         assert first_title(site) in shown(page)
         with site.store() as store:
-            assert store.votes.titles("ada", links.UP, 15) == []
+            assert store.votes.titles("ada", Vote.UP, 15) == []
 
     def test_the_post_records_the_vote_and_undo_removes_it(self, site):
         _, down = vote_links(site.preview())[0]
@@ -131,11 +132,11 @@ class TestVotes:
         assert done.status_code == 200
         assert "We'll show you fewer papers like this one." in shown(done)
         with site.store() as store:
-            assert store.votes.titles("ada", links.DOWN, 15) == [first_title(site)]
+            assert store.votes.titles("ada", Vote.DOWN, 15) == [first_title(site)]
         undone = requests.post(f"{down}/undo", timeout=5)
         assert undone.status_code == 200 and "Undone" in shown(undone)
         with site.store() as store:
-            assert store.votes.titles("ada", links.DOWN, 15) == []
+            assert store.votes.titles("ada", Vote.DOWN, 15) == []
 
     def test_a_new_vote_replaces_the_other_one(self, site):
         up, down = vote_links(site.preview())[0]
@@ -143,8 +144,8 @@ class TestVotes:
         again = requests.post(down, timeout=5)
         assert "This replaces your earlier “more like this”." in shown(again)
         with site.store() as store:
-            assert store.votes.titles("ada", links.UP, 15) == []
-            assert store.votes.titles("ada", links.DOWN, 15) == [first_title(site)]
+            assert store.votes.titles("ada", Vote.UP, 15) == []
+            assert store.votes.titles("ada", Vote.DOWN, 15) == [first_title(site)]
 
     def test_the_next_days_prompt_carries_the_liked_title(self, site, arxiv_server, openai_server):
         up, _ = vote_links(site.preview())[0]
@@ -178,10 +179,10 @@ class TestRefused:
         up, _ = vote_links(site.preview())[0]
         token = up.rsplit("/", 1)[1]
         altered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
-        unsubscribe = links.make_token(links.UNSUBSCRIBE, "ada", "ada@example.org")
+        unsubscribe = links.make_token(links.Purpose.UNSUBSCRIBE, "ada", "ada@example.org")
         with monkeypatch.context() as elsewhere:
             elsewhere.setenv(links.SECRET_VARIABLE, "another deployment's secret")
-            foreign = links.vote_token("ada", "2504.00001", links.UP, "2025-04-10", "a@b.org")
+            foreign = links.vote_token("ada", "2504.00001", Vote.UP, "2025-04-10", "a@b.org")
         urls = [f"{site.url}/vote/{t}" for t in ("garbage", altered, unsubscribe, foreign)]
         urls.append(f"{site.url}/unsubscribe/{token}")  # a vote's token is no unsubscribe's
         answers = [requests.post(u, timeout=5) for u in urls] + [requests.get(urls[1], timeout=5)]
@@ -189,7 +190,7 @@ class TestRefused:
         assert len({shown(a) for a in answers}) == 1
         assert "ada" not in answers[0].text and "2504" not in answers[0].text
         with site.store() as store:
-            assert store.votes.titles("ada", links.UP, 15) == []
+            assert store.votes.titles("ada", Vote.UP, 15) == []
 
     def test_every_response_asks_for_no_referrer_and_no_index(self, site):
         up, _ = vote_links(site.preview())[0]
@@ -298,7 +299,7 @@ class TestCommands:
         assert result.exit_code == 0, result.output
         assert "2503.00042: Routing tokens to experts" in result.output
         with Store(home / "newsletter.db") as store:
-            assert store.votes.titles("ada", links.UP, 15) == ["Routing tokens to experts"]
+            assert store.votes.titles("ada", Vote.UP, 15) == ["Routing tokens to experts"]
 
     def test_an_id_arxiv_does_not_know_is_said_and_not_recorded(self, home, arxiv_server):
         arxiv_server.api_papers = []

@@ -42,7 +42,7 @@ def picks_section(digest: dict) -> list[str]:
     totals, picks = digest["totals"], digest["papers"]
     lines = [
         f"On {digest['day']}, {len(picks)} selected of {totals['listed']} papers listed in its "
-        f"categories ({totals['scanned']} scored):",
+        f"categories ({totals['read']} scored):",
         "",
     ]
     if not picks:

@@ -263,7 +263,7 @@ def print_selection(selection: Selection) -> None:
         f"{selection.listed} listed, "
         + (f"{selection.titled} judged by title, " if selection.titled else "")
         + (f"{selection.skimmed} skimmed, " if selection.skimmed else "")
-        + f"{selection.scanned} {'read in full' if selection.by_model else 'scored'}",
+        + f"{selection.read} {'read in full' if selection.judge.by_model else 'scored'}",
         markup=False,
     )
     table = Table("#", "id", "R", "N", "title", "comment")
@@ -304,7 +304,7 @@ def print_report(report: pipeline.Report) -> None:
     for s in report.served:
         sel = s.selection
         # the local scorer spends nothing to show
-        spent = sel if sel is not None and sel.by_model else None
+        spent = sel if sel is not None and sel.judge.by_model else None
         cost = "-" if spent is None or spent.cost_usd is None else f"${spent.cost_usd:.4f}"
         table.add_row(
             s.subscriber_id, "-" if sel is None else str(len(sel.picks)),

@@ -10,11 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from newsletter import links, seed, suppressions, votes
 from newsletter import profiles as profiles_mod
+from newsletter import seed, suppressions, votes
 from newsletter.cli.base import err, get_config, out, subscribers_app, suppressions_app
 from newsletter.config import display_path, sendgrid_key
 from newsletter.errors import UnknownSubscriber
+from newsletter.models import Vote
 from newsletter.store import Store
 from newsletter.views import plural
 
@@ -237,7 +238,7 @@ def set_active(ctx: typer.Context, subscriber_id: str, active: bool) -> None:
     out.print(f"{display_path(path)}: {state}", markup=False)
 
 
-def vote_by_hand(ctx: typer.Context, subscriber_id: str, ids: list[str], vote: str) -> None:
+def vote_by_hand(ctx: typer.Context, subscriber_id: str, ids: list[str], vote: Vote) -> None:
     config = get_config(ctx)
     profile = profiles_mod.load_profiles(config.subscribers_dir).get(subscriber_id)
     with Store(config.storage.path) as store:
@@ -263,7 +264,7 @@ def subscribers_like(
 
     Example: newsletter subscribers like ada 2501.01234 2502.04321
     """
-    vote_by_hand(ctx, subscriber_id, ids, links.UP)
+    vote_by_hand(ctx, subscriber_id, ids, Vote.UP)
 
 
 @subscribers_app.command("dislike")
@@ -276,7 +277,7 @@ def subscribers_dislike(
 
     Example: newsletter subscribers dislike ada 2501.01234
     """
-    vote_by_hand(ctx, subscriber_id, ids, links.DOWN)
+    vote_by_hand(ctx, subscriber_id, ids, Vote.DOWN)
 
 
 # -- suppressions ---------------------------------------------------------------------------
