@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -48,6 +46,7 @@ from sendgrid.helpers.mail import (
 
 from newsletter.config import SendgridConfig
 from newsletter.errors import ConfigError, CredentialsRejected, DeliveryError, StoreError
+from newsletter.files import write_atomic
 from newsletter.models import Email, SavedDigest, Status
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN, Store
@@ -351,13 +350,3 @@ def write_preview(
         paths.append(path)
     return paths
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never a half-written one."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
