@@ -36,7 +36,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from newsletter import atom, render, templating, views
+from newsletter import atom, render, templating, text, views
 from newsletter.config import Config
 from newsletter.errors import Crash, NewsletterError, contain
 from newsletter.files import write_if_changed
@@ -182,7 +182,7 @@ def top_papers(record: SavedDigest) -> list[dict[str, Any]]:
     return [
         {
             "n": n,
-            "title": views.clean(item.title),
+            "title": text.clean(item.title),
             "author_match": item.author_match,
             "relevance": item.relevance,
             "novelty": item.novelty if record.by_model else None,  # the local scorer: unjudged
@@ -198,8 +198,8 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
         days.append(
             {
                 "href": day_file(day),
-                "date": views.long_date(day),
-                "summary": f"{views.plural(count, 'paper')} picked of {listed:,} listed",
+                "date": text.long_date(day),
+                "summary": f"{text.plural(count, 'paper')} picked of {listed:,} listed",
                 "top": top_papers(record),
             }
         )
@@ -207,7 +207,7 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
         "archive_month.j2",
         title=f"arXiv digest · {month_name(month)}",
         month=month_name(month),
-        summary=f"{views.plural(len(records), 'digest')} this month",
+        summary=f"{text.plural(len(records), 'digest')} this month",
         nav=Markup(nav_html("Digests by month", links)),
         days=days,
         feed="feed.atom",
@@ -217,14 +217,14 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
 def subscriber_page(days: list[date]) -> str:
     counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
     months = [
-        {"href": month_file(m), "name": month_name(m), "summary": views.plural(n, "digest")}
+        {"href": month_file(m), "name": month_name(m), "summary": text.plural(n, "digest")}
         for m, n in sorted(counts.items(), reverse=True)
     ]
-    latest = {"href": day_file(days[-1]), "date": views.long_date(days[-1])} if days else None
+    latest = {"href": day_file(days[-1]), "date": text.long_date(days[-1])} if days else None
     return render_template(
         "archive_subscriber.j2",
         title="arXiv digest · archive",
-        summary=f"{views.plural(len(days), 'digest')} in {views.plural(len(months), 'month')}",
+        summary=f"{text.plural(len(days), 'digest')} in {text.plural(len(months), 'month')}",
         latest=latest,
         months=months,
         feed="feed.atom",
@@ -261,11 +261,11 @@ def write_pages(folder: Path, pages: dict[str, Callable[[], str]], built: Built)
         built.files += 1
         path = folder / name
         try:
-            text = render_page()
+            content = render_page()
         except Exception as exc:
             exc.add_note(f"page {name}")
             raise
-        if write_if_changed(path, text):
+        if write_if_changed(path, content):
             built.written.append(path)
 
 

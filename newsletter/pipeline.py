@@ -40,7 +40,7 @@ from newsletter.prompt import (
 from newsletter.score import make_client
 from newsletter.selections import plan, score_day, score_plans, use_local_scorer
 from newsletter.store import Store
-from newsletter.views import plural
+from newsletter.text import plural
 
 SEND_WORKERS = 8  # SendGrid requests in flight: the client is synchronous
 

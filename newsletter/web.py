@@ -47,7 +47,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from newsletter import archive, atom, links, render, templating, views
+from newsletter import archive, atom, links, render, templating, text
 from newsletter.config import Config
 from newsletter.models import SavedDigest
 from newsletter.store import Store
@@ -213,7 +213,7 @@ class Views:
         if day is not None:
             name = archive.day_file(date.fromisoformat(day))
             if base or (folder / name).is_file():
-                label = f"← Your digest of {views.long_date(date.fromisoformat(day))}"
+                label = f"← Your digest of {text.long_date(date.fromisoformat(day))}"
                 return {"href": f"{base or ''}/{token}/{name}", "label": label}
         if base or (folder / "index.html").is_file():
             return {"href": f"{base or ''}/{token}/", "label": "← Your past digests"}
@@ -231,7 +231,7 @@ class Views:
         return page(
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
-            paper=views.clean(self._title(paper_id)),
+            paper=text.clean(self._title(paper_id)),
             button="Yes, more like this" if more else "Yes, fewer like this",
             back=self._back(subscriber, day),
         )
@@ -251,7 +251,7 @@ class Views:
         return page(
             "Thank you, noted",
             *lines,
-            paper=views.clean(title),
+            paper=text.clean(title),
             button="Undo",
             button_class="quiet",
             action=f"{request.path_params['token']}/undo",
@@ -269,7 +269,7 @@ class Views:
             "This paper no longer counts for your digest."
             if removed
             else "This vote is not recorded (already undone, or replaced by another).",
-            paper=views.clean(self._title(paper_id)),
+            paper=text.clean(self._title(paper_id)),
             back=self._back(subscriber, day),
         )
 

@@ -29,7 +29,7 @@ from newsletter.errors import ProfileError
 from newsletter.models import Selection
 from newsletter.prompt import render_full_prompt, render_skim_prompt, render_title_prompt
 from newsletter.store import Store
-from newsletter.views import plural
+from newsletter.text import plural
 
 # -- prompt ---------------------------------------------------------------------------------
 

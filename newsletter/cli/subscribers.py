@@ -16,7 +16,7 @@ from newsletter.cli.base import err, get_config, out, subscribers_app, suppressi
 from newsletter.config import display_path, sendgrid_key
 from newsletter.errors import UnknownSubscriber
 from newsletter.store import Store
-from newsletter.views import plural
+from newsletter.text import plural
 
 # -- subscribers ----------------------------------------------------------------------------
 
