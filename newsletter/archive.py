@@ -28,12 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import cache, partial
+from functools import partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from newsletter import atom, render, templating, text, views
@@ -121,18 +120,12 @@ def reader_for(record: SavedDigest, profile: Profile) -> Profile:
 # -- rendering --------------------------------------------------------------------------------
 
 
-@cache
-def environment() -> jinja2.Environment:
-    """The archive's own pages: HTML, so everything interpolated is escaped."""
-    return templating.environment(autoescape=True)
-
-
-def render_template(name: str, **context: Any) -> str:
-    return environment().get_template(name).render(font_stack=render.FONT_STACK, **context)
+def render_page(name: str, **context: Any) -> str:
+    return templating.render_template(templating.page_templates(), name, **context)
 
 
 def nav_html(label: str, links: tuple[Link, Link, Link]) -> str:
-    return render_template("archive_nav.j2", label=label, links=links)
+    return render_page("archive_nav.j2", label=label, links=links)
 
 
 def day_links(days: list[date], i: int) -> tuple[Link, Link, Link]:
@@ -203,7 +196,7 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
                 "top": top_papers(record),
             }
         )
-    return render_template(
+    return render_page(
         "archive_month.j2",
         title=f"arXiv digest · {month_name(month)}",
         month=month_name(month),
@@ -221,7 +214,7 @@ def subscriber_page(days: list[date]) -> str:
         for m, n in sorted(counts.items(), reverse=True)
     ]
     latest = {"href": day_file(days[-1]), "date": text.long_date(days[-1])} if days else None
-    return render_template(
+    return render_page(
         "archive_subscriber.j2",
         title="arXiv digest · archive",
         summary=f"{text.plural(len(days), 'digest')} in {text.plural(len(months), 'month')}",
@@ -257,11 +250,11 @@ def subscriber_pages(
 
 
 def write_pages(folder: Path, pages: dict[str, Callable[[], str]], built: Built) -> None:
-    for name, render_page in pages.items():
+    for name, make in pages.items():
         built.files += 1
         path = folder / name
         try:
-            content = render_page()
+            content = make()
         except Exception as exc:
             exc.add_note(f"page {name}")
             raise
@@ -286,7 +279,7 @@ def build(
     records = [(who, SavedDigest.model_validate(data)) for _, who, data in digests]
     papers = store.load_papers(item.id for _, record in records for item in record.papers)
     built = Built()
-    front = partial(render_template, "archive_index.j2", title="arXiv digest archive")
+    front = partial(render_page, "archive_index.j2", title="arXiv digest archive")
     write_pages(out, {"index.html": front, "robots.txt": lambda: ROBOTS_TXT}, built)
     for subscriber_id, rows in groupby(records, lambda row: row[0]):
         mine = [record for _, record in rows]

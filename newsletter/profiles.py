@@ -232,8 +232,8 @@ def create_profile(
         raise ProfileError(str(path), [f"email: '{email}' is not an email address"])
     if path.exists():
         raise NewsletterError(f"{display_path(path)} exists already: not overwritten")
-    env = templating.environment(autoescape=False, exact_whitespace=True)
-    text = env.get_template("profile.toml.j2").render(id=subscriber_id, example=not seeded)
+    template = templating.text_templates().get_template("profile.toml.j2")
+    text = template.render(id=subscriber_id, example=not seeded)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     edit_profile(path, name=name, email=email, **seeded)

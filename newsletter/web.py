@@ -27,13 +27,10 @@ import logging
 import re
 from copy import deepcopy
 from datetime import date
-from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
-import jinja2
 import uvicorn
-from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,7 +44,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from newsletter import archive, atom, links, render, templating, text
+from newsletter import archive, atom, links, templating, text
 from newsletter.config import Config
 from newsletter.models import SavedDigest
 from newsletter.store import Store
@@ -77,22 +74,13 @@ PLAIN_SEGMENT = re.compile(
 )
 
 
-@cache
-def environment() -> jinja2.Environment:
-    return templating.environment(autoescape=True)
-
-
 def page(title: str, *lines: str, status: int = 200, **context: object) -> HTMLResponse:
     """One of the server's pages: a title, a few lines, at most one button, and maybe a
     `back` link ({href, label}) to the reader's archive."""
     context = {"paper": "", "button": "", "action": "", "button_class": "", "note": "",
                "back": None} | context  # fmt: skip
-    # the font stack is ours and holds quotes: escaped, the browser would drop the rule
-    font_stack = Markup(render.FONT_STACK)
-    html = (
-        environment()
-        .get_template("web_page.j2")
-        .render(title=title, lines=lines, font_stack=font_stack, **context)
+    html = templating.render_template(
+        templating.page_templates(), "web_page.j2", title=title, lines=lines, **context
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
