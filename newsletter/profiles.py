@@ -22,7 +22,7 @@ from typing import Annotated
 import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from newsletter import templating
+from newsletter import arxiv_id, templating
 from newsletter.config import describe_error, display_path, read_toml
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 
@@ -42,9 +42,7 @@ def arxiv_categories() -> dict[str, str]:
     return {code: name for code, name in rows}
 
 
-# 2501.01234 (since 2007) or hep-th/9901001, without a version
-ARXIV_ID = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
-ArxivId = Annotated[str, StringConstraints(pattern=ARXIV_ID)]
+ArxivId = Annotated[str, StringConstraints(pattern=arxiv_id.FULL_PATTERN)]
 
 
 class Topic(BaseModel):
