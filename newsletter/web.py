@@ -140,9 +140,9 @@ class Archive(StaticFiles):
     happened, and a folder without its slash is sent to it by a relative address (one built
     from the request's Host header would send the reader wherever the header said)."""
 
-    def __init__(self, views: Views, directory: Path):
+    def __init__(self, endpoints: Endpoints, directory: Path):
         super().__init__(directory=directory, html=True)
-        self.views = views
+        self.endpoints = endpoints
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         try:
@@ -150,7 +150,7 @@ class Archive(StaticFiles):
         except HTTPException as exc:
             if exc.status_code != 404:
                 raise
-            return self.views.missing(path)
+            return self.endpoints.missing(path)
         if isinstance(response, RedirectResponse):
             folder = scope["path"].rstrip("/").rsplit("/", 1)[-1]
             return RedirectResponse(f"./{quote(folder)}/", headers=PRIVATE)
@@ -158,7 +158,7 @@ class Archive(StaticFiles):
         return response
 
 
-class Views:
+class Endpoints:
     """The endpoints, sharing the store (WAL: a `newsletter send` may run beside them)."""
 
     def __init__(self, config: Config, store: Store):
@@ -356,18 +356,18 @@ class Views:
 
 def create_app(config: Config, store: Store) -> SecurityHeaders:
     """The application; `store` stays open for its life."""
-    views = Views(config, store)
+    endpoints = Endpoints(config, store)
     # the archive may be built after the server starts; an absent folder would be a 500
     Path(config.archive.out).mkdir(parents=True, exist_ok=True)
     routes = [
-        Route("/vote/{token}", views.vote_page, methods=["GET"]),
-        Route("/vote/{token}", views.vote, methods=["POST"]),
-        Route("/vote/{token}/undo", views.undo, methods=["POST"]),
-        Route("/unsubscribe/{token}", views.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", views.unsubscribe, methods=["POST"]),
-        Route("/unsubscribe/{token}/resubscribe", views.resubscribe, methods=["POST"]),
-        Route("/{token}/feed.atom", views.feed, methods=["GET"]),
-        Mount("/", Archive(views, Path(config.archive.out))),
+        Route("/vote/{token}", endpoints.vote_page, methods=["GET"]),
+        Route("/vote/{token}", endpoints.vote, methods=["POST"]),
+        Route("/vote/{token}/undo", endpoints.undo, methods=["POST"]),
+        Route("/unsubscribe/{token}", endpoints.unsubscribe_page, methods=["GET"]),
+        Route("/unsubscribe/{token}", endpoints.unsubscribe, methods=["POST"]),
+        Route("/unsubscribe/{token}/resubscribe", endpoints.resubscribe, methods=["POST"]),
+        Route("/{token}/feed.atom", endpoints.feed, methods=["GET"]),
+        Mount("/", Archive(endpoints, Path(config.archive.out))),
     ]
     return SecurityHeaders(Starlette(routes=routes))
 
@@ -390,7 +390,7 @@ def log_config() -> dict:
     return config
 
 
-def serve(config: Config, host: str, port: int) -> None:
+def run_server(config: Config, host: str, port: int) -> None:
     """Run the application on uvicorn until interrupted; refuse to start without the secret
     that signs the links."""
     links.secret()

@@ -248,7 +248,7 @@ def serve_command(
     config = get_config(ctx)
     for note in web.start_notes(config):
         err.print(f"warning: {note}", markup=False)
-    web.serve(config, host, port)
+    web.run_server(config, host, port)
 
 
 def report_profile_errors(errors: list[ProfileError] | list[str]) -> None:
