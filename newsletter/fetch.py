@@ -17,6 +17,10 @@ abstract as submitted, XML-escaped once, so after XML decoding a `<`, `>` or `&`
 author's (`k<n`, `<EOS>`) and is kept. Only whitespace is collapsed. Titles and abstracts keep
 their LaTeX as submitted: the model reads it (see `newsletter.text`), and the views convert
 it for the reader. Author names are converted here, since followed authors are matched on them.
+
+The RSS and the API travel the same way: urllib with a timeout, retried by the project's one
+policy (`newsletter.retry`), and read with ElementTree. The API's Atom is paged by hand (the
+`opensearch:totalResults` it declares), `API_DELAY_SECONDS` apart as arXiv's terms ask.
 """
 
 from __future__ import annotations
@@ -33,11 +37,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
-
-import arxiv
-import requests
 
 from newsletter import __version__, arxiv_id
 from newsletter.config import ArxivConfig, display_path
@@ -210,7 +213,7 @@ def read_feed(path: Path) -> Listing:
     return parse_rss(data, source=str(path))
 
 
-def _get(url: str, timeout: float) -> bytes:
+def _get(url: str, timeout: float, what: str = "arXiv listing", *, feed: bool = True) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -218,12 +221,12 @@ def _get(url: str, timeout: float) -> bytes:
     except urllib.error.HTTPError as exc:
         if retryable := retryable_answer(exc.code, f"HTTP {exc.code}", exc.headers):
             raise retryable from None
-        raise FetchError(f"arXiv listing unreachable: HTTP {exc.code} from {url}") from None
+        raise FetchError(f"{what} unreachable: HTTP {exc.code} from {url}") from None
     except TimeoutError:
         raise Retryable(f"no answer within {timeout:g} s") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, socket.gaierror):  # no DNS: no network, or a wrong host
-            raise FetchError(offline(url, "cannot resolve its host")) from None
+            raise FetchError(offline(url, "cannot resolve its host", what, feed=feed)) from None
         raise Retryable(str(exc.reason)) from None
     except (http.client.HTTPException, OSError) as exc:
         raise Retryable(str(exc)) from None
@@ -293,59 +296,6 @@ def backfill_query(categories: Iterable[str], day: date) -> str:
     return f"({cats}) AND submittedDate:[{start:{stamp}} TO {end:{stamp}}]"
 
 
-class _Session(requests.Session):
-    """A session with a timeout, and with bodies that are not XML treated as failures.
-
-    The arxiv package sets no timeout and silently yields nothing for a body that does not
-    parse; raising ConnectionError makes it retry both cases like a dropped connection.
-    """
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def request(self, method, url, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("timeout", self.timeout)
-        try:
-            response = super().request(method, url, **kwargs)
-        except requests.Timeout:
-            raise requests.ConnectionError(f"no answer within {self.timeout:g} s") from None
-        if response.status_code == 200:
-            try:
-                ET.fromstring(response.content)
-            except ET.ParseError as exc:
-                raise requests.ConnectionError(f"not a valid Atom feed ({exc})") from None
-        return response
-
-
-def api_client(
-    config: ArxivConfig, *, page_size: int | None = None, delay: float | None = None
-) -> arxiv.Client:
-    client = arxiv.Client(
-        page_size=page_size or API_PAGE_SIZE,
-        delay_seconds=API_DELAY_SECONDS if delay is None else delay,
-        num_retries=config.retries,
-    )
-    client.query_url_format = config.api_url + "?{}"
-    client._session = _Session(config.timeout)
-    return client
-
-
-def _result_paper(result: arxiv.Result, categories: set[str]) -> Paper:
-    pid, version = arxiv_id.versioned(result.entry_id) or (result.get_short_id(), 1)
-    cats = list(dict.fromkeys([result.primary_category, *result.categories]))
-    return Paper(
-        id=pid,
-        title=normalise_space(result.title),
-        authors=tuple(author_name(a.name) for a in result.authors),
-        abstract=normalise_space(result.summary),
-        categories=tuple(cats),
-        primary_category=result.primary_category,
-        announce_type="new" if result.primary_category in categories else "cross",
-        version=version,
-    )
-
-
 def fetch_backfill(
     config: ArxivConfig,
     categories: Iterable[str],
@@ -358,14 +308,10 @@ def fetch_backfill(
     wanted = set(categories)
     if day.weekday() >= 5:
         return Listing(day=day, papers=[])  # arXiv announces nothing for Saturday or Sunday
-    search = arxiv.Search(
-        query=backfill_query(wanted, day),
-        max_results=None,
-        sort_by=arxiv.SortCriterion.SubmittedDate,
-        sort_order=arxiv.SortOrder.Ascending,
-    )
-    client = api_client(config, page_size=page_size, delay=delay)
-    papers = query_api(config, client, search, wanted)
+    query = {"search_query": backfill_query(wanted, day), "sortBy": "submittedDate",
+             "sortOrder": "ascending"}  # fmt: skip
+    papers = query_api(config, query, wanted, page_size=page_size or API_PAGE_SIZE,
+                       delay=API_DELAY_SECONDS if delay is None else delay)  # fmt: skip
     new = sum(p.announce_type == "new" for p in papers)
     return Listing(day=day, papers=papers, listed=len(papers), new=new, cross=len(papers) - new)
 
@@ -376,44 +322,84 @@ def fetch_by_id(config: ArxivConfig, ids: Iterable[str]) -> dict[str, Paper]:
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
-    client = api_client(config, page_size=len(wanted), delay=0)
-    search = arxiv.Search(id_list=wanted, max_results=len(wanted))
     # a saved listing cannot stand in for a lookup by id: the caller says what can
-    papers = query_api(config, client, search, set(), feed=False)
+    query = {"id_list": ",".join(wanted)}
+    papers = query_api(config, query, set(), page_size=len(wanted), delay=0, feed=False)
     return {p.id: p for p in papers if p.id in wanted}
+
+
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+OPENSEARCH_NS = "{http://a9.com/-/spec/opensearch/1.1/}"
+
+
+def _entry_paper(entry: ET.Element, categories: set[str]) -> Paper:
+    """A paper from an API entry, the same as the RSS gives it (see the module's note)."""
+    entry_id = entry.findtext(f"{ATOM_NS}id") or ""
+    pid, version = arxiv_id.versioned(entry_id) or (entry_id.rsplit("/abs/", 1)[-1], 1)
+    primary = entry.find(f"{ARXIV_NS}primary_category")
+    terms = [c.get("term", "") for c in entry.findall(f"{ATOM_NS}category")]
+    first = primary.get("term", "") if primary is not None else (terms[0] if terms else "")
+    names = [a.findtext(f"{ATOM_NS}name") or "" for a in entry.findall(f"{ATOM_NS}author")]
+    return Paper(
+        id=pid,
+        title=normalise_space(entry.findtext(f"{ATOM_NS}title") or ""),
+        authors=tuple(author_name(n) for n in names),
+        abstract=normalise_space(entry.findtext(f"{ATOM_NS}summary") or ""),
+        categories=tuple(dict.fromkeys([first, *terms])),
+        primary_category=first,
+        announce_type="new" if first in categories else "cross",
+        version=version,
+    )
+
+
+def _api_page(url: str, timeout: float, feed: bool) -> tuple[list[ET.Element], int]:
+    """One page of an API answer: its entries and the total the query matches. A body that
+    is not a whole Atom document is retried like a dropped connection."""
+    data = _get(url, timeout, "arXiv API", feed=feed)
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise Retryable(f"not a valid Atom feed ({exc})") from None
+    total = (root.findtext(f"{OPENSEARCH_NS}totalResults") or "").strip()
+    entries = root.findall(f"{ATOM_NS}entry")
+    return entries, int(total) if total.isdigit() else len(entries)
 
 
 def query_api(
     config: ArxivConfig,
-    client: arxiv.Client,
-    search: arxiv.Search,
+    query: dict[str, str],
     categories: set[str],
     *,
+    page_size: int,
+    delay: float,
     feed: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[Paper]:
-    """The search's papers, one per id; an API out of reach is one line (with the way to run
-    offline, `feed`)."""
-    try:
-        results = list(client.results(search))
-    except (arxiv.ArxivError, requests.RequestException) as exc:
-        why = "cannot resolve its host" if _unresolved(exc) else _first_line(exc)
-        raise FetchError(offline(config.api_url, why, "arXiv API", feed=feed)) from None
-    return list({p.id: p for p in (_result_paper(r, categories) for r in results)}.values())
-
-
-def _unresolved(exc: BaseException) -> bool:
-    """Whether a requests/urllib3 failure was a host name that would not resolve."""
-    while exc is not None:
-        if isinstance(exc, socket.gaierror) or "NameResolutionError" in type(exc).__name__:
-            return True
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(
-            exc.args[0], BaseException) else None)  # fmt: skip
-    return False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    """Every page of the query's papers, one per id, asked with the retry policy of the RSS
+    and `delay` seconds between pages (arXiv's API terms); an API out of reach is one line
+    (with the way to run offline, `feed`)."""
+    policy = RetryPolicy.of(config, sleep)
+    papers: dict[str, Paper] = {}
+    start, total = 0, 1
+    while start < total:
+        if start:
+            sleep(delay)
+        args = urlencode(query | {"start": str(start), "max_results": str(page_size)})
+        url = f"{config.api_url}?{args}"
+        try:
+            page = partial(_api_page, url, config.timeout, feed)
+            entries, total = policy.call(page, what="arXiv API")
+        except Retryable as exc:
+            tries = policy.attempts
+            why = f"{exc}, {tries} attempt{'s' * (tries > 1)}"
+            raise FetchError(offline(config.api_url, why, "arXiv API", feed=feed)) from None
+        if not entries:
+            break
+        for entry in entries:
+            paper = _entry_paper(entry, categories)
+            papers.setdefault(paper.id, paper)
+        start += len(entries)
+    return list(papers.values())
 
 
 # -- the stage -----------------------------------------------------------------------------

@@ -1,6 +1,5 @@
-"""One retry policy for the HTTP calls the project makes itself: arXiv's RSS listing, SendGrid's
-mail send and its suppression lists. (The OpenAI client and the arxiv API client retry inside
-themselves.)
+"""One retry policy for the HTTP calls the project makes itself: arXiv's RSS listing and its
+API, SendGrid's mail send and its suppression lists. (The OpenAI client retries inside itself.)
 
 A call that may fail for a while raises `Retryable`: a timeout, a refused or dropped connection,
 HTTP 429 or 5xx (`retryable_answer` sorts HTTP answers), a body cut short. Anything else goes
