@@ -314,7 +314,7 @@ def _placed(path: str, problem: str, text: str) -> Problem:
     so, rather than losing its place silently."""
     try:
         return Problem(path, line_of(problem, text), problem)
-    except (LookupError, tomlkit.exceptions.TOMLKitError) as exc:
+    except (ValueError, tomlkit.exceptions.TOMLKitError) as exc:
         return Problem(path, None, f"{problem} (its line could not be found: {exc})")
 
 
@@ -359,25 +359,18 @@ def line_of(problem: str, text: str) -> int | None:
     """The line a problem names: tomllib's for a syntax error, else the line of its field or,
     when the field is not in the file (a key left out), of the nearest enclosing one (a topic,
     a list); None when nothing of it is (a required key, the file's name). A field that is in
-    the file but cannot be placed raises LookupError saying why."""
+    the file but cannot be placed raises ValueError saying why."""
     if problem.startswith("not valid TOML"):
         found = re.search(r"at line (\d+)", problem)
         return int(found[1]) if found else max(text.count("\n"), 1)
     field = problem.split(": ", 1)[0]
     loc = tuple(int(n) if n else k for k, n in _FIELD.findall(field))
     for end in range(len(loc), 0, -1):
-        if _holds(tomlkit.parse(text), loc[:end]):
-            return field_line(text, loc[:end])
-    return None
-
-
-def _holds(doc: object, loc: tuple) -> bool:
-    for part in loc:
         try:
-            doc = doc[part]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            return False
-    return True
+            return field_line(text, loc[:end])
+        except (KeyError, IndexError, TypeError):  # not in the file: try the enclosing field
+            continue
+    return None
 
 
 def field_line(text: str, loc: tuple) -> int:
@@ -400,7 +393,7 @@ def field_line(text: str, loc: tuple) -> int:
         newlines = 0
     marked = doc.as_string()
     if marked == text:
-        raise LookupError(f"tomlkit wrote {'.'.join(map(str, loc))} back unchanged")
+        raise ValueError(f"tomlkit wrote {'.'.join(map(str, loc))} back unchanged")
     pairs = zip(text, marked, strict=False)
     start = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(text), len(marked)))
     return text.count("\n", 0, start) + newlines + 1
