@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Collection, Iterator, Mapping
 
+from newsletter.arxiv_id import normalize_id
 from newsletter.models import Score
 
 # The longest answer asked for is 16,000 tokens (score.MAX_ANSWER_TOKENS), about 64 KB of
@@ -36,7 +37,6 @@ _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 # so a candidate always matches as far as it goes and the next one starts where it stopped:
 # no character is scanned twice, however broken the text.
 _CANDIDATE = re.compile(r'\{(?:[^{}"]++|"(?:[^"\\\n]++|\\.)*+"?)*+\}?')
-_ID_VERSION = re.compile(r"v\d+$")
 _SCORE = r"[ \t]*(\d{1,3}(?:\.\d{1,3})?)[ \t\r]*"
 # A line, perhaps a list item ("- 17:7"): models sometimes answer in Markdown.
 _NUMBERS = re.compile(rf"^[ \t]*(?:[-*•][ \t]*)?(\d{{1,6}})[ \t]*:{_SCORE}(?::{_SCORE})?$", re.M)
@@ -45,14 +45,6 @@ _KEYS = {
     "comment": "comment", "relevance": "relevance", "r": "relevance", "novelty": "novelty",
     "n": "novelty",
 }  # fmt: skip
-
-
-def normalize_id(value: object) -> str:
-    """'arXiv:2502.15657v2' -> '2502.15657'."""
-    text = str(value).strip()
-    text = text.removeprefix("arXiv:").removeprefix("arxiv:").strip()
-    text = text.rsplit("/abs/", 1)[-1]
-    return _ID_VERSION.sub("", text)
 
 
 def clamp_score(value: object) -> int | None:

@@ -20,31 +20,25 @@ inbox, not the web), without the 👍/👎 links (they act for the reader: anyon
 address could vote in their name) and without the size budget (a browser does not clip).
 
 Pages carry no timestamp and only changed files are written: rebuilding an unchanged store
-writes nothing. Rendering a day page is the costly part, so each one keeps, in a comment at
-its top, a fingerprint of everything it was rendered from (its record, its papers, the
-reader, the config, its neighbours, this package's code and templates): a rebuild renders
-only the day pages whose fingerprint changed. Deleting the output folder forces a full build.
+renders every page again and writes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import cache, partial
-from importlib import metadata
+from functools import partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
-from newsletter import atom, render, templating, views
+from newsletter import atom, render, templating, text, views
 from newsletter.config import Config
-from newsletter.deliver import write_atomic
 from newsletter.errors import Crash, NewsletterError, contain
+from newsletter.files import write_if_changed
 from newsletter.models import Hooks, Paper, SavedDigest
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
@@ -60,13 +54,6 @@ HEAD_META = (
 # A reader's pages name their feed, for feed readers and browsers that look for one.
 FEED_LINK = '<link rel="alternate" type="application/atom+xml" title="Your picks" href="feed.atom">'
 ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
-HEAD_BYTES = 1024  # a day page's fingerprint sits within this many bytes of its start
-# The settings that say where things are on disk, which no page shows: a deployment moved to
-# another folder renders nothing again.
-WHERE_THINGS_ARE: dict[str, bool | set[str]] = {
-    "subscribers_dir": True, "storage": {"path"}, "output": {"outbox"}, "archive": {"out"}
-}
-RENDERING_LIBRARIES = ("jinja2", "markupsafe", "mjml-python", "premailer", "cssutils", "lxml")
 PROMPT_NOTE = " The prompt shown is the profile's current one; it may have changed since this day."
 
 
@@ -74,15 +61,6 @@ PROMPT_NOTE = " The prompt shown is the profile's current one; it may have chang
 class Link:
     label: str
     href: str = ""  # empty: shown greyed out, at either end of the archive
-
-
-@dataclass(frozen=True)
-class Page:
-    """A page to write, rendered only when needed: a day page whose file on disk carries the
-    same `source` fingerprint is left alone without being rendered."""
-
-    render: Callable[[], str]
-    source: str = ""  # empty: always render, then write only if the bytes differ
 
 
 @dataclass
@@ -143,18 +121,12 @@ def reader_for(record: SavedDigest, profile: Profile) -> Profile:
 # -- rendering --------------------------------------------------------------------------------
 
 
-@cache
-def environment() -> jinja2.Environment:
-    """The archive's own pages: HTML, so everything interpolated is escaped."""
-    return templating.environment(autoescape=True)
-
-
-def render_template(name: str, **context: Any) -> str:
-    return environment().get_template(name).render(font_stack=render.FONT_STACK, **context)
+def render_page(name: str, **context: Any) -> str:
+    return templating.render_template(templating.page_templates(), name, **context)
 
 
 def nav_html(label: str, links: tuple[Link, Link, Link]) -> str:
-    return render_template("archive_nav.j2", label=label, links=links)
+    return render_page("archive_nav.j2", label=label, links=links)
 
 
 def day_links(days: list[date], i: int) -> tuple[Link, Link, Link]:
@@ -183,7 +155,6 @@ def day_page(
     config: Config,
     prompt_text: str | None,
     links: tuple[Link, Link, Link],
-    source: str = "",
 ) -> str:
     """The digest's HTML as emailed, with the navigation bar on top: the footer is left out,
     every card is whole, and the prompt is shown only when the profile still exists."""
@@ -194,7 +165,7 @@ def day_page(
         prompt = replace(prompt, intro=prompt.intro + PROMPT_NOTE)
     nav = nav_html("Digests by day", links)
     digest = replace(digest, top=nav, prompt=prompt if prompt_text else None)
-    head = "<head>" + source_mark(source) + HEAD_META + FEED_LINK
+    head = "<head>" + HEAD_META + FEED_LINK
     return render.render_html(digest, None).replace("<head>", head, 1)
 
 
@@ -205,7 +176,7 @@ def top_papers(record: SavedDigest) -> tuple[TopPaper, ...]:
     return tuple(
         TopPaper(
             n=n,
-            title=views.clean(item.title),
+            title=text.clean(item.title),
             author_match=item.author_match,
             relevance=item.relevance,
             novelty=item.novelty if record.judge.by_model else None,  # keywords: unjudged
@@ -221,16 +192,16 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
         days.append(
             DayEntry(
                 href=day_file(day),
-                date=views.long_date(day),
-                summary=f"{views.plural(count, 'paper')} picked of {listed:,} listed",
+                date=text.long_date(day),
+                summary=f"{text.plural(count, 'paper')} picked of {listed:,} listed",
                 top=top_papers(record),
             )
         )
-    return render_template(
+    return render_page(
         "archive_month.j2",
         title=f"arXiv digest · {month_name(month)}",
         month=month_name(month),
-        summary=f"{views.plural(len(records), 'digest')} this month",
+        summary=f"{text.plural(len(records), 'digest')} this month",
         nav=Markup(nav_html("Digests by month", links)),
         days=days,
         feed="feed.atom",
@@ -240,62 +211,18 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
 def subscriber_page(days: list[date]) -> str:
     counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
     months = [
-        MonthEntry(month_file(m), month_name(m), views.plural(n, "digest"))
+        MonthEntry(month_file(m), month_name(m), text.plural(n, "digest"))
         for m, n in sorted(counts.items(), reverse=True)
     ]
-    latest = DayEntry(day_file(days[-1]), views.long_date(days[-1])) if days else None
-    return render_template(
+    latest = DayEntry(day_file(days[-1]), text.long_date(days[-1])) if days else None
+    return render_page(
         "archive_subscriber.j2",
         title="arXiv digest · archive",
-        summary=f"{views.plural(len(days), 'digest')} in {views.plural(len(months), 'month')}",
+        summary=f"{text.plural(len(days), 'digest')} in {text.plural(len(months), 'month')}",
         latest=latest,
         months=months,
         feed="feed.atom",
     )
-
-
-# -- fingerprints -----------------------------------------------------------------------------
-
-
-@cache
-def code_version() -> str:
-    """What a page's bytes depend on besides its data: this package's code, the templates,
-    and the libraries that render them."""
-    digest = hashlib.sha256()
-    files = sorted(Path(__file__).parent.glob("*.py")) + sorted(
-        templating.TEMPLATES_DIR.glob("*.j2")
-    )
-    for path in files:
-        digest.update(path.read_bytes())
-    for dist in RENDERING_LIBRARIES:
-        digest.update(metadata.version(dist).encode())
-    return digest.hexdigest()
-
-
-def fingerprint(*parts: str) -> str:
-    digest = hashlib.sha256(code_version().encode())
-    for part in parts:
-        digest.update(b"\0" + part.encode("utf-8"))
-    return digest.hexdigest()[:32]
-
-
-def stored_text(record: SavedDigest, papers: dict[str, Paper]) -> str:
-    """What a day page takes from the papers table: abstracts and categories."""
-    return "\0".join(repr(papers.get(item.id)) for item in record.papers)
-
-
-def source_mark(source: str) -> str:
-    return f"<!-- source {source} -->" if source else ""
-
-
-def has_source(path: Path, source: str) -> bool:
-    """Whether the page on disk was rendered from exactly this source (see `fingerprint`)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(HEAD_BYTES)
-    except FileNotFoundError:
-        return False
-    return source_mark(source).encode() in head
 
 
 # -- the build --------------------------------------------------------------------------------
@@ -303,53 +230,36 @@ def has_source(path: Path, source: str) -> bool:
 
 def subscriber_pages(
     records: list[SavedDigest], profile: Profile | None, config: Config, papers: dict[str, Paper]
-) -> dict[str, Page]:
+) -> dict[str, Callable[[], str]]:
     """One subscriber's pages by file name, from their records in day order."""
     days = [r.day for r in records]
     prompt_text = render_full_prompt(profile) if profile is not None else None
-    settings = config.model_dump_json(exclude=WHERE_THINGS_ARE)
     base = profile or stand_in(records[0].subscriber_id)
-    pages = {}
+    pages: dict[str, Callable[[], str]] = {}
     for i, record in enumerate(records):
         reader = reader_for(record, base)
-        links = day_links(days, i)
-        source = fingerprint(record.model_dump_json(), stored_text(record, papers), repr(reader),
-                             settings, prompt_text or "", repr(links))  # fmt: skip
-        make = partial(day_page, record, papers, reader, config, prompt_text, links, source)
-        pages[day_file(days[i])] = Page(make, source)
+        pages[day_file(days[i])] = partial(
+            day_page, record, papers, reader, config, prompt_text, day_links(days, i)
+        )
     by_month = {m: list(g) for m, g in groupby(records, lambda r: month_key(r.day))}
     months = list(by_month)
     for i, month in enumerate(months):
-        make = partial(month_page, month, by_month[month], month_links(months, i))
-        pages[month_file(month)] = Page(make)
-    pages["index.html"] = Page(partial(subscriber_page, days))
+        links = month_links(months, i)
+        pages[month_file(month)] = partial(month_page, month, by_month[month], links)
+    pages["index.html"] = partial(subscriber_page, days)
     return pages
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write only what differs, so a rebuild leaves files (and their mtimes) alone."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data)
-    return True
-
-
-def write_pages(folder: Path, pages: dict[str, Page], built: Built) -> None:
-    for name, page in pages.items():
+def write_pages(folder: Path, pages: dict[str, Callable[[], str]], built: Built) -> None:
+    for name, make in pages.items():
         built.files += 1
         path = folder / name
-        if page.source and has_source(path, page.source):
-            continue
         try:
-            text = page.render()
+            content = make()
         except Exception as exc:
             exc.add_note(f"page {name}")
             raise
-        if write_if_changed(path, text):
+        if write_if_changed(path, content):
             built.written.append(path)
 
 
@@ -368,8 +278,8 @@ def build(
     records = [(who, SavedDigest.model_validate(data)) for _, who, data in digests]
     papers = store.papers.load(item.id for _, record in records for item in record.papers)
     built = Built()
-    front = partial(render_template, "archive_index.j2", title="arXiv digest archive")
-    write_pages(out, {"index.html": Page(front), "robots.txt": Page(lambda: ROBOTS_TXT)}, built)
+    front = partial(render_page, "archive_index.j2", title="arXiv digest archive")
+    write_pages(out, {"index.html": front, "robots.txt": lambda: ROBOTS_TXT}, built)
     for subscriber_id, rows in groupby(records, lambda row: row[0]):
         mine = [record for _, record in rows]
         try:
@@ -378,7 +288,7 @@ def build(
             url = atom.feed_url(config.archive.base_url, token)
             sent = [SavedDigest.model_validate(d) for _, _, d in
                     store.digests.load(subscriber_id, sent_only=True)]  # fmt: skip
-            pages["feed.atom"] = Page(partial(atom.feed, sent, url))
+            pages["feed.atom"] = partial(atom.feed, sent, url)
             write_pages(out / token, pages, built)
         except Exception as exc:  # one subscriber's pages must not stop the others'
             what = f"{subscriber_id}: the archive's pages failed"

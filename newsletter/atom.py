@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from xml.etree import ElementTree as ET
 
 from newsletter.models import SavedDigest
-from newsletter.views import clean  # XML forbids some characters feeds keep
+from newsletter.text import clean  # XML forbids some characters feeds keep
 
 NS = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 200

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -346,13 +344,3 @@ def one_line(text: str) -> str:
 
 # -- files that are never seen half-written ----------------------------------------------
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never a half-written one."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

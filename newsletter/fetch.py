@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 import arxiv
 import requests
 
-from newsletter import __version__
+from newsletter import __version__, arxiv_id
 from newsletter.config import ArxivConfig, display_path
 from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
@@ -62,12 +62,9 @@ API_DELAY_SECONDS = 3.0
 EASTERN = ZoneInfo("America/New_York")
 
 _DESCRIPTION = re.compile(
-    r"^\s*arXiv:(?P<id>\S+?)v(?P<version>\d+)\s+Announce Type:\s*(?P<type>[\w-]+)"
+    r"^\s*arXiv:(?P<ref>\S+)\s+Announce Type:\s*(?P<type>[\w-]+)"
     r"\s*(?:Abstract:\s*)?(?P<abstract>.*)$",
     re.DOTALL,
-)
-_VERSIONED_ID = re.compile(
-    r"(?P<id>(?:\d{4}\.\d{4,5})|(?:[a-z-]+(?:\.[A-Z]{2})?/\d{7}))v(?P<v>\d+)"
 )
 _NAME_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV)\.?$", re.IGNORECASE)
 # where names part: a comma or "and", but not inside an affiliation "(Physics and Astronomy, UCL)"
@@ -126,15 +123,14 @@ def rss_url(config: ArxivConfig, categories: Iterable[str]) -> str:
 def _item_paper(item: ET.Element) -> Paper | None:
     description = item.findtext("description") or ""
     match = _DESCRIPTION.match(description)
-    if match:
-        pid, version, abstract = match["id"], int(match["version"]), match["abstract"]
-        kind = match["type"]
+    if match and (found := arxiv_id.versioned(match["ref"])):
+        (pid, version), abstract, kind = found, match["abstract"], match["type"]
     else:
-        found = _VERSIONED_ID.search(item.findtext("guid") or item.findtext("link") or "")
+        found = arxiv_id.versioned(item.findtext("guid") or item.findtext("link") or "")
         if not found:
             log.warning("skipping an RSS item without an arXiv id: %r", item.findtext("title"))
             return None
-        pid, version, abstract, kind = found["id"], int(found["v"]), description, "new"
+        (pid, version), abstract, kind = found, description, "new"
     kind = (item.findtext(f"{ARXIV_NS}announce_type") or kind).strip().lower()
     categories = [c.text.strip() for c in item.findall("category") if c.text and c.text.strip()]
     return Paper(
@@ -336,8 +332,7 @@ def api_client(
 
 
 def _result_paper(result: arxiv.Result, categories: set[str]) -> Paper:
-    found = _VERSIONED_ID.search(result.entry_id)
-    pid, version = (found["id"], int(found["v"])) if found else (result.get_short_id(), 1)
+    pid, version = arxiv_id.versioned(result.entry_id) or (result.get_short_id(), 1)
     cats = list(dict.fromkeys([result.primary_category, *result.categories]))
     return Paper(
         id=pid,

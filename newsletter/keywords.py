@@ -25,14 +25,27 @@ from newsletter.profiles import Profile
 
 NEUTRAL_NOVELTY = 5
 _SPLIT = re.compile(r"[,;:()/]|\band\b|\bor\b|\bsuch as\b|\bincl\.|\be\.g\.", re.IGNORECASE)
-_STOP = {
-    "and", "or", "the", "a", "an", "of", "for", "in", "on", "to", "with", "new", "how", "why",
-    "what", "that", "their", "its", "other", "work", "works", "method", "methods", "approach",
-    "approaches", "advances", "analysis", "analyses", "models", "model", "learning", "theory",
-    "tell", "us", "about", "driven", "data", "existing", "known", "genuinely", "one", "more",
-    "are", "built", "trained", "explains", "behaviour", "behavior", "algorithmic", "theoretical",
-    "foundational", "emerging", "directions", "challenges", "established", "assumption",
-    "large", "language", "inference", "efficient", "training", "ai", "science", "variants",
+# Words that say nothing about what a paper is on: English glue and what every ML text says.
+STOP_WORDS = frozenset({
+    "a", "an", "analysis", "and", "approach", "are", "data", "efficient", "for", "how", "in",
+    "its", "large", "learning", "method", "methods", "model", "models", "new", "of", "on", "or",
+    "the", "their", "to", "what", "why", "with",
+})  # fmt: skip
+# ... and what a profile's prose adds ("tell us about", "genuinely new"): the local scorer
+# skips these when it reads a profile and the papers.
+PROFILE_STOP_WORDS = STOP_WORDS | {
+    "about", "advances", "ai", "algorithmic", "analyses", "approaches", "assumption",
+    "behavior", "behaviour", "built", "challenges", "directions", "driven", "emerging",
+    "established", "existing", "explains", "foundational", "genuinely", "inference", "known",
+    "language", "more", "one", "other", "science", "tell", "that", "theoretical", "theory",
+    "trained", "training", "us", "variants", "work", "works",
+}  # fmt: skip
+# ... and what paper titles add ("towards", "via", "deep neural networks"): keywords drafted
+# from a reader's titles (newsletter.seed) skip these.
+TITLE_STOP_WORDS = STOP_WORDS | {
+    "as", "at", "based", "by", "can", "deep", "do", "does", "from", "into", "is", "it",
+    "network", "networks", "neural", "our", "over", "paper", "study", "toward", "towards",
+    "under", "using", "via", "we", "when", "which", "without",
 }  # fmt: skip
 
 
@@ -48,7 +61,7 @@ def topic_terms(profile: Profile) -> list[str]:
     terms: list[str] = []
     for topic in profile.topics:
         for chunk in _SPLIT.split(f"{topic.name}, {topic.relevant}"):
-            words = [w for w in re.findall(r"[\w-]+", chunk) if w.lower() not in _STOP]
+            words = [w for w in re.findall(r"[\w-]+", chunk) if w.lower() not in PROFILE_STOP_WORDS]
             if 1 <= len(words) <= 3:
                 terms.append(" ".join(words))
     first: dict[str, str] = {}  # the first spelling of each term, in order
@@ -131,7 +144,8 @@ SIMILARITY_WEIGHT = 2.0  # the most similar paper gains what a keyword in the ab
 
 
 def words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z][a-z0-9-]{2,}", text.lower()) if w not in _STOP]
+    found = re.findall(r"[a-z][a-z0-9-]{2,}", text.lower())
+    return [w for w in found if w not in PROFILE_STOP_WORDS]
 
 
 def bm25(query: set[str], documents: list[str], k1: float = 1.2, b: float = 0.75) -> list[float]:

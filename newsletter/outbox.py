@@ -12,7 +12,8 @@ from datetime import date
 from pathlib import Path
 
 from newsletter.config import SendgridConfig, display_path
-from newsletter.deliver import Delivery, Envelope, build_mime, write_atomic
+from newsletter.deliver import Delivery, Envelope, build_mime
+from newsletter.files import write_atomic
 from newsletter.models import Email, SavedDigest, Status
 from newsletter.store import Store
 

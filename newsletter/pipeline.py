@@ -49,7 +49,7 @@ from newsletter.prompt import render_full_prompt
 from newsletter.score import KeywordScorer, LLMScorer, Scorer
 from newsletter.selections import Scoring, plan, score_plans, select_day
 from newsletter.store import Store
-from newsletter.views import plural
+from newsletter.text import plural
 
 SEND_WORKERS = 8  # SendGrid requests in flight: the client is synchronous
 

@@ -10,7 +10,6 @@ pull request to point at.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic_core import ErrorDetails
 
-from newsletter import templating
+from newsletter import arxiv_id, templating
 from newsletter.config import describe_error, display_path, read_toml
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 
@@ -43,9 +42,7 @@ def arxiv_categories() -> dict[str, str]:
     return {code: name for code, name in rows}
 
 
-# 2501.01234 (since 2007) or hep-th/9901001, without a version
-ARXIV_ID = r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$"
-ArxivId = Annotated[str, StringConstraints(pattern=ARXIV_ID)]
+ArxivId = Annotated[str, StringConstraints(pattern=arxiv_id.FULL_PATTERN)]
 
 
 class Topic(BaseModel):
@@ -233,8 +230,8 @@ def create_profile(
         raise ProfileError(str(path), [f"email: '{email}' is not an email address"])
     if path.exists():
         raise NewsletterError(f"{display_path(path)} exists already: not overwritten")
-    env = templating.environment(autoescape=False, exact_whitespace=True)
-    text = env.get_template("profile.toml.j2").render(id=subscriber_id, example=not seeded)
+    template = templating.text_templates().get_template("profile.toml.j2")
+    text = template.render(id=subscriber_id, example=not seeded)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     edit_profile(path, name=name, email=email, **seeded)
@@ -310,11 +307,16 @@ def check_file(
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:  # not found: the problem says so
         text = ""
+    return [_placed(display_path(path), p, text) for p in problems]
+
+
+def _placed(path: str, problem: str, text: str) -> Problem:
+    """The problem on its line; one whose field is in the file but cannot be found there says
+    so, rather than losing its place silently."""
     try:
-        places = key_lines(text)
-    except (ValueError, IndexError):  # not valid TOML (tomllib's line then), or a scanner's miss
-        places = {}
-    return [Problem(display_path(path), line_of(p, text, places), p) for p in problems]
+        return Problem(path, line_of(problem, text), problem)
+    except (ValueError, tomlkit.exceptions.TOMLKitError) as exc:
+        return Problem(path, None, f"{problem} (its line could not be found: {exc})")
 
 
 def misplaced(path: Path, folder: Path) -> list[str]:
@@ -351,134 +353,48 @@ def address_book(folder: Path) -> dict[str, list[str]]:
 
 
 _FIELD = re.compile(r"([A-Za-z0-9_-]+)|\[(\d+)\]")
-_SCALAR_END = re.compile(r"[,\]}\n#]")
+_MARK = "\x00"  # tomlkit writes it as \u0000: no value of a valid file starts that way
 
 
-def line_of(problem: str, text: str, places: dict[tuple, int]) -> int | None:
-    """The line a problem names: tomllib's for a syntax error, else the line of its field
-    or, failing that, of the nearest enclosing one (a topic, a list)."""
+def line_of(problem: str, text: str) -> int | None:
+    """The line a problem names: tomllib's for a syntax error, else the line of its field or,
+    when the field is not in the file (a key left out), of the nearest enclosing one (a topic,
+    a list); None when nothing of it is (a required key, the file's name). A field that is in
+    the file but cannot be placed raises ValueError saying why."""
     if problem.startswith("not valid TOML"):
         found = re.search(r"at line (\d+)", problem)
         return int(found[1]) if found else max(text.count("\n"), 1)
     field = problem.split(": ", 1)[0]
     loc = tuple(int(n) if n else k for k, n in _FIELD.findall(field))
     for end in range(len(loc), 0, -1):
-        if loc[:end] in places:
-            return places[loc[:end]]
+        try:
+            return field_line(text, loc[:end])
+        except (KeyError, IndexError, TypeError):  # not in the file: try the enclosing field
+            continue
     return None
 
 
-def key_lines(text: str) -> dict[tuple, int]:
-    """The line of every key, table and array element of a valid TOML document:
-    ('topics', 0, 'relevant') -> 31, ('categories', 1) -> 9. tomllib keeps no positions,
-    and the document is valid, so a small scanner that knows strings and brackets will do."""
-    tomllib.loads(text)  # what follows may assume valid TOML
-    return _Scanner(text).run()
-
-
-class _Scanner:
-    def __init__(self, text: str):
-        self.text, self.i = text, 0
-        self.places: dict[tuple, int] = {}
-        self.table: tuple = ()
-        self.counts: dict[tuple, int] = {}
-
-    def line(self) -> int:
-        return self.text.count("\n", 0, self.i) + 1
-
-    def run(self) -> dict[tuple, int]:
-        while self.skip(newlines=True) < len(self.text):
-            if self.text[self.i] == "[":
-                self.header()
-            else:
-                self.pair(self.table)
-        return self.places
-
-    def skip(self, newlines: bool) -> int:
-        """Past blanks and comments (and line breaks, when `newlines`)."""
-        blanks = " \t\r\n" if newlines else " \t"
-        while self.i < len(self.text):
-            if self.text[self.i] in blanks:
-                self.i += 1
-            elif self.text[self.i] == "#":
-                end = self.text.find("\n", self.i)
-                self.i = len(self.text) if end < 0 else end
-            else:
-                break
-        return self.i
-
-    def header(self) -> None:
-        array = self.text.startswith("[[", self.i)
-        end = self.text.index("]]" if array else "]", self.i)
-        name = self.split_key(self.text[self.i + (2 if array else 1) : end])
-        line = self.line()
-        if array:
-            self.places.setdefault(name, line)
-            index = self.counts[name] = self.counts.get(name, -1) + 1
-            name = (*name, index)
-        self.table = name
-        self.places.setdefault(name, line)
-        self.i = end + (2 if array else 1)
-
-    def pair(self, table: tuple) -> None:
-        end = self.text.index("=", self.i)
-        key = (*table, *self.split_key(self.text[self.i : end]))
-        self.places.setdefault(key, self.line())
-        self.i = end + 1
-        self.skip(newlines=False)
-        self.value(key)
-
-    @staticmethod
-    def split_key(raw: str) -> tuple:
-        parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.\s]+)', raw)
-        return tuple(a or b or c for a, b, c in parts)
-
-    def value(self, key: tuple) -> None:
-        text, start = self.text, self.text[self.i]
-        if start == "[":
-            self.array(key)
-        elif start == "{":
-            self.inline_table(key)
-        elif text.startswith(('"""', "'''"), self.i):
-            quote = text[self.i : self.i + 3]
-            self.i = self.close(quote, self.i + 3, escapes=quote == '"""')
-        elif start in "\"'":
-            self.i = self.close(start, self.i + 1, escapes=start == '"')
-        else:
-            found = _SCALAR_END.search(text, self.i)
-            self.i = found.start() if found else len(text)
-
-    def close(self, quote: str, i: int, *, escapes: bool) -> int:
-        """The offset after the string's closing quote (a quote may end a multi-line string
-        with one or two more quotes inside it: \"\"\"\"\")."""
-        while True:
-            if escapes and self.text[i] == "\\":
-                i += 2
-            elif self.text.startswith(quote, i):
-                i += len(quote)
-                while len(quote) == 3 and self.text.startswith(quote[0], i):
-                    i += 1
-                return i
-            else:
-                i += 1
-
-    def array(self, key: tuple) -> None:
-        self.i += 1
-        index = 0
-        while self.skip(newlines=True) < len(self.text) and self.text[self.i] != "]":
-            if self.text[self.i] == ",":
-                self.i += 1
-                index += 1
-                continue
-            self.places.setdefault((*key, index), self.line())
-            self.value((*key, index))
-        self.i += 1
-
-    def inline_table(self, key: tuple) -> None:
-        self.i += 1
-        while self.skip(newlines=True) < len(self.text) and self.text[self.i] != "}":
-            if self.text[self.i] == ",":
-                self.i += 1
-            else:
-                self.pair(key)
-        self.i += 1
+def field_line(text: str, loc: tuple) -> int:
+    """The line of the value at `loc` (a key, an item of a list, a [table] or [[table]]) in
+    a valid TOML document. tomlkit keeps every byte of what it parses and rewrites only what
+    changes: the value is marked, and the first character that differs is where it starts."""
+    doc = tomlkit.parse(text)
+    parent = doc
+    for part in loc[:-1]:
+        parent = parent[part]
+    item = parent[loc[-1]]
+    if isinstance(item, tomlkit.items.AoT):  # a [[table]] as a whole: its first header
+        item = item[0]
+    if isinstance(item, tomlkit.items.Table):
+        indent = item.trivia.indent  # the blank lines before its header
+        item.trivia.indent = _MARK + indent
+        newlines = indent.count("\n")
+    else:
+        parent[loc[-1]] = _MARK
+        newlines = 0
+    marked = doc.as_string()
+    if marked == text:
+        raise ValueError(f"tomlkit wrote {'.'.join(map(str, loc))} back unchanged")
+    pairs = zip(text, marked, strict=False)
+    start = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(text), len(marked)))
+    return text.count("\n", 0, start) + newlines + 1

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from functools import cache
-
-import jinja2
 
 from newsletter import templating
 from newsletter.models import Paper
@@ -25,22 +22,16 @@ PAPERS_PLACEHOLDER = "(then the day's papers: the arXiv id, title, authors and a
 MAX_PROMPT_AUTHORS = 6
 
 
-@cache
-def environment() -> jinja2.Environment:
-    """Plain-text templates: the prompt is not HTML, so no autoescaping here."""
-    return templating.environment(autoescape=False, exact_whitespace=True)
-
-
 def render_selection_prompt(profile: Profile) -> str:
-    return environment().get_template("selection_prompt.j2").render(profile=profile)
+    return templating.text_templates().get_template("selection_prompt.j2").render(profile=profile)
 
 
 def render_title_prompt(profile: Profile) -> str:
-    return environment().get_template("title_prompt.j2").render(profile=profile)
+    return templating.text_templates().get_template("title_prompt.j2").render(profile=profile)
 
 
 def render_skim_prompt(profile: Profile) -> str:
-    return environment().get_template("skim_prompt.j2").render(profile=profile)
+    return templating.text_templates().get_template("skim_prompt.j2").render(profile=profile)
 
 
 def render_full_prompt(profile: Profile) -> str:

@@ -2,10 +2,9 @@
 
 Jinja2 writes MJML (templates/digest.mjml.j2), with the table of contents and the paper cards
 rendered by the macros of templates/digest_blocks.html.j2, and mjml2html turns it into
-responsive HTML. The CSS that MJML cannot inline (the raw HTML inside mj-text) is inlined by
-premailer into the partials (templates/*.html.j2) once, when they are loaded, rather than into
-every email: on a finished 55-paper digest premailer takes hundreds of milliseconds, and since
-the partials' structure is static the result is the same. Dark mode and small screens are
+responsive HTML. The CSS that MJML cannot inline (the raw HTML inside mj-text) is inlined into
+the partials (templates/*.html.j2) once, when they are loaded (`templating.email_templates`).
+Dark mode and small screens are
 @media rules in the head, aimed at the classes the partials keep.
 
 Gmail clips messages over ~102 KB and hides what follows, the footer included. MJML copies the
@@ -22,16 +21,12 @@ is counted at the length of a tracked link (`TRACKED_LINK_CHARS`) and the image 
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cache
 from typing import Any
 
-import jinja2
-import premailer
-from lxml import etree
 from markupsafe import Markup
 from mjml import mjml2html
 
@@ -39,20 +34,13 @@ from newsletter import templating
 from newsletter.config import Config
 from newsletter.models import Email, Selection
 from newsletter.profiles import Profile
-from newsletter.templating import TEMPLATES_DIR
+from newsletter.templating import FONT_STACK
 from newsletter.view_models import Digest, PaperView
 from newsletter.views import build_digest, shortened
 
-FONT_STACK = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 # Hidden filler after the preview text, so inboxes do not show the body's first words there.
 PREVIEW_PAD = Markup("&#847;&zwnj;&nbsp;" * 24)
 
-INLINE_CSS = "digest_inline_css.j2"
-_ROOT_ID = "inline-root"
-_JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
-# A line break (and its indentation) touching a tag or a block tag is layout, not content.
-_LAYOUT_BREAK = re.compile(r"(?:(?<=>)|(?<=%\}))\n[ \t]*|\n[ \t]*(?=<|\{%)")
-_STYLE_ATTR = re.compile(r'style="[^"]*"')
 # Click tracking rewrites every link but in-page anchors and mailto: to a redirect about this
 # long; open tracking adds an image tag about this long.
 TRACKED_LINK_CHARS = 150
@@ -63,59 +51,10 @@ _TRACKED_HREF = re.compile(r'href="(?!#|mailto:)([^"]*)"')
 # --- templates -------------------------------------------------------------------------------
 
 
-def inline_css(source: str, css: str) -> str:
-    """Write `css` into the style attributes of an HTML template's source, keeping its Jinja."""
-    doc = etree.fromstring(
-        f'<html><head></head><body><div id="{_ROOT_ID}">{source}</div></body></html>',
-        etree.HTMLParser(),
-    )
-    premailer.Premailer(
-        css_text=[css],
-        allow_network=False,
-        keep_style_tags=True,
-        strip_important=False,
-        align_floating_images=False,
-        disable_basic_attributes=["bgcolor", "valign", "height", "width"],
-        cssutils_logging_level=logging.CRITICAL,
-    ).transform(doc)
-    root = doc.find(f".//div[@id='{_ROOT_ID}']")
-    html = (root.text or "") + "".join(
-        etree.tostring(child, encoding="unicode", method="html") for child in root
-    )
-    html = _STYLE_ATTR.sub(lambda m: m.group(0).replace("; ", ";"), _LAYOUT_BREAK.sub("", html))
-    if _JINJA_TOKEN.findall(html) != _JINJA_TOKEN.findall(source):
-        raise ValueError("inlining CSS changed the template's Jinja tags: see the file's rules")
-    return html
-
-
-class InliningLoader(jinja2.FileSystemLoader):
-    """Loads templates; HTML partials (*.html.j2) come with the inline CSS already applied."""
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        if template.endswith(".html.j2"):
-            css = super().get_source(environment, INLINE_CSS)[0]
-            source = inline_css(source, css)
-        return source, filename, uptodate
-
-
-@cache
-def environment() -> jinja2.Environment:
-    """MJML and HTML templates are autoescaped; the text part and the CSS are not."""
-    return templating.environment(
-        loader=InliningLoader(TEMPLATES_DIR),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("mjml.j2", "html.j2"), default_for_string=True, default=False
-        ),
-    )
-
-
 @cache
 def blocks() -> Any:
     """The macros of digest_blocks.html.j2, callable from Python (each returns Markup)."""
-    return environment().get_template("digest_blocks.html.j2").module
+    return templating.email_templates().get_template("digest_blocks.html.j2").module
 
 
 # --- HTML within the size budget ------------------------------------------------------------
@@ -135,7 +74,8 @@ Measure = Callable[[str], int]
 
 
 def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str:
-    return render_template(
+    return templating.render_template(
+        templating.email_templates(),
         "digest.mjml.j2",
         subject=digest.subject,
         preheader=digest.preheader,
@@ -150,10 +90,6 @@ def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str
         prompt=digest.prompt,
         footer=digest.footer,
     )
-
-
-def render_template(name: str, **context: Any) -> str:
-    return environment().get_template(name).render(**context)
 
 
 def to_html(mjml: str) -> str:
@@ -288,7 +224,8 @@ def render_text(digest: Digest, forms: list[str] | None = None, omitted: int = 0
             shortened(v) if form == "short" else replace(v, abstract="") if form == "title" else v
             for v, form in zip(digest.papers, forms, strict=False)
         ]
-    return render_template(
+    return templating.render_template(
+        templating.email_templates(),
         "digest.txt.j2",
         header=digest.header,
         papers=papers,

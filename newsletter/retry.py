@@ -1,6 +1,5 @@
-"""One retry policy for the HTTP calls the project makes itself: arXiv's RSS listing, SendGrid's
-mail send and its suppression lists. (The OpenAI client and the arxiv API client retry inside
-themselves.)
+"""One retry policy for the HTTP calls the project makes itself: arXiv's RSS listing and its
+API, SendGrid's mail send and its suppression lists. (The OpenAI client retries inside itself.)
 
 A call that may fail for a while raises `Retryable`: a timeout, a refused or dropped connection,
 HTTP 429 or 5xx (`retryable_answer` sorts HTTP answers), a body cut short. Anything else goes
@@ -8,7 +7,8 @@ straight through. `RetryPolicy.call` tries again up to `retries` more times, wai
 server asked for in `Retry-After` (seconds or an HTTP date, at most `RETRY_AFTER_CAP`) or else
 an exponential backoff from `retry_delay`, and re-raises the last `Retryable` when it gives up.
 Deciding what is safe to retry stays with the caller: a mail is retried only where SendGrid
-cannot have accepted it, which only the sender can tell.
+cannot have accepted it, which only the sender can tell. Each retry is logged as a warning on
+the `newsletter` logger, which the CLI shows as a `warning: ...` line (`cli.base.show_warnings`).
 """
 
 from __future__ import annotations
@@ -119,4 +119,4 @@ class RetryPolicy:
         failure = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         n = state.attempt_number
-        log.info("%s: %s; retrying in %g s (%d/%d)", what, failure, wait, n, self.retries)
+        log.warning("%s: %s; retrying in %g s (%d/%d)", what, failure, wait, n, self.retries)

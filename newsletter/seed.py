@@ -16,25 +16,18 @@ from pathlib import Path
 
 import bibtexparser
 
+from newsletter import arxiv_id
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError, ProfileError
+from newsletter.keywords import TITLE_STOP_WORDS
 from newsletter.models import Vote, VoteSource
 from newsletter.profiles import create_profile
 from newsletter.store import Store
 from newsletter.text import latex_to_text
 from newsletter.votes import look_up_titles
 
-ARXIV_ID = re.compile(r"(?<!\d)(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 ID_FIELDS = ("eprint", "arxiv", "arxivid", "journal", "url", "doi", "note", "howpublished")
 MAX_KEYWORDS = 8
-STOP = {
-    "a", "an", "and", "are", "as", "at", "based", "by", "can", "do", "does", "for", "from",
-    "how", "in", "into", "is", "it", "its", "learning", "model", "models", "new", "of", "on",
-    "or", "our", "over", "the", "their", "to", "towards", "toward", "under", "using", "via",
-    "we", "what", "when", "which", "why", "with", "without", "study", "approach", "method",
-    "methods", "analysis", "paper", "data", "deep", "neural", "network", "networks", "large",
-    "efficient",
-}  # fmt: skip
 
 
 @dataclass
@@ -65,8 +58,8 @@ def read_bibtex(path: Path) -> Seed:
         if title := plain(values.get("title", "")):
             seed.titles.append(title)
         for name in ID_FIELDS:
-            if title and (found := ARXIV_ID.search(values.get(name, ""))):
-                seed.liked.setdefault(found[1], title)
+            if title and (found := arxiv_id.find(values.get(name, ""))):
+                seed.liked.setdefault(found, title)
                 break
     if not seed.titles:
         raise ProfileError(str(path), ["no BibTeX entry with a title"])
@@ -75,7 +68,8 @@ def read_bibtex(path: Path) -> Seed:
 
 def _terms(title: str) -> tuple[set[str], set[str]]:
     words = re.findall(r"[a-z][a-z0-9-]+", title.lower())
-    keep = [w if w not in STOP and len(w) > 2 else "" for w in words]  # "": a pair's break
+    # "": a pair's break
+    keep = [w if w not in TITLE_STOP_WORDS and len(w) > 2 else "" for w in words]
     pairs = {f"{a} {b}" for a, b in itertools.pairwise(keep) if a and b}
     return {w for w in keep if w}, pairs
 

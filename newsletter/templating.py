@@ -1,17 +1,31 @@
-"""The package's Jinja2 templates (`templates/`): one factory for every environment.
+"""The package's Jinja2 templates (`templates/`) and the three environments that render them.
+
+- `email_templates`: the digest (MJML, HTML partials, the text part). MJML and HTML are
+  autoescaped, the text part is not; the HTML partials (`*.html.j2`) are loaded with the CSS
+  of `digest_inline_css.j2` already written into their style attributes, once, rather than
+  inlined into every email (premailer takes hundreds of milliseconds on a finished digest,
+  and the partials' structure is static, so the result is the same).
+- `page_templates`: the archive's pages and the server's, HTML with everything escaped.
+- `text_templates`: the prompts and the profile file, plain text with whitespace kept exactly
+  as written.
 
 Every environment reads the same folder, fails on an undefined name rather than printing
-nothing, and never re-reads a template it has loaded. What differs is said by the caller:
-whether values are HTML-escaped, and whether whitespace is kept exactly as written (the
-prompts and the profile file) or block tags take their line with them (HTML and MJML).
+nothing, and never re-reads a template it has loaded.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
+import premailer
+from lxml import etree
+from markupsafe import Markup
 
 
 def _templates_dir() -> Path:
@@ -23,9 +37,46 @@ def _templates_dir() -> Path:
 
 
 TEMPLATES_DIR = _templates_dir()
+FONT_STACK = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+INLINE_CSS = "digest_inline_css.j2"
+_ROOT_ID = "inline-root"
+_JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+# A line break (and its indentation) touching a tag or a block tag is layout, not content.
+_LAYOUT_BREAK = re.compile(r"(?:(?<=>)|(?<=%\}))\n[ \t]*|\n[ \t]*(?=<|\{%)")
+_STYLE_ATTR = re.compile(r'style="[^"]*"')
 
 
-def environment(
+def render_template(env: jinja2.Environment, name: str, /, **context: Any) -> str:
+    return env.get_template(name).render(**context)
+
+
+@cache
+def email_templates() -> jinja2.Environment:
+    """MJML and HTML templates are autoescaped; the text part and the CSS are not."""
+    return _environment(
+        loader=InliningLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("mjml.j2", "html.j2"), default_for_string=True, default=False
+        ),
+    )
+
+
+@cache
+def page_templates() -> jinja2.Environment:
+    """Web pages: HTML, so everything interpolated is escaped (but the font stack, which is
+    ours and holds quotes: escaped, a browser would drop the CSS rule)."""
+    env = _environment(autoescape=True)
+    env.globals["font_stack"] = Markup(FONT_STACK)
+    return env
+
+
+@cache
+def text_templates() -> jinja2.Environment:
+    """Plain text (the prompts, the profile file): nothing escaped, every space kept."""
+    return _environment(autoescape=False, exact_whitespace=True)
+
+
+def _environment(
     *,
     autoescape: bool | Callable[[str | None], bool],
     loader: jinja2.BaseLoader | None = None,
@@ -40,3 +91,41 @@ def environment(
         lstrip_blocks=not exact_whitespace,
         auto_reload=False,
     )
+
+
+def inline_css(source: str, css: str) -> str:
+    """Write `css` into the style attributes of an HTML template's source, keeping its Jinja."""
+    doc = etree.fromstring(
+        f'<html><head></head><body><div id="{_ROOT_ID}">{source}</div></body></html>',
+        etree.HTMLParser(),
+    )
+    premailer.Premailer(
+        css_text=[css],
+        allow_network=False,
+        keep_style_tags=True,
+        strip_important=False,
+        align_floating_images=False,
+        disable_basic_attributes=["bgcolor", "valign", "height", "width"],
+        cssutils_logging_level=logging.CRITICAL,
+    ).transform(doc)
+    root = doc.find(f".//div[@id='{_ROOT_ID}']")
+    html = (root.text or "") + "".join(
+        etree.tostring(child, encoding="unicode", method="html") for child in root
+    )
+    html = _STYLE_ATTR.sub(lambda m: m.group(0).replace("; ", ";"), _LAYOUT_BREAK.sub("", html))
+    if _JINJA_TOKEN.findall(html) != _JINJA_TOKEN.findall(source):
+        raise ValueError("inlining CSS changed the template's Jinja tags: see the file's rules")
+    return html
+
+
+class InliningLoader(jinja2.FileSystemLoader):
+    """Loads templates; HTML partials (*.html.j2) come with the inline CSS already applied."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if template.endswith(".html.j2"):
+            css = super().get_source(environment, INLINE_CSS)[0]
+            source = inline_css(source, css)
+        return source, filename, uptodate

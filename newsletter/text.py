@@ -31,7 +31,7 @@ it, LaTeX and all. Models read LaTeX fluently, and the conversion loses what mat
 the model judges the paper the authors wrote; the stored text stays what the RSS and the API
 both give (the fetch tests check they agree), and a better conversion later needs no refetch.
 What a person reads is converted, with this one function: the email's HTML and text parts, the
-archive, the feed and the vote pages (`newsletter.views.clean`), and author names, at fetch,
+archive, the feed and the vote pages (`newsletter.text.clean`), and author names, at fetch,
 since followed authors are matched against them. tests/test_corpus.py holds it to a month of
 real arXiv metadata.
 """
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from functools import cache, lru_cache
 
 from pylatexenc import latexwalker
@@ -71,6 +72,8 @@ _ARGUMENTS = {"href": "{{", "binom": "{{", "tfrac": "{{", "dfrac": "{{", "rule":
 # A `%` not escaped by a backslash (an even run of backslashes before it is line breaks).
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%")
 _SPACE = re.compile(r"\s+")
+# Characters XML 1.0 forbids, which feeds keep: the feed and the pages must not carry them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # A run of characters the parser reads as themselves, after the space before it. `*` is left
 # out, as a macro's starred form is checked for with one token.
 _ORDINARY_RUN = re.compile(r"(\s*)([^\s\\{}$%\[\]*]+)")
@@ -229,3 +232,21 @@ def _converted(text: str) -> str:
         return _converter().nodelist_to_text(walker.get_latex_nodes()[0])
     except Exception:  # the parser itself gave up (nesting deeper than Python's stack)
         return text
+
+
+# -- words for a reader ------------------------------------------------------------------------
+
+
+def clean(text: str) -> str:
+    """Text as a reader sees it: LaTeX converted (`Schr{\\"o}dinger` -> `Schrödinger`), and on
+    one line with single spaces, no control characters (feeds keep line breaks and indentation
+    inside titles and abstracts)."""
+    return " ".join(latex_to_text(_NOT_XML.sub("", text)).split())
+
+
+def long_date(day: date) -> str:
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"

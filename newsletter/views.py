@@ -27,7 +27,7 @@ from newsletter.models import Pick, Selection, Usage, Vote
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
-from newsletter.text import latex_to_text
+from newsletter.text import clean, long_date, plural
 from newsletter.view_models import (
     Author,
     Digest,
@@ -48,7 +48,6 @@ PREHEADER_CHARS = 140
 MAX_HEADER_CATEGORIES = 4
 HIGH, MID = 8, 6  # score at or above which a badge is strong, medium
 # Characters XML forbids: no reader sees them, and mjml2html refuses the page that holds one.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TABS_AND_BREAKS = str.maketrans("", "", "\t\r\n")
 # What a link keeps as it is: printable ASCII but the backslash, which mjml2html doubles.
 _URL_CHARS = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "\\")
@@ -74,19 +73,6 @@ def safe_url(url: str) -> str:
     return "#"
 
 
-def clean(text: str) -> str:
-    """Text as a reader sees it: LaTeX converted (`Schr{\\"o}dinger` -> `Schrödinger`), and on
-    one line with single spaces, no control characters (feeds keep line breaks and indentation
-    inside titles and abstracts)."""
-    return " ".join(latex_to_text(_NOT_XML.sub("", text)).split())
-
-
-def long_date(day: date) -> str:
-    return f"{day:%A}, {day.day} {day:%B %Y}"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 def subject_line(selection: Selection, profile: Profile) -> str:

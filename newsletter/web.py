@@ -27,13 +27,10 @@ import logging
 import re
 from copy import deepcopy
 from datetime import date
-from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
-import jinja2
 import uvicorn
-from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -47,7 +44,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from newsletter import archive, atom, links, render, templating, views
+from newsletter import archive, atom, links, templating, text
 from newsletter.config import Config
 from newsletter.models import SavedDigest, Vote, VoteSource
 from newsletter.store import Store
@@ -77,22 +74,13 @@ PLAIN_SEGMENT = re.compile(
 )
 
 
-@cache
-def environment() -> jinja2.Environment:
-    return templating.environment(autoescape=True)
-
-
 def page(title: str, *lines: str, status: int = 200, **context: object) -> HTMLResponse:
     """One of the server's pages: a title, a few lines, at most one button, and maybe a
     `back` link ({href, label}) to the reader's archive."""
     context = {"paper": "", "button": "", "action": "", "button_class": "", "note": "",
                "back": None} | context  # fmt: skip
-    # the font stack is ours and holds quotes: escaped, the browser would drop the rule
-    font_stack = Markup(render.FONT_STACK)
-    html = (
-        environment()
-        .get_template("web_page.j2")
-        .render(title=title, lines=lines, font_stack=font_stack, **context)
+    html = templating.render_template(
+        templating.page_templates(), "web_page.j2", title=title, lines=lines, **context
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
@@ -152,9 +140,9 @@ class Archive(StaticFiles):
     happened, and a folder without its slash is sent to it by a relative address (one built
     from the request's Host header would send the reader wherever the header said)."""
 
-    def __init__(self, views: Views, directory: Path):
+    def __init__(self, endpoints: Endpoints, directory: Path):
         super().__init__(directory=directory, html=True)
-        self.views = views
+        self.endpoints = endpoints
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         try:
@@ -162,7 +150,7 @@ class Archive(StaticFiles):
         except HTTPException as exc:
             if exc.status_code != 404:
                 raise
-            return self.views.missing(path)
+            return self.endpoints.missing(path)
         if isinstance(response, RedirectResponse):
             folder = scope["path"].rstrip("/").rsplit("/", 1)[-1]
             return RedirectResponse(f"./{quote(folder)}/", headers=PRIVATE)
@@ -170,7 +158,7 @@ class Archive(StaticFiles):
         return response
 
 
-class Views:
+class Endpoints:
     """The endpoints, sharing the store (WAL: a `newsletter send` may run beside them)."""
 
     def __init__(self, config: Config, store: Store):
@@ -213,7 +201,7 @@ class Views:
         if day is not None:
             name = archive.day_file(date.fromisoformat(day))
             if base or (folder / name).is_file():
-                label = f"← Your digest of {views.long_date(date.fromisoformat(day))}"
+                label = f"← Your digest of {text.long_date(date.fromisoformat(day))}"
                 return archive.Link(label, f"{base or ''}/{token}/{name}")
         if base or (folder / "index.html").is_file():
             return archive.Link("← Your past digests", f"{base or ''}/{token}/")
@@ -231,7 +219,7 @@ class Views:
         return page(
             "More papers like this?" if more else "Fewer papers like this?",
             "Your digest learns from what you mark.",
-            paper=views.clean(self._title(paper_id)),
+            paper=text.clean(self._title(paper_id)),
             button="Yes, more like this" if more else "Yes, fewer like this",
             back=self._back(subscriber, day),
         )
@@ -251,7 +239,7 @@ class Views:
         return page(
             "Thank you, noted",
             *lines,
-            paper=views.clean(title),
+            paper=text.clean(title),
             button="Undo",
             button_class="quiet",
             action=f"{request.path_params['token']}/undo",
@@ -269,7 +257,7 @@ class Views:
             "This paper no longer counts for your digest."
             if removed
             else "This vote is not recorded (already undone, or replaced by another).",
-            paper=views.clean(self._title(paper_id)),
+            paper=text.clean(self._title(paper_id)),
             back=self._back(subscriber, day),
         )
 
@@ -368,18 +356,18 @@ class Views:
 
 def create_app(config: Config, store: Store) -> SecurityHeaders:
     """The application; `store` stays open for its life."""
-    views = Views(config, store)
+    endpoints = Endpoints(config, store)
     # the archive may be built after the server starts; an absent folder would be a 500
     Path(config.archive.out).mkdir(parents=True, exist_ok=True)
     routes = [
-        Route("/vote/{token}", views.vote_page, methods=["GET"]),
-        Route("/vote/{token}", views.vote, methods=["POST"]),
-        Route("/vote/{token}/undo", views.undo, methods=["POST"]),
-        Route("/unsubscribe/{token}", views.unsubscribe_page, methods=["GET"]),
-        Route("/unsubscribe/{token}", views.unsubscribe, methods=["POST"]),
-        Route("/unsubscribe/{token}/resubscribe", views.resubscribe, methods=["POST"]),
-        Route("/{token}/feed.atom", views.feed, methods=["GET"]),
-        Mount("/", Archive(views, Path(config.archive.out))),
+        Route("/vote/{token}", endpoints.vote_page, methods=["GET"]),
+        Route("/vote/{token}", endpoints.vote, methods=["POST"]),
+        Route("/vote/{token}/undo", endpoints.undo, methods=["POST"]),
+        Route("/unsubscribe/{token}", endpoints.unsubscribe_page, methods=["GET"]),
+        Route("/unsubscribe/{token}", endpoints.unsubscribe, methods=["POST"]),
+        Route("/unsubscribe/{token}/resubscribe", endpoints.resubscribe, methods=["POST"]),
+        Route("/{token}/feed.atom", endpoints.feed, methods=["GET"]),
+        Mount("/", Archive(endpoints, Path(config.archive.out))),
     ]
     return SecurityHeaders(Starlette(routes=routes))
 
@@ -402,7 +390,7 @@ def log_config() -> dict:
     return config
 
 
-def serve(config: Config, host: str, port: int) -> None:
+def run_server(config: Config, host: str, port: int) -> None:
     """Run the application on uvicorn until interrupted; refuse to start without the secret
     that signs the links."""
     links.secret()

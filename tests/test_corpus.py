@@ -28,6 +28,7 @@ from newsletter.config import Config, load_config
 from newsletter.models import Listing, Paper, Pick, SavedDigest, Score, Selection, Usage, Vote
 from newsletter.profiles import Profile, Topic
 from newsletter.store import Store
+from newsletter.text import clean as reader_text
 from newsletter.text import normalise_space
 from newsletter.web import create_app, page
 from tests.conftest import EXAMPLE, REPO
@@ -140,7 +141,7 @@ def test_the_conversion_keeps_every_word_the_authors_wrote(corpus) -> None:
         for written in (paper.title, paper.abstract, *paper.authors):
             if not any(c in written for c in "\\{}$"):
                 continue
-            shown = letters(views.clean(written))
+            shown = letters(reader_text(written))
             words = set(WORD.findall(MARKUP.sub(" ", written)))
             lost = [w for w in words if w not in shown and letters(w) not in shown]
             assert not lost, (paper.id, lost)
@@ -194,18 +195,18 @@ def test_every_paper_reads_whole_in_the_archive_and_its_feed(selections, reader,
     for s in selections:
         shown = page_text((folder / archive.day_file(s.day)).read_text())
         for pick in s.picks:
-            title, abstract = views.clean(pick.paper.title), views.clean(pick.paper.abstract)
+            title, abstract = reader_text(pick.paper.title), reader_text(pick.paper.abstract)
             assert title in shown and abstract in shown, pick.paper.id
         assert_no_leaks(shown)
     assert built.files >= len(selections)
     months = " ".join(page_text(p.read_text()) for p in folder.glob("2026-0?.html"))
     for s in selections:
-        assert views.clean(s.picks[0].paper.title) in months
+        assert reader_text(s.picks[0].paper.title) in months
     entries = ET.parse(folder / "feed.atom").getroot().findall(f"{{{atom.NS}}}entry")
     assert len(entries) == atom.MAX_ENTRIES
     newest = [pick.paper for s in reversed(selections) for pick in s.picks][: atom.MAX_ENTRIES]
     for entry, paper in zip(entries, newest, strict=True):
-        assert entry.findtext(f"{{{atom.NS}}}title") == views.clean(paper.title)
+        assert entry.findtext(f"{{{atom.NS}}}title") == reader_text(paper.title)
 
 
 def test_every_paper_reads_whole_in_a_feed(selections, reader) -> None:
@@ -216,17 +217,17 @@ def test_every_paper_reads_whole_in_a_feed(selections, reader) -> None:
         assert len(entries) == len(selection.picks)
         for entry, pick in zip(entries, selection.picks, strict=True):
             paper = pick.paper
-            assert entry.findtext(f"{{{atom.NS}}}title") == views.clean(paper.title)
-            assert entry.findtext(f"{{{atom.NS}}}summary") == views.clean(comment_for(paper))
+            assert entry.findtext(f"{{{atom.NS}}}title") == reader_text(paper.title)
+            assert entry.findtext(f"{{{atom.NS}}}summary") == reader_text(comment_for(paper))
             names = [e.text for e in entry.iter(f"{{{atom.NS}}}name")]
-            assert names == [views.clean(a) for a in paper.authors[:20]]
+            assert names == [reader_text(a) for a in paper.authors[:20]]
         assert_no_leaks(xml)
 
 
 def test_every_title_reads_whole_on_a_vote_page(corpus) -> None:
     """The vote pages show the converted title, escaped: a `<` in it is text, not a tag."""
     for paper in corpus:
-        title = views.clean(paper.title)
+        title = reader_text(paper.title)
         body = page("More papers like this?", "Noted.", paper=title).body.decode()
         assert str(escape(title)) in body, paper.id
         if "<" in title or "&" in title:
@@ -247,7 +248,7 @@ def test_a_vote_page_shows_the_title_converted(corpus, tmp_path, monkeypatch) ->
             token = links.vote_token("ada", paper.id, Vote.UP, day, EXAMPLE.email)
             answer = client.post(f"/vote/{token}")
             assert answer.status_code == 200
-            assert views.clean(paper.title) in page_text(answer.text), paper.id
+            assert reader_text(paper.title) in page_text(answer.text), paper.id
         titles = store.votes.titles("ada", Vote.UP, len(texed))
     assert sorted(titles) == sorted(normalise_space(p.title) for p in texed)
     assert len(texed) > 40

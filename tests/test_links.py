@@ -15,7 +15,7 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from newsletter import archive, links, render, web
+from newsletter import archive, links, templating, web
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.models import Vote
@@ -247,7 +247,7 @@ class TestInABrowser:
         up, _ = vote_links(site.preview())[0]
         browser_page.goto(up)
         family = browser_page.evaluate("getComputedStyle(document.body).fontFamily")
-        assert family.replace('"', "'") == render.FONT_STACK
+        assert family.replace('"', "'") == templating.FONT_STACK
 
     def test_from_the_vote_back_to_the_digest(self, published, sendgrid_server, browser_page):
         published.send(feed=SAMPLE)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter import profiles
 from newsletter.config import Config
 from newsletter.errors import ProfileError, UnknownSubscriber
 from newsletter.models import Paper, Score
@@ -268,6 +269,38 @@ class TestLines:
             3, "email: 'ada@example.org' is also used by subscribers/bob.toml"
         )  # fmt: skip
         assert check_file(write(tmp_path, "bob", GOOD), emails) == []  # its own file, proposed
+
+    def test_every_field_error_names_its_line(self, tmp_path):
+        # every field of a profile and of a topic given a value of the wrong type, each on a
+        # line of its own, the second topic's fields inside the second [[topics]] table
+        scalar = {"name": "1", "email": "2", "active": '"yes"', "relevance_cutoff": '"5"',
+                  "novelty_cutoff": "0", "max_papers": "true", "model": "3"}  # fmt: skip
+        lists = ["categories", "authors", "keywords", "irrelevant_domains",
+                 "application_tasks", "liked", "disliked"]  # fmt: skip
+        lines: list[str] = []
+        where: dict[str, int] = {}
+        for key, value in scalar.items():
+            lines.append(f"{key} = {value}")
+            where[key] = len(lines)
+        for key in lists:
+            good = "cs.LG" if key == "categories" else "2501.01234"
+            lines += [f"{key} = [", f'  "{good}",', "  4,", "]"]
+            where[f"{key}[1]"] = len(lines) - 1
+        lines += ["[[topics]]", 'name = "One"', 'relevant = "fine"', "", "[[topics]]"]
+        for key in ("name", "relevant", "irrelevant", "extra"):
+            lines.append(f"{key} = 5")
+            where[f"topics[1].{key}"] = len(lines)
+        problems = self.problems(tmp_path, "\n".join(lines) + "\n")
+        assert {message.split(": ")[0]: line for line, message in problems} == where
+        assert len(problems) == len(where) == len(scalar) + len(lists) + 4
+
+    def test_a_topic_is_on_its_header_line(self, tmp_path):
+        text = GOOD + '\n\n[[topics]]\nname = "Second"\nrelevant = " "\n'
+        assert self.problems(tmp_path, text) == [
+            (12, "topics[1].relevant: must say what is relevant")
+        ]
+        assert profiles.field_line(text, ("topics", 1)) == 10
+        assert profiles.field_line(text, ("topics",)) == 5
 
     def test_a_syntax_error_at_the_end_is_on_the_last_line(self, tmp_path):
         [(line, message)] = self.problems(tmp_path, GOOD + 'irrelevant = """unclosed\n')

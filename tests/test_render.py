@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from bench.screenshots import SIZES, png_size, sample_email, screenshot_all
-from newsletter import render, views
+from newsletter import render, templating, views
 from newsletter.config import Config
 from newsletter.models import Judge, Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.profiles import Profile, Topic
 from newsletter.prompt import PAPERS_PLACEHOLDER, render_full_prompt
 from newsletter.templating import TEMPLATES_DIR
+from newsletter.text import clean as reader_text
 
 DAY = date(2025, 4, 10)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -148,7 +149,7 @@ def test_safe_url(url, safe):
     ],
 )
 def test_clean_puts_feed_layout_on_one_line(text, clean):
-    assert views.clean(text) == clean
+    assert reader_text(text) == clean
 
 
 def test_author_matches_come_first_and_are_marked(profile, config):
@@ -492,19 +493,19 @@ class TestSizeBudget:
 
 class TestTemplates:
     def test_mjml_and_html_templates_autoescape(self):
-        env = render.environment()
+        env = templating.email_templates()
         assert env.autoescape("digest.mjml.j2") and env.autoescape("digest_blocks.html.j2")
         assert not env.autoescape("digest.txt.j2")
-        assert render.environment() is env
+        assert templating.email_templates() is env
 
     def test_inlining_keeps_jinja(self):
         source = '<p class="x">{{ v.a }}</p>\n  <a href="{{v.url}}">y</a>'
-        out = render.inline_css(source, ".x{color:red}")
+        out = templating.inline_css(source, ".x{color:red}")
         assert out == '<p class="x" style="color:red">{{ v.a }}</p><a href="{{v.url}}">y</a>'
 
     def test_inlining_refuses_to_mangle_jinja(self):
         with pytest.raises(ValueError, match="Jinja tags"):
-            render.inline_css('<a href="{{ v.url }}">y</a>', ".x{color:red}")
+            templating.inline_css('<a href="{{ v.url }}">y</a>', ".x{color:red}")
 
 
 def hostile_selection(count: int) -> Selection:

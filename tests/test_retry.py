@@ -125,3 +125,23 @@ class TestRetryPolicy:
 
         policy = RetryPolicy.of(Section())
         assert (policy.retries, policy.delay, policy.attempts) == (4, 0.25, 5)
+
+
+def test_each_retry_reaches_the_operator_as_a_warning_line(capsys):
+    from newsletter.cli.base import show_warnings
+
+    show_warnings()
+    tries = iter([Retryable("HTTP 503"), Retryable("HTTP 502"), "listing"])
+
+    def attempt() -> str:
+        result = next(tries)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    policy = RetryPolicy(2, 0.5, sleep=lambda _s: None)
+    assert policy.call(attempt, what="arXiv listing") == "listing"
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: arXiv listing: HTTP 503; retrying in 0.5 s (1/2)",
+        "warning: arXiv listing: HTTP 502; retrying in 1 s (2/2)",
+    ]

@@ -3,6 +3,7 @@ where domain errors (`newsletter.errors`) become one-line messages and exit code
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from itertools import takewhile
 from pathlib import Path
@@ -36,6 +37,7 @@ class Commands(TyperGroup):
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: ClickContext) -> Any:
+        show_warnings()
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -47,6 +49,21 @@ class Commands(TyperGroup):
                 exc = crash(exc, f"`{command_words(ctx)}` failed", state_folder(ctx))
             print_error(exc)
             raise typer.Exit(exc.exit_code) from None
+
+
+class WarningLines(logging.Handler):
+    """What the library logs as a warning (a retry, a feed item skipped) shown as every other
+    warning is: a `warning: ...` line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"warning: {record.getMessage()}", markup=False)
+
+
+def show_warnings() -> None:
+    """Route the package's logged warnings to stderr, once per process."""
+    logger = logging.getLogger("newsletter")
+    if not any(isinstance(h, WarningLines) for h in logger.handlers):
+        logger.addHandler(WarningLines(logging.WARNING))
 
 
 def print_error(exc: NewsletterError) -> None:

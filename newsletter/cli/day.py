@@ -29,7 +29,7 @@ from newsletter.errors import ProfileError
 from newsletter.models import Selection
 from newsletter.prompt import render_full_prompt, render_skim_prompt, render_title_prompt
 from newsletter.store import Store
-from newsletter.views import plural
+from newsletter.text import plural
 
 # -- prompt ---------------------------------------------------------------------------------
 
@@ -247,7 +247,7 @@ def serve_command(
     config = get_config(ctx)
     for note in web.start_notes(config):
         err.print(f"warning: {note}", markup=False)
-    web.serve(config, host, port)
+    web.run_server(config, host, port)
 
 
 def report_profile_errors(errors: list[ProfileError] | list[str]) -> None:

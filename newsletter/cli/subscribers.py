@@ -17,7 +17,7 @@ from newsletter.config import display_path, sendgrid_key
 from newsletter.errors import UnknownSubscriber
 from newsletter.models import Vote
 from newsletter.store import Store
-from newsletter.views import plural
+from newsletter.text import plural
 
 # -- subscribers ----------------------------------------------------------------------------
 
