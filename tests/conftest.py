@@ -1,21 +1,20 @@
-"""Shared fixtures and constants. The local fake servers register their fixtures as plugins."""
+"""Shared fixtures and constants: the store, the local fake servers (from `bench.fakes`, which
+the benchmarks drive too) and a deployment pointed at them."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
+from bench.fakes.arxiv import FakeArxiv
+from bench.fakes.openai import FakeOpenAI
+from bench.fakes.sendgrid import FakeSendgrid
+from newsletter.config import ArxivConfig
 from newsletter.profiles import parse_profile
 from newsletter.store import Store
-
-if TYPE_CHECKING:  # imported as plugins below, so that pytest rewrites their asserts
-    from tests.fakes.arxiv import FakeArxiv
-    from tests.fakes.openai import FakeOpenAI
-    from tests.fakes.sendgrid import FakeSendgrid
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "newsletter" / "data" / "sample-listing.xml"
@@ -23,8 +22,6 @@ EXAMPLE = parse_profile(REPO / "subscribers" / "example.toml")
 # Variables a developer's shell may hold; no test reads them.
 ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SENDGRID_API_KEY", "NEWSLETTER_CONFIG",
                "NEWSLETTER_SECRET")  # fmt: skip
-
-pytest_plugins = ["tests.fakes.arxiv", "tests.fakes.openai", "tests.fakes.sendgrid"]
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +53,34 @@ def store(tmp_path) -> Iterator[Store]:
     """A fresh store in the test's folder."""
     with Store(tmp_path / "db.sqlite") as s:
         yield s
+
+
+@pytest.fixture
+def arxiv_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
+    """A running fake arXiv; the API client's politeness delay is off for it."""
+    monkeypatch.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
+    with FakeArxiv() as fake:
+        yield fake
+
+
+@pytest.fixture
+def arxiv_config(arxiv_server: FakeArxiv) -> ArxivConfig:
+    """An ArxivConfig pointed at the fake, with short timeouts and no retry delay."""
+    return arxiv_server.config()
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAI]:
+    """A running fake; `base_url` ends in /v1 and `api_key` is "test-key"."""
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def sendgrid_server() -> Iterator[FakeSendgrid]:
+    """A running fake SendGrid; its `api_key` is the one the client must send."""
+    with FakeSendgrid() as fake:
+        yield fake
 
 
 def write_deployment(

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bench.fakes.arxiv import FakeArxiv, paper
+from bench.fakes.openai import FakeOpenAI
+from bench.fakes.sendgrid import FakeSendgrid, Received
 from newsletter import archive, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
@@ -22,9 +25,6 @@ from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
 from tests.conftest import ENVIRONMENT, EXAMPLE, REPO, SAMPLE, write_deployment
-from tests.fakes.arxiv import FakeArxiv, paper
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.sendgrid import FakeSendgrid, Received
 
 runner = CliRunner()
 # Days with a digest: a weekend and a weekday (2 April) without one, and a month boundary.

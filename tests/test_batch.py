@@ -7,6 +7,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from bench.fakes.openai_batch import GARBLES
 from newsletter.batch import BatchScorer
 from newsletter.cli import app
 from newsletter.config import Config, LLMConfig, Price, load_config
@@ -15,7 +16,6 @@ from newsletter.pipeline import SendOptions, run_send, run_submit
 from newsletter.score import LLMScorer, make_client
 from newsletter.store import Store
 from tests.conftest import EXAMPLE, SAMPLE
-from tests.fakes.openai_batch import GARBLES
 from tests.test_score import papers
 
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)  # the batch price is half, by default

@@ -14,8 +14,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from tests.fakes.openai import FakeOpenAI, parse_papers
-from tests.fakes.openai_batch import GARBLES
+from bench.fakes.openai import FakeOpenAI, parse_papers
+from bench.fakes.openai_batch import GARBLES
 
 TITLE_SYSTEM = "Rate each title. RELEVANCE is an integer from 1 to 10. " * 4
 # Long enough (~1300 tokens by the fake's count) for the prompt cache to apply.

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.fakes.arxiv import paper, rss_document
 from newsletter import fetch
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
-from tests.fakes.arxiv import paper, rss_document
 
 DAY = date(2025, 4, 10)
 CATS = ["cs.LG", "stat.ML"]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.fakes.arxiv import paper, rss_document
 from newsletter.config import load_config
 from newsletter.fetch import author_name, parse_rss
 from newsletter.models import Paper
@@ -34,7 +35,6 @@ from newsletter.select import author_matcher
 from newsletter.store import Store
 from newsletter.views import clean
 from tests.conftest import REPO
-from tests.fakes.arxiv import paper, rss_document
 from tests.test_archive import cli, pub_date
 from tests.test_send import send
 

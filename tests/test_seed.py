@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from bench.fakes.arxiv import paper
 from newsletter import links
 from newsletter.cli import app
 from newsletter.profiles import parse_profile
 from newsletter.seed import draft_keywords, read_bibtex
 from newsletter.store import Store
-from tests.fakes.arxiv import paper
 
 runner = CliRunner()
 BIB = r"""

@@ -11,6 +11,7 @@ from email import policy
 import pytest
 from typer.testing import CliRunner
 
+from bench.fakes.arxiv import paper
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.errors import ConfigError, RunLocked
@@ -19,7 +20,6 @@ from newsletter.pipeline import SendOptions, preflight, run_send, score_day
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
 from tests.conftest import REPO, SAMPLE
-from tests.fakes.arxiv import paper
 
 runner = CliRunner()
 

@@ -24,13 +24,13 @@ import requests
 import uvicorn
 from typer.testing import CliRunner
 
+from bench.fakes.arxiv import paper
 from newsletter import archive, links, web
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
 from tests.conftest import SAMPLE
-from tests.fakes.arxiv import paper
 
 runner = CliRunner()
 VOTES_PER_HOUR = 5

@@ -1,4 +1,4 @@
-"""The Files and Batches endpoints of the fake OpenAI server (`tests.fakes.openai`).
+"""The Files and Batches endpoints of the fake OpenAI server (`bench.fakes.openai`).
 
 `POST /v1/files` takes a multipart upload and `GET /v1/files/{id}/content` gives it back;
 `POST /v1/batches`, `GET /v1/batches/{id}` and `POST /v1/batches/{id}/cancel` run a batch as the
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.fakes.openai import FakeOpenAI, RecordedRequest, Reply
+    from bench.fakes.openai import FakeOpenAI, RecordedRequest, Reply
 
 ENDPOINTS = {"/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/responses"}
 EXPIRED = "This request could not be executed before the completion window expired."
