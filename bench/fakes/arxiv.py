@@ -230,4 +230,3 @@ class FakeArxiv(FakeServer):
             papers = self.papers if self.api_papers is None else self.api_papers
             return atom_document(papers[start : start + size], len(papers), start, url.query)
         return None
-

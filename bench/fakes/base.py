@@ -16,6 +16,7 @@ import selectors
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
@@ -116,3 +117,22 @@ class FakeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeClock:
+    """Time for a fake that moves only when told: by `advance`, and by `tick` seconds each
+    time it is read, so that a batch that is polled goes through its statuses while nobody
+    waits. Starts at the real time, which a client compares a batch's age with."""
+
+    def __init__(self, tick: float = 0.0) -> None:
+        self.now, self.tick = time.time(), tick
+        self._lock = threading.Lock()  # read from the fake's handler threads
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += self.tick
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds

@@ -3,8 +3,9 @@
 `POST /v1/files` takes a multipart upload and `GET /v1/files/{id}/content` gives it back;
 `POST /v1/batches`, `GET /v1/batches/{id}` and `POST /v1/batches/{id}/cancel` run a batch as the
 real service does: validating -> in_progress -> finalizing -> completed over `batch_latency`
-seconds, with request counts, and an output file and an error file in the real JSONL shapes.
-Each line is answered by the same code as a synchronous request, so scripted steps (a 500, a
+seconds of the fake's `clock` (a test moves a `FakeClock` rather than wait), with request
+counts, and an output file and an error file in the real JSONL shapes. Each line is answered,
+when the batch ends, by the same code as a synchronous request, so scripted steps (a 500, a
 truncated answer) apply to lines too. A batch can be scripted to fail validation or to expire
 with only its first `answered` lines done, as real ones do. Like the service, it writes output
 lines in an order of its own (match them by `custom_id`), keeps a batch's `metadata` (checked as
@@ -22,7 +23,6 @@ import email.policy
 import itertools
 import json
 import threading
-import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
@@ -93,9 +93,8 @@ class FakeBatch:
     ran: int = 0  # lines that ran (and are billed), once the batch has ended
     ended: str | None = None  # completed, failed, expired or cancelled, once decided
     checked: bool = False  # validated
-    # each line's (status, body), worked out while the batch is in progress, as the service does
+    # each line's (status, body), worked out when the batch ends: only then can anyone see them
     answers: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
-    worker: threading.Thread | None = None
 
 
 @dataclass
@@ -153,7 +152,7 @@ class Batches:
     def add_file(self, name: str, data: bytes, purpose: str) -> dict[str, Any]:
         file_id = f"file-fake{next(self._ids)}"
         meta = {"id": file_id, "object": "file", "bytes": len(data),
-                "created_at": int(time.time()), "filename": name, "purpose": purpose,
+                "created_at": int(self.fake.clock()), "filename": name, "purpose": purpose,
                 "status": "processed", "expires_at": None, "status_details": None}  # fmt: skip
         self.files[file_id] = (meta, data)
         return meta
@@ -195,14 +194,12 @@ class Batches:
             input_file_id=body["input_file_id"],
             endpoint=body["endpoint"],
             completion_window="24h",
-            created_at=time.time(),
+            created_at=self.fake.clock(),
             total=len(_lines(entry[1])),
             outcome=outcome,
             metadata=body.get("metadata"),
         )
         self.batches[batch.id] = batch
-        batch.worker = threading.Thread(target=self.answer_lines, args=(batch,), daemon=True)
-        batch.worker.start()
         return (LOST, None, {}) if lost else (200, self.describe(batch), {})
 
     def billed(self, price: Any) -> float:
@@ -216,7 +213,6 @@ class Batches:
         return total
 
     def answer_lines(self, batch: FakeBatch) -> None:
-        self.fake.stopping.wait(self.fake.batch_latency * 0.1)  # validating: nothing runs yet
         for line in _lines(self.files[batch.input_file_id][1]):
             try:
                 body = json.loads(line).get("body")
@@ -254,14 +250,14 @@ class Batches:
         if self.status(batch) not in {"validating", "in_progress", "finalizing"}:
             message = f"Cannot cancel a batch with status '{self.status(batch)}'."
             return _error(409, message, None)
-        batch.cancelled_at = time.time()
+        batch.cancelled_at = self.fake.clock()
         return 200, self.describe(batch) | {"status": "cancelling"}, {}
 
     def status(self, batch: FakeBatch) -> str:
         """Where the batch is now; the moment it ends its files are written, once."""
         if batch.ended:
             return batch.ended
-        elapsed = time.time() - batch.created_at
+        elapsed = self.fake.clock() - batch.created_at
         latency = self.fake.batch_latency
         if batch.cancelled_at is not None:
             return self.finish(batch, "cancelled")
@@ -308,8 +304,7 @@ class Batches:
         lines = [json.loads(line) for line in _lines(self.files[batch.input_file_id][1])]
         done = len(lines) if status == "completed" else batch.outcome.answered
         batch.ran = done
-        if batch.worker is not None:
-            batch.worker.join()
+        self.answer_lines(batch)
         output, failures = [], []
         for n, line in enumerate(lines):
             if n >= done:
@@ -344,7 +339,7 @@ class Batches:
         ended_at = int(batch.created_at + self.fake.batch_latency)
         counts = {"total": batch.total, "completed": batch.completed, "failed": batch.failed}
         if status == "in_progress":  # the real service counts as it goes
-            share = (time.time() - batch.created_at) / max(self.fake.batch_latency, 1e-9)
+            share = (self.fake.clock() - batch.created_at) / max(self.fake.batch_latency, 1e-9)
             counts["completed"] = min(batch.total, int(batch.total * share))
         return {
             "id": batch.id,

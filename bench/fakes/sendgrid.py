@@ -195,4 +195,3 @@ class FakeSendgrid(FakeServer):
         with self.lock:
             self.messages.append(received)
         return received
-
