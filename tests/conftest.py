@@ -48,6 +48,13 @@ def _loopback_only(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+@pytest.fixture(autouse=True)
+def _short_client_backoff(monkeypatch):
+    """The openai client waits 0.5 s, doubling, before each retry the server did not time
+    (a 500, a 429 saying "retry after 0"); what is retried, and how often, stays the same."""
+    monkeypatch.setattr("openai._base_client.INITIAL_RETRY_DELAY", 0.001)
+
+
 @pytest.fixture
 def store(tmp_path) -> Iterator[Store]:
     """A fresh store in the test's folder."""
