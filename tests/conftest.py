@@ -4,15 +4,19 @@ the benchmarks drive too) and a deployment pointed at them."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bench.fakes.arxiv import FakeArxiv
 from bench.fakes.openai import FakeOpenAI
 from bench.fakes.sendgrid import FakeSendgrid
-from newsletter.config import ArxivConfig
+from newsletter.cli import app
+from newsletter.config import ArxivConfig, SendgridConfig
+from newsletter.deliver import SendgridSender
+from newsletter.models import Paper
 from newsletter.profiles import parse_profile
 from newsletter.store import Store
 
@@ -22,6 +26,42 @@ EXAMPLE = parse_profile(REPO / "subscribers" / "example.toml")
 # Variables a developer's shell may hold; no test reads them.
 ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SENDGRID_API_KEY", "NEWSLETTER_CONFIG",
                "NEWSLETTER_SECRET")  # fmt: skip
+runner = CliRunner()
+
+
+def cli(*args: object, home: Path | None = None):
+    """`newsletter ARGS` under typer's CliRunner; with `home`, `--config HOME/config.toml`."""
+    config = ["--config", str(home / "config.toml")] if home is not None else []
+    return runner.invoke(app, [*config, *map(str, args)])
+
+
+def cli_ok(home: Path, *args: object):
+    """`cli` in `home`, which must exit 0."""
+    result = cli(*args, home=home)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def make_paper(pid: str, title: str = "", **fields: object) -> Paper:
+    """A paper of cs.LG by two authors; `fields` override any of its values."""
+    base = {"authors": ("Ada Lovelace", "Alan Turing"), "abstract": f"Abstract of {pid}.",
+            "categories": ("cs.LG",), "primary_category": "cs.LG"}  # fmt: skip
+    return Paper(id=pid, title=title or f"Paper {pid}", **(base | fields))  # type: ignore[arg-type]
+
+
+def sendgrid_config(url: str = "http://127.0.0.1:9", **overrides: object) -> SendgridConfig:
+    """A SendgridConfig for `url` with a short timeout and no pause between retries."""
+    values = {
+        "api_host": url,
+        "from_email": "digest@example.org",
+        "from_name": "arXiv digest",
+        "timeout": 2.0,
+        "retries": 2,
+        "retry_delay": 0.0,
+        "unsubscribe_url": "https://example.org/unsubscribe?who={subscriber_id}",
+        "unsubscribe_mailto": "leave@example.org",
+    }
+    return SendgridConfig(**(values | overrides))  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +128,21 @@ def sendgrid_server() -> Iterator[FakeSendgrid]:
     """A running fake SendGrid; its `api_key` is the one the client must send."""
     with FakeSendgrid() as fake:
         yield fake
+
+
+@pytest.fixture
+def make_sender(sendgrid_server: FakeSendgrid) -> Callable[..., SendgridSender]:
+    """Mail senders at the fake SendGrid, through the real client; `sendgrid_config` values
+    may be overridden."""
+    return lambda **values: SendgridSender(
+        sendgrid_config(sendgrid_server.url, **values), sendgrid_server.api_key
+    )
+
+
+@pytest.fixture
+def sender(make_sender) -> SendgridSender:
+    """A mail sender at the fake SendGrid, retrying twice."""
+    return make_sender()
 
 
 def write_deployment(

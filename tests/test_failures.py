@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from newsletter import suppressions
 from newsletter.cli import app
-from newsletter.config import SendgridConfig, load_config
-from newsletter.deliver import SendgridSender
+from newsletter.config import load_config
 from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
@@ -145,10 +144,9 @@ class TestEndlessSuppressionPages:
     """A suppression endpoint that answers every page in full must not keep a run reading."""
 
     @pytest.fixture
-    def client(self, sendgrid_server):
+    def client(self, sendgrid_server, make_sender):
         sendgrid_server.lists["bounces"] = [{"email": f"x{i}@example.org"} for i in range(2000)]
-        config = SendgridConfig(api_host=sendgrid_server.url, retry_delay=0, retries=0)
-        return SendgridSender(config, sendgrid_server.api_key)
+        return make_sender(retries=0)
 
     def test_the_same_page_again_stops_at_once(self, client, sendgrid_server):
         sendgrid_server.ignore_offset = True

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 from newsletter import suppressions
 from newsletter.cli import app
 from newsletter.config import SendgridConfig, load_config
-from newsletter.deliver import SendgridSender
 from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
 from tests.conftest import SAMPLE
@@ -18,11 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def client(sendgrid_server):
-    return SendgridSender(
-        SendgridConfig(api_host=sendgrid_server.url, retry_delay=0, retries=1),
-        sendgrid_server.api_key,
-    )
+def client(make_sender):
+    return make_sender(retries=1)
 
 
 def with_group(home: Path, group: int = 7) -> None:
