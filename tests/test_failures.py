@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from newsletter import suppressions
 from newsletter.cli import app
@@ -16,9 +15,8 @@ from newsletter.config import load_config
 from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, runner
 
-runner = CliRunner()
 DAY = date(2025, 4, 10)
 
 

@@ -9,7 +9,6 @@ from datetime import date
 from email import policy
 
 import pytest
-from typer.testing import CliRunner
 
 from bench.fakes.arxiv import paper
 from newsletter.cli import app
@@ -19,9 +18,7 @@ from newsletter.fetch import read_feed
 from newsletter.pipeline import SendOptions, preflight, run_send, score_day
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
-from tests.conftest import REPO, SAMPLE
-
-runner = CliRunner()
+from tests.conftest import REPO, SAMPLE, runner
 
 
 def send(home, **opts):

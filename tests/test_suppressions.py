@@ -4,16 +4,13 @@ suppression endpoints through the real sendgrid client, and honoured before scor
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from newsletter import suppressions
 from newsletter.cli import app
 from newsletter.config import SendgridConfig, load_config
 from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
-from tests.conftest import SAMPLE
-
-runner = CliRunner()
+from tests.conftest import SAMPLE, runner
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import feedparser
 import pytest
 import requests
 import uvicorn
-from typer.testing import CliRunner
 
 from bench.fakes.arxiv import paper
 from newsletter import archive, links, web
@@ -30,9 +29,8 @@ from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, runner
 
-runner = CliRunner()
 VOTES_PER_HOUR = 5
 
 
