@@ -23,7 +23,16 @@ from newsletter.models import Listing, Paper, Pick, Score, Selection, Usage
 from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
-from tests.conftest import ENVIRONMENT, EXAMPLE, REPO, SAMPLE, cli_ok, runner, write_deployment
+from tests.conftest import (
+    ENVIRONMENT,
+    EXAMPLE,
+    REPO,
+    SAMPLE,
+    cli_ok,
+    make_paper,
+    runner,
+    write_deployment,
+)
 
 # Days with a digest: a weekend and a weekday (2 April) without one, and a month boundary.
 DAYS = [date(2025, 3, 28), date(2025, 3, 31), date(2025, 4, 1), date(2025, 4, 3)]
@@ -298,12 +307,6 @@ class TestViewInBrowser:
 
 
 # -- straight from the store: what a record needs, and what a rebuild does ---------------------
-
-
-def make_paper(pid: str, title: str = "", **fields: object) -> Paper:
-    base = {"authors": ("Ada Lovelace", "Alan Turing"), "abstract": f"Abstract of {pid}.",
-            "categories": ("cs.LG",), "primary_category": "cs.LG"}  # fmt: skip
-    return Paper(id=pid, title=title or f"Paper {pid}", **(base | fields))
 
 
 def save(
