@@ -5,11 +5,12 @@
 real service does: validating -> in_progress -> finalizing -> completed over `batch_latency`
 seconds of the fake's `clock` (a test moves a `FakeClock` rather than wait), with request
 counts, and an output file and an error file in the real JSONL shapes. Each line is answered,
-when the batch ends, by the same code as a synchronous request, so scripted steps (a 500, a
-truncated answer) apply to lines too. A batch can be scripted to fail validation or to expire
-with only its first `answered` lines done, as real ones do. Like the service, it writes output
-lines in an order of its own (match them by `custom_id`), keeps a batch's `metadata` (checked as
-the service checks it) and lists batches newest first, `limit` a page, after the `after` id.
+in a thread started with the batch, by the same code as a synchronous request, so scripted
+steps (a 500, a truncated answer) apply to lines too. A batch can be scripted to fail
+validation or to expire with only its first `answered` lines done, as real ones do. Like the
+service, it writes output lines in an order of its own (match them by `custom_id`), keeps a
+batch's `metadata` (checked as the service checks it) and lists batches newest first, `limit`
+a page, after the `after` id.
 
 It can also be scripted to do what the service does rarely: drop the connection of a create
 without a reply, after making the batch or before (`lost_replies`), and write garbled lines
@@ -93,8 +94,10 @@ class FakeBatch:
     ran: int = 0  # lines that ran (and are billed), once the batch has ended
     ended: str | None = None  # completed, failed, expired or cancelled, once decided
     checked: bool = False  # validated
-    # each line's (status, body), worked out when the batch ends: only then can anyone see them
+    # each line's (status, body), worked out by `worker` while the batch runs, as the service
+    # does; seen only once the batch ends
     answers: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
+    worker: threading.Thread | None = None
 
 
 @dataclass
@@ -200,6 +203,8 @@ class Batches:
             metadata=body.get("metadata"),
         )
         self.batches[batch.id] = batch
+        batch.worker = threading.Thread(target=self.answer_lines, args=(batch,), daemon=True)
+        batch.worker.start()
         return (LOST, None, {}) if lost else (200, self.describe(batch), {})
 
     def billed(self, price: Any) -> float:
@@ -304,7 +309,8 @@ class Batches:
         lines = [json.loads(line) for line in _lines(self.files[batch.input_file_id][1])]
         done = len(lines) if status == "completed" else batch.outcome.answered
         batch.ran = done
-        self.answer_lines(batch)
+        if batch.worker is not None:
+            batch.worker.join()
         output, failures = [], []
         for n, line in enumerate(lines):
             if n >= done:
