@@ -36,6 +36,7 @@ from bench.dayfactory import (
     table,
     verdict,
 )
+from bench.fakes.sendgrid import FakeSendgrid
 from newsletter.config import Config, load_config
 from newsletter.deliver import SendgridMailer, SendgridSender
 from newsletter.models import Selection, Usage
@@ -44,7 +45,6 @@ from newsletter.profiles import Profile
 from newsletter.score import Scored
 from newsletter.selections import make_selection, plan
 from newsletter.store import Store
-from tests.fakes.sendgrid import FakeSendgrid
 
 TARGET = 50.0  # mails per second
 CORES = 2

@@ -45,12 +45,12 @@ from bench.dayfactory import (
     total_usage,
     verdict,
 )
+from bench.fakes.openai import SKIM_EXAMPLE, parse_papers
 from bench.hardday import ErringJudge, make_hard_day
 from bench.tokenizer import o200k
 from newsletter.pipeline import score_day
 from newsletter.profiles import Profile
 from newsletter.store import Store
-from tests.fakes.openai import SKIM_EXAMPLE, parse_papers
 
 TARGET = 50.0  # billed prompt tokens per listed paper, with the defaults
 ERRORS = (1, 2, 3)  # the title judge's error bound, per row

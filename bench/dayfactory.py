@@ -29,10 +29,10 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from bench.fakes.openai import FakeOpenAI
 from newsletter.config import Config, LLMConfig, Price, load_config
 from newsletter.models import Listing, Paper, Score, Usage
 from newsletter.profiles import Profile
-from tests.fakes.openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PROFILE = ROOT / "subscribers" / "example.toml"

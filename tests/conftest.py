@@ -1,21 +1,24 @@
-"""Shared fixtures and constants. The local fake servers register their fixtures as plugins."""
+"""Shared fixtures and constants: the store, the local fake servers (from `bench.fakes`, which
+the benchmarks drive too) and a deployment pointed at them."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from typer.testing import CliRunner
 
+from bench.fakes.arxiv import FakeArxiv
+from bench.fakes.openai import FakeOpenAI
+from bench.fakes.sendgrid import FakeSendgrid
+from newsletter.cli import app
+from newsletter.config import ArxivConfig, SendgridConfig
+from newsletter.deliver import SendgridSender
+from newsletter.models import Paper
 from newsletter.profiles import parse_profile
 from newsletter.store import Store
-
-if TYPE_CHECKING:  # imported as plugins below, so that pytest rewrites their asserts
-    from tests.fakes.arxiv import FakeArxiv
-    from tests.fakes.openai import FakeOpenAI
-    from tests.fakes.sendgrid import FakeSendgrid
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "newsletter" / "data" / "sample-listing.xml"
@@ -23,8 +26,42 @@ EXAMPLE = parse_profile(REPO / "subscribers" / "example.toml")
 # Variables a developer's shell may hold; no test reads them.
 ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SENDGRID_API_KEY", "NEWSLETTER_CONFIG",
                "NEWSLETTER_SECRET")  # fmt: skip
+runner = CliRunner()
 
-pytest_plugins = ["tests.fakes.arxiv", "tests.fakes.openai", "tests.fakes.sendgrid"]
+
+def cli(*args: object, home: Path | None = None):
+    """`newsletter ARGS` under typer's CliRunner; with `home`, `--config HOME/config.toml`."""
+    config = ["--config", str(home / "config.toml")] if home is not None else []
+    return runner.invoke(app, [*config, *map(str, args)])
+
+
+def cli_ok(home: Path, *args: object):
+    """`cli` in `home`, which must exit 0."""
+    result = cli(*args, home=home)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def make_paper(pid: str, title: str = "", **fields: object) -> Paper:
+    """A paper of cs.LG by two authors; `fields` override any of its values."""
+    base = {"authors": ("Ada Lovelace", "Alan Turing"), "abstract": f"Abstract of {pid}.",
+            "categories": ("cs.LG",), "primary_category": "cs.LG"}  # fmt: skip
+    return Paper(id=pid, title=title or f"Paper {pid}", **(base | fields))  # type: ignore[arg-type]
+
+
+def sendgrid_config(url: str = "http://127.0.0.1:9", **overrides: object) -> SendgridConfig:
+    """A SendgridConfig for `url` with a short timeout and no pause between retries."""
+    values = {
+        "api_host": url,
+        "from_email": "digest@example.org",
+        "from_name": "arXiv digest",
+        "timeout": 2.0,
+        "retries": 2,
+        "retry_delay": 0.0,
+        "unsubscribe_url": "https://example.org/unsubscribe?who={subscriber_id}",
+        "unsubscribe_mailto": "leave@example.org",
+    }
+    return SendgridConfig(**(values | overrides))  # type: ignore[arg-type]
 
 
 @pytest.fixture(autouse=True)
@@ -51,11 +88,61 @@ def _loopback_only(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+@pytest.fixture(autouse=True)
+def _short_client_backoff(monkeypatch):
+    """The openai client waits 0.5 s, doubling, before each retry the server did not time
+    (a 500, a 429 saying "retry after 0"); what is retried, and how often, stays the same."""
+    monkeypatch.setattr("openai._base_client.INITIAL_RETRY_DELAY", 0.001)
+
+
 @pytest.fixture
 def store(tmp_path) -> Iterator[Store]:
     """A fresh store in the test's folder."""
     with Store(tmp_path / "db.sqlite") as s:
         yield s
+
+
+@pytest.fixture
+def arxiv_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
+    """A running fake arXiv; the API client's politeness delay is off for it."""
+    monkeypatch.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
+    with FakeArxiv() as fake:
+        yield fake
+
+
+@pytest.fixture
+def arxiv_config(arxiv_server: FakeArxiv) -> ArxivConfig:
+    """An ArxivConfig pointed at the fake, with short timeouts and no retry delay."""
+    return arxiv_server.config()
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAI]:
+    """A running fake; `base_url` ends in /v1 and `api_key` is "test-key"."""
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def sendgrid_server() -> Iterator[FakeSendgrid]:
+    """A running fake SendGrid; its `api_key` is the one the client must send."""
+    with FakeSendgrid() as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_sender(sendgrid_server: FakeSendgrid) -> Callable[..., SendgridSender]:
+    """Mail senders at the fake SendGrid, through the real client; `sendgrid_config` values
+    may be overridden."""
+    return lambda **values: SendgridSender(
+        sendgrid_config(sendgrid_server.url, **values), sendgrid_server.api_key
+    )
+
+
+@pytest.fixture
+def sender(make_sender) -> SendgridSender:
+    """A mail sender at the fake SendGrid, retrying twice."""
+    return make_sender()
 
 
 def write_deployment(

@@ -11,8 +11,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from bench.fakes.arxiv import FakeArxiv, paper
+from bench.fakes.openai import FakeOpenAI
+from bench.fakes.sendgrid import FakeSendgrid, Received
 from newsletter import archive, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
@@ -21,23 +23,22 @@ from newsletter.models import Judge, Listing, Paper, Pick, SavedDigest, Score, S
 from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
-from tests.conftest import ENVIRONMENT, EXAMPLE, REPO, SAMPLE, write_deployment
-from tests.fakes.arxiv import FakeArxiv, paper
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.sendgrid import FakeSendgrid, Received
+from tests.conftest import (
+    ENVIRONMENT,
+    EXAMPLE,
+    REPO,
+    SAMPLE,
+    cli_ok,
+    make_paper,
+    runner,
+    write_deployment,
+)
 
-runner = CliRunner()
 # Days with a digest: a weekend and a weekday (2 April) without one, and a month boundary.
 DAYS = [date(2025, 3, 28), date(2025, 3, 31), date(2025, 4, 1), date(2025, 4, 3)]
 BASE_URL = "https://digest.example.org"
 HOSTILE = '<script>alert(1)</script> "><img src=x onerror=alert(2)> AT&T'
 HREF = re.compile(r'href="([^"]*)"')
-
-
-def cli(home: Path, *args: str):
-    result = runner.invoke(app, ["--config", str(home / "config.toml"), *args])
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def pub_date(day: date) -> str:
@@ -121,7 +122,7 @@ def four_days(tmp_path_factory) -> Iterator[Sent]:
             )
             report = run_send(load_config(config), SendOptions())
             assert report.day == day and [s.status for s in report.served] == ["sent", "sent"]
-        cli(home, "archive", "build")
+        cli_ok(home, "archive", "build")
         with Store(load_config(config).storage.path) as store:
             ids = {who: store.tokens.token(who) for who in ("ada", "bob")}
         yield Sent(home, list(sendgrid.messages), ids)
@@ -232,9 +233,9 @@ class TestSite:
         assert (site / "robots.txt").read_text() == "User-agent: *\nDisallow: /\n"
 
     def test_a_rebuild_changes_no_file(self, sent_copy):
-        cli(sent_copy, "archive", "build")
+        cli_ok(sent_copy, "archive", "build")
         before = snapshot(sent_copy / "site")
-        result = cli(sent_copy, "archive", "build")
+        result = cli_ok(sent_copy, "archive", "build")
         assert "18 files for 2 subscribers, 0 written" in result.output
         assert snapshot(sent_copy / "site") == before
 
@@ -243,13 +244,13 @@ class TestSite:
         assert first["ada"] != first["bob"]
         for who, token in first.items():
             assert who not in token and len(token) >= 20 and re.fullmatch(r"[\w-]+", token)
-        cli(sent_copy, "archive", "build")
+        cli_ok(sent_copy, "archive", "build")
         assert tokens(sent_copy) == first
         site = sent_copy / "site"
         assert {p.name for p in site.iterdir() if p.is_dir()} == set(first.values())
 
     def test_only_builds_one_subscriber(self, sent_copy):
-        cli(sent_copy, "archive", "build", "--only", "bob", "--out", str(sent_copy / "bob-only"))
+        cli_ok(sent_copy, "archive", "build", "--only", "bob", "--out", str(sent_copy / "bob-only"))
         folders = [p.name for p in (sent_copy / "bob-only").iterdir() if p.is_dir()]
         assert folders == [tokens(sent_copy)["bob"]]
 
@@ -304,12 +305,6 @@ class TestViewInBrowser:
 
 
 # -- straight from the store: what a record needs, and what a rebuild does ---------------------
-
-
-def make_paper(pid: str, title: str = "", **fields: object) -> Paper:
-    base = {"authors": ("Ada Lovelace", "Alan Turing"), "abstract": f"Abstract of {pid}.",
-            "categories": ("cs.LG",), "primary_category": "cs.LG"}  # fmt: skip
-    return Paper(id=pid, title=title or f"Paper {pid}", **(base | fields))
 
 
 def save(

@@ -2,11 +2,12 @@
 the fake's files and batches endpoints."""
 
 import asyncio
-import time
 
 import pytest
 from typer.testing import CliRunner
 
+from bench.fakes.base import FakeClock
+from bench.fakes.openai_batch import GARBLES
 from newsletter.batch import BatchTransport
 from newsletter.chat import ChatTransport, make_client
 from newsletter.cli import app
@@ -16,7 +17,6 @@ from newsletter.pipeline import SendOptions, run_send, run_submit
 from newsletter.score import LLMScorer
 from newsletter.store import Store
 from tests.conftest import EXAMPLE, SAMPLE
-from tests.fakes.openai_batch import GARBLES
 from tests.test_score import papers
 
 PRICE = Price(prompt=1.0, cached=0.5, completion=4.0)  # the batch price is half, by default
@@ -31,10 +31,11 @@ def score(openai_server, monkeypatch, store):
     """Score papers with a scorer of the given kind against the fake; returns (out, scorer)."""
     monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
     openai_server.batch_latency = 0.4
+    openai_server.clock = FakeClock(tick=0.02)  # each look moves the batches on
 
     def run(items, *, kind=BatchTransport, wait=True, the_store=store, said=None, **settings):
         options = {"base_url": openai_server.base_url, "model": "m", "batch_size": 5,
-                   "max_retries": 0, "timeout": 5, "prices": {"m": PRICE}, "batch_poll": 0.05,
+                   "max_retries": 0, "timeout": 5, "prices": {"m": PRICE}, "batch_poll": 0.01,
                    "skim_chars": 0, **settings}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
 
@@ -120,8 +121,9 @@ class TestBatchMode:
     def test_batches_in_flight_are_looked_at_together(self, openai_server, monkeypatch, store):
         monkeypatch.setenv("OPENAI_API_KEY", openai_server.api_key)
         openai_server.batch_latency = 0.5
+        openai_server.clock = FakeClock(tick=0.02)
         options = {"base_url": openai_server.base_url, "model": "m", "title_pass": False,
-                   "skim_chars": 0, "batch_poll": 0.05, "prices": {"m": PRICE}}  # fmt: skip
+                   "skim_chars": 0, "batch_poll": 0.01, "prices": {"m": PRICE}}  # fmt: skip
         config = Config(llm=LLMConfig(**options))
         other = EXAMPLE.model_copy(update={"topics": EXAMPLE.topics[:2]})  # another prompt
 
@@ -137,7 +139,7 @@ class TestBatchMode:
         assert all(len(r.scores) == 4 for r in results)
         gets = [r.path for r in openai_server.requests if r.path.startswith("/v1/batches")]
         looks = [p for p in gets if p.startswith("/v1/batches?")]
-        assert len(looks) >= 3  # the batches took 0.5 s, looked at every 0.05 s
+        assert len(looks) >= 3  # the batches took 0.5 s, each look moving the clock on
         assert len(gets) == 2 + 2 + len(looks)  # two created, each retrieved once, then lists
 
     def test_the_cost_cap_holds_for_batches(self, score, openai_server):
@@ -239,9 +241,10 @@ class TestSubmitThenSend:
         self, home, openai_server, sendgrid_server
     ):
         openai_server.batch_latency = 0.3
+        openai_server.clock = clock = FakeClock()  # still until a test moves it
         config_file = home / "config.toml"
         text = config_file.read_text().replace(
-            "[llm]\n", '[llm]\nmode = "batch"\nbatch_poll = 0.05\n'
+            "[llm]\n", '[llm]\nmode = "batch"\nbatch_poll = 0.01\n'
         )
         config_file.write_text(text)
         args = ["--config", str(config_file), "score", "--submit", "--feed", str(SAMPLE)]
@@ -249,6 +252,7 @@ class TestSubmitThenSend:
         assert result.exit_code == 0, result.output
         assert "1 batch in flight" in result.output  # ada and bob share one prompt
         assert not paths(openai_server, "/v1/chat")
+        clock.tick = 0.1  # the send waits: each look moves the batches on
         report = run_send(load_config(config_file), SendOptions(feed=SAMPLE))
         assert report.ok and sorted(s.status for s in report.served) == ["sent", "sent"]
         created = [r for r in openai_server.requests if r.path == "/v1/batches"]
@@ -262,12 +266,13 @@ class TestSubmitThenSend:
         self, home, openai_server
     ):
         openai_server.batch_latency = 0.2
+        openai_server.clock = clock = FakeClock()  # still until a test moves it
         config_file = home / "config.toml"
-        batch = '[llm]\nmode = "batch"\nbatch_poll = 0.05\n'
+        batch = '[llm]\nmode = "batch"\nbatch_poll = 0.01\n'
         config_file.write_text(config_file.read_text().replace("[llm]\n", batch))
         config = load_config(config_file)
         assert len(run_submit(config, SendOptions(feed=SAMPLE))) == 1
-        time.sleep(0.3)
+        clock.advance(0.3)
         assert len(run_submit(config, SendOptions(feed=SAMPLE))) == 1  # the skim
         titles = min(openai_server.batches.batches.values(), key=lambda b: b.created_at)
         with Store(config.storage.path) as store:
@@ -280,14 +285,15 @@ class TestSubmitThenSend:
         """The README's cron: `score --submit` each hour collects what ended and starts the
         next pass; by the time `send` runs, there is nothing left to submit or wait for."""
         openai_server.batch_latency = 0.2
+        openai_server.clock = clock = FakeClock()  # still until a test moves it
         config_file = home / "config.toml"
-        batch = '[llm]\nmode = "batch"\nbatch_poll = 0.05\n'
+        batch = '[llm]\nmode = "batch"\nbatch_poll = 0.01\n'
         config_file.write_text(config_file.read_text().replace("[llm]\n", batch))
         config = load_config(config_file)
         in_flight = []
         for _ in range(4):
             in_flight.append(len(run_submit(config, SendOptions(feed=SAMPLE))))
-            time.sleep(0.3)
+            clock.advance(0.3)
         assert in_flight == [1, 1, 1, 0]  # titles, skim, full read, then done
         args = ["--config", str(config_file), "score", "--submit", "--feed", str(SAMPLE)]
         said = CliRunner().invoke(app, args).output

@@ -3,14 +3,10 @@
 import shutil
 
 import pytest
-from typer.testing import CliRunner
 
-from newsletter.cli import app
 from newsletter.profiles import parse_profile
 from newsletter.prompt import PAPERS_PLACEHOLDER
-from tests.conftest import REPO
-
-runner = CliRunner()
+from tests.conftest import REPO, cli
 
 
 @pytest.fixture
@@ -23,35 +19,31 @@ def workdir(tmp_path):
     return tmp_path
 
 
-def run(*args: str):
-    return runner.invoke(app, list(args))
-
-
 class TestNew:
     def test_writes_a_valid_commented_profile(self, workdir):
-        result = run("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", "Ada L")
+        result = cli("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", "Ada L")
         assert result.exit_code == 0, result.output
         text = (workdir / "subscribers" / "ada.toml").read_text()
         assert text.startswith("# A subscriber profile.")
         assert 'name = "Ada L"\nemail = "ada@lab.org"\n' in text
-        assert run("subscribers", "validate", "ada").exit_code == 0
+        assert cli("subscribers", "validate", "ada").exit_code == 0
 
     def test_a_name_with_quotes_and_backslashes_is_written_as_toml(self, workdir):
         name = 'Ada "The Countess" L\\ovelace'
-        result = run("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", name)
+        result = cli("subscribers", "new", "ada", "--email", "ada@lab.org", "--name", name)
         assert result.exit_code == 0, result.output
         profile = parse_profile(workdir / "subscribers" / "ada.toml")
         assert profile.name == name and profile.email == "ada@lab.org"
 
     def test_refuses_to_overwrite(self, workdir):
         before = (workdir / "subscribers" / "example.toml").read_text()
-        result = run("subscribers", "new", "example", "--email", "x@lab.org")
+        result = cli("subscribers", "new", "example", "--email", "x@lab.org")
         assert result.exit_code == 1
         assert "exists already: not overwritten" in result.output
         assert (workdir / "subscribers" / "example.toml").read_text() == before
 
     def test_rejects_a_bad_email(self, workdir):
-        result = run("subscribers", "new", "zed", "--email", "nope")
+        result = cli("subscribers", "new", "zed", "--email", "nope")
         assert result.exit_code == 1
         assert "email: 'nope' is not an email address" in result.output
         assert not (workdir / "subscribers" / "zed.toml").exists()
@@ -59,20 +51,20 @@ class TestNew:
 
 class TestListShowValidate:
     def test_list(self, workdir):
-        run("subscribers", "new", "bob", "--email", "bob@lab.org")
-        result = run("subscribers", "list")
+        cli("subscribers", "new", "bob", "--email", "bob@lab.org")
+        result = cli("subscribers", "list")
         assert result.exit_code == 0
         assert "example" in result.output and "ada@example.org" in result.output
         assert "bob@lab.org" in result.output
 
     def test_show(self, workdir):
-        result = run("subscribers", "show", "example")
+        result = cli("subscribers", "show", "example")
         assert result.exit_code == 0
         assert "topics[0]: Representation learning" in result.output
         assert "relevance_cutoff: 6" in result.output
 
     def test_show_unknown(self, workdir):
-        result = run("subscribers", "show", "nobody")
+        result = cli("subscribers", "show", "nobody")
         assert result.exit_code == 1
         assert result.output.strip() == "error: no subscriber 'nobody' (no nobody.toml)"
 
@@ -81,7 +73,7 @@ class TestListShowValidate:
         path = workdir / "subscribers" / "example.toml"
         good = path.read_text()
         path.write_text(good.replace('"stat.ML"', '"stat.XX"'))
-        result = run("subscribers", "validate")
+        result = cli("subscribers", "validate")
         assert result.exit_code == 1
         assert (
             "error: subscribers/example.toml: categories[1]: 'stat.XX' is not an arXiv category"
@@ -89,13 +81,13 @@ class TestListShowValidate:
         )
         assert "Traceback" not in result.output
         path.write_text(good)
-        result = run("subscribers", "validate")
+        result = cli("subscribers", "validate")
         assert result.exit_code == 0
         assert result.output.strip() == "ok: subscribers/example.toml"
 
     def test_validate_reports_good_files_too(self, workdir):
         (workdir / "subscribers" / "bad.toml").write_text('name = "B"\nemail = "b@x.org"\nx = 1\n')
-        result = run("subscribers", "validate")
+        result = cli("subscribers", "validate")
         assert result.exit_code == 1
         assert "ok: subscribers/example.toml" in result.output
         assert "error: subscribers/bad.toml: x: unknown key" in result.output
@@ -106,7 +98,7 @@ class TestListShowValidate:
         (workdir / "subscribers" / "kay.toml").write_text(
             'name = "Kay"\nemail = "kay@lab.org"\nkeywords = ["pruning"]\n'
         )
-        result = run("subscribers", "validate", "kay")
+        result = cli("subscribers", "validate", "kay")
         assert result.exit_code == 0
         assert result.output.splitlines() == [
             "ok: subscribers/kay.toml",
@@ -114,7 +106,7 @@ class TestListShowValidate:
             "keywords alone; add a [[topics]] table (name, relevant, irrelevant) at the end of "
             "the file",
         ]
-        checked = run("subscribers", "check", "--format", "github", "subscribers/kay.toml")
+        checked = cli("subscribers", "check", "--format", "github", "subscribers/kay.toml")
         assert checked.exit_code == 0
         assert checked.output.splitlines()[1].startswith(
             "::warning file=subscribers/kay.toml::topics: none, so the model judges"
@@ -123,14 +115,14 @@ class TestListShowValidate:
     def test_a_number_in_quotes_is_an_error_that_says_how_to_write_it(self, workdir):
         path = workdir / "subscribers" / "example.toml"
         path.write_text(path.read_text().replace("max_papers = 30", 'max_papers = "15"'))
-        result = run("subscribers", "validate")
+        result = cli("subscribers", "validate")
         assert result.exit_code == 1
         assert result.output.strip() == ("error: subscribers/example.toml: max_papers: Input "
                                          "should be a valid integer (write 15 without quotes)")
 
     def test_bad_config_is_one_line(self, workdir):
         (workdir / "config.toml").write_text("[llm]\nmodle = 1\n")
-        result = run("subscribers", "list")
+        result = cli("subscribers", "list")
         assert result.exit_code == 2  # the run could not start
         said = "error: config.toml: llm.modle: unknown key (did you mean 'model'?)"
         assert result.output.strip() == said
@@ -138,20 +130,20 @@ class TestListShowValidate:
     def test_global_config_option(self, workdir, tmp_path_factory):
         other = tmp_path_factory.mktemp("elsewhere")
         (other / "c.toml").write_text(f'subscribers_dir = "{workdir / "subscribers"}"\n')
-        result = run("--config", str(other / "c.toml"), "subscribers", "list")
+        result = cli("--config", str(other / "c.toml"), "subscribers", "list")
         assert result.exit_code == 0 and "ada@example.org" in result.output
 
 
 class TestPrompt:
     def test_prints_the_rendered_prompt(self, workdir):
-        result = run("prompt", "example")
+        result = cli("prompt", "example")
         assert result.exit_code == 0
         assert "1. Representation learning" in result.output
         assert result.output.rstrip().endswith("## Papers\n\n" + PAPERS_PLACEHOLDER)
 
     @pytest.mark.parametrize(("which", "answer"), [("skim", "\n1:7:5\n"), ("titles", "\n1:7\n")])
     def test_prints_the_cheaper_passes_prompts(self, workdir, which, answer):
-        result = run("prompt", "example", "--pass", which)
+        result = cli("prompt", "example", "--pass", which)
         assert result.exit_code == 0
         assert answer in result.output and "1. Representation learning" in result.output
 
@@ -187,7 +179,7 @@ class TestCheck:
     )
     def test_text(self, workdir, kind, message):
         path, line = self.broken(workdir, kind)
-        result = run("subscribers", "check", str(path), "subscribers/example.toml")
+        result = cli("subscribers", "check", str(path), "subscribers/example.toml")
         assert result.exit_code == 1
         error, ok = result.output.splitlines()
         assert error.startswith(f"error: proposed/ada.toml:{line}: {message}")
@@ -196,7 +188,7 @@ class TestCheck:
     @pytest.mark.parametrize("kind", ["syntax", "unknown key", "bad value"])
     def test_github(self, workdir, kind):
         path, line = self.broken(workdir, kind)
-        result = run("subscribers", "check", "--format", "github", str(path))
+        result = cli("subscribers", "check", "--format", "github", str(path))
         assert result.exit_code == 1
         [command] = result.output.splitlines()
         assert command.startswith(f"::error file=proposed/ada.toml,line={line}::")
@@ -204,7 +196,7 @@ class TestCheck:
     def test_github_escapes_what_would_end_the_command(self, workdir):
         path = workdir / "subscribers" / "a,b.toml"
         path.write_text('name = "A"\nemail = "a@lab.org"\nkeywords = ["x"]\n')
-        result = run("subscribers", "check", "--format", "github", str(path))
+        result = cli("subscribers", "check", "--format", "github", str(path))
         assert result.output.strip() == (
             "::error file=subscribers/a%2Cb.toml::(file name): 'a,b' is not a usable id "
             "(letters, digits, -_.)"
@@ -213,9 +205,9 @@ class TestCheck:
     def test_a_problem_without_a_line_names_the_file(self, workdir):
         path = workdir / "subscribers" / "zed.toml"
         path.write_text('email = "z@lab.org"\nkeywords = ["x"]\n')
-        result = run("subscribers", "check", str(path))
+        result = cli("subscribers", "check", str(path))
         assert result.output.strip() == "error: subscribers/zed.toml: name: required but missing"
-        result = run("subscribers", "check", "--format", "github", str(path))
+        result = cli("subscribers", "check", "--format", "github", str(path))
         assert (
             result.output.strip() == "::error file=subscribers/zed.toml::name: required but missing"
         )
@@ -223,7 +215,7 @@ class TestCheck:
     def test_an_address_of_another_subscriber(self, workdir):
         path = workdir / "bob.toml"
         path.write_text((workdir / "subscribers" / "example.toml").read_text())
-        result = run("subscribers", "check", str(path))
+        result = cli("subscribers", "check", str(path))
         assert result.exit_code == 1
         assert result.output.strip() == (
             "error: bob.toml:8: email: 'ada@example.org' is also used by subscribers/example.toml"
@@ -237,7 +229,7 @@ class TestCheck:
         path.parent.mkdir()
         text = (workdir / "subscribers" / "example.toml").read_text()
         path.write_text(text.replace("ada@example.org", "zed@example.org"))
-        result = run("subscribers", "check", "--format", output, str(path))
+        result = cli("subscribers", "check", "--format", output, str(path))
         assert result.exit_code == 1
         why = ("(folder): only files directly in subscribers/ are served, never one in a "
                "subfolder: move it to subscribers/zed.toml")  # fmt: skip
@@ -247,7 +239,7 @@ class TestCheck:
         )
 
     def test_every_good_file_passes(self, workdir):
-        result = run(
+        result = cli(
             "subscribers",
             "check",
             "subscribers/example.toml",

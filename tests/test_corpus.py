@@ -22,6 +22,7 @@ from markupsafe import escape
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from bench.fakes.arxiv import paper as arxiv_paper
 from newsletter import archive, atom, links, prompt, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
@@ -32,7 +33,6 @@ from newsletter.text import clean as reader_text
 from newsletter.text import normalise_space
 from newsletter.web import create_app, page
 from tests.conftest import EXAMPLE, REPO
-from tests.fakes.arxiv import paper as arxiv_paper
 from tests.test_archive import save
 
 CORPUS = REPO.parent / "shared" / "corpus" / "arxiv-2026-06.jsonl.gz"

@@ -7,23 +7,16 @@ from __future__ import annotations
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
 from newsletter import archive, views, votes
-from newsletter.cli import app
 from newsletter.errors import LOG_NAME
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, cli
 
-runner = CliRunner()
 FOLLOWED = "Mira Castellanos"  # an author of 2504.06112 in the sample listing
 ERROR = (
     "error: ada: the digest failed on paper 2504.06112: IndexError: list index out of range "
     "(a bug: its traceback is in {log})"
 )
-
-
-def cli(home, *args: str):
-    return runner.invoke(app, ["--config", str(home / "config.toml"), *args])
 
 
 def error_lines(result) -> list[str]:
@@ -65,7 +58,7 @@ class TestACrashServingOneSubscriber:
     ):
         home = ada_follows
         monkeypatch.setattr(sys, "argv", ["newsletter", "send", "--feed", "listing.xml"])
-        result = cli(home, "send", "--feed", str(SAMPLE))
+        result = cli("send", "--feed", str(SAMPLE), home=home)
         assert result.exit_code == 1
         log = home / LOG_NAME
         assert error_lines(result) == [ERROR.format(log=log)]
@@ -82,14 +75,14 @@ class TestACrashServingOneSubscriber:
 
     def test_each_crash_is_appended_with_its_time(self, ada_follows):
         for _ in range(2):
-            assert cli(ada_follows, "send", "--dry-run", "--feed", str(SAMPLE)).exit_code == 1
+            assert cli("send", "--dry-run", "--feed", str(SAMPLE), home=ada_follows).exit_code == 1
         entries = (ada_follows / LOG_NAME).read_text().count("Traceback (most recent call last)")
         assert entries == 2
         assert (ada_follows / LOG_NAME).read_text()[:4].isdigit()  # 2025-...: a timestamp
 
     def test_a_log_that_cannot_be_written_still_gives_the_line(self, ada_follows):
         (ada_follows / LOG_NAME).mkdir()  # (tests run as root: no permission bit refuses)
-        result = cli(ada_follows, "send", "--dry-run", "--feed", str(SAMPLE))
+        result = cli("send", "--dry-run", "--feed", str(SAMPLE), home=ada_follows)
         assert result.exit_code == 1
         [line] = error_lines(result)
         assert line.startswith("error: ada: the digest failed on paper 2504.06112: IndexError")
@@ -99,7 +92,7 @@ class TestACrashServingOneSubscriber:
 
     def test_newsletter_raise_lets_it_through(self, ada_follows, monkeypatch):
         monkeypatch.setenv("NEWSLETTER_RAISE", "1")
-        result = cli(ada_follows, "send", "--dry-run", "--feed", str(SAMPLE))
+        result = cli("send", "--dry-run", "--feed", str(SAMPLE), home=ada_follows)
         assert isinstance(result.exception, IndexError)
         assert not (ada_follows / LOG_NAME).exists()
 
@@ -107,9 +100,9 @@ class TestACrashServingOneSubscriber:
 class TestACrashBuildingTheArchive:
     def test_ada_s_pages_fail_bob_s_are_written(self, ada_follows, monkeypatch):
         home = ada_follows
-        assert cli(home, "send", "--dry-run", "--feed", str(SAMPLE)).exit_code == 0
+        assert cli("send", "--dry-run", "--feed", str(SAMPLE), home=home).exit_code == 0
         monkeypatch.setattr(views, "author_list", broken(views.author_list))
-        result = cli(home, "archive", "build", "--out", "site")
+        result = cli("archive", "build", "--out", "site", home=home)
         assert result.exit_code == 1
         log = home / LOG_NAME
         assert error_lines(result) == [
@@ -132,7 +125,7 @@ class TestACrashOfAWholeCommand:
 
     @pytest.mark.usefixtures("broken_votes")
     def test_one_line_and_the_log(self, home):
-        result = cli(home, "prompt", "ada", "--pass", "skim")
+        result = cli("prompt", "ada", "--pass", "skim", home=home)
         assert result.exit_code == 1
         log = home / LOG_NAME
         assert error_lines(result) == [
@@ -144,14 +137,14 @@ class TestACrashOfAWholeCommand:
     @pytest.mark.usefixtures("broken_votes")
     def test_newsletter_raise_lets_it_through(self, home, monkeypatch):
         monkeypatch.setenv("NEWSLETTER_RAISE", "1")
-        assert isinstance(cli(home, "prompt", "ada").exception, ZeroDivisionError)
+        assert isinstance(cli("prompt", "ada", home=home).exception, ZeroDivisionError)
 
     def test_the_archive_build_itself(self, home, monkeypatch):
         def build(*_args, **_kwargs):
             raise KeyError("digests")
 
         monkeypatch.setattr(archive, "build", build)
-        result = cli(home, "archive", "build", "--out", "site")
+        result = cli("archive", "build", "--out", "site", home=home)
         assert result.exit_code == 1
         assert error_lines(result) == [
             "error: `newsletter archive build` failed: KeyError: 'digests' "

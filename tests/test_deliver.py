@@ -9,7 +9,6 @@ from datetime import date
 
 import pytest
 
-from newsletter.config import SendgridConfig
 from newsletter.deliver import (
     Envelope,
     SendgridSender,
@@ -23,6 +22,7 @@ from newsletter.errors import ConfigError, CredentialsRejected, DeliveryError
 from newsletter.models import Email, Paper, Pick, SavedDigest, Score, Selection
 from newsletter.outbox import write_preview
 from newsletter.store import FAILED, SENDING, SENT, UNKNOWN
+from tests.conftest import sendgrid_config
 
 DAY = date(2025, 3, 4)
 EMAIL = Email(
@@ -40,28 +40,9 @@ ENV = Envelope(
 )
 
 
-def make_config(url: str = "http://127.0.0.1:9", **overrides) -> SendgridConfig:
-    values = {
-        "api_host": url,
-        "from_email": "digest@example.org",
-        "from_name": "arXiv digest",
-        "timeout": 2.0,
-        "retries": 2,
-        "retry_delay": 0.0,
-        "unsubscribe_url": "https://example.org/unsubscribe?who={subscriber_id}",
-        "unsubscribe_mailto": "leave@example.org",
-    }
-    return SendgridConfig(**(values | overrides))
-
-
 @pytest.fixture
-def config(sendgrid_server):
-    return make_config(sendgrid_server.url)
-
-
-@pytest.fixture
-def sender(sendgrid_server, config):
-    return SendgridSender(config, sendgrid_server.api_key)
+def config(sender):
+    return sender.config
 
 
 # -- the payload ------------------------------------------------------------------------
@@ -96,13 +77,13 @@ def test_payload_on_the_wire_and_message_id_in_the_ledger(store, sender, config,
 
 
 def test_unsubscribe_falls_back_to_a_mailto_to_the_sender():
-    config = make_config(unsubscribe_url=None, unsubscribe_mailto=None)
+    config = sendgrid_config(unsubscribe_url=None, unsubscribe_mailto=None)
     headers = build_payload(EMAIL, ENV, config)["headers"]
     assert headers == {"List-Unsubscribe": "<mailto:digest@example.org?subject=unsubscribe>"}
 
 
 def test_one_click_header_needs_an_https_url():
-    config = make_config(unsubscribe_url="http://example.org/u", unsubscribe_mailto=None)
+    config = sendgrid_config(unsubscribe_url="http://example.org/u", unsubscribe_mailto=None)
     headers = build_payload(EMAIL, ENV, config)["headers"]
     assert "List-Unsubscribe-Post" not in headers
     assert headers["List-Unsubscribe"].startswith("<http://example.org/u>, <mailto:")
@@ -138,7 +119,7 @@ def test_a_5xx_with_retry_after_waits_for_it(sendgrid_server, config):
 
 
 def test_5xx_backs_off_exponentially(sendgrid_server):
-    config = make_config(sendgrid_server.url, retry_delay=0.5, retries=3)
+    config = sendgrid_config(sendgrid_server.url, retry_delay=0.5, retries=3)
     pauses: list[float] = []
     sender = SendgridSender(config, sendgrid_server.api_key, sleep=pauses.append)
     sendgrid_server.fail_next(3, 503)
@@ -192,7 +173,7 @@ def test_unreachable_server_is_a_definite_failure(store):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = make_config(f"http://127.0.0.1:{port}")
+    config = sendgrid_config(f"http://127.0.0.1:{port}")
     outcome = deliver(store, SendgridSender(config, "SG.key"), EMAIL, ENV, config)
     assert outcome.status == "failed"
     assert "cannot reach" in outcome.detail
@@ -234,7 +215,7 @@ def test_dropped_connection_is_unknown_and_never_resent(store, sender, config, s
 
 
 def test_read_timeout_is_unknown_not_retried(store, sendgrid_server):
-    config = make_config(sendgrid_server.url, timeout=0.2)
+    config = sendgrid_config(sendgrid_server.url, timeout=0.2)
     sendgrid_server.latency = 0.5
     sender = SendgridSender(config, sendgrid_server.api_key)
     with pytest.raises(UnknownOutcome):
@@ -280,7 +261,7 @@ def test_sent_papers_are_recorded_per_subscriber(store, sender, config, sendgrid
 
 
 def test_write_preview_writes_four_files(tmp_path):
-    config = make_config()
+    config = sendgrid_config()
     paper = Paper("2503.00001", "Ünïcode", ("Ada",), "Abstract.", ("cs.LG",), "cs.LG")
     picks = [Pick(paper, Score(paper.id, 8, 6, "why"))]
     selection = Selection("ada", ENV.day, picks, listed=10, read=5)
@@ -317,7 +298,7 @@ def test_write_preview_writes_four_files(tmp_path):
 
 
 def test_write_preview_replaces_files_atomically(tmp_path):
-    config = make_config()
+    config = sendgrid_config()
     record = SavedDigest.of(Selection("ada", ENV.day, [], listed=1, read=1), None, None)
     write_preview(tmp_path, EMAIL, ENV, config, record)
     newer = Email("New subject", "", "<p>new</p>", "new")
@@ -327,6 +308,6 @@ def test_write_preview_replaces_files_atomically(tmp_path):
 
 
 def test_mime_is_ascii_safe_on_the_wire():
-    raw = build_mime(EMAIL, ENV, make_config())
+    raw = build_mime(EMAIL, ENV, sendgrid_config())
     head = raw.split(b"\n\n", 1)[0]
     assert head.isascii()

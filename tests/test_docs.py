@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from newsletter.cli import app
-
-runner = CliRunner()
+from tests.conftest import runner
 
 
 def commands(group: typer.Typer, prefix: tuple[str, ...] = ()):

@@ -8,17 +8,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from newsletter import suppressions
 from newsletter.cli import app
-from newsletter.config import SendgridConfig, load_config
+from newsletter.config import load_config
 from newsletter.errors import DeliveryError
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import Store
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, runner, sendgrid_config
 
-runner = CliRunner()
 DAY = date(2025, 4, 10)
 
 
@@ -146,8 +144,9 @@ class TestEndlessSuppressionPages:
     @pytest.fixture
     def client(self, sendgrid_server):
         sendgrid_server.lists["bounces"] = [{"email": f"x{i}@example.org"} for i in range(2000)]
-        config = SendgridConfig(api_host=sendgrid_server.url, retry_delay=0, retries=0)
-        return suppressions.SendgridLists(config, sendgrid_server.api_key)
+        return suppressions.SendgridLists(
+            sendgrid_config(sendgrid_server.url, retries=0), sendgrid_server.api_key
+        )
 
     def test_the_same_page_again_stops_at_once(self, client, sendgrid_server):
         sendgrid_server.ignore_offset = True

@@ -14,8 +14,9 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from tests.fakes.openai import FakeOpenAI, parse_papers
-from tests.fakes.openai_batch import GARBLES
+from bench.fakes.base import FakeClock
+from bench.fakes.openai import FakeOpenAI, parse_papers
+from bench.fakes.openai_batch import GARBLES
 
 TITLE_SYSTEM = "Rate each title. RELEVANCE is an integer from 1 to 10. " * 4
 # Long enough (~1300 tokens by the fake's count) for the prompt cache to apply.
@@ -342,7 +343,6 @@ def wait_until_ended(api: openai.OpenAI, batch_id: str) -> tuple[Any, list[str]]
             seen.append(batch.status)
         if batch.status in {"completed", "failed", "expired", "cancelled"}:
             return batch, seen
-        threading.Event().wait(0.02)
     raise AssertionError(f"batch {batch_id} never ended: {seen}")
 
 
@@ -357,7 +357,9 @@ def read_jsonl(api: openai.OpenAI, file_id: str | None) -> list[dict]:
 class TestBatches:
     @pytest.fixture(autouse=True)
     def quick(self, openai_server):
+        """Each look at a batch moves its clock on: half a second takes about ten looks."""
         openai_server.batch_latency = 0.5
+        openai_server.clock = FakeClock(tick=0.02)
 
     def test_an_upload_comes_back_byte_for_byte(self, api):
         data = b'{"a": 1}\n{"b": "\xc3\xa9"}\n'

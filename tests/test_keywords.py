@@ -2,11 +2,11 @@
 
 from newsletter.keywords import NEUTRAL_NOVELTY, LocalScorer
 from newsletter.models import Paper
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, make_paper
 
 
 def paper(pid: str, title: str, abstract: str = "") -> Paper:
-    return Paper(pid, title, ("A",), abstract, ("cs.LG",), "cs.LG")
+    return make_paper(pid, title, authors=("A",), abstract=abstract)
 
 
 ON = paper("1", "Load Balancing in Sparse Mixture-of-Experts", "We prune experts in MoE layers.")

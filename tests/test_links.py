@@ -13,17 +13,15 @@ from pathlib import Path
 import feedparser
 import pytest
 import requests
-from typer.testing import CliRunner
 
 from newsletter import archive, links, templating, web
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.models import Vote
 from tests import test_web
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, runner
 from tests.test_web import Site, running, shown, vote_links
 
-runner = CliRunner()
 site = test_web.site  # a server with [web] base_url; no [archive] base_url
 browser_page = test_web.browser_page
 DAY = "2025-04-10"

@@ -11,17 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from newsletter.cli import app
-from tests.conftest import SAMPLE
-
-runner = CliRunner()
-
-
-def cli(*args: str, home=None):
-    config = ["--config", str(home / "config.toml")] if home is not None else []
-    return runner.invoke(app, [*config, *args])
+from tests.conftest import SAMPLE, cli
 
 
 class TestNoConfig:

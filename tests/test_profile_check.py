@@ -9,14 +9,12 @@ import json
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.pipeline import Hooks, SendOptions, run_send
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import REPO, SAMPLE, runner
 
-runner = CliRunner()
 WORKFLOW = REPO / ".github" / "workflows" / "profile-check.yml"
 COMMENT_SCRIPT = REPO / ".github" / "scripts" / "profile_comment.py"
 

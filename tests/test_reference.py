@@ -27,15 +27,15 @@ from pathlib import Path
 
 import pytest
 
+from bench.fakes.arxiv import paper, rss_document
 from newsletter.config import load_config
 from newsletter.fetch import author_name, parse_rss
 from newsletter.models import Paper
 from newsletter.select import author_matcher
 from newsletter.store import Store
 from newsletter.views import clean
-from tests.conftest import REPO
-from tests.fakes.arxiv import paper, rss_document
-from tests.test_archive import cli, pub_date
+from tests.conftest import REPO, cli_ok
+from tests.test_archive import pub_date
 from tests.test_send import send
 
 SHARED = REPO.parent / "shared"
@@ -275,7 +275,7 @@ def test_a_reference_day_sends_its_digest(path, home, arxiv_server, openai_serve
     again = send(home)
     assert [s.status for s in again.served] == ["skipped"] and len(sendgrid_server.messages) == 1
 
-    cli(home, "archive", "build")
+    cli_ok(home, "archive", "build")
     with Store(load_config(home / "config.toml").storage.path) as store:
         token = store.tokens.token("ada")
     archived = (home / "site" / token / f"{ref.day.isoformat()}.html").read_text()

@@ -18,6 +18,7 @@ from newsletter.profiles import Profile, Topic
 from newsletter.prompt import PAPERS_PLACEHOLDER, render_full_prompt
 from newsletter.templating import TEMPLATES_DIR
 from newsletter.text import clean as reader_text
+from tests.conftest import make_paper
 
 DAY = date(2025, 4, 10)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,20 +27,18 @@ QUOTES = """It's "quoted" & <b>bold</b>, Zoë's"""
 ODD = "back\\slash, no-break\u00a0space, tab\tand\nline, NUL\x00 and ESC\x1b"
 
 
-def make_paper(i: int, *, abstract: str | None = None, authors: int = 3) -> Paper:
-    return Paper(
-        id=f"2504.{10000 + i}",
-        title=f"Paper number {i} on sparse experts",
+def nth_paper(i: int, *, abstract: str | None = None, authors: int = 3) -> Paper:
+    return make_paper(
+        f"2504.{10000 + i}",
+        f"Paper number {i} on sparse experts",
         authors=tuple(f"Author{i}x{k} Surname{k}" for k in range(authors)),
         abstract=abstract if abstract is not None else f"Abstract of paper {i}. " * 20,
-        categories=("cs.LG",),
-        primary_category="cs.LG",
     )
 
 
 def make_selection(count: int, *, abstract: str | None = None, **kwargs) -> Selection:
     picks = [
-        Pick(make_paper(i, abstract=abstract), Score(f"2504.{10000 + i}", 9, 7, f"Comment {i}."))
+        Pick(nth_paper(i, abstract=abstract), Score(f"2504.{10000 + i}", 9, 7, f"Comment {i}."))
         for i in range(count)
     ]
     usage = {"gpt-4o-mini": Usage("gpt-4o-mini", 3, 27_534, 1_024, 3_597, 0.0123)}
@@ -168,7 +167,7 @@ def test_author_matches_come_first_and_are_marked(profile, config):
 
 def test_long_author_lists_are_cut(profile, config):
     selection = make_selection(1)
-    selection.picks[0] = replace(selection.picks[0], paper=make_paper(0, authors=12))
+    selection.picks[0] = replace(selection.picks[0], paper=nth_paper(0, authors=12))
     html = render_it(selection, profile, config).html
     assert "Author0x5 Surname5, et al." in html
     assert "Author0x6" not in html
@@ -176,7 +175,7 @@ def test_long_author_lists_are_cut(profile, config):
 
 def test_a_followed_author_past_the_cut_is_shown_and_marked(profile, config):
     selection = make_selection(1)
-    paper = make_paper(0, authors=12)
+    paper = nth_paper(0, authors=12)
     paper = replace(paper, authors=(*paper.authors[:9], "G. Hopper", *paper.authors[9:]))
     selection.picks[0] = replace(selection.picks[0], paper=paper)
     email = render_it(selection, profile, config)

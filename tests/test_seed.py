@@ -3,16 +3,14 @@ own papers, with `liked` examples kept with the votes and a draft of keywords.""
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
+from bench.fakes.arxiv import paper
 from newsletter.cli import app
 from newsletter.models import Vote
 from newsletter.profiles import parse_profile
 from newsletter.seed import draft_keywords, read_bibtex
 from newsletter.store import Store
-from tests.fakes.arxiv import paper
+from tests.conftest import runner
 
-runner = CliRunner()
 BIB = r"""
 @article{one, title={Sparse {Mixture}-of-Experts Routing at Scale},
   eprint={2501.01234}, archivePrefix={arXiv}}

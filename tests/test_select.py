@@ -3,10 +3,12 @@
 from newsletter.models import Paper, Score
 from newsletter.profiles import Profile
 from newsletter.select import AUTHOR_MATCH, author_matches, candidates, same_author, select
+from tests.conftest import make_paper
 
 
 def paper(pid: str, authors=("A. Nobody",), cats=("cs.LG",)) -> Paper:
-    return Paper(pid, f"Title {pid}", tuple(authors), "abstract", tuple(cats), cats[0])
+    return make_paper(pid, f"Title {pid}", authors=tuple(authors), abstract="abstract",
+                      categories=tuple(cats), primary_category=cats[0])  # fmt: skip
 
 
 def profile(**kw) -> Profile:

@@ -9,8 +9,8 @@ from datetime import date
 from email import policy
 
 import pytest
-from typer.testing import CliRunner
 
+from bench.fakes.arxiv import paper
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.day import preflight
@@ -19,10 +19,7 @@ from newsletter.fetch import read_feed
 from newsletter.pipeline import SendOptions, run_send, run_submit, score_day
 from newsletter.profiles import load_profiles
 from newsletter.store import Store
-from tests.conftest import REPO, SAMPLE
-from tests.fakes.arxiv import paper
-
-runner = CliRunner()
+from tests.conftest import REPO, SAMPLE, runner
 
 
 def send(home, **opts):

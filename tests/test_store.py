@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bench.fakes.arxiv import paper
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.errors import NewsletterError, SchemaTooNew
@@ -20,7 +21,6 @@ from newsletter.models import Listing, Paper, Score, Usage
 from newsletter.pipeline import SendOptions, run_send
 from newsletter.store import SENT, UNKNOWN, Store
 from tests.conftest import SAMPLE
-from tests.fakes.arxiv import paper
 
 FIXTURE = Path(__file__).parent / "data" / "newsletter-0.1.0.sqlite"
 DAY = date(2025, 4, 10)  # the sample listing's day, the one the fixture holds

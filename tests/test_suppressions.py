@@ -4,7 +4,6 @@ suppression endpoints through the real sendgrid client, and honoured before scor
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from newsletter import suppressions
 from newsletter.cli import app
@@ -12,16 +11,13 @@ from newsletter.config import SendgridConfig, load_config
 from newsletter.errors import DeliveryError
 from newsletter.models import SuppressionReason
 from newsletter.pipeline import SendOptions, run_send
-from tests.conftest import SAMPLE
-
-runner = CliRunner()
+from tests.conftest import SAMPLE, runner, sendgrid_config
 
 
 @pytest.fixture
 def client(sendgrid_server):
     return suppressions.SendgridLists(
-        SendgridConfig(api_host=sendgrid_server.url, retry_delay=0, retries=1),
-        sendgrid_server.api_key,
+        sendgrid_config(sendgrid_server.url, retries=1), sendgrid_server.api_key
     )
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.fakes.arxiv import paper
 from tests.conftest import REPO, SAMPLE, write_deployment
-from tests.fakes.arxiv import paper
 from tests.test_workflow import DAILY, action
 
 SCRIPT = REPO / ".github" / "scripts" / "state_branch.py"

@@ -1,14 +1,16 @@
-"""The Files and Batches endpoints of the fake OpenAI server (`tests.fakes.openai`).
+"""The Files and Batches endpoints of the fake OpenAI server (`bench.fakes.openai`).
 
 `POST /v1/files` takes a multipart upload and `GET /v1/files/{id}/content` gives it back;
 `POST /v1/batches`, `GET /v1/batches/{id}` and `POST /v1/batches/{id}/cancel` run a batch as the
 real service does: validating -> in_progress -> finalizing -> completed over `batch_latency`
-seconds, with request counts, and an output file and an error file in the real JSONL shapes.
-Each line is answered by the same code as a synchronous request, so scripted steps (a 500, a
-truncated answer) apply to lines too. A batch can be scripted to fail validation or to expire
-with only its first `answered` lines done, as real ones do. Like the service, it writes output
-lines in an order of its own (match them by `custom_id`), keeps a batch's `metadata` (checked as
-the service checks it) and lists batches newest first, `limit` a page, after the `after` id.
+seconds of the fake's `clock` (a test moves a `FakeClock` rather than wait), with request
+counts, and an output file and an error file in the real JSONL shapes. Each line is answered,
+in a thread started with the batch, by the same code as a synchronous request, so scripted
+steps (a 500, a truncated answer) apply to lines too. A batch can be scripted to fail
+validation or to expire with only its first `answered` lines done, as real ones do. Like the
+service, it writes output lines in an order of its own (match them by `custom_id`), keeps a
+batch's `metadata` (checked as the service checks it) and lists batches newest first, `limit`
+a page, after the `after` id.
 
 It can also be scripted to do what the service does rarely: drop the connection of a create
 without a reply, after making the batch or before (`lost_replies`), and write garbled lines
@@ -22,14 +24,13 @@ import email.policy
 import itertools
 import json
 import threading
-import time
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.fakes.openai import FakeOpenAI, RecordedRequest, Reply
+    from bench.fakes.openai import FakeOpenAI, RecordedRequest, Reply
 
 ENDPOINTS = {"/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/responses"}
 EXPIRED = "This request could not be executed before the completion window expired."
@@ -93,7 +94,8 @@ class FakeBatch:
     ran: int = 0  # lines that ran (and are billed), once the batch has ended
     ended: str | None = None  # completed, failed, expired or cancelled, once decided
     checked: bool = False  # validated
-    # each line's (status, body), worked out while the batch is in progress, as the service does
+    # each line's (status, body), worked out by `worker` while the batch runs, as the service
+    # does; seen only once the batch ends
     answers: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
     worker: threading.Thread | None = None
 
@@ -153,7 +155,7 @@ class Batches:
     def add_file(self, name: str, data: bytes, purpose: str) -> dict[str, Any]:
         file_id = f"file-fake{next(self._ids)}"
         meta = {"id": file_id, "object": "file", "bytes": len(data),
-                "created_at": int(time.time()), "filename": name, "purpose": purpose,
+                "created_at": int(self.fake.clock()), "filename": name, "purpose": purpose,
                 "status": "processed", "expires_at": None, "status_details": None}  # fmt: skip
         self.files[file_id] = (meta, data)
         return meta
@@ -195,7 +197,7 @@ class Batches:
             input_file_id=body["input_file_id"],
             endpoint=body["endpoint"],
             completion_window="24h",
-            created_at=time.time(),
+            created_at=self.fake.clock(),
             total=len(_lines(entry[1])),
             outcome=outcome,
             metadata=body.get("metadata"),
@@ -216,7 +218,6 @@ class Batches:
         return total
 
     def answer_lines(self, batch: FakeBatch) -> None:
-        self.fake.stopping.wait(self.fake.batch_latency * 0.1)  # validating: nothing runs yet
         for line in _lines(self.files[batch.input_file_id][1]):
             try:
                 body = json.loads(line).get("body")
@@ -254,14 +255,14 @@ class Batches:
         if self.status(batch) not in {"validating", "in_progress", "finalizing"}:
             message = f"Cannot cancel a batch with status '{self.status(batch)}'."
             return _error(409, message, None)
-        batch.cancelled_at = time.time()
+        batch.cancelled_at = self.fake.clock()
         return 200, self.describe(batch) | {"status": "cancelling"}, {}
 
     def status(self, batch: FakeBatch) -> str:
         """Where the batch is now; the moment it ends its files are written, once."""
         if batch.ended:
             return batch.ended
-        elapsed = time.time() - batch.created_at
+        elapsed = self.fake.clock() - batch.created_at
         latency = self.fake.batch_latency
         if batch.cancelled_at is not None:
             return self.finish(batch, "cancelled")
@@ -344,7 +345,7 @@ class Batches:
         ended_at = int(batch.created_at + self.fake.batch_latency)
         counts = {"total": batch.total, "completed": batch.completed, "failed": batch.failed}
         if status == "in_progress":  # the real service counts as it goes
-            share = (time.time() - batch.created_at) / max(self.fake.batch_latency, 1e-9)
+            share = (self.fake.clock() - batch.created_at) / max(self.fake.batch_latency, 1e-9)
             counts["completed"] = min(batch.total, int(batch.total * share))
         return {
             "id": batch.id,

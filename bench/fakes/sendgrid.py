@@ -18,12 +18,9 @@ import json
 import secrets
 import urllib.parse
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
-
-from tests.fakes.base import FakeHandler, FakeServer
+from bench.fakes.base import FakeHandler, FakeServer
 
 PATH = "/v3/mail/send"
 JSON = {"Content-Type": "application/json"}
@@ -198,10 +195,3 @@ class FakeSendgrid(FakeServer):
         with self.lock:
             self.messages.append(received)
         return received
-
-
-@pytest.fixture
-def sendgrid_server() -> Iterator[FakeSendgrid]:
-    """A running fake SendGrid; its `api_key` is the one the client must send."""
-    with FakeSendgrid() as fake:
-        yield fake

@@ -1,8 +1,9 @@
 """What the local fake servers share: an HTTP server on 127.0.0.1 in a thread, and replies.
 
 A fake subclasses `FakeServer` and names its request handler, a `FakeHandler` subclass that
-reaches the fake as `self.fake`. `start()` binds a free port and sets `url`; `stop()` wakes
-anything waiting on `stopping`, so a request sleeping on a scripted delay never holds it up.
+reaches the fake as `self.fake`. `start()` binds a free port and sets `url`; `stop()` returns at
+once and wakes anything waiting on `stopping`, so a request sleeping on a scripted delay never
+holds it up.
 
     with FakeThing() as fake:
         client = Client(host=fake.url)
@@ -11,8 +12,11 @@ anything waiting on `stopping`, so a request sleeping on a scripted delay never 
 from __future__ import annotations
 
 import json
+import selectors
+import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
@@ -69,29 +73,66 @@ class FakeServer:
         self.stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
 
     def start(self) -> Self:
         bound = type("Handler", (self.handler,), {"fake": self})
         self._httpd = _Server(("127.0.0.1", 0), bound)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self.stopping.clear()
-        # A short poll interval keeps each test's teardown (shutdown) fast.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
+        self._wake = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, args=(self._httpd,), daemon=True)
         self._thread.start()
         return self
 
+    def _serve(self, httpd: _Server) -> None:
+        """Accept until `stop()`, which wakes the wait through the socket pair: stopping costs
+        no poll interval (`serve_forever` would wait out one per server per test)."""
+        assert self._wake is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(httpd, selectors.EVENT_READ)
+            selector.register(self._wake[0], selectors.EVENT_READ)
+            while not self.stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is httpd and not self.stopping.is_set():
+                        httpd.handle_request()
+
     def stop(self) -> None:
         self.stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        if self._wake is not None:
+            self._wake[1].send(b"x")
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self._httpd is not None:
+            self._httpd.server_close()
+            self._httpd = None
+        if self._wake is not None:
+            for end in self._wake:
+                end.close()
+            self._wake = None
 
     def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeClock:
+    """Time for a fake that moves only when told: by `advance`, and by `tick` seconds each
+    time it is read, so that a batch that is polled goes through its statuses while nobody
+    waits. Starts at the real time, which a client compares a batch's age with."""
+
+    def __init__(self, tick: float = 0.0) -> None:
+        self.now, self.tick = time.time(), tick
+        self._lock = threading.Lock()  # read from the fake's handler threads
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += self.tick
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds

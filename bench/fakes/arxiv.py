@@ -8,16 +8,13 @@ A test can instead serve a saved document byte for byte (`rss_body`, `api_body`)
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
-import pytest
-
+from bench.fakes.base import FakeHandler, FakeServer
 from newsletter.config import ArxivConfig
-from tests.fakes.base import FakeHandler, FakeServer
 
 PUB_DATE = "Thu, 10 Apr 2025 00:00:00 -0400"
 SUBMITTED = datetime(2025, 4, 9, 17, 59, 46, tzinfo=UTC)
@@ -233,17 +230,3 @@ class FakeArxiv(FakeServer):
             papers = self.papers if self.api_papers is None else self.api_papers
             return atom_document(papers[start : start + size], len(papers), start, url.query)
         return None
-
-
-@pytest.fixture
-def arxiv_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
-    """A running fake arXiv; the API client's politeness delay is off for it."""
-    monkeypatch.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
-    with FakeArxiv() as fake:
-        yield fake
-
-
-@pytest.fixture
-def arxiv_config(arxiv_server: FakeArxiv) -> ArxivConfig:
-    """An ArxivConfig pointed at the fake, with short timeouts and no retry delay."""
-    return arxiv_server.config()

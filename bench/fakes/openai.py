@@ -8,7 +8,8 @@ closely enough to test cost accounting. Failures are scripted per test with the 
 methods, each consumed by the next request in order; every error body has the real API's
 `message`, `type`, `param` and `code`. It is no kinder than the service: a wrong or missing
 key gets a 401, a model outside `models` a 404, a parameter in `unsupported` a 400. The Files
-and Batches endpoints are in `tests.fakes.openai_batch`; a batch takes `batch_latency` seconds.
+and Batches endpoints are in `bench.fakes.openai_batch`; a batch takes `batch_latency` seconds
+of `clock`.
 
     with FakeOpenAI(latency=2.0, max_concurrent=8) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
@@ -27,10 +28,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
-from tests.fakes.base import FakeHandler, FakeServer
-from tests.fakes.openai_batch import LOST, Batches, Outcome
+from bench.fakes.base import FakeHandler, FakeServer
+from bench.fakes.openai_batch import LOST, Batches, Outcome
 
 Judge = Callable[[str, str, str], tuple[int, int, str]]
 Reply = tuple[int, dict[str, Any] | bytes | None, dict[str, str]]
@@ -141,6 +140,7 @@ class FakeOpenAI(FakeServer):
     # flight, and see what arrives meanwhile, without relying on timing
     hold: threading.Event | None = None
     batch_latency: float = 1.0  # seconds from a batch's creation to its end
+    clock: Callable[[], float] = time.time  # what batches are timed by (tests: a `FakeClock`)
     tokens: Callable[[str], int] = count_tokens  # what usage counts a text as
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     script: deque[Step] = field(default_factory=deque, init=False)
@@ -457,10 +457,3 @@ def _rate_limited(body: dict[str, Any], retry_after: float, limit: int = 500) ->
     )
     status, payload, _ = _error(429, message, "requests", None, "rate_limit_exceeded")
     return status, payload, {"retry-after": f"{retry_after:g}"}
-
-
-@pytest.fixture
-def openai_server() -> Iterator[FakeOpenAI]:
-    """A running fake; `base_url` ends in /v1 and `api_key` is "test-key"."""
-    with FakeOpenAI() as server:
-        yield server
