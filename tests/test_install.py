@@ -56,8 +56,9 @@ def test_the_lock_pins_every_dependency_and_every_extra_within_pyproject():
 def test_the_readme_and_ci_install_the_locked_versions():
     install, tests = re.findall(r"```sh\n(.*?)```", (REPO / "README.md").read_text(), re.S)[:2]
     assert "pip install -c requirements.lock -e ." in install
-    assert "pip install -c requirements.lock -e '.[test]'" in tests
-    assert "pip install -q -c requirements.lock -e '.[test]'" in (REPO / ".ci" / "run").read_text()
+    assert "pip install -c requirements.lock -e '.[test,bench]'" in tests
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "pip install -q -c requirements.lock -e '.[test,bench]'" in ci
 
 
 def test_ci_checks_the_types_after_the_lint_and_before_the_tests():
