@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from newsletter.config import load_config
 from newsletter.models import Vote
 from tests import test_web
 from tests.conftest import SAMPLE, runner
-from tests.test_web import Site, running, shown, vote_links
+from tests.test_web import Site, serving, shown, vote_links
 
 site = test_web.site  # a server with [web] base_url; no [archive] base_url
 browser_page = test_web.browser_page
@@ -31,16 +30,8 @@ DAY = "2025-04-10"
 def published(home) -> Iterator[Site]:
     """A server that is both `[web] base_url` and `[archive] base_url`: it hosts the archive
     that `send` writes, as one `newsletter serve` does."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    path = home / "config.toml"
-    text = re.sub(r"(?m)^unsubscribe_url = .*\n", "", path.read_text())
-    path.write_text(text + f'[web]\nbase_url = "{url}"\n[archive]\nbase_url = "{url}"\n')
-    config = load_config(path)
-    with running(config, sock):
-        yield Site(home, config, url)
-    sock.close()
+    with serving(home, '[web]\nbase_url = "{url}"\n[archive]\nbase_url = "{url}"\n') as s:
+        yield s
 
 
 def sent_text(sendgrid_server, who: str = "ada", part: int = 0) -> str:

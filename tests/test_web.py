@@ -89,20 +89,28 @@ def running(config: Config, sock: socket.socket) -> Iterator[None]:
             thread.join(10)
 
 
-@pytest.fixture
-def site(home) -> Iterator[Site]:
-    """The deployment of `home`, with [web] base_url pointing at a running server and no
-    other unsubscribe URL, so List-Unsubscribe and the footer point at the server."""
+@contextmanager
+def serving(home: Path, settings: str) -> Iterator[Site]:
+    """The deployment of `home` served on a free port, with no other unsubscribe URL, so that
+    List-Unsubscribe and the footer point at the server; `settings` (TOML) may name the
+    server's address as {url}."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     path = home / "config.toml"
     text = re.sub(r"(?m)^unsubscribe_url = .*\n", "", path.read_text())
-    path.write_text(text + f'[web]\nbase_url = "{url}"\nvotes_per_hour = {VOTES_PER_HOUR}\n')
+    path.write_text(text + settings.replace("{url}", url))
     config = load_config(path)
     with running(config, sock):
         yield Site(home, config, url)
     sock.close()
+
+
+@pytest.fixture
+def site(home) -> Iterator[Site]:
+    """The deployment of `home`, with [web] base_url pointing at a running server."""
+    with serving(home, f'[web]\nbase_url = "{{url}}"\nvotes_per_hour = {VOTES_PER_HOUR}\n') as s:
+        yield s
 
 
 def shown(answer: requests.Response) -> str:
