@@ -275,9 +275,11 @@ TEX_DAY = [
 ]  # fmt: skip
 
 
-def test_a_day_of_tex_gone_wrong_previews_for_everyone_and_archives(home, arxiv_server,
-                                                                     openai_server):  # fmt: skip
-    """`send --dry-run` and `archive build`, as run: pylatexenc raised on each of these."""
+def test_a_day_of_tex_gone_wrong_goes_to_everyone_once_and_archives(
+    home, arxiv_server, openai_server, sendgrid_server
+):
+    """`send --dry-run`, `send` twice and `archive build`, as run: pylatexenc raised on each
+    of these."""
     arxiv_server.serve(
         [arxiv_paper(f"2504.0000{n}", title=t, abstract=a) for n, (t, a) in enumerate(TEX_DAY)]
     )
@@ -285,6 +287,11 @@ def test_a_day_of_tex_gone_wrong_previews_for_everyone_and_archives(home, arxiv_
     config = ["--config", str(home / "config.toml")]
     sent = CliRunner().invoke(app, [*config, "send", "--dry-run"])
     assert sent.exit_code == 0 and "2 previewed" in sent.output, sent.output
+    for _ in range(2):  # the second run finds everyone served
+        delivered = CliRunner().invoke(app, [*config, "send"])
+        assert delivered.exit_code == 0, delivered.output
+    mailed = [m.body["personalizations"][0]["to"][0]["email"] for m in sendgrid_server.messages]
+    assert sorted(mailed) == ["ada@example.org", "bob@example.org"]
     built = CliRunner().invoke(app, [*config, "archive", "build"])
     assert built.exit_code == 0, built.output
     texts = sorted((home / "outbox").glob("*/*.txt"))
