@@ -41,9 +41,9 @@ from newsletter.config import Config, load_config
 from newsletter.deliver import SendgridMailer, SendgridSender
 from newsletter.models import Selection, Usage
 from newsletter.pipeline import SEND_WORKERS, Served, serve
+from newsletter.plans import make_selection, plan
 from newsletter.profiles import Profile
 from newsletter.score import Scored
-from newsletter.selections import make_selection, plan
 from newsletter.store import Store
 
 TARGET = 50.0  # mails per second

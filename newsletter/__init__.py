@@ -9,7 +9,7 @@ The package reads as the pipeline it runs, one module per stage:
     score     the funnel: what to ask an LLM (or the local scorer) about papers, with token
               and dollar counts; transport: how a round of requests travels, chat (one
               request at a time) or batch (a round as one OpenAI Batch API batch)
-    select    the day's picks for one subscriber; selections: a day's scoring shared among
+    select    the day's picks for one subscriber; plans: a day's scoring shared among
               the subscribers, and each one's selection
     render    the digest email (MJML -> HTML, and text/plain)
     deliver   SendGrid, or the dry-run outbox, exactly once per subscriber and day

@@ -18,8 +18,8 @@ from newsletter import fetch, links
 from newsletter.config import Config, display_path, openai_key, sendgrid_key
 from newsletter.errors import ConfigError, Crash, UsageError
 from newsletter.models import Hooks, Listing, Selection, Status, SuppressionReason, Usage
+from newsletter.plans import Scoring
 from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
-from newsletter.selections import Scoring
 from newsletter.store import Store
 from newsletter.views import plural
 

@@ -44,10 +44,10 @@ from newsletter.models import (
     SuppressionReason,
 )
 from newsletter.outbox import Outbox
+from newsletter.plans import Scoring, plan, score_plans, select_day
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
 from newsletter.score import KeywordScorer, LLMScorer, Scorer
-from newsletter.selections import Scoring, plan, score_plans, select_day
 from newsletter.store import Store
 from newsletter.text import plural
 

@@ -8,6 +8,7 @@ from newsletter import profiles
 from newsletter.config import Config
 from newsletter.errors import ProfileError, UnknownSubscriber
 from newsletter.models import Paper, Score
+from newsletter.plans import scoring_key
 from newsletter.profiles import (
     address_book,
     arxiv_categories,
@@ -16,7 +17,6 @@ from newsletter.profiles import (
     parse_profile,
 )
 from newsletter.select import select
-from newsletter.selections import scoring_key
 from tests.conftest import REPO
 
 GOOD = """

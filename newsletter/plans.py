@@ -1,4 +1,4 @@
-"""Each subscriber's selection for a day: what is theirs to score (their categories, minus
+"""Each subscriber's plan for a day: what is theirs to score (their categories, minus
 what they were sent before and what their followed authors wrote), scored once per distinct
 prompt however many subscribers share it and by one run at a time, then selected.
 """
