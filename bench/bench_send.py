@@ -38,7 +38,7 @@ from bench.dayfactory import (
 )
 from bench.fakes.sendgrid import FakeSendgrid
 from newsletter.config import Config, load_config
-from newsletter.deliver import SendgridMailer, SendgridSender
+from newsletter.deliver import SendgridApi, SendgridMailer
 from newsletter.models import Selection, Usage
 from newsletter.pipeline import SEND_WORKERS, Served, serve
 from newsletter.plans import make_selection, plan
@@ -79,7 +79,7 @@ def make_jobs(
 
 
 def send_all(
-    config: Config, store: Store, jobs: list[tuple[Profile, Selection]], sender: SendgridSender
+    config: Config, store: Store, jobs: list[tuple[Profile, Selection]], sender: SendgridApi
 ) -> tuple[list[Served], float]:
     """Render and deliver every job as `newsletter send` does; (outcomes, seconds)."""
 
@@ -114,7 +114,7 @@ def main() -> int:
     config = load_config(ROOT / "config.toml")
     with tempfile.TemporaryDirectory() as tmp, FakeSendgrid() as fake:
         config.sendgrid.api_host = fake.url
-        sender = SendgridSender(config.sendgrid, fake.api_key)
+        sender = SendgridApi(config.sendgrid, fake.api_key)
         with Store(Path(tmp) / "bench.db") as store:
             chosen = selections(config, store, day, profiles)
             jobs = make_jobs(chosen, profiles, args.mails)

@@ -198,10 +198,11 @@ def retrying(policy: RetryPolicy, call: Callable[[], T]) -> T:
         raise DeliveryError(f"{exc} (gave up after {policy.attempts} attempts)") from None
 
 
-class SendgridSender:
-    """SendGrid's mail/send through the official client and the project's retry policy
-    (`newsletter.retry`): it raises `Retryable` only where SendGrid cannot have accepted the
-    mail."""
+class SendgridApi:
+    """SendGrid's v3 API through the official client and the project's retry policy
+    (`newsletter.retry`): mail/send, which raises `Retryable` only where SendGrid cannot have
+    accepted the mail, and the reads of the suppression lists, which are always safe to
+    repeat."""
 
     def __init__(
         self,
@@ -232,6 +233,25 @@ class SendgridSender:
                 f"({type(exc).__name__}: {exc}); it may have been accepted"
             ) from None
         return response.headers.get("X-Message-Id")
+
+    def get_json(self, path: str, query: dict | None = None) -> object:
+        """GET `/v3/<path>` and decode its JSON body."""
+        return retrying(self.policy, lambda: self._get(path, query))
+
+    def _get(self, path: str, query: dict | None) -> object:
+        endpoint = self.client.client
+        for part in path.strip("/").split("/"):
+            endpoint = endpoint._(part)
+        try:
+            response = endpoint.get(query_params=query)
+        except HTTPError as exc:
+            raise answer_error(exc) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise Retryable(f"cannot reach {self.config.api_host}: {exc}") from None
+        try:
+            return json.loads(response.body or b"null")
+        except ValueError:
+            raise Retryable(f"SendGrid sent a body that is not JSON for /v3/{path}") from None
 
 
 def answer_error(exc: HTTPError) -> Exception:
@@ -280,7 +300,7 @@ def prior_delivery(store: Store, day: date, subscriber_id: str) -> Delivery | No
 
 def deliver(
     store: Store,
-    sender: SendgridSender,
+    sender: SendgridApi,
     email: Email,
     env: Envelope,
     config: SendgridConfig,
@@ -319,7 +339,7 @@ class SendgridMailer:
     (`force` sends the latter again, never the former)."""
 
     store: Store
-    client: SendgridSender
+    client: SendgridApi
     config: SendgridConfig
     force: bool = False
 
@@ -343,4 +363,3 @@ def one_line(text: str) -> str:
 
 
 # -- files that are never seen half-written ----------------------------------------------
-

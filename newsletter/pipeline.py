@@ -138,7 +138,7 @@ def open_mailer(day: Day) -> deliver.Mailer:
     if opts.dry_run:
         folder = opts.outbox or config.output.outbox
         return Outbox(day.store, folder, config.sendgrid, config.subscribers_dir)
-    client = deliver.SendgridSender(config.sendgrid, sendgrid_key())
+    client = deliver.SendgridApi(config.sendgrid, sendgrid_key())
     return deliver.SendgridMailer(day.store, client, config.sendgrid, opts.force)
 
 
@@ -177,7 +177,7 @@ def read_suppressions(day: Day) -> dict[str, SuppressionReason]:
     refuses uses the copy synced before; a send stops there, before scoring."""
     config, store, warn = day.config, day.store, day.hooks.warn
     key = sendgrid_key()
-    lists = suppressions.SendgridLists(config.sendgrid, key) if key else None
+    lists = deliver.SendgridApi(config.sendgrid, key) if key else None
     try:
         return suppressions.current(store, lists, config.sendgrid, warn)
     except CredentialsRejected as exc:

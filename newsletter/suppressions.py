@@ -8,20 +8,13 @@ known to be suppressed is never mailed.
 
 from __future__ import annotations
 
-import http.client
-import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from python_http_client.exceptions import HTTPError
-
 from newsletter.config import SendgridConfig
-from newsletter.deliver import answer_error, connect, retrying
+from newsletter.deliver import SendgridApi
 from newsletter.errors import DeliveryError
 from newsletter.models import SuppressionReason
-from newsletter.retry import Retryable, RetryPolicy
 from newsletter.store import Store
 
 PAGE = 500  # SendGrid's largest page for the suppression lists
@@ -60,42 +53,7 @@ class SyncResult:
     total: int
 
 
-class SendgridLists:
-    """SendGrid's suppression lists, read through the official client. A read is always safe
-    to repeat: every failure goes through the retry policy (`newsletter.retry`)."""
-
-    def __init__(
-        self,
-        config: SendgridConfig,
-        api_key: str | None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.config = config
-        self.client = connect(config, api_key)
-        self.policy = RetryPolicy.of(config, sleep)
-
-    def get_json(self, path: str, query: dict | None = None) -> object:
-        """GET `/v3/<path>` and decode its JSON body."""
-        return retrying(self.policy, lambda: self._get(path, query))
-
-    def _get(self, path: str, query: dict | None) -> object:
-        endpoint = self.client.client
-        for part in path.strip("/").split("/"):
-            endpoint = endpoint._(part)
-        try:
-            response = endpoint.get(query_params=query)
-        except HTTPError as exc:
-            raise answer_error(exc) from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise Retryable(f"cannot reach {self.config.api_host}: {exc}") from None
-        try:
-            return json.loads(response.body or b"null")
-        except ValueError:
-            raise Retryable(f"SendGrid sent a body that is not JSON for /v3/{path}") from None
-
-
-def read_list(client: SendgridLists, path: str) -> list[dict]:
+def read_list(client: SendgridApi, path: str) -> list[dict]:
     """Every entry of one global list, following limit/offset paging, for at most MAX_PAGES
     pages: a server that answers every page in full (or ignores the offset) would otherwise
     keep a run reading forever."""
@@ -114,7 +72,7 @@ def read_list(client: SendgridLists, path: str) -> list[dict]:
     raise DeliveryError(f"SendGrid /v3/{path}: more than {MAX_PAGES * PAGE:,} entries")
 
 
-def read_all(client: SendgridLists, config: SendgridConfig) -> list[Row]:
+def read_all(client: SendgridApi, config: SendgridConfig) -> list[Row]:
     rows: list[Row] = []
     if config.unsubscribe_group_id is not None:
         path = f"asm/groups/{config.unsubscribe_group_id}/suppressions"
@@ -130,7 +88,7 @@ def read_all(client: SendgridLists, config: SendgridConfig) -> list[Row]:
     return rows
 
 
-def sync(store: Store, client: SendgridLists, config: SendgridConfig) -> SyncResult:
+def sync(store: Store, client: SendgridApi, config: SendgridConfig) -> SyncResult:
     """Replace the stored copy with SendGrid's lists; say who was added and who removed."""
     before = stored_reasons(store)
     store.suppressions.replace(read_all(client, config))
@@ -156,7 +114,7 @@ def stored_reasons(store: Store) -> dict[str, SuppressionReason]:
 
 
 def current(
-    store: Store, client: SendgridLists | None, config: SendgridConfig, warn
+    store: Store, client: SendgridApi | None, config: SendgridConfig, warn
 ) -> dict[str, SuppressionReason]:
     """The run's suppressions: synced now when possible, else the last synced copy."""
     if client is not None:

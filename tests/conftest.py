@@ -15,7 +15,7 @@ from bench.fakes.openai import FakeOpenAI
 from bench.fakes.sendgrid import FakeSendgrid
 from newsletter.cli import app
 from newsletter.config import ArxivConfig, SendgridConfig
-from newsletter.deliver import SendgridSender
+from newsletter.deliver import SendgridApi
 from newsletter.models import Paper
 from newsletter.profiles import parse_profile
 from newsletter.store import Store
@@ -131,16 +131,16 @@ def sendgrid_server() -> Iterator[FakeSendgrid]:
 
 
 @pytest.fixture
-def make_sender(sendgrid_server: FakeSendgrid) -> Callable[..., SendgridSender]:
+def make_sender(sendgrid_server: FakeSendgrid) -> Callable[..., SendgridApi]:
     """Mail senders at the fake SendGrid, through the real client; `sendgrid_config` values
     may be overridden."""
-    return lambda **values: SendgridSender(
+    return lambda **values: SendgridApi(
         sendgrid_config(sendgrid_server.url, **values), sendgrid_server.api_key
     )
 
 
 @pytest.fixture
-def sender(make_sender) -> SendgridSender:
+def sender(make_sender) -> SendgridApi:
     """A mail sender at the fake SendGrid, retrying twice."""
     return make_sender()
 

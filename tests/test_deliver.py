@@ -11,7 +11,7 @@ import pytest
 
 from newsletter.deliver import (
     Envelope,
-    SendgridSender,
+    SendgridApi,
     UnknownOutcome,
     build_mime,
     build_payload,
@@ -102,7 +102,7 @@ def test_429_then_success_sends_once(store, sender, config, sendgrid_server):
 
 def test_retry_after_is_honoured_and_capped(sendgrid_server, config):
     pauses: list[float] = []
-    sender = SendgridSender(config, sendgrid_server.api_key, sleep=pauses.append)
+    sender = SendgridApi(config, sendgrid_server.api_key, sleep=pauses.append)
     sendgrid_server.fail_next(1, 429, retry_after=7)
     sendgrid_server.fail_next(1, 429, retry_after=3600)
     sender.send(build_payload(EMAIL, ENV, config))
@@ -111,7 +111,7 @@ def test_retry_after_is_honoured_and_capped(sendgrid_server, config):
 
 def test_a_5xx_with_retry_after_waits_for_it(sendgrid_server, config):
     pauses: list[float] = []
-    sender = SendgridSender(config, sendgrid_server.api_key, sleep=pauses.append)
+    sender = SendgridApi(config, sendgrid_server.api_key, sleep=pauses.append)
     sendgrid_server.fail_next(1, 503, retry_after=5)
     assert sender.send(build_payload(EMAIL, ENV, config))
     assert pauses == [5.0]
@@ -121,7 +121,7 @@ def test_a_5xx_with_retry_after_waits_for_it(sendgrid_server, config):
 def test_5xx_backs_off_exponentially(sendgrid_server):
     config = sendgrid_config(sendgrid_server.url, retry_delay=0.5, retries=3)
     pauses: list[float] = []
-    sender = SendgridSender(config, sendgrid_server.api_key, sleep=pauses.append)
+    sender = SendgridApi(config, sendgrid_server.api_key, sleep=pauses.append)
     sendgrid_server.fail_next(3, 503)
     assert sender.send(build_payload(EMAIL, ENV, config))
     assert pauses == [0.5, 1.0, 2.0]
@@ -153,7 +153,7 @@ def test_4xx_is_not_retried(sendgrid_server, sender, config):
 
 @pytest.mark.parametrize("status", [400, 413])
 def test_a_4xx_with_retry_after_is_still_final(sendgrid_server, config, status):
-    sender = SendgridSender(config, sendgrid_server.api_key, sleep=pytest.fail)
+    sender = SendgridApi(config, sendgrid_server.api_key, sleep=pytest.fail)
     sendgrid_server.fail_next(1, status, retry_after=1)
     with pytest.raises(DeliveryError, match=f"SendGrid {status}"):
         sender.send(build_payload(EMAIL, ENV, config))
@@ -161,7 +161,7 @@ def test_a_4xx_with_retry_after_is_still_final(sendgrid_server, config, status):
 
 
 def test_wrong_key_stops_without_retry_and_leaves_the_mail_to_send(store, sendgrid_server, config):
-    sender = SendgridSender(config, "SG.wrong")
+    sender = SendgridApi(config, "SG.wrong")
     with pytest.raises(CredentialsRejected, match="SendGrid refused SENDGRID_API_KEY") as info:
         deliver(store, sender, EMAIL, ENV, config)
     assert "SG.wrong" not in str(info.value)
@@ -174,7 +174,7 @@ def test_unreachable_server_is_a_definite_failure(store):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = sendgrid_config(f"http://127.0.0.1:{port}")
-    outcome = deliver(store, SendgridSender(config, "SG.key"), EMAIL, ENV, config)
+    outcome = deliver(store, SendgridApi(config, "SG.key"), EMAIL, ENV, config)
     assert outcome.status == "failed"
     assert "cannot reach" in outcome.detail
     assert store.ledger.delivery(DAY, "ada").status == FAILED
@@ -182,9 +182,9 @@ def test_unreachable_server_is_a_definite_failure(store):
 
 def test_missing_key_fails_at_construction(config):
     with pytest.raises(ConfigError, match="SENDGRID_API_KEY is not set"):
-        SendgridSender(config, None)
+        SendgridApi(config, None)
     with pytest.raises(ConfigError):
-        SendgridSender(config, "")
+        SendgridApi(config, "")
 
 
 def test_the_client_gets_a_timeout(sender, config):
@@ -217,7 +217,7 @@ def test_dropped_connection_is_unknown_and_never_resent(store, sender, config, s
 def test_read_timeout_is_unknown_not_retried(store, sendgrid_server):
     config = sendgrid_config(sendgrid_server.url, timeout=0.2)
     sendgrid_server.latency = 0.5
-    sender = SendgridSender(config, sendgrid_server.api_key)
+    sender = SendgridApi(config, sendgrid_server.api_key)
     with pytest.raises(UnknownOutcome):
         sender.send(build_payload(EMAIL, ENV, config))
     assert sendgrid_server.requests_count == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import suppressions
+from newsletter import deliver, suppressions
 from newsletter.cli import app
 from newsletter.config import load_config
 from newsletter.errors import DeliveryError
@@ -144,7 +144,7 @@ class TestEndlessSuppressionPages:
     @pytest.fixture
     def client(self, sendgrid_server):
         sendgrid_server.lists["bounces"] = [{"email": f"x{i}@example.org"} for i in range(2000)]
-        return suppressions.SendgridLists(
+        return deliver.SendgridApi(
             sendgrid_config(sendgrid_server.url, retries=0), sendgrid_server.api_key
         )
 

@@ -15,7 +15,7 @@ import pytest
 
 from bench.screenshots import SAMPLE_PROMPT, sample_config, sample_profile, sample_selection
 from newsletter.config import SendgridConfig
-from newsletter.deliver import Envelope, SendgridSender, build_payload
+from newsletter.deliver import Envelope, SendgridApi, build_payload
 from newsletter.models import Email, Judge
 from newsletter.render import render_email
 
@@ -29,7 +29,7 @@ EMAIL = Email("Digest", "Papers", '<html><a href="https://arxiv.org">x</a></html
 @pytest.mark.parametrize("opted_in", [False, True])
 def test_tracking_is_off_unless_the_operator_opts_in(sendgrid_server, opted_in) -> None:
     config = SendgridConfig(api_host=sendgrid_server.url, retries=0, click_tracking=opted_in)
-    SendgridSender(config, sendgrid_server.api_key).send(build_payload(EMAIL, ENV, config))
+    SendgridApi(config, sendgrid_server.api_key).send(build_payload(EMAIL, ENV, config))
 
     [msg] = sendgrid_server.messages
     assert msg.body["tracking_settings"] == {

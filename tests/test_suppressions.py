@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import suppressions
+from newsletter import deliver, suppressions
 from newsletter.cli import app
 from newsletter.config import SendgridConfig, load_config
 from newsletter.errors import DeliveryError
@@ -16,7 +16,7 @@ from tests.conftest import SAMPLE, runner, sendgrid_config
 
 @pytest.fixture
 def client(sendgrid_server):
-    return suppressions.SendgridLists(
+    return deliver.SendgridApi(
         sendgrid_config(sendgrid_server.url, retries=1), sendgrid_server.api_key
     )
 

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from newsletter import deliver, seed, suppressions, votes
 from newsletter import profiles as profiles_mod
-from newsletter import seed, suppressions, votes
 from newsletter.cli.base import err, get_config, out, subscribers_app, suppressions_app
 from newsletter.config import display_path, sendgrid_key
 from newsletter.errors import UnknownSubscriber
@@ -290,7 +290,7 @@ def suppressions_sync(ctx: typer.Context) -> None:
     Example: newsletter suppressions sync
     """
     config = get_config(ctx)
-    client = suppressions.SendgridLists(config.sendgrid, sendgrid_key())
+    client = deliver.SendgridApi(config.sendgrid, sendgrid_key())
     with Store(config.storage.path) as store:
         result = suppressions.sync(store, client, config.sendgrid)
     for line in result.added:
