@@ -73,8 +73,6 @@ def safe_url(url: str) -> str:
     return "#"
 
 
-
-
 def subject_line(selection: Selection, profile: Profile) -> str:
     count = len(selection.picks)
     papers = plural(count, "paper") if count else "no papers"
