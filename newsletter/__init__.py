@@ -4,7 +4,8 @@ The package reads as the pipeline it runs, one module per stage:
 
     config    the operator's config.toml
     profiles  the subscribers' profile files
-    fetch     the day's announced papers (arXiv RSS, arXiv API for backfill)
+    fetch     the day's announced papers, from arXiv's RSS (backfill: a past day, and papers
+              by id, from the arXiv API)
     prompt    a profile rendered into the prompts of the title pass, the skim and the full read
     score     the funnel: what to ask an LLM (or the local scorer) about papers, with token
               and dollar counts; transport: how a round of requests travels, chat (one
@@ -22,7 +23,8 @@ The package reads as the pipeline it runs, one module per stage:
 Beside the stages: `store` keeps what must outlive a run in SQLite, in the versioned schema of
 `migrations`; `models` holds the plain data passed between stages; `answers` reads the model's
 answers; `keywords` is the local scorer; `suppressions` mirrors SendGrid's suppression lists;
-`retry` is the one retry policy for our own HTTP calls; `text` turns LaTeX into text;
+`retry` is the one retry policy for our own HTTP calls; `unreachable` says in one line why
+arXiv is out of reach; `text` turns LaTeX into text;
 `templating` makes every Jinja2 environment; `links` signs links; `views` turns a selection
 into what the templates show, the frozen values of `view_models`; `errors` holds the domain
 exceptions.

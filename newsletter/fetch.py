@@ -2,9 +2,10 @@
 
 Three sources, one result:
 
-- the daily RSS listing (`https://rss.arxiv.org/rss/cs.LG+stat.ML`), fetched live;
-- a saved copy of such a listing (`--feed FILE`), for offline runs and demos;
-- the arXiv API (`--date YYYY-MM-DD`), to rebuild a past day the RSS no longer shows.
+- the daily RSS listing (`https://rss.arxiv.org/rss/cs.LG+stat.ML`), fetched live, here;
+- a saved copy of such a listing (`--feed FILE`), for offline runs and demos, here;
+- the arXiv API (`--date YYYY-MM-DD`), to rebuild a past day the RSS no longer shows
+  (`newsletter.backfill`).
 
 The RSS keeps `new` and `cross` items and drops replacements (`replace`, `replace-cross`):
 a digest is about papers announced for the first time. The day is the listing's own
@@ -31,21 +32,18 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import arxiv
-import requests
-
-from newsletter import __version__, arxiv_id
-from newsletter.config import ArxivConfig, display_path
+from newsletter import __version__, arxiv_id, unreachable
+from newsletter.backfill import fetch_backfill
+from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
 from newsletter.retry import Retryable, RetryPolicy, retryable_answer
 from newsletter.store import Store
-from newsletter.text import latex_to_text, normalise_space
+from newsletter.text import author_name, normalise_space
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +51,6 @@ ARXIV_NS = "{http://arxiv.org/schemas/atom}"
 DC_NS = "{http://purl.org/dc/elements/1.1/}"
 KEPT_TYPES = ("new", "cross")
 USER_AGENT = f"newsletter/{__version__} (daily arXiv digest)"
-
-SAMPLE_LISTING = Path(__file__).parent / "data" / "sample-listing.xml"  # for offline runs
-# arXiv's API terms ask for one request every three seconds; tests lower these.
-API_PAGE_SIZE = 500
-API_DELAY_SECONDS = 3.0
-# arXiv's day ends at 14:00 in New York; tzdata supplies the rules where the host has none.
-EASTERN = ZoneInfo("America/New_York")
 
 _DESCRIPTION = re.compile(
     r"^\s*arXiv:(?P<ref>\S+)\s+Announce Type:\s*(?P<type>[\w-]+)"
@@ -75,12 +66,7 @@ class _BadFeed(Exception):
     """The body is not a complete arXiv RSS document."""
 
 
-# -- text clean-up -------------------------------------------------------------------------
-
-
-def author_name(name: str) -> str:
-    """An author's name as a reader sees it: J\\"urgen M\\"uller -> Jürgen Müller."""
-    return normalise_space(latex_to_text(name))
+# -- authors -------------------------------------------------------------------------------
 
 
 def split_authors(creator: str) -> tuple[str, ...]:
@@ -223,19 +209,10 @@ def _get(url: str, timeout: float) -> bytes:
         raise Retryable(f"no answer within {timeout:g} s") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, socket.gaierror):  # no DNS: no network, or a wrong host
-            raise FetchError(offline(url, "cannot resolve its host")) from None
+            raise FetchError(unreachable.message(url, unreachable.UNRESOLVED)) from None
         raise Retryable(str(exc.reason)) from None
     except (http.client.HTTPException, OSError) as exc:
         raise Retryable(str(exc)) from None
-
-
-def offline(url: str, why: str, what: str = "arXiv listing", *, feed: bool = True) -> str:
-    """The message for arXiv out of reach, with the way to run without the network when a
-    saved listing (`--feed`) is one; a caller for which it is not says its own way."""
-    message = f"{what} unreachable: {why} ({url})"
-    if not feed:
-        return message
-    return f"{message}; offline, run with --feed {display_path(SAMPLE_LISTING)}"
 
 
 def _get_listing(url: str, timeout: float) -> Listing:
@@ -258,162 +235,8 @@ def fetch_rss(
         return policy.call(lambda: _get_listing(url, config.timeout), what="arXiv listing")
     except Retryable as exc:
         tries = policy.attempts
-        raise FetchError(offline(url, f"{exc}, {tries} attempt{'s' * (tries > 1)}")) from None
-
-
-# -- the arXiv API (backfill) --------------------------------------------------------------
-
-
-def _previous_weekday(day: date) -> date:
-    day -= timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= timedelta(days=1)
-    return day
-
-
-def submission_window(day: date) -> tuple[datetime, datetime]:
-    """The submissions (UTC) that the listing dated `day` announces.
-
-    arXiv closes a day's submissions at 14:00 US Eastern and announces them that evening;
-    the RSS dated the next morning carries them. So the listing dated `day` holds what was
-    submitted from 14:00 on the weekday before the previous weekday to 14:00 on the previous
-    weekday: 24 hours, or from Friday to Monday for Tuesday's listing. Holidays are ignored.
-    """
-    bounds = []
-    for local in (_previous_weekday(_previous_weekday(day)), _previous_weekday(day)):
-        at_two = datetime(local.year, local.month, local.day, 14, tzinfo=EASTERN)
-        bounds.append(at_two.astimezone(UTC))
-    return bounds[0], bounds[1]
-
-
-def backfill_query(categories: Iterable[str], day: date) -> str:
-    start, end = submission_window(day)
-    cats = " OR ".join(f"cat:{c}" for c in sorted(set(categories)))
-    stamp = "%Y%m%d%H%M"
-    return f"({cats}) AND submittedDate:[{start:{stamp}} TO {end:{stamp}}]"
-
-
-class _Session(requests.Session):
-    """A session with a timeout, and with bodies that are not XML treated as failures.
-
-    The arxiv package sets no timeout and silently yields nothing for a body that does not
-    parse; raising ConnectionError makes it retry both cases like a dropped connection.
-    """
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def request(self, method, url, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("timeout", self.timeout)
-        try:
-            response = super().request(method, url, **kwargs)
-        except requests.Timeout:
-            raise requests.ConnectionError(f"no answer within {self.timeout:g} s") from None
-        if response.status_code == 200:
-            try:
-                ET.fromstring(response.content)
-            except ET.ParseError as exc:
-                raise requests.ConnectionError(f"not a valid Atom feed ({exc})") from None
-        return response
-
-
-def api_client(
-    config: ArxivConfig, *, page_size: int | None = None, delay: float | None = None
-) -> arxiv.Client:
-    client = arxiv.Client(
-        page_size=page_size or API_PAGE_SIZE,
-        delay_seconds=API_DELAY_SECONDS if delay is None else delay,
-        num_retries=config.retries,
-    )
-    client.query_url_format = config.api_url + "?{}"
-    client._session = _Session(config.timeout)
-    return client
-
-
-def _result_paper(result: arxiv.Result, categories: set[str]) -> Paper:
-    pid, version = arxiv_id.versioned(result.entry_id) or (result.get_short_id(), 1)
-    cats = list(dict.fromkeys([result.primary_category, *result.categories]))
-    return Paper(
-        id=pid,
-        title=normalise_space(result.title),
-        authors=tuple(author_name(a.name) for a in result.authors),
-        abstract=normalise_space(result.summary),
-        categories=tuple(cats),
-        primary_category=result.primary_category,
-        announce_type="new" if result.primary_category in categories else "cross",
-        version=version,
-    )
-
-
-def fetch_backfill(
-    config: ArxivConfig,
-    categories: Iterable[str],
-    day: date,
-    *,
-    page_size: int | None = None,
-    delay: float | None = None,
-) -> Listing:
-    """Rebuild the listing dated `day` from the arXiv API (see `submission_window`)."""
-    wanted = set(categories)
-    if day.weekday() >= 5:
-        return Listing(day=day, papers=[])  # arXiv announces nothing for Saturday or Sunday
-    search = arxiv.Search(
-        query=backfill_query(wanted, day),
-        max_results=None,
-        sort_by=arxiv.SortCriterion.SubmittedDate,
-        sort_order=arxiv.SortOrder.Ascending,
-    )
-    client = api_client(config, page_size=page_size, delay=delay)
-    papers = query_api(config, client, search, wanted)
-    new = sum(p.announce_type == "new" for p in papers)
-    return Listing(day=day, papers=papers, listed=len(papers), new=new, cross=len(papers) - new)
-
-
-def fetch_by_id(config: ArxivConfig, ids: Iterable[str]) -> dict[str, Paper]:
-    """Papers the arXiv API knows by these ids (versions dropped), by id; the others are
-    left out. For the titles a reader liked, named by id."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return {}
-    client = api_client(config, page_size=len(wanted), delay=0)
-    search = arxiv.Search(id_list=wanted, max_results=len(wanted))
-    # a saved listing cannot stand in for a lookup by id: the caller says what can
-    papers = query_api(config, client, search, set(), feed=False)
-    return {p.id: p for p in papers if p.id in wanted}
-
-
-def query_api(
-    config: ArxivConfig,
-    client: arxiv.Client,
-    search: arxiv.Search,
-    categories: set[str],
-    *,
-    feed: bool = True,
-) -> list[Paper]:
-    """The search's papers, one per id; an API out of reach is one line (with the way to run
-    offline, `feed`)."""
-    try:
-        results = list(client.results(search))
-    except (arxiv.ArxivError, requests.RequestException) as exc:
-        why = "cannot resolve its host" if _unresolved(exc) else _first_line(exc)
-        raise FetchError(offline(config.api_url, why, "arXiv API", feed=feed)) from None
-    return list({p.id: p for p in (_result_paper(r, categories) for r in results)}.values())
-
-
-def _unresolved(exc: BaseException | None) -> bool:
-    """Whether a requests/urllib3 failure was a host name that would not resolve."""
-    while exc is not None:
-        if isinstance(exc, socket.gaierror) or "NameResolutionError" in type(exc).__name__:
-            return True
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(
-            exc.args[0], BaseException) else None)  # fmt: skip
-    return False
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+        why = f"{exc}, {tries} attempt{'s' * (tries > 1)}"
+        raise FetchError(unreachable.message(url, why)) from None
 
 
 # -- the stage -----------------------------------------------------------------------------

@@ -244,6 +244,12 @@ def clean(text: str) -> str:
     return " ".join(latex_to_text(_NOT_XML.sub("", text)).split())
 
 
+def author_name(name: str) -> str:
+    """An author's name as a reader sees it, and as followed authors are matched:
+    `J\\"urgen M\\"uller` -> `Jürgen Müller`. The RSS and the API give names alike."""
+    return normalise_space(latex_to_text(name))
+
+
 def long_date(day: date) -> str:
     return f"{day:%A}, {day.day} {day:%B %Y}"
 

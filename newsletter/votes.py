@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import NamedTuple
 
-from newsletter import fetch
+from newsletter import backfill
 from newsletter.config import ArxivConfig, Config
 from newsletter.errors import FetchError
 from newsletter.models import Vote, VoteSource
@@ -73,7 +73,7 @@ def look_up_titles(config: ArxivConfig, store: Store, ids: Iterable[str]) -> dic
     wanted = [i.strip().removeprefix("arXiv:") for i in ids]
     titles = {pid: p.title for pid, p in store.papers.load(wanted).items()}
     missing = [i for i in wanted if i not in titles]
-    found = fetch.fetch_by_id(config, missing)
+    found = backfill.fetch_by_id(config, missing)
     return titles | {pid: paper.title for pid, paper in found.items()}
 
 

@@ -105,7 +105,7 @@ def store(tmp_path) -> Iterator[Store]:
 @pytest.fixture
 def arxiv_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArxiv]:
     """A running fake arXiv; the API client's politeness delay is off for it."""
-    monkeypatch.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr("newsletter.backfill.API_DELAY_SECONDS", 0.0)
     with FakeArxiv() as fake:
         yield fake
 

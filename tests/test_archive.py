@@ -105,7 +105,7 @@ def four_days(tmp_path_factory) -> Iterator[Sent]:
         for name in ENVIRONMENT:
             env.delenv(name, raising=False)
         env.chdir(home)
-        env.setattr("newsletter.fetch.API_DELAY_SECONDS", 0.0)
+        env.setattr("newsletter.backfill.API_DELAY_SECONDS", 0.0)
         for name, value in write_deployment(home, arxiv, model, sendgrid).items():
             env.setenv(name, value)
         config = home / "config.toml"

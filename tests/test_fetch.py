@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.fakes.arxiv import paper, rss_document
-from newsletter import fetch
+from newsletter import backfill, fetch, unreachable
 from newsletter.config import ArxivConfig
 from newsletter.errors import FetchError
 from newsletter.models import Listing, Paper
@@ -150,7 +150,7 @@ def test_503_forever_gives_up_after_the_retries(arxiv_server, arxiv_config) -> N
 
     assert str(caught.value).startswith("arXiv listing unreachable: HTTP 503")
     assert f"HTTP 503, {arxiv_config.retries + 1} attempts (" in str(caught.value)
-    assert str(caught.value).endswith("run with --feed " + str(fetch.SAMPLE_LISTING))
+    assert str(caught.value).endswith("run with --feed " + str(unreachable.SAMPLE_LISTING))
     assert len(arxiv_server.requests) == arxiv_config.retries + 1
 
 
@@ -269,98 +269,6 @@ def test_fetch_day_from_a_saved_feed(tmp_path: Path, store) -> None:
     assert (listing.day, stored) == (DAY, 3)
 
 
-# -- backfill through the arXiv API ------------------------------------------------------------
-
-
-def test_backfill_window_and_query() -> None:
-    assert fetch.backfill_query(["stat.ML", "cs.LG"], DAY) == (
-        "(cat:cs.LG OR cat:stat.ML) AND submittedDate:[202504081800 TO 202504091800]"
-    )
-    # Tuesday's listing covers Friday to Monday; January is on standard time (UTC-5).
-    assert fetch.backfill_query(["cs.LG"], date(2025, 1, 14)) == (
-        "(cat:cs.LG) AND submittedDate:[202501101900 TO 202501131900]"
-    )
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("day", "start", "end"),
-    [
-        # US daylight saving time starts on Sunday 9 March 2025 and ends on Sunday 2 November
-        (date(2025, 3, 11), utc(2025, 3, 7, 19), utc(2025, 3, 10, 18)),
-        (date(2025, 11, 4), utc(2025, 10, 31, 18), utc(2025, 11, 3, 19)),
-        # the day after each change: both ends on the new offset
-        (date(2025, 3, 12), utc(2025, 3, 10, 18), utc(2025, 3, 11, 18)),
-        (date(2025, 11, 5), utc(2025, 11, 3, 19), utc(2025, 11, 4, 19)),
-    ],
-)
-def test_the_window_follows_new_york_across_daylight_saving(day, start, end) -> None:
-    assert fetch.submission_window(day) == (start, end)
-
-
-def test_backfill_through_the_api_pages_and_maps(arxiv_server, arxiv_config) -> None:
-    papers = [paper(f"2504.0710{i}", version=i % 3 + 1) for i in range(5)]
-    papers[1] |= {
-        "categories": ["math.OC", "stat.ML"],
-        "abstract": "Line one\n  of the   abstract.",
-        "authors": ["Yoshua Bengio", 'J\\"urgen M\\"uller'],
-    }
-    arxiv_server.serve(papers)
-    listing = fetch.fetch_backfill(arxiv_config, CATS, DAY, page_size=2)
-
-    queries = arxiv_server.queries("/api/query")
-    assert [q["start"] for q in queries] == ["0", "2", "4"]
-    assert {q["max_results"] for q in queries} == {"2"}
-    assert queries[0]["search_query"] == (
-        "(cat:cs.LG OR cat:stat.ML) AND submittedDate:[202504081800 TO 202504091800]"
-    )
-    assert (listing.day, listing.listed, listing.new, listing.cross) == (DAY, 5, 4, 1)
-    assert [(p.id, p.version) for p in listing.papers][:2] == [("2504.07100", 1), ("2504.07101", 2)]
-    cross = listing.papers[1]
-    assert cross.announce_type == "cross"
-    assert (cross.primary_category, cross.categories) == ("math.OC", ("math.OC", "stat.ML"))
-    assert cross.abstract == "Line one of the abstract."
-    assert cross.authors == ("Yoshua Bengio", "Jürgen Müller")
-
-
-def test_backfill_stores_through_fetch_day(arxiv_server, arxiv_config, store) -> None:
-    arxiv_server.serve([paper("2504.07100"), paper("2504.07101")])
-    listing, stored = fetch.fetch_day(arxiv_config, store, CATS, day=DAY)
-    assert stored == 2
-    assert store.papers.load_listing(DAY).papers == listing.papers
-
-
-def test_backfill_for_a_weekend_asks_nothing(arxiv_server, arxiv_config) -> None:
-    listing = fetch.fetch_backfill(arxiv_config, CATS, date(2025, 4, 12))
-    assert (listing.papers, arxiv_server.requests) == ([], [])
-
-
-def test_backfill_api_errors_become_fetch_errors(arxiv_server) -> None:
-    arxiv_server.fail(503)
-    config = arxiv_server.config(retries=1)
-    with pytest.raises(FetchError, match=r"^arXiv API unreachable: .*HTTP 503"):
-        fetch.fetch_backfill(config, CATS, DAY)
-    assert len(arxiv_server.requests) == 2
-
-
-def test_backfill_truncated_atom_is_an_error(arxiv_server) -> None:
-    arxiv_server.serve([paper("2504.07100")])
-    arxiv_server.truncate()
-    with pytest.raises(FetchError, match=r"^arXiv API unreachable: not a valid Atom feed"):
-        fetch.fetch_backfill(arxiv_server.config(retries=1), CATS, DAY)
-
-
-def test_backfill_hang_times_out(arxiv_server) -> None:
-    arxiv_server.hang(10)
-    started = time.monotonic()
-    with pytest.raises(FetchError, match=r"^arXiv API unreachable: no answer within 0\.1 s"):
-        fetch.fetch_backfill(arxiv_server.config(timeout=0.1, retries=0), CATS, DAY)
-    assert time.monotonic() - started < 2
-
-
 # -- the shipped sample ------------------------------------------------------------------------
 
 
@@ -462,6 +370,6 @@ def test_real_api_answer_gives_the_same_papers_as_the_rss(arxiv_server, arxiv_co
     arxiv_server.rss_body = (DATA / "arxiv-rss-2025-04-10.xml").read_bytes()
     arxiv_server.api_body = (DATA / "arxiv-api-2025-04-10.xml").read_bytes()
     from_rss = fetch.fetch_rss(arxiv_config, CATS).papers
-    from_api = fetch.fetch_backfill(arxiv_config, CATS, DAY).papers
+    from_api = backfill.fetch_backfill(arxiv_config, CATS, DAY).papers
 
     assert from_api == REAL_DAY == from_rss

@@ -29,10 +29,11 @@ import pytest
 
 from bench.fakes.arxiv import paper, rss_document
 from newsletter.config import load_config
-from newsletter.fetch import author_name, parse_rss
+from newsletter.fetch import parse_rss
 from newsletter.models import Paper
 from newsletter.select import author_matcher
 from newsletter.store import Store
+from newsletter.text import author_name
 from newsletter.views import clean
 from tests.conftest import REPO, cli_ok
 from tests.test_archive import pub_date
