@@ -18,23 +18,25 @@ abstract as submitted, XML-escaped once, so after XML decoding a `<`, `>` or `&`
 author's (`k<n`, `<EOS>`) and is kept. Only whitespace is collapsed. Titles and abstracts keep
 their LaTeX as submitted: the model reads it (see `newsletter.text`), and the views convert
 it for the reader. Author names are converted here, since followed authors are matched on them.
+
+The listing comes over `requests`, the HTTP stack the arxiv package uses too, retried by
+`newsletter.retry`: a timeout, a dropped connection, HTTP 429 or 5xx, and a body cut short or
+not a complete document are tried again; a host that will not resolve is not (no network).
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import re
-import socket
 import time
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+
+import requests
 
 from newsletter import __version__, arxiv_id, unreachable
 from newsletter.backfill import fetch_backfill
@@ -197,22 +199,18 @@ def read_feed(path: Path) -> Listing:
 
 
 def _get(url: str, timeout: float) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read()
-    except urllib.error.HTTPError as exc:
-        if retryable := retryable_answer(exc.code, f"HTTP {exc.code}", exc.headers):
-            raise retryable from None
-        raise FetchError(f"arXiv listing unreachable: HTTP {exc.code} from {url}") from None
-    except TimeoutError:
-        raise Retryable(f"no answer within {timeout:g} s") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, socket.gaierror):  # no DNS: no network, or a wrong host
+        response = requests.get(url, headers={"User-Agent": USER_AGENT}, timeout=timeout)
+    except requests.RequestException as exc:
+        if unreachable.unresolved(exc):  # no network, or a wrong host: a retry cannot help
             raise FetchError(unreachable.message(url, unreachable.UNRESOLVED)) from None
-        raise Retryable(str(exc.reason)) from None
-    except (http.client.HTTPException, OSError) as exc:
-        raise Retryable(str(exc)) from None
+        raise Retryable(unreachable.reason(exc, timeout)) from None
+    status = response.status_code
+    if not 200 <= status < 300:
+        if retryable := retryable_answer(status, f"HTTP {status}", response.headers):
+            raise retryable
+        raise FetchError(f"arXiv listing unreachable: HTTP {status} from {url}")
+    return response.content
 
 
 def _get_listing(url: str, timeout: float) -> Listing:

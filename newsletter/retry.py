@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Protocol, TypeVar
 
@@ -41,6 +40,13 @@ class Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None):
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class Headers(Protocol):
+    """An HTTP answer's headers, looked up by name: requests' (arXiv) or email's `Message`
+    (SendGrid's client, on urllib)."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 class RetrySettings(Protocol):
@@ -71,7 +77,7 @@ def retry_after(value: str | None, *, now: datetime | None = None) -> float | No
     return min(max(wait, 0.0), RETRY_AFTER_CAP) if math.isfinite(wait) else None
 
 
-def retryable_answer(status: int, reason: str, headers: Message | None) -> Retryable | None:
+def retryable_answer(status: int, reason: str, headers: Headers | None) -> Retryable | None:
     """The Retryable for an HTTP error answer that may change (429, 5xx), else None."""
     if status != 429 and status < 500:
         return None

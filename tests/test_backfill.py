@@ -103,3 +103,47 @@ def test_backfill_hang_times_out(arxiv_server) -> None:
     with pytest.raises(FetchError, match=r"^arXiv API unreachable: no answer within 0\.1 s"):
         backfill.fetch_backfill(arxiv_server.config(timeout=0.1, retries=0), CATS, DAY)
     assert time.monotonic() - started < 2
+
+
+def test_backfill_stalled_in_the_middle_of_a_page_times_out(arxiv_server) -> None:
+    """requests reports silence inside a body as a ConnectionError, not a Timeout: the
+    client retries it, and the message still says what happened."""
+    arxiv_server.serve([paper("2504.07100")])
+    arxiv_server.stall(10, times=1)
+    config = arxiv_server.config(timeout=0.2, retries=1)
+    assert [p.id for p in backfill.fetch_backfill(config, CATS, DAY).papers] == ["2504.07100"]
+
+    arxiv_server.stall(10)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"^arXiv API unreachable: no answer within 0\.2 s \("):
+        backfill.fetch_backfill(config, CATS, DAY)
+    assert time.monotonic() - started < 2
+
+
+def test_backfill_refused_is_one_readable_line(arxiv_server) -> None:
+    config = arxiv_server.config(retries=0)
+    config = config.model_copy(update={"api_url": "http://127.0.0.1:9/api/query"})
+    with pytest.raises(FetchError) as caught:
+        backfill.fetch_backfill(config, CATS, DAY)
+    assert str(caught.value).startswith(
+        "arXiv API unreachable: [Errno 111] Connection refused (http://127.0.0.1:9/api/query);"
+        " offline, run with --feed "
+    )
+
+
+def test_a_lookup_by_id_offline_says_so_without_the_feed_way(arxiv_server) -> None:
+    config = arxiv_server.config(retries=0)
+    config = config.model_copy(update={"api_url": "http://export.arxiv.org/api/query"})
+    with pytest.raises(FetchError) as caught:
+        backfill.fetch_by_id(config, ["2501.01234"])
+    assert str(caught.value) == (
+        "arXiv API unreachable: cannot resolve its host (http://export.arxiv.org/api/query)"
+    )
+
+
+def test_a_lookup_by_id_maps_the_papers_it_finds(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve([paper("2504.07100", title="Found  it")])
+    found = backfill.fetch_by_id(arxiv_config, ["2504.07100", "2504.07100"])
+    assert {pid: p.title for pid, p in found.items()} == {"2504.07100": "Found it"}
+    [query] = arxiv_server.queries("/api/query")
+    assert query["id_list"] == "2504.07100" and query["max_results"] == "1"

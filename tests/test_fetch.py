@@ -192,6 +192,73 @@ def test_a_hung_server_times_out_quickly(arxiv_server) -> None:
     assert time.monotonic() - started < 2
 
 
+# -- over requests: what urllib did, each failure read as one line -------------------------------
+
+
+def test_the_listing_is_asked_for_as_this_program(arxiv_server, arxiv_config) -> None:
+    """arXiv sees who asks: our User-Agent, not the HTTP library's."""
+    arxiv_server.serve(day_papers())
+    fetch.fetch_rss(arxiv_config, CATS)
+    assert arxiv_server.user_agents == ["newsletter/0.1.0 (daily arXiv digest)"]
+
+
+def test_a_transfer_cut_short_once_is_retried(arxiv_server, arxiv_config) -> None:
+    arxiv_server.serve(day_papers())
+    arxiv_server.cut(times=1)
+    pauses: list[float] = []
+    assert len(fetch.fetch_rss(arxiv_config, CATS, sleep=pauses.append).papers) == 3
+    assert len(arxiv_server.requests) == 2 and len(pauses) == 1
+
+
+def test_a_transfer_cut_short_every_time_gives_up_in_one_line(arxiv_server, arxiv_config):
+    arxiv_server.serve(day_papers())
+    arxiv_server.cut()
+    with pytest.raises(FetchError) as caught:
+        fetch.fetch_rss(arxiv_config, CATS)
+    message = str(caught.value)
+    assert re.match(r"^arXiv listing unreachable: IncompleteRead\(\d+ bytes read, \d+ mo", message)
+    assert ", 3 attempts (" in message and "\n" not in message
+    assert len(arxiv_server.requests) == 3
+
+
+@pytest.mark.parametrize("stop", ["hang", "stall"])
+def test_silence_before_or_inside_the_body_is_a_timeout(arxiv_server, stop: str) -> None:
+    """A server that says nothing, or stops halfway through the listing, is given up on after
+    the timeout, retried, and reported as no answer."""
+    arxiv_server.serve(day_papers())
+    getattr(arxiv_server, stop)(10, times=1)
+    config = arxiv_server.config(timeout=0.2, retries=1)
+    started = time.monotonic()
+    assert len(fetch.fetch_rss(config, CATS).papers) == 3
+    assert time.monotonic() - started < 2 and len(arxiv_server.requests) == 2
+
+    getattr(arxiv_server, stop)(10)
+    with pytest.raises(FetchError, match=r"^arXiv listing unreachable: no answer within 0\.2 s, 2"):
+        fetch.fetch_rss(config, CATS)
+
+
+def test_an_unresolvable_host_is_one_line_and_not_retried(arxiv_server) -> None:
+    """No name resolves in the tests (conftest's `_loopback_only`), as on a machine offline."""
+    config = arxiv_server.config().model_copy(update={"rss_url": "http://rss.arxiv.org/rss/"})
+    with pytest.raises(FetchError) as caught:
+        fetch.fetch_rss(config, CATS, sleep=pytest.fail)
+    assert str(caught.value) == (
+        "arXiv listing unreachable: cannot resolve its host (http://rss.arxiv.org/rss/cs.LG+stat.ML);"
+        f" offline, run with --feed {unreachable.SAMPLE_LISTING}"
+    )
+
+
+def test_a_refused_connection_is_retried_and_named(arxiv_config) -> None:
+    config = arxiv_config.model_copy(update={"rss_url": "http://127.0.0.1:9/rss/"})
+    pauses: list[float] = []
+    with pytest.raises(FetchError) as caught:
+        fetch.fetch_rss(config, CATS, sleep=pauses.append)
+    assert str(caught.value).startswith(
+        "arXiv listing unreachable: [Errno 111] Connection refused, 3 attempts"
+    )
+    assert len(pauses) == 2
+
+
 def test_a_cross_list_under_two_requested_categories_is_one_paper(arxiv_server, arxiv_config):
     both = {"categories": ["cs.CV", "cs.LG", "stat.ML"], "announce_type": "cross"}
     arxiv_server.serve([paper("2504.07010", **both), paper("2504.07010", **both)])

@@ -130,6 +130,10 @@ class Reply:
     status: int = 200
     truncate: bool = False  # the normal document, cut in the middle
     hang: float = 0.0  # seconds of silence before answering
+    # the whole document's length announced, half of it sent, then the connection closed
+    # (`cut`) or, for `stall` seconds, silence before the rest
+    cut: bool = False
+    stall: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -137,7 +141,7 @@ class _Handler(FakeHandler):
     fake: FakeArxiv
 
     def do_GET(self) -> None:
-        reply = self.fake.next_reply(self.path)
+        reply = self.fake.next_reply(self.path, self.headers.get("User-Agent", ""))
         if reply.hang and self.fake.stopping.wait(reply.hang):
             return
         body = self.fake.document(self.path)
@@ -147,7 +151,27 @@ class _Handler(FakeHandler):
         elif reply.truncate:
             body = body[: len(body) // 2]
         headers = {"Content-Type": "application/xml; charset=utf-8"} | reply.headers
-        self.reply(status, body, headers)
+        if status == 200 and (reply.cut or reply.stall):
+            self.reply_in_part(body, headers, reply.stall)
+        else:
+            self.reply(status, body, headers)
+
+    def reply_in_part(self, body: bytes, headers: dict[str, str], stall: float) -> None:
+        """A 200 announcing all of `body` and sending its first half; then, after `stall`
+        seconds, the rest, or with no stall the connection closed: a transfer cut short."""
+        try:
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            if stall and not self.fake.stopping.wait(stall):
+                self.wfile.write(body[len(body) // 2 :])
+            self.close_connection = True
+        except OSError:
+            pass
 
 
 class FakeArxiv(FakeServer):
@@ -159,6 +183,7 @@ class FakeArxiv(FakeServer):
         self.api_papers: list[dict] | None = None  # None: the same papers as the RSS
         self.pub_date = PUB_DATE
         self.requests: list[str] = []
+        self.user_agents: list[str] = []  # of each request, in order
         self.script: deque[Reply] = deque()
         self.always: Reply | None = None
         self.rss_body: bytes | None = None  # served instead of the papers, when set
@@ -196,6 +221,12 @@ class FakeArxiv(FakeServer):
     def hang(self, seconds: float, times: int | None = None) -> None:
         self._script(Reply(hang=seconds), times)
 
+    def cut(self, times: int | None = None) -> None:
+        self._script(Reply(cut=True), times)
+
+    def stall(self, seconds: float, times: int | None = None) -> None:
+        self._script(Reply(stall=seconds), times)
+
     def config(self, **overrides: object) -> ArxivConfig:
         fast = {"timeout": 2.0, "retries": 2, "retry_delay": 0.0, "categories": ["cs.LG"]}
         return ArxivConfig(rss_url=self.rss_url, api_url=self.api_url, **(fast | overrides))
@@ -209,9 +240,10 @@ class FakeArxiv(FakeServer):
 
     # -- the wire --------------------------------------------------------------------------
 
-    def next_reply(self, target: str) -> Reply:
+    def next_reply(self, target: str, user_agent: str = "") -> Reply:
         with self.lock:
             self.requests.append(target)
+            self.user_agents.append(user_agent)
             if self.script:
                 return self.script.popleft()
             return self.always or Reply()
