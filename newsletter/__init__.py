@@ -23,11 +23,10 @@ The package reads as the pipeline it runs, one module per stage:
 Beside the stages: `store` keeps what must outlive a run in SQLite, in the versioned schema of
 `migrations`; `models` holds the plain data passed between stages; `answers` reads the model's
 answers; `keywords` is the local scorer; `suppressions` mirrors SendGrid's suppression lists;
-`retry` is the one retry policy for our own HTTP calls; `unreachable` says in one line why
-arXiv is out of reach; `text` turns LaTeX into text;
-`templating` makes every Jinja2 environment; `links` signs links; `views` turns a selection
-into what the templates show, the frozen values of `view_models`; `errors` holds the domain
-exceptions.
+`retry` is the one retry policy for our own HTTP calls; `unreachable` says in one line why arXiv
+is out of reach; `text` turns LaTeX into text; `templating` makes every Jinja2 environment;
+`links` signs links; `views` turns a selection into what the templates show, the frozen values
+of `view_models`; `errors` holds the domain exceptions.
 """
 
 __version__ = "0.1.0"
