@@ -103,7 +103,7 @@ class TestUpgradeFrom010:
         Store(tmp_path / "fresh.sqlite").close()
         assert schema(tmp_path / "fresh.sqlite") == schema(old_db)
         assert user_version(tmp_path / "fresh.sqlite") == LATEST
-        assert len([row for row in schema(old_db) if row[0] == "table"]) == 15
+        assert len([row for row in schema(old_db) if row[0] == "table"]) == 16
 
     def test_opening_it_again_changes_nothing(self, old_db):
         Store(old_db).close()
@@ -230,6 +230,9 @@ CALLS = {
     "ledger.finish": lambda s: s.ledger.finish(DAY, "ada", SENT, paper_ids=[NEW.id]),
     "ledger.delivery": lambda s: s.ledger.delivery(DAY, "ada"),
     "ledger.sent_paper_ids": lambda s: s.ledger.sent_paper_ids("ada"),
+    "ledger.hold": lambda s: s.ledger.hold("ada", DAY),
+    "ledger.held": lambda s: s.ledger.held("ada"),
+    "ledger.release": lambda s: s.ledger.release("ada", DAY),
     "suppressions.replace": lambda s: s.suppressions.replace(
         [("Gone@example.org", "bounces", "bounced", "550", 1)]
     ),
