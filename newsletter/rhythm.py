@@ -24,9 +24,11 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import get_args
 
+from newsletter import votes
 from newsletter.day import Day, Served
 from newsletter.deliver import Mailer
-from newsletter.models import Listing, Paper, Selection, Status, Weekday
+from newsletter.models import Listing, Paper, Selection, Status, Usage, Weekday
+from newsletter.plans import scoring_key
 from newsletter.profiles import Profile
 from newsletter.store import Store
 
@@ -134,13 +136,22 @@ def split(
     going, waiting = [], []
     for selection in selections:
         turn = by_id[selection.subscriber_id]
-        selection = replace(selection, period=turn.period)
+        if turn.period is not None:
+            selection = replace(selection, period=turn.period, usage=period_usage(day, turn))
         if turn.due or day.opts.dry_run:
             going.append(selection)
             continue
         day.store.ledger.hold(turn.profile.id, day.listing.day)
         waiting.append(Served(turn.profile.id, Status.WEEKLY, selection, next_on(turn.profile)))
     return going, waiting
+
+
+def period_usage(day: Day, turn: Turn) -> dict[str, Usage]:
+    """What scoring the turn's days cost, for its digest to show, as a day's digest shows
+    what its day cost (newsletter.plans: whichever run paid)."""
+    profile = votes.taught(day.config, day.store, turn.profile)
+    spent = day.store.spend.over(turn.days, scoring_key(day.config, profile)[1])
+    return {model: usage for model, usage in spent.items() if usage.requests}
 
 
 def settle(day: Day, turns: list[Turn], served: list[Served]) -> None:

@@ -25,7 +25,8 @@ from newsletter.pipeline import SendOptions, run_send
 from newsletter.profiles import edit_profile
 from newsletter.rhythm import due_day, next_due
 from newsletter.store import Store
-from tests.conftest import REPO, cli, write_deployment
+from tests.conftest import REPO, cli, cli_ok, write_deployment
+from tests.test_archive import nav_links
 
 MON = date(2025, 4, 7)
 WEEK = [MON + timedelta(days=i) for i in range(5)]  # Monday 7 to Friday 11 April 2025
@@ -155,6 +156,11 @@ class TestAWeek:
         assert [p.id for p in record.papers] == expected
         assert [p.author_match for p in record.papers] == [True] * 5 + [False] * 4
         assert sorted(mailed_ids([mail])) == sorted(expected)  # shown followed authors first
+        # what the week's scoring cost: ada reads with the same prompt, a day at a time
+        daily = [stored_digest(week, "ada", day).usage for day in WEEK]
+        assert [u.model for u in record.usage] == ["m"]
+        assert record.usage[0].prompt_tokens == sum(u[0].prompt_tokens for u in daily) > 0
+        assert record.usage[0].requests == sum(u[0].requests for u in daily)
         assert "\nweek of 7–11 April 2025\n" in text_of(mail)
 
     def test_papers_are_scored_on_their_own_day_and_friday_asks_only_about_fridays(
@@ -220,6 +226,34 @@ class TestSwitching:
         assert len(ids) == len(set(ids)) and set(ids) == set().union(*map(qualifying, WEEK))
         assert stored_digest(week, "wes", WEEK[2]).period == (MON, WEEK[2])
         assert stored_digest(week, "wes", FRI).period is None
+
+
+class TestArchive:
+    def test_previous_and_next_join_daily_and_weekly_digests_and_the_feed_has_both(
+        self, week, arxiv_server, sendgrid_server
+    ):
+        path = week / "subscribers" / "wes.toml"
+        edit_profile(path, frequency="daily")
+        for day in WEEK:
+            if day.weekday() == 2:
+                edit_profile(path, frequency="weekly")
+            run_day(week, arxiv_server, day)
+        cli_ok(week, "archive", "build", "--out", week / "site")
+        with Store(load_config(week / "config.toml").storage.path) as store:
+            folder = week / "site" / store.tokens.token("wes")
+        files = [f"{d}.html" for d in (WEEK[0], WEEK[1], FRI)]
+        assert sorted(p.name for p in folder.glob("2025-04-*.html")) == files
+        navs = [nav_links(folder / name) for name in files]
+        assert [n["← Previous Day"] for n in navs] == [None, files[0], files[1]]
+        assert [n["Next Day →"] for n in navs] == [files[1], files[2], None]
+        assert "week of 9–11 April 2025" in (folder / files[2]).read_text()
+        month = (folder / "2025-04.html").read_text()
+        assert "Monday, 7 April 2025" in month and "week of 9–11 April 2025" in month
+        assert "week of 9–11 April 2025" in (folder / "index.html").read_text()  # the latest
+        feed = (folder / "feed.atom").read_text()
+        ids = mailed_ids(to(sendgrid_server, "wes"))
+        assert set(ids) == set().union(*map(qualifying, WEEK))
+        assert all(f"https://arxiv.org/abs/{i}#" in feed for i in ids)
 
 
 class TestPreviewAndSummary:
