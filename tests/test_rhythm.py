@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.bench_weekly import run_week, week_of_days
+from bench.dayfactory import API_KEY
 from bench.fakes.arxiv import FakeArxiv, paper
 from bench.fakes.sendgrid import FakeSendgrid, Received
 from newsletter.config import load_config
@@ -341,3 +343,18 @@ class TestKilled:
         assert friday["wes@example.org"] == 1 and friday["ada@example.org"] <= 1
         assert len(to(sendgrid_server, "wes")) == 1
         assert len(sendgrid_server.held) == 1
+
+
+class TestCost:
+    def test_a_weekly_reader_costs_what_a_daily_one_does(self, monkeypatch):
+        """bench/bench_weekly.py's week, small: the same requests and tokens, one mail."""
+        for name, value in (("OPENAI_API_KEY", API_KEY), ("SENDGRID_API_KEY", "set by the run"),
+                            ("NEWSLETTER_SECRET", "a test secret")):  # fmt: skip
+            monkeypatch.setenv(name, value)
+        days = week_of_days(100, seed=0)
+        daily, weekly = run_week(days, "daily"), run_week(days, "weekly")
+        assert weekly.mails == [0, 0, 0, 0, 1] and sum(daily.mails) >= 4
+        d, w = daily.total(), weekly.total()
+        assert w.requests == d.requests > 0
+        assert (w.prompt_tokens, w.completion_tokens) == (d.prompt_tokens, d.completion_tokens)
+        assert sorted(weekly.papers[-1]) == sorted(p for day in daily.papers for p in day)
