@@ -2,24 +2,25 @@
 
 Every reader's papers are scored on their own announcement day, whatever the rhythm, so the
 work is spread over the week and a weekly reader costs what a daily one does: only the mail
-waits. On a weekly reader's other days a `send` scores their papers, keeps the day for them in
-the store (`Ledger.hold`) and sends nothing. On their weekday, or on the first run after it
-when that day's run did not happen (a holiday, a crash), the days held since their previous
-digest, at most the seven days up to the weekday, are gathered with the day itself into one
-listing and selected as one day is (newsletter.select): followed authors first, then the
-cutoffs and the cap; the scores of the days already judged come from the cache.
+waits. A `send` keeps each announcement day of a weekly reader's in the store for them
+(`Ledger.hold`); on their other days it scores their papers and sends nothing. On their
+weekday, or on the first run after it when that day's run did not happen or their digest
+failed (a holiday, a crash), the days held since their previous digest, at most the seven days
+up to the weekday, are gathered with the day itself into one listing and selected as one day
+is (newsletter.select): followed authors first, then the cutoffs and the cap; the scores of
+the days already judged come from the cache.
 
 Exactly once holds per (period, reader): a weekly digest is keyed in the ledger, the archive
 and the sent papers by the date of the weekday its period is due on, whichever day it goes
 out, so that a run on any later day of the week finds it. Sending a digest lets go of the days
-it gathered, in the transaction that records it; a daily digest gathers the days a reader held
-as a weekly one, so that switching rhythm loses nothing, and the papers sent before are never
-candidates again, so that it repeats nothing.
+it gathered up to that date in the transaction that records it (and of a late one's days
+after it just after); a daily digest gathers the days a reader held as a weekly one, so that
+switching rhythm loses nothing, and the papers sent before are never candidates again, so
+that it repeats nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import get_args
@@ -98,7 +99,7 @@ def take_turn(store: Store, mailer: Mailer, profile: Profile, today: date) -> Tu
         if today != due:  # the period may have gone: today's papers wait for the next one
             store.ledger.hold(profile.id, today)
         return Served(profile.id, prior.status, detail=prior.detail)
-    if prior is None and (today == due or any(d < due for d in held)):
+    if prior is None and (today == due or any(d <= due for d in held)):  # a period waits
         return Turn(profile, due, gathered(held, due, today), due=True)
     key = next_due(today, profile.weekday)
     return Turn(profile, key, gathered(held, key, today), due=False)
@@ -138,11 +139,13 @@ def split(
         turn = by_id[selection.subscriber_id]
         if turn.period is not None:
             selection = replace(selection, period=turn.period, usage=period_usage(day, turn))
+        if not day.opts.dry_run and turn.profile.frequency == "weekly":
+            # on their weekday too: a digest that fails leaves the day for the next run
+            day.store.ledger.hold(turn.profile.id, day.listing.day)
         if turn.due or day.opts.dry_run:
             going.append(selection)
-            continue
-        day.store.ledger.hold(turn.profile.id, day.listing.day)
-        waiting.append(Served(turn.profile.id, Status.WEEKLY, selection, next_on(turn.profile)))
+        else:
+            waiting.append(Served(turn.profile.id, Status.WEEKLY, selection, next_on(turn.profile)))
     return going, waiting
 
 
@@ -155,11 +158,12 @@ def period_usage(day: Day, turn: Turn) -> dict[str, Usage]:
 
 
 def settle(day: Day, turns: list[Turn], served: list[Served]) -> None:
-    """Let go of the days of a digest that had nothing to send: its period was served.
-    (A digest sent lets go of its days as the ledger records it.)"""
+    """Let go of the days of the digests served, sent or with nothing to send. A digest sent
+    lets go of the days up to the one it is keyed by as the ledger records it; this lets go
+    of the days after it, those of a digest sent late (on Monday for Friday)."""
     if day.opts.dry_run:
         return
-    keys: Mapping[str, date] = {t.profile.id: t.key for t in turns if t.due}
+    due = {t.profile.id for t in turns if t.due}
     for s in served:
-        if s.status == Status.EMPTY and s.subscriber_id in keys:
-            day.store.ledger.release(s.subscriber_id, keys[s.subscriber_id])
+        if s.subscriber_id in due and s.status in (Status.SENT, Status.EMPTY):
+            day.store.ledger.release(s.subscriber_id, day.listing.day)

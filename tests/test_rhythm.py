@@ -194,6 +194,21 @@ class TestAWeek:
         assert record.period == (MON, NEXT_MON)
         assert len(to(sendgrid_server, "ada")) == 6
 
+    def test_a_friday_that_failed_is_sent_on_monday_with_fridays_papers(
+        self, week, arxiv_server, sendgrid_server
+    ):
+        for day in WEEK[:4]:
+            run_day(week, arxiv_server, day)
+        sendgrid_server.fail_next(1, 400)  # not tried again: SendGrid refused it
+        assert served(run_day(week, arxiv_server, FRI, only="wes"))["wes"].status == Status.FAILED
+        assert served(run_day(week, arxiv_server, NEXT_MON))["wes"].status == Status.SENT
+        assert served(run_day(week, arxiv_server, NEXT_TUE))["wes"].status == Status.WEEKLY
+        [mail] = to(sendgrid_server, "wes")
+        days = [*WEEK, NEXT_MON]
+        assert set(mailed_ids([mail])) == set().union(*map(qualifying, days))
+        with Store(load_config(week / "config.toml").storage.path) as store:
+            assert store.ledger.held("wes") == [NEXT_TUE]
+
     def test_an_empty_week_is_not_sent_again_on_monday(self, week, arxiv_server, sendgrid_server):
         edit_profile(week / "subscribers" / "wes.toml", relevance_cutoff=10, authors=["Nobody"])
         for day in WEEK:

@@ -180,6 +180,13 @@ class TestUpgradeToWeeklyDigests:
         assert query(old_db, HELD_TABLE)
 
 
+    def test_days_held_move_with_the_reader_when_the_id_changes_hands(self, store):
+        store.readers.claim("ada", "ada@example.org")
+        store.ledger.hold("ada", DAY)
+        assert store.readers.claim("ada", "someone.else@example.org") == "ada~1"
+        assert store.ledger.held("ada") == [] and store.ledger.held("ada~1") == [DAY]
+
+
 HELD_TABLE = "SELECT name FROM sqlite_master WHERE type='table' AND name='held'"
 
 
