@@ -116,6 +116,9 @@ def listings(store: Store, listing: Listing, turns: list[Turn]) -> dict[str, Lis
     stored: dict[date, Listing | None] = {listing.day: listing}
     found: dict[str, Listing] = {}
     for turn in turns:
+        if turn.days == (turn.key,) == (listing.day,):  # a day's digest: the day's listing
+            found[turn.profile.id] = listing
+            continue
         papers: dict[str, Paper] = {}
         for day in turn.days:
             if day not in stored:

@@ -178,9 +178,16 @@ class TestAWeek:
             others = [f"{d:%A %d}" for d in WEEK if d != day]
             assert not any(name in asked[day] for name in others), day
 
-    def test_a_missed_friday_is_sent_on_monday_once(self, week, arxiv_server, sendgrid_server):
-        for day in WEEK[:4]:  # Friday's run does not happen
+    @pytest.mark.parametrize("friday", ["no run", "a holiday"])
+    def test_a_missed_friday_is_sent_on_monday_once(
+        self, week, arxiv_server, sendgrid_server, friday
+    ):
+        for day in WEEK[:4]:
             run_day(week, arxiv_server, day)
+        if friday == "a holiday":  # the run happens, and arXiv announces nothing
+            arxiv_server.empty_day(pub_date(FRI))
+            report = run_send(load_config(week / "config.toml"), SendOptions())
+            assert report.day == FRI and report.served == []
         assert to(sendgrid_server, "wes") == []
         monday = served(run_day(week, arxiv_server, NEXT_MON))["wes"]
         assert monday.status == Status.SENT
