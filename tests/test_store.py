@@ -179,7 +179,6 @@ class TestUpgradeToWeeklyDigests:
             assert store.ledger.held("ada") == []  # let go with the digest that sent them
         assert query(old_db, HELD_TABLE)
 
-
     def test_days_held_move_with_the_reader_when_the_id_changes_hands(self, store):
         store.readers.claim("ada", "ada@example.org")
         store.ledger.hold("ada", DAY)
