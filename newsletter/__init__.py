@@ -11,7 +11,8 @@ The package reads as the pipeline it runs, one module per stage:
               and dollar counts; transport: how a round of requests travels, chat (one
               request at a time) or batch (a round as one OpenAI Batch API batch)
     select    the day's picks for one subscriber; plans: a day's scoring shared among
-              the subscribers, and each one's selection
+              the subscribers, and each one's selection; rhythm: a daily or a weekly reader,
+              the days their digest gathers and the run it goes out on
     render    the digest email (MJML -> HTML, and text/plain)
     deliver   SendGrid, or the dry-run outbox, exactly once per subscriber and day
     pipeline  the stages joined into one run

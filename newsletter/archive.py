@@ -92,6 +92,11 @@ def month_name(month: str) -> str:
     return f"{date.fromisoformat(month + '-01'):%B %Y}"
 
 
+def digest_date(record: SavedDigest) -> str:
+    """The day a digest was for, or the days a weekly one holds ("week of 7–11 April 2025")."""
+    return text.period_label(*record.period) if record.period else text.long_date(record.day)
+
+
 def page_url(config: Config, store: Store, subscriber_id: str, day: date) -> str | None:
     """The address of a digest's page on the published site, when `[archive] base_url` is set."""
     base = config.archive.base_url
@@ -192,7 +197,7 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
         days.append(
             DayEntry(
                 href=day_file(day),
-                date=text.long_date(day),
+                date=digest_date(record),
                 summary=f"{text.plural(count, 'paper')} picked of {listed:,} listed",
                 top=top_papers(record),
             )
@@ -208,13 +213,14 @@ def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, 
     )
 
 
-def subscriber_page(days: list[date]) -> str:
+def subscriber_page(records: list[SavedDigest]) -> str:
+    days = [r.day for r in records]
     counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
     months = [
         MonthEntry(month_file(m), month_name(m), text.plural(n, "digest"))
         for m, n in sorted(counts.items(), reverse=True)
     ]
-    latest = DayEntry(day_file(days[-1]), text.long_date(days[-1])) if days else None
+    latest = DayEntry(day_file(days[-1]), digest_date(records[-1])) if days else None
     return render_page(
         "archive_subscriber.j2",
         title="arXiv digest · archive",
@@ -246,7 +252,7 @@ def subscriber_pages(
     for i, month in enumerate(months):
         links = month_links(months, i)
         pages[month_file(month)] = partial(month_page, month, by_month[month], links)
-    pages["index.html"] = partial(subscriber_page, days)
+    pages["index.html"] = partial(subscriber_page, records)
     return pages
 
 

@@ -125,3 +125,13 @@ def m004_votes(db: Database) -> None:
         "CREATE TABLE unsubscribes (email TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, "
         "created_at TEXT NOT NULL)"
     )
+
+
+@migration
+def m005_held(db: Database) -> None:
+    """The announcement days whose papers wait for a reader's next digest: a weekly reader's
+    days before their weekday (newsletter.rhythm). The digest that sends them lets them go."""
+    db.execute(
+        "CREATE TABLE held (subscriber_id TEXT NOT NULL, day TEXT NOT NULL, "
+        "PRIMARY KEY (subscriber_id, day))"
+    )

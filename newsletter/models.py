@@ -7,10 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 
 Notify = Callable[[str], None]
+# How often a reader is mailed, and on which announcement day a weekly reader is (newsletter.rhythm)
+Frequency = Literal["daily", "weekly"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday"]
 
 
 @dataclass
@@ -131,6 +135,9 @@ class Selection:
     notes: list[str] = field(default_factory=list)  # e.g. "cost cap reached"
     failure: str = ""  # why scoring cannot be trusted: then nothing is sent
     judge: Judge = Judge.MODEL
+    # the first and last announcement days gathered, for a digest of more than its own day
+    # (a weekly one): `day` is then the day its period is due on, which keys it everywhere
+    period: tuple[date, date] | None = None
 
     @property
     def cost_usd(self) -> float | None:
@@ -169,6 +176,7 @@ class Status(StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"  # SendGrid may have the mail: check before --force
     SENDING = "sending"  # the ledger only: a send begun and not answered, read back as unknown
+    WEEKLY = "weekly"  # a weekly reader's other days: scored, and kept for their weekday
 
     @property
     def served(self) -> bool:
@@ -266,6 +274,7 @@ class SavedDigest(BaseModel):
     notes: list[str] = []
     reader: Reader | None = None
     judge: Judge = Judge.MODEL  # records before `by_model` were all scored by a model
+    period: tuple[date, date] | None = None  # a weekly digest's days (Selection.period)
 
     @model_validator(mode="before")
     @classmethod
@@ -295,6 +304,7 @@ class SavedDigest(BaseModel):
             notes=selection.notes,
             reader=reader,
             judge=selection.judge,
+            period=selection.period,
         )
 
     def to_selection(self, papers: dict[str, Paper]) -> Selection:
@@ -311,6 +321,7 @@ class SavedDigest(BaseModel):
             usage={u.model: Usage(**u.model_dump()) for u in self.usage},
             notes=list(self.notes),
             judge=self.judge,
+            period=self.period,
         )
 
 

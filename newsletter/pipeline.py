@@ -8,12 +8,13 @@ others are still served.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from newsletter import archive, deliver, render, suppressions, votes
+from newsletter import archive, deliver, render, rhythm, suppressions, votes
 from newsletter.batch import BatchTransport
 from newsletter.chat import ChatTransport, make_client
 from newsletter.config import Config, openai_key, sendgrid_key
@@ -124,10 +125,13 @@ def run_send(config: Config, opts: SendOptions, hooks: Hooks | None = None) -> R
                           "nothing to send")  # fmt: skip
             return day.report([])
         mailer = open_mailer(day)
-        todo, sent_before = not_yet_sent(mailer, day.listing.day, day.chosen.profiles)
-        todo, suppressed = not_suppressed(day, todo)
-        scores = score(day, todo)
-        served = serve_all(day, mailer, todo, scores.selections)
+        turns, sent_before = rhythm.take_turns(day.store, mailer, day.chosen.profiles,
+                                               day.listing.day)  # fmt: skip
+        todo, suppressed = not_suppressed(day, [t.profile for t in turns])
+        scores = score(day, todo, rhythm.listings(day.store, day.listing, turns))
+        going, waiting = rhythm.split(day, turns, scores.selections)
+        served = serve_all(day, mailer, todo, going) + waiting
+        rhythm.settle(day, turns, served)
         sent = [s.subscriber_id for s in served if s.status == Status.SENT]
         archive.publish(config, day.store, sent, day.hooks)  # so "View in browser" lands
     return day.report(sent_before + suppressed + served, scores)
@@ -144,21 +148,6 @@ def open_mailer(day: Day) -> deliver.Mailer:
         return Outbox(day.store, folder, config.sendgrid, config.subscribers_dir)
     client = deliver.SendgridApi(config.sendgrid, sendgrid_key())
     return deliver.SendgridMailer(day.store, client, config.sendgrid, opts.force)
-
-
-def not_yet_sent(
-    mailer: deliver.Mailer, day: date, profiles: list[Profile]
-) -> tuple[list[Profile], list[Served]]:
-    """Skip, before any token is spent, the subscribers whose digest for the day went out, or
-    may have (an unknown outcome): (those to serve, those skipped)."""
-    todo, skipped = [], []
-    for p in profiles:
-        prior = mailer.prior(day, p.id)
-        if prior is None:
-            todo.append(p)
-        else:
-            skipped.append(Served(p.id, prior.status, detail=prior.detail))
-    return todo, skipped
 
 
 def not_suppressed(day: Day, profiles: list[Profile]) -> tuple[list[Profile], list[Served]]:
@@ -191,13 +180,16 @@ def read_suppressions(day: Day) -> dict[str, SuppressionReason]:
         return suppressions.stored_reasons(store)
 
 
-def score(day: Day, profiles: list[Profile]) -> Scores:
-    """Record the profile files' new examples, then score and select for each profile."""
+def score(
+    day: Day, profiles: list[Profile], periods: Mapping[str, Listing] | None = None
+) -> Scores:
+    """Record the profile files' new examples, then score and select for each profile (from
+    its own listing in `periods`, if it has one there: see newsletter.rhythm)."""
     config, store, hooks = day.config, day.store, day.hooks
     examples = refresh_examples(config, store, profiles, hooks)
     local = use_local_scorer(config, dry_run=day.opts.dry_run, hooks=hooks)
     selections, scoring = score_day(config, store, day.listing, profiles, local=local,
-                                    hooks=hooks)  # fmt: skip
+                                    hooks=hooks, periods=periods)  # fmt: skip
     return Scores(selections, scoring, examples)
 
 
@@ -230,11 +222,12 @@ def score_day(
     *,
     local: bool = False,
     hooks: Hooks | None = None,
+    periods: Mapping[str, Listing] | None = None,
 ) -> tuple[list[Selection], Scoring]:
     """Each profile's selection for the day, and the run's scoring."""
     hooks = hooks or Hooks()
     scorer = make_scorer(config, store, local=local, hooks=hooks)
-    return select_day(config, store, listing, profiles, scorer, hooks)
+    return select_day(config, store, listing, profiles, scorer, hooks, periods)
 
 
 def refresh_examples(config: Config, store: Store, profiles: list[Profile], hooks: Hooks) -> int:

@@ -6,6 +6,7 @@ prompt however many subscribers share it and by one run at a time, then selected
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -177,13 +178,16 @@ def select_day(
     profiles: list[Profile],
     scorer: Scorer,
     hooks: Hooks,
+    periods: Mapping[str, Listing] | None = None,
 ) -> tuple[list[Selection], Scoring]:
-    """Each profile's selection for the day, judged by `scorer`, and the run's scoring."""
+    """Each profile's selection for the day, judged by `scorer`, and the run's scoring.
+    `periods`: a reader's own listing, of more days than the day's (newsletter.rhythm)."""
     profiles = [votes.taught(config, store, p) for p in profiles]
-    plans = [plan(config, store, listing, p) for p in profiles]
+    mine = {p.id: (periods or {}).get(p.id, listing) for p in profiles}
+    plans = [plan(config, store, mine[p.id], p) for p in profiles]
     scoring = score_plans(config, store, plans, scorer, hooks=hooks, day=listing.day)
     min_scored = config.llm.min_scored
     judge = Judge.MODEL if scoring.billed else Judge.KEYWORDS
-    selections = [make_selection(listing, p, scoring.results[p.profile.id], min_scored,
-                                 judge) for p in plans]  # fmt: skip
+    selections = [make_selection(mine[p.profile.id], p, scoring.results[p.profile.id],
+                                 min_scored, judge) for p in plans]  # fmt: skip
     return selections, scoring

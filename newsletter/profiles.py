@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails
 from newsletter import arxiv_id, templating
 from newsletter.config import describe_error, display_path, read_toml
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
+from newsletter.models import Frequency, Weekday
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" allows a "\n"
 # Deliberately simple: one @, a dot in the domain, nothing that separates addresses in a
@@ -73,6 +74,8 @@ class Profile(BaseModel):
     novelty_cutoff: int = Field(default=4, ge=1, le=10)
     max_papers: int = Field(default=30, ge=1, le=500)
     model: str | None = None
+    frequency: Frequency = "daily"  # weekly: one digest on `weekday` (newsletter.rhythm)
+    weekday: Weekday = "friday"
     # arXiv ids given as examples; their titles are looked up once and kept with the votes
     liked: list[ArxivId] = Field(default_factory=list)
     disliked: list[ArxivId] = Field(default_factory=list)
@@ -198,15 +201,12 @@ def unprintable_fields(profile: Profile) -> list[tuple[str, str]]:
     found = []
     for name, text, multiline in fields:
         allowed = "\n\t" if multiline else ""
-        bad = [c for c in text if c in _BIDI or (_is_control(c) and c not in allowed)]
+        bad = [c for c in text if c in _BIDI
+               or (unicodedata.category(c) in ("Cc", "Cs") and c not in allowed)]  # fmt: skip
         if bad:
             what = "a line break" if bad[0] in "\r\n" else f"the character {bad[0]!r}"
             found.append((name, f"holds {what}: write it on one line, in plain text"))
     return found
-
-
-def _is_control(char: str) -> bool:
-    return unicodedata.category(char) in ("Cc", "Cs")
 
 
 def write_active(path: Path, active: bool) -> None:

@@ -27,7 +27,7 @@ from newsletter.models import Pick, Selection, Usage, Vote
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
-from newsletter.text import clean, long_date, plural
+from newsletter.text import clean, long_date, period_label, plural
 from newsletter.view_models import (
     Author,
     Digest,
@@ -76,7 +76,8 @@ def safe_url(url: str) -> str:
 def subject_line(selection: Selection, profile: Profile) -> str:
     count = len(selection.picks)
     papers = plural(count, "paper") if count else "no papers"
-    return f"arXiv digest · {selection.day.isoformat()} · {papers} for {profile.first_name}"
+    when = period_label(*selection.period) if selection.period else selection.day.isoformat()
+    return f"arXiv digest · {when} · {papers} for {profile.first_name}"
 
 
 def preheader_text(selection: Selection, papers: list[PaperView]) -> str:
@@ -236,7 +237,7 @@ def header_context(
         greeting += f", {matched} by authors you follow." if matched else "."
     return Header(
         categories=shown,
-        date=long_date(selection.day),
+        date=period_label(*selection.period) if selection.period else long_date(selection.day),
         greeting=greeting,
         listed=f"{selection.listed:,}",
         read=f"{selection.read:,}",

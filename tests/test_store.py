@@ -103,7 +103,7 @@ class TestUpgradeFrom010:
         Store(tmp_path / "fresh.sqlite").close()
         assert schema(tmp_path / "fresh.sqlite") == schema(old_db)
         assert user_version(tmp_path / "fresh.sqlite") == LATEST
-        assert len([row for row in schema(old_db) if row[0] == "table"]) == 15
+        assert len([row for row in schema(old_db) if row[0] == "table"]) == 16
 
     def test_opening_it_again_changes_nothing(self, old_db):
         Store(old_db).close()
@@ -154,6 +154,39 @@ class TestMigrations:
         result = CliRunner().invoke(app, ["suppressions", "list"])
         assert result.exit_code == 1
         assert f"error: {path} has schema version {LATEST + 1}" in result.output
+
+
+class TestUpgradeToWeeklyDigests:
+    """Migration 5 adds the days held for a weekly reader's next digest."""
+
+    def test_a_database_of_the_release_before_opens_with_nothing_held(self, old_db, monkeypatch):
+        with monkeypatch.context() as before:
+            before.setattr("newsletter.store.MIGRATIONS", MIGRATIONS[:4])
+            Store(old_db).close()
+        assert user_version(old_db) == 4 and not query(old_db, HELD_TABLE)
+        with Store(old_db) as store:
+            assert store.schema_version == LATEST == 5
+            assert store.ledger.held("ada") == []
+            assert store.ledger.delivery(DAY, "ada").status == SENT  # the ledger is kept
+            store.ledger.hold("ada", date(2025, 4, 14))
+            store.ledger.hold("ada", date(2025, 4, 15))
+            store.ledger.hold("ada", date(2025, 4, 15))  # a re-run holds a day once
+            assert store.ledger.held("ada") == [date(2025, 4, 14), date(2025, 4, 15)]
+            later = date(2025, 4, 18)
+            store.ledger.begin(later, "ada", "ada@example.org")
+            assert store.ledger.held("ada") != []  # not while its outcome is unknown
+            store.ledger.finish(later, "ada", SENT, paper_ids=["2504.99999"])
+            assert store.ledger.held("ada") == []  # let go with the digest that sent them
+        assert query(old_db, HELD_TABLE)
+
+    def test_days_held_move_with_the_reader_when_the_id_changes_hands(self, store):
+        store.readers.claim("ada", "ada@example.org")
+        store.ledger.hold("ada", DAY)
+        assert store.readers.claim("ada", "someone.else@example.org") == "ada~1"
+        assert store.ledger.held("ada") == [] and store.ledger.held("ada~1") == [DAY]
+
+
+HELD_TABLE = "SELECT name FROM sqlite_master WHERE type='table' AND name='held'"
 
 
 class TestTransactions:
@@ -226,10 +259,14 @@ CALLS = {
     "scores.save": lambda s: s.scores.save([Score(NEW.id, 7, 3, "c")], "h", "m"),
     "scores.cached": lambda s: s.scores.cached([NEW.id], "h", "m"),
     "spend.add": lambda s: s.spend.add(DAY, "k", Usage("m", 1, 10, 0, 5, 0.5)),
+    "spend.over": lambda s: s.spend.over([DAY], "k"),
     "ledger.begin": lambda s: s.ledger.begin(DAY, "ada", "ada@example.org"),
     "ledger.finish": lambda s: s.ledger.finish(DAY, "ada", SENT, paper_ids=[NEW.id]),
     "ledger.delivery": lambda s: s.ledger.delivery(DAY, "ada"),
     "ledger.sent_paper_ids": lambda s: s.ledger.sent_paper_ids("ada"),
+    "ledger.hold": lambda s: s.ledger.hold("ada", DAY),
+    "ledger.held": lambda s: s.ledger.held("ada"),
+    "ledger.release": lambda s: s.ledger.release("ada", DAY),
     "suppressions.replace": lambda s: s.suppressions.replace(
         [("Gone@example.org", "bounces", "bounced", "550", 1)]
     ),

@@ -4,8 +4,12 @@
 It checks the bearer key and the body the way SendGrid does at minimum, answers 202 with an
 `X-Message-Id`, and records every accepted message. Tests script the next requests' fate:
 `fail_next(n, status)` answers 429/5xx without accepting; `drop_next()` accepts the message and
-then closes the connection without a response (the ambiguous case); `latency` delays every
-response, so a short client timeout turns an accepted message into a read timeout.
+then closes the connection without a response (the ambiguous case); `hold(address)` accepts
+the messages to that address and answers none until the fake stops, setting `holding` once it
+has one, so a test can kill the sender while its request is in flight (no sleep: it waits on
+`holding`);
+`latency` delays every response, so a short client timeout turns an accepted message into a
+read timeout.
 
 Suppressions: `groups[group_id]` is a list of addresses (`/v3/asm/groups/{id}/suppressions`),
 `lists[kind]` a list of entries (`/v3/suppression/{kind}`, paged with limit and offset as
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import urllib.parse
 from collections import deque
 from dataclasses import dataclass
@@ -25,6 +30,7 @@ from bench.fakes.base import FakeHandler, FakeServer
 PATH = "/v3/mail/send"
 JSON = {"Content-Type": "application/json"}
 DROP = "drop"
+HOLD = "hold"
 UNAUTHORIZED = "The provided authorization grant is invalid, expired, or revoked"
 ERROR_TEXT = {
     429: "too many requests",
@@ -113,8 +119,17 @@ class _Handler(FakeHandler):
         if problem:
             return self._errors(400, [problem])
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if body["personalizations"][0]["to"][0]["email"] in fake.hold_for:
+            action = HOLD
         received = fake._accept(body, headers)
         fake.stopping.wait(fake.latency)
+        if action == HOLD:
+            with fake.lock:
+                fake.held.append(received)
+            fake.holding.set()
+            fake.stopping.wait()
+            self.close_connection = True
+            return None
         if action == DROP:
             self.close_connection = True
             return None
@@ -169,6 +184,9 @@ class FakeSendgrid(FakeServer):
         self.reads: list[str] = []  # path and query of every GET
         self._read_script: deque[int] = deque()
         self._script: deque[tuple[int | str, float | None]] = deque()
+        self.hold_for: set[str] = set()  # addresses whose messages are held (hold)
+        self.holding = threading.Event()  # set when a message is held
+        self.held: list[Received] = []  # the messages held, accepted and never answered
 
     def fail_next(self, n: int, status: int, retry_after: float | None = None) -> None:
         """Answer the next `n` requests with `status` (and Retry-After, if given)."""
@@ -181,6 +199,10 @@ class FakeSendgrid(FakeServer):
     def drop_next(self, n: int = 1) -> None:
         """Accept the next `n` messages, then close the connection without answering."""
         self._script.extend([(DROP, None)] * n)
+
+    def hold(self, address: str) -> None:
+        """Accept the messages to `address` and answer none of them until the fake stops."""
+        self.hold_for.add(address)
 
     def _count(self) -> None:
         with self.lock:

@@ -26,7 +26,7 @@ from newsletter.cli.base import (
 )
 from newsletter.config import display_path
 from newsletter.errors import ProfileError
-from newsletter.models import Selection
+from newsletter.models import Selection, Status
 from newsletter.prompt import render_full_prompt, render_skim_prompt, render_title_prompt
 from newsletter.store import Store
 from newsletter.text import plural
@@ -188,6 +188,10 @@ def send_command(
 ) -> None:
     """Fetch, score, select, render and deliver today's digest to every active subscriber.
 
+    A weekly reader (frequency = "weekly" in their profile) has today's papers scored and
+    kept for their weekday, when the days since their last digest go out as one; the summary
+    says "weekly, next on Friday" for them, and --dry-run previews that digest so far.
+
     Exit status: 0 when every active subscriber was served, 1 when some were not (each
     named, with the reason), 2 when the run could not start (usage, config, keys).
 
@@ -326,11 +330,17 @@ def print_report(report: pipeline.Report) -> None:
 
 
 def summary_line(report: pipeline.Report) -> str:
-    """How many were served, by status; then each one who was not, and why in a word."""
+    """How many were served, by status; the weekly readers whose day it is not, and when it
+    is; then each one who was not served, and why in a word."""
     counts: dict[str, int] = {}
+    later: dict[str, list[str]] = {}  # "next on Friday" -> its readers
     for s in report.served:
-        if s.status.served:
+        if s.status == Status.WEEKLY:
+            later.setdefault(s.detail, []).append(s.subscriber_id)
+        elif s.status.served:
             counts[s.status] = counts.get(s.status, 0) + 1
-    line = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nobody served"
+    parts = [", ".join(f"{n} {status}" for status, n in sorted(counts.items()))] if counts else []
+    parts += [f"weekly, {when}: {', '.join(ids)}" for when, ids in sorted(later.items())]
+    line = "; ".join(parts) or "nobody served"
     missed = [f"{s.subscriber_id} ({s.status})" for s in report.served if not s.status.served]
     return line + (f"; not served: {', '.join(missed)}" if missed else "")

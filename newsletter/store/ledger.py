@@ -1,5 +1,8 @@
 """The delivery ledger: one row per (day, subscriber), written before and after each request,
-and the papers each subscriber has been sent."""
+and the papers each subscriber has been sent; and the days held for a reader's next digest.
+
+A weekly digest's row is keyed by the day its period is due on (newsletter.rhythm), whichever
+day it goes out: a re-run finds it, as it finds a daily one."""
 
 from __future__ import annotations
 
@@ -76,7 +79,8 @@ class Ledger:
                 key | {"status": status, "message_id": message_id, "error": error,
                        "updated_at": now()},
             )  # fmt: skip
-            if status == SENT:
+            if status == SENT:  # the days it gathered are let go with it
+                db.execute("DELETE FROM held WHERE subscriber_id=:subscriber_id AND day<=:day", key)
                 db.executemany(
                     "INSERT OR IGNORE INTO sent_papers (subscriber_id, paper_id, day) "
                     "VALUES (:subscriber_id, :paper_id, :day)",
@@ -90,3 +94,26 @@ class Ledger:
             sql += " AND day<?"
             args.append(before.isoformat())
         return {r[0] for r in self.db.read(sql, args)}
+
+    def hold(self, subscriber_id: str, day: date) -> None:
+        """Keep the day's papers for the subscriber's next digest."""
+        with self.db.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO held (subscriber_id, day) VALUES (?, ?)",
+                (subscriber_id, day.isoformat()),
+            )
+
+    def held(self, subscriber_id: str) -> list[date]:
+        """The days kept for the subscriber's next digest, in order."""
+        rows = self.db.read(
+            "SELECT day FROM held WHERE subscriber_id=? ORDER BY day", (subscriber_id,)
+        )
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def release(self, subscriber_id: str, through: date) -> None:
+        """Let go of the days held up to `through`: a digest served them (with nothing in it)."""
+        with self.db.transaction() as db:
+            db.execute(
+                "DELETE FROM held WHERE subscriber_id=? AND day<=?",
+                (subscriber_id, through.isoformat()),
+            )

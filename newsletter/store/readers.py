@@ -12,7 +12,7 @@ import secrets
 from newsletter.store.database import Database, now
 
 # what belongs to the reader behind an id, and moves with them when the id changes hands
-READER_TABLES = ("deliveries", "sent_papers", "digests", "archive_tokens", "votes")
+READER_TABLES = ("deliveries", "sent_papers", "digests", "archive_tokens", "votes", "held")
 
 
 class Readers:

@@ -77,3 +77,16 @@ class Spend:
                 key,
             ).fetchone()
         return Usage(usage.model, *(row[c] for c in SPEND_COLUMNS[3:]))
+
+    def over(self, days: Iterable[date], scoring_key: str) -> dict[str, Usage]:
+        """What the scoring of several days for one prompt cost, per model: a digest of more
+        than one day shows what its days cost together."""
+        rows = self.db.read(
+            f"SELECT * FROM spend WHERE scoring_key=? AND day IN {IN_JSON} ORDER BY day",
+            (scoring_key, json_list(d.isoformat() for d in days)),
+        )
+        total: dict[str, Usage] = {}
+        for r in rows:
+            usage = Usage(r["model"], *(r[c] for c in SPEND_COLUMNS[3:]))
+            total.setdefault(r["model"], Usage(r["model"])).add(usage)
+        return total
