@@ -144,3 +144,8 @@ def _supported(code: str) -> str:
 
 # A profile's `language`: a supported code, or the one-line error `subscribers check` shows.
 LanguageCode = Annotated[str, AfterValidator(_supported)]
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is chosen before it is translated."""
+    return message

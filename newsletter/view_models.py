@@ -117,6 +117,7 @@ class Digest:
     prompt: HowChosen | None  # None: no prompt section (an archive page of a gone profile)
     footer: Footer | None  # None: a web page, which is nobody's inbox
     top: str = ""  # HTML above the header (an archive page's navigation); else "View in browser"
+    lang: str = "en"  # the reader's language (newsletter.i18n): the templates' words
 
 
 # -- the archive's month and index pages ------------------------------------------------------
