@@ -343,4 +343,3 @@ def one_line(text: str) -> str:
 
 
 # -- files that are never seen half-written ----------------------------------------------
-

@@ -73,11 +73,15 @@ def digest_record(
 ) -> SavedDigest:
     """The selection as the .json preview and the archive keep it, with what a digest's page
     needs of the reader."""
-    reader = None if profile is None else Reader(
-        name=profile.name,
-        categories=profile.categories_or(config.arxiv.categories),
-        authors=profile.authors,
-        model=profile.model or config.llm.model,
+    reader = (
+        None
+        if profile is None
+        else Reader(
+            name=profile.name,
+            categories=profile.categories_or(config.arxiv.categories),
+            authors=profile.authors,
+            model=profile.model or config.llm.model,
+        )
     )
     return SavedDigest.of(selection, subject, reader)
 
