@@ -171,7 +171,7 @@ def day_page(
     digest = views.build_digest(selection, reader, config, prompt_text or "", inbox=False)
     prompt = digest.prompt
     if prompt is not None and prompt.text:  # the note is about the prompt shown
-        prompt = replace(prompt, intro=f"{prompt.intro} {lang.gettext(PROMPT_NOTE)}")
+        prompt = replace(prompt, intro=lang.then(prompt.intro, lang.gettext(PROMPT_NOTE)))
     nav = nav_html(lang.gettext("Digests by day"), links, lang)
     digest = replace(digest, top=nav, prompt=prompt if prompt_text else None)
     feed_title = str(Markup.escape(lang.gettext("Your picks")))

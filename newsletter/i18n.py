@@ -107,6 +107,11 @@ class Language:
         """The form of `count` the language asks for (German two, Chinese one, ...)."""
         return translations(self.code).ngettext(singular, plural, count)
 
+    def then(self, sentence: str, following: str) -> str:
+        """Two sentences in a row: a space between them in English, none in Chinese."""
+        return self.gettext("%(sentence)s %(following)s") % {
+            "sentence": sentence, "following": following}  # fmt: skip
+
     def number(self, value: int) -> str:
         """1,234 in English, 1.234 in German, 1 234 in French."""
         return format_decimal(value, locale=self.locale)

@@ -84,15 +84,17 @@ def funnel_intro(selection: Selection, lang: Language = ENGLISH) -> str:
     """How the papers were chosen, through the funnel as far as it went."""
     followed = lang.gettext("Papers by authors you follow are always included.")
     if not selection.judge.by_model:
-        return lang.gettext(
+        keywords = lang.gettext(
             "The local keyword scorer matched your profile's keywords and topics against each "
             "paper's title and abstract and scored relevance from 1 to 10; no model read them "
-            "and novelty was not judged.") + " " + followed  # fmt: skip
+            "and novelty was not judged."
+        )
+        return lang.then(keywords, followed)
     models = list(selection.usage)
-    who = lang.ngettext("The model (%(models)s)", "The models (%(models)s)", len(models)) % {
-        "models": ", ".join(models)}  # fmt: skip
-    return lang.gettext("%(who)s %(how)s.") % {"who": who, "how": _how(selection, lang)} + (
-        " " + followed)  # fmt: skip
+    who = lang.ngettext("The model (%(models)s)", "The models (%(models)s)", len(models))
+    told = lang.gettext("%(who)s %(how)s.") % {
+        "who": who % {"models": ", ".join(models)}, "how": _how(selection, lang)}  # fmt: skip
+    return lang.then(told, followed)
 
 
 def _how(selection: Selection, lang: Language) -> str:
