@@ -99,7 +99,7 @@ def vote_question(lang: Language, choice: Vote, paper: str, back: object) -> HTM
 
 
 def vote_noted(
-    lang: Language, choice: Vote, before: Vote | None, paper: str, action: str, back: object
+    lang: Language, choice: Vote, before: str | None, paper: str, action: str, back: object
 ) -> HTMLResponse:
     _ = lang.gettext
     up = choice == Vote.UP
