@@ -8,8 +8,9 @@ a catalog lacks (or has fuzzy, or empty) reads in English, the language of the s
 missing translation is never a blank.
 
 `newsletter/locale/newsletter.pot` is extracted from the package and the templates by Babel
-(see `[tool.babel]`... in babel.cfg); `tests/test_i18n.py` fails when it or a catalog is out
-of date. The model's prompts stay in English: only the comments it writes follow the reader.
+(babel.cfg says what it reads; the commands are there too); `tests/test_i18n.py` fails when it
+or a catalog is out of date. The model's prompts stay in English: only the comments it writes
+follow the reader.
 """
 
 from __future__ import annotations

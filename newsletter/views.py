@@ -91,7 +91,7 @@ def display_order(picks: list[Pick]) -> list[Pick]:
 
 
 def author_list(
-    names: tuple[str, ...], follows: Callable[[str], bool], lang: Language = ENGLISH
+    names: tuple[str, ...], follows: Callable[[str], bool]
 ) -> tuple[tuple[Author, ...], bool]:
     """Up to MAX_AUTHORS names; beyond that the first few, plus any followed author."""
     authors = [Author(clean(n), follows(n)) for n in names]
@@ -99,7 +99,7 @@ def author_list(
     if et_al:
         authors = authors[:SHOWN_AUTHORS] + [a for a in authors[SHOWN_AUTHORS:] if a.me]
     if authors:
-        authors[-1] = replace(authors[-1], sep=lang.gettext(", et al.") if et_al else "")
+        authors[-1] = replace(authors[-1], sep=", et al." if et_al else "")
     return tuple(authors), et_al
 
 
@@ -108,7 +108,9 @@ def paper_view(
     lang: Language = ENGLISH,
 ) -> PaperView:  # fmt: skip
     paper, score = pick.paper, pick.score
-    authors, et_al = author_list(paper.authors, follows, lang)
+    authors, et_al = author_list(paper.authors, follows)
+    if et_al:  # "et al." as the reader's language writes it
+        authors = (*authors[:-1], replace(authors[-1], sep=lang.gettext(", et al.")))
     comment = clean(score.comment)
     if pick.author_match and comment in ("", AUTHOR_MATCH):
         mine = ", ".join(a.name for a in authors if a.me)
