@@ -117,8 +117,10 @@ class TestListShowValidate:
         path.write_text(path.read_text().replace("max_papers = 30", 'max_papers = "15"'))
         result = cli("subscribers", "validate")
         assert result.exit_code == 1
-        assert result.output.strip() == ("error: subscribers/example.toml: max_papers: Input "
-                                         "should be a valid integer (write 15 without quotes)")
+        assert result.output.strip() == (
+            "error: subscribers/example.toml: max_papers: Input "
+            "should be a valid integer (write 15 without quotes)"
+        )
 
     def test_bad_config_is_one_line(self, workdir):
         (workdir / "config.toml").write_text("[llm]\nmodle = 1\n")
@@ -234,7 +236,8 @@ class TestCheck:
         why = ("(folder): only files directly in subscribers/ are served, never one in a "
                "subfolder: move it to subscribers/zed.toml")  # fmt: skip
         assert result.output.strip() == (
-            f"error: subscribers/team/zed.toml: {why}" if output == "text"
+            f"error: subscribers/team/zed.toml: {why}"
+            if output == "text"
             else f"::error file=subscribers/team/zed.toml::{why}"
         )
 

@@ -130,8 +130,13 @@ class TestOffline:
         assert "cannot resolve its host" in line
         assert line.endswith("run with --feed " + str(SAMPLE))
 
-    @pytest.mark.parametrize("command", [["subscribers", "like", "ada", "2501.01234"],
-                                         ["subscribers", "dislike", "ada", "2501.01234"]])
+    @pytest.mark.parametrize(
+        "command",
+        [
+            ["subscribers", "like", "ada", "2501.01234"],
+            ["subscribers", "dislike", "ada", "2501.01234"],
+        ],
+    )
     def test_a_vote_by_hand_says_what_it_can_do_offline(self, tmp_path, command):
         (tmp_path / "config.toml").write_text("")
         (tmp_path / "subscribers").mkdir()

@@ -349,7 +349,7 @@ class TestLayout:
         config.web.base_url = base_url
         email = render_it(make_selection(2), profile, config)
         footer = email.text[email.text.rindex("-----") :]
-        tune = "Open a paper's \"More like this\" or \"Fewer like this\" link to tune what you get."
+        tune = 'Open a paper\'s "More like this" or "Fewer like this" link to tune what you get.'
         votes = [tune] if base_url else []
         assert footer.splitlines()[1:] == [
             "You receive this digest at ada@example.org.",
