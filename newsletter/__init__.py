@@ -26,8 +26,10 @@ Beside the stages: `store` keeps what must outlive a run in SQLite, in the versi
 answers; `keywords` is the local scorer; `suppressions` mirrors SendGrid's suppression lists;
 `retry` is the one retry policy for our own HTTP calls; `unreachable` says in one line why arXiv
 is out of reach; `text` turns LaTeX into text; `templating` makes every Jinja2 environment;
-`links` signs links; `views` turns a selection into what the templates show, the frozen values
-of `view_models`; `errors` holds the domain exceptions.
+`i18n` holds the readers' languages (catalogs, dates, numbers); `links` signs links; `views`
+turns a selection into what the templates show, the frozen values of `view_models`, with the
+sentences of `wording`; `web_pages` words the server's pages; `errors` holds the domain
+exceptions.
 """
 
 __version__ = "0.1.0"

@@ -21,6 +21,9 @@ address could vote in their name) and without the size budget (a browser does no
 
 Pages carry no timestamp and only changed files are written: rebuilding an unchanged store
 renders every page again and writes nothing.
+
+A reader's pages and feed are in their profile's language (`newsletter.i18n`), as their emails
+are; the site's front page, which is nobody's, is in English.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from newsletter import atom, render, templating, text, views
 from newsletter.config import Config
 from newsletter.errors import Crash, NewsletterError, contain
 from newsletter.files import write_if_changed
+from newsletter.i18n import ENGLISH, N_, Language, language
 from newsletter.models import Hooks, Paper, SavedDigest
 from newsletter.profiles import Profile, load_profiles
 from newsletter.prompt import render_full_prompt
@@ -52,9 +56,11 @@ HEAD_META = (
     '<meta name="robots" content="noindex, nofollow"><meta name="referrer" content="no-referrer">'
 )
 # A reader's pages name their feed, for feed readers and browsers that look for one.
-FEED_LINK = '<link rel="alternate" type="application/atom+xml" title="Your picks" href="feed.atom">'
+FEED_LINK = '<link rel="alternate" type="application/atom+xml" title="{}" href="feed.atom">'
 ROBOTS_TXT = "User-agent: *\nDisallow: /\n"
-PROMPT_NOTE = " The prompt shown is the profile's current one; it may have changed since this day."
+PROMPT_NOTE = N_(
+    "The prompt shown is the profile's current one; it may have changed since this day."
+)
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,13 @@ def month_file(month: str) -> str:
     return f"{month}.html"
 
 
-def month_name(month: str) -> str:
-    return f"{date.fromisoformat(month + '-01'):%B %Y}"
+def month_name(month: str, lang: Language = ENGLISH) -> str:
+    return lang.month(date.fromisoformat(month + "-01"))
 
 
-def digest_date(record: SavedDigest) -> str:
+def digest_date(record: SavedDigest, lang: Language = ENGLISH) -> str:
     """The day a digest was for, or the days a weekly one holds ("week of 7–11 April 2025")."""
-    return text.period_label(*record.period) if record.period else text.long_date(record.day)
+    return lang.period_title(*record.period) if record.period else lang.long_date(record.day)
 
 
 def page_url(config: Config, store: Store, subscriber_id: str, day: date) -> str | None:
@@ -126,31 +132,33 @@ def reader_for(record: SavedDigest, profile: Profile) -> Profile:
 # -- rendering --------------------------------------------------------------------------------
 
 
-def render_page(name: str, **context: Any) -> str:
-    return templating.render_template(templating.page_templates(), name, **context)
+def render_page(name: str, lang: Language = ENGLISH, **context: Any) -> str:
+    return templating.render_template(templating.page_templates(lang.code), name, **context)
 
 
-def nav_html(label: str, links: tuple[Link, Link, Link]) -> str:
-    return render_page("archive_nav.j2", label=label, links=links)
+def nav_html(label: str, links: tuple[Link, Link, Link], lang: Language = ENGLISH) -> str:
+    return render_page("archive_nav.j2", lang, label=label, links=links)
 
 
-def day_links(days: list[date], i: int) -> tuple[Link, Link, Link]:
+def day_links(days: list[date], i: int, lang: Language = ENGLISH) -> tuple[Link, Link, Link]:
     """Previous Day · Monthly Overview · Next Day, among the days that have a digest."""
+    _ = lang.gettext
     return (
-        Link("← Previous Day", day_file(days[i - 1]) if i > 0 else ""),
-        Link("Monthly Overview", month_file(month_key(days[i]))),
-        Link("Next Day →", day_file(days[i + 1]) if i + 1 < len(days) else ""),
+        Link(_("← Previous Day"), day_file(days[i - 1]) if i > 0 else ""),
+        Link(_("Monthly Overview"), month_file(month_key(days[i]))),
+        Link(_("Next Day →"), day_file(days[i + 1]) if i + 1 < len(days) else ""),
     )
 
 
-def month_links(months: list[str], i: int) -> tuple[Link, Link, Link]:
+def month_links(months: list[str], i: int, lang: Language = ENGLISH) -> tuple[Link, Link, Link]:
     """Previous month · All months · Next month, among the months that have a digest."""
-    before, after = Link("← Previous month"), Link("Next month →")
+    _ = lang.gettext
+    before, after = Link(_("← Previous month")), Link(_("Next month →"))
     if i > 0:
-        before = Link(f"← {month_name(months[i - 1])}", month_file(months[i - 1]))
+        before = Link(f"← {month_name(months[i - 1], lang)}", month_file(months[i - 1]))
     if i + 1 < len(months):
-        after = Link(f"{month_name(months[i + 1])} →", month_file(months[i + 1]))
-    return before, Link("All months", "index.html"), after
+        after = Link(f"{month_name(months[i + 1], lang)} →", month_file(months[i + 1]))
+    return before, Link(_("All months"), "index.html"), after
 
 
 def day_page(
@@ -164,13 +172,15 @@ def day_page(
     """The digest's HTML as emailed, with the navigation bar on top: the footer is left out,
     every card is whole, and the prompt is shown only when the profile still exists."""
     selection = record.to_selection(papers)
+    lang = language(reader.language)
     digest = views.build_digest(selection, reader, config, prompt_text or "", inbox=False)
     prompt = digest.prompt
     if prompt is not None and prompt.text:  # the note is about the prompt shown
-        prompt = replace(prompt, intro=prompt.intro + PROMPT_NOTE)
-    nav = nav_html("Digests by day", links)
+        prompt = replace(prompt, intro=lang.then(prompt.intro, lang.gettext(PROMPT_NOTE)))
+    nav = nav_html(lang.gettext("Digests by day"), links, lang)
     digest = replace(digest, top=nav, prompt=prompt if prompt_text else None)
-    head = "<head>" + HEAD_META + FEED_LINK
+    feed_title = str(Markup.escape(lang.gettext("Your picks")))
+    head = "<head>" + HEAD_META + FEED_LINK.format(feed_title)
     return render.render_html(digest, None).replace("<head>", head, 1)
 
 
@@ -190,41 +200,62 @@ def top_papers(record: SavedDigest) -> tuple[TopPaper, ...]:
     )
 
 
-def month_page(month: str, records: list[SavedDigest], links: tuple[Link, Link, Link]) -> str:
+def picked_of(count: int, listed: int, lang: Language = ENGLISH) -> str:
+    return lang.ngettext("%(count)s paper picked of %(listed)s listed",
+                         "%(count)s papers picked of %(listed)s listed", count) % {
+        "count": lang.number(count), "listed": lang.number(listed)}  # fmt: skip
+
+
+def digests(count: int, lang: Language = ENGLISH) -> str:
+    return lang.ngettext("%(count)s digest", "%(count)s digests", count) % {
+        "count": lang.number(count)}  # fmt: skip
+
+
+def month_page(
+    month: str, records: list[SavedDigest], links: tuple[Link, Link, Link],
+    lang: Language = ENGLISH,
+) -> str:  # fmt: skip
     days = []
     for record in records:
         day, count, listed = record.day, len(record.papers), record.totals.listed
         days.append(
             DayEntry(
                 href=day_file(day),
-                date=digest_date(record),
-                summary=f"{text.plural(count, 'paper')} picked of {listed:,} listed",
+                date=digest_date(record, lang),
+                summary=picked_of(count, listed, lang),
                 top=top_papers(record),
             )
         )
+    count = len(records)
     return render_page(
         "archive_month.j2",
-        title=f"arXiv digest · {month_name(month)}",
-        month=month_name(month),
-        summary=f"{text.plural(len(records), 'digest')} this month",
-        nav=Markup(nav_html("Digests by month", links)),
+        lang,
+        title=f"{lang.gettext('arXiv digest')} · {month_name(month, lang)}",
+        month=month_name(month, lang),
+        summary=lang.ngettext("%(count)s digest this month", "%(count)s digests this month", count)
+        % {"count": lang.number(count)},
+        nav=Markup(nav_html(lang.gettext("Digests by month"), links, lang)),
         days=days,
         feed="feed.atom",
     )
 
 
-def subscriber_page(records: list[SavedDigest]) -> str:
+def subscriber_page(records: list[SavedDigest], lang: Language = ENGLISH) -> str:
     days = [r.day for r in records]
     counts = {m: len(list(g)) for m, g in groupby(days, month_key)}
     months = [
-        MonthEntry(month_file(m), month_name(m), text.plural(n, "digest"))
+        MonthEntry(month_file(m), month_name(m, lang), digests(n, lang))
         for m, n in sorted(counts.items(), reverse=True)
     ]
-    latest = DayEntry(day_file(days[-1]), digest_date(records[-1])) if days else None
+    latest = DayEntry(day_file(days[-1]), digest_date(records[-1], lang)) if days else None
+    in_months = lang.ngettext("%(digests)s in %(count)s month", "%(digests)s in %(count)s months",
+                              len(months))  # fmt: skip
     return render_page(
         "archive_subscriber.j2",
-        title="arXiv digest · archive",
-        summary=f"{text.plural(len(days), 'digest')} in {text.plural(len(months), 'month')}",
+        lang,
+        title=f"{lang.gettext('arXiv digest')} · {lang.gettext('archive')}",
+        summary=in_months
+        % {"digests": digests(len(days), lang), "count": lang.number(len(months))},
         latest=latest,
         months=months,
         feed="feed.atom",
@@ -241,18 +272,19 @@ def subscriber_pages(
     days = [r.day for r in records]
     prompt_text = render_full_prompt(profile) if profile is not None else None
     base = profile or stand_in(records[0].subscriber_id)
+    lang = language(base.language)
     pages: dict[str, Callable[[], str]] = {}
     for i, record in enumerate(records):
         reader = reader_for(record, base)
         pages[day_file(days[i])] = partial(
-            day_page, record, papers, reader, config, prompt_text, day_links(days, i)
+            day_page, record, papers, reader, config, prompt_text, day_links(days, i, lang)
         )
     by_month = {m: list(g) for m, g in groupby(records, lambda r: month_key(r.day))}
     months = list(by_month)
     for i, month in enumerate(months):
-        links = month_links(months, i)
-        pages[month_file(month)] = partial(month_page, month, by_month[month], links)
-    pages["index.html"] = partial(subscriber_page, records)
+        links = month_links(months, i, lang)
+        pages[month_file(month)] = partial(month_page, month, by_month[month], links, lang)
+    pages["index.html"] = partial(subscriber_page, records, lang)
     return pages
 
 
@@ -294,7 +326,8 @@ def build(
             url = atom.feed_url(config.archive.base_url, token)
             sent = [SavedDigest.model_validate(d) for _, _, d in
                     store.digests.load(subscriber_id, sent_only=True)]  # fmt: skip
-            pages["feed.atom"] = partial(atom.feed, sent, url)
+            language_code = profiles[subscriber_id].language if subscriber_id in profiles else "en"
+            pages["feed.atom"] = partial(atom.feed, sent, url, language(language_code))
             write_pages(out / token, pages, built)
         except Exception as exc:  # one subscriber's pages must not stop the others'
             what = f"{subscriber_id}: the archive's pages failed"

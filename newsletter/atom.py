@@ -1,12 +1,13 @@
 """A reader's picks as an Atom feed (RFC 4287): one entry per paper picked, newest day first,
 with the model's comment. Served by `newsletter serve` and written by `archive build`, as
-`<archive token>/feed.atom`."""
+`<archive token>/feed.atom`. Its titles are in the reader's language, as their emails are."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from xml.etree import ElementTree as ET
 
+from newsletter.i18n import ENGLISH, Language
 from newsletter.models import SavedDigest
 from newsletter.text import clean  # XML forbids some characters feeds keep
 
@@ -24,7 +25,7 @@ def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) 
     return element
 
 
-def _entry(feed: ET.Element, day: date, pick) -> None:
+def _entry(feed: ET.Element, day: date, pick, lang: Language) -> None:
     entry = _child(feed, "entry")
     url = pick.url or f"https://arxiv.org/abs/{pick.id}"
     _child(entry, "id", f"{url}#{day.isoformat()}")
@@ -33,7 +34,7 @@ def _entry(feed: ET.Element, day: date, pick) -> None:
     _child(entry, "link", href=url, rel="alternate")
     for name in pick.authors[:20]:
         _child(_child(entry, "author"), "name", clean(name))
-    summary = clean(pick.comment) or "By an author you follow."
+    summary = clean(pick.comment) or lang.gettext("By an author you follow.")
     _child(entry, "summary", summary, type="text")
 
 
@@ -42,21 +43,21 @@ def feed_url(base_url: str | None, token: str) -> str:
     return f"{base_url}/{token}/feed.atom" if base_url else f"urn:newsletter:feed:{token}"
 
 
-def feed(digests: list[SavedDigest], url: str) -> str:
-    """The feed of one reader's digests, published at `url` (see feed_url)."""
+def feed(digests: list[SavedDigest], url: str, lang: Language = ENGLISH) -> str:
+    """The feed of one reader's digests, published at `url` (see feed_url), in their language."""
     digests = sorted(digests, key=lambda d: d.day, reverse=True)
     root = ET.Element(f"{{{NS}}}feed")
     _child(root, "id", url)
-    _child(root, "title", "arXiv digest: your picks")
+    _child(root, "title", lang.gettext("arXiv digest: your picks"))
     _child(root, "updated", _stamp(digests[0].day) if digests else _stamp(date(2000, 1, 1)))
-    _child(_child(root, "author"), "name", "arXiv digest")
+    _child(_child(root, "author"), "name", lang.gettext("arXiv digest"))
     if url.startswith("http"):
         _child(root, "link", href=url, rel="self")
     count = 0
     for digest in digests:
         for pick in digest.papers:
             if count < MAX_ENTRIES:
-                _entry(root, digest.day, pick)
+                _entry(root, digest.day, pick, lang)
                 count += 1
     ET.register_namespace("", NS)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)

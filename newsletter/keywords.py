@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
+from newsletter.i18n import language
 from newsletter.models import Paper, Score
 from newsletter.profiles import Profile
 
@@ -101,13 +102,15 @@ class LocalScorer:
     def score(self, paper: Paper) -> Score:
         weight, hits, minus = self.raw(paper)
         relevance = max(1, min(10, round(2 + weight * 1.2)))
+        lang = language(self.profile.language)  # it comments as a model would, in theirs
         parts = []
         if hits:
-            parts.append("matched: " + ", ".join(hits[:6]))
+            parts.append(lang.gettext("matched: %(terms)s") % {"terms": ", ".join(hits[:6])})
         if minus:
-            parts.append("off-topic: " + ", ".join(minus[:3]))
-        comment = "; ".join(parts) or "no profile keyword matched"
-        return Score(paper.id, relevance, NEUTRAL_NOVELTY, f"{comment} (keyword scorer)")
+            parts.append(lang.gettext("off-topic: %(terms)s") % {"terms": ", ".join(minus[:3])})
+        comment = "; ".join(parts) or lang.gettext("no profile keyword matched")
+        comment = lang.gettext("%(comment)s (keyword scorer)") % {"comment": comment}
+        return Score(paper.id, relevance, NEUTRAL_NOVELTY, comment)
 
     def score_all(self, papers: Iterable[Paper]) -> dict[str, Score]:
         return {p.id: self.score(p) for p in papers}

@@ -3,8 +3,7 @@
 Each file is validated on its own, so one bad profile never stops the others: `load_profiles`
 returns the good profiles and one `ProfileError` per bad file, each problem naming the file and
 the field (`subscribers/ada.toml: categories[1]: 'cs.XX' is not an arXiv category`).
-`check_file` says the same with the line of the file each problem is on, for an editor or a
-pull request to point at.
+`check_file` adds the line each problem is on, for an editor or a pull request to point at.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic_core import ErrorDetails
 
-from newsletter import arxiv_id, templating
+from newsletter import arxiv_id, i18n, templating
 from newsletter.config import describe_error, display_path, read_toml
 from newsletter.errors import NewsletterError, ProfileError, UnknownSubscriber
 from newsletter.models import Frequency, Weekday
@@ -76,6 +75,7 @@ class Profile(BaseModel):
     model: str | None = None
     frequency: Frequency = "daily"  # weekly: one digest on `weekday` (newsletter.rhythm)
     weekday: Weekday = "friday"
+    language: i18n.LanguageCode = i18n.DEFAULT  # the reader's: the email, pages, comments
     # arXiv ids given as examples; their titles are looked up once and kept with the votes
     liked: list[ArxivId] = Field(default_factory=list)
     disliked: list[ArxivId] = Field(default_factory=list)

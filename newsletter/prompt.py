@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from newsletter import templating
+from newsletter import i18n, templating
 from newsletter.models import Paper
 from newsletter.profiles import Profile
 from newsletter.text import normalise_space
@@ -23,7 +23,13 @@ MAX_PROMPT_AUTHORS = 6
 
 
 def render_selection_prompt(profile: Profile) -> str:
-    return templating.text_templates().get_template("selection_prompt.j2").render(profile=profile)
+    """The full read's prompt. A reader of another language than English gets the model's
+    comments in theirs, asked in one line after the rubrics and the answer format: profiles
+    that differ only in language share the prompt's cached prefix, up to that line."""
+    language = i18n.language(profile.language)
+    comment_language = "" if language.code == i18n.DEFAULT else language.english_name
+    template = templating.text_templates().get_template("selection_prompt.j2")
+    return template.render(profile=profile, comment_language=comment_language)
 
 
 def render_title_prompt(profile: Profile) -> str:

@@ -52,9 +52,10 @@ _TRACKED_HREF = re.compile(r'href="(?!#|mailto:)([^"]*)"')
 
 
 @cache
-def blocks() -> Any:
-    """The macros of digest_blocks.html.j2, callable from Python (each returns Markup)."""
-    return templating.email_templates().get_template("digest_blocks.html.j2").module
+def blocks(lang: str = "en") -> Any:
+    """The macros of digest_blocks.html.j2 in a reader's language, callable from Python (each
+    returns Markup)."""
+    return templating.email_templates(lang).get_template("digest_blocks.html.j2").module
 
 
 # --- HTML within the size budget ------------------------------------------------------------
@@ -75,7 +76,7 @@ Measure = Callable[[str], int]
 
 def render_mjml(digest: Digest, toc_html: str = "", cards_html: str = "") -> str:
     return templating.render_template(
-        templating.email_templates(),
+        templating.email_templates(digest.lang),
         "digest.mjml.j2",
         subject=digest.subject,
         preheader=digest.preheader,
@@ -102,9 +103,10 @@ class Cards:
     card whole ("full"), shortened ("short"), or as a title-only row at the end ("title",
     then out of the contents). Each piece is rendered once, when first needed."""
 
-    def __init__(self, papers: list[PaperView], measure: Measure = nbytes):
+    def __init__(self, papers: list[PaperView], measure: Measure = nbytes, lang: str = "en"):
         self.papers = papers
         self.measure = measure
+        self.lang = lang
         self._html: dict[tuple[int, str], str] = {}
         self._frames: dict[tuple[int, int], tuple[str, str, str, str, str]] = {}
 
@@ -112,7 +114,7 @@ class Cards:
         """Form "toc" is the paper's line in the contents; the others are its card or row."""
         key = (i, form)
         if key not in self._html:
-            b, paper = blocks(), self.papers[i]
+            b, paper = blocks(self.lang), self.papers[i]
             if form == "toc":
                 self._html[key] = str(b.toc_row(paper))
             elif form == "title":
@@ -132,7 +134,7 @@ class Cards:
         title-only rows, its end; what opens those rows, and what closes them."""
         key = (titles, omitted)
         if key not in self._frames:
-            b, more = blocks(), titles + omitted
+            b, more = blocks(self.lang), titles + omitted
             toc_more = more_open = more_close = ""
             if more:
                 toc_more, more_open = b.toc_more(more), b.more_open(more)
@@ -209,7 +211,7 @@ def fitted_html(
     room = None
     if max_bytes is not None:
         room = max_bytes - measure(to_html(render_mjml(digest))) - OPEN_PIXEL_BYTES * tracked
-    cards = Cards(digest.papers, measure)
+    cards = Cards(digest.papers, measure, digest.lang)
     forms, omitted = fit_cards(cards, room)
     return to_html(render_mjml(digest, *cards.join(forms, omitted))), forms, omitted
 
@@ -225,7 +227,7 @@ def render_text(digest: Digest, forms: list[str] | None = None, omitted: int = 0
             for v, form in zip(digest.papers, forms, strict=False)
         ]
     return templating.render_template(
-        templating.email_templates(),
+        templating.email_templates(digest.lang),
         "digest.txt.j2",
         header=digest.header,
         papers=papers,

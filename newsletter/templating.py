@@ -9,6 +9,12 @@
 - `text_templates`: the prompts and the profile file, plain text with whitespace kept exactly
   as written.
 
+The email's and the pages' environments exist once per reader's language (`i18n.LANGUAGES`),
+each with that language's catalog installed for `jinja2.ext.i18n`: `_()` and `ngettext()` in
+a template translate, and `html_lang` is the code for `<html lang>`. The prompts and the
+profile file are English whoever reads them (the model reads the prompts; the profile file is
+the operator's to edit), so `text_templates` has no language.
+
 Every environment reads the same folder, fails on an undefined name rather than printing
 nothing, and never re-reads a template it has loaded.
 """
@@ -26,6 +32,8 @@ import jinja2
 import premailer
 from lxml import etree
 from markupsafe import Markup
+
+from newsletter import i18n
 
 
 def _templates_dir() -> Path:
@@ -51,23 +59,27 @@ def render_template(env: jinja2.Environment, name: str, /, **context: Any) -> st
 
 
 @cache
-def email_templates() -> jinja2.Environment:
+def email_templates(lang: str = i18n.DEFAULT) -> jinja2.Environment:
     """MJML and HTML templates are autoescaped; the text part and the CSS are not."""
-    return _environment(
-        loader=InliningLoader(TEMPLATES_DIR),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("mjml.j2", "html.j2"), default_for_string=True, default=False
+    return _translated(
+        _environment(
+            loader=InliningLoader(TEMPLATES_DIR),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("mjml.j2", "html.j2"), default_for_string=True, default=False
+            ),
+            extensions=("jinja2.ext.i18n",),
         ),
+        lang,
     )
 
 
 @cache
-def page_templates() -> jinja2.Environment:
+def page_templates(lang: str = i18n.DEFAULT) -> jinja2.Environment:
     """Web pages: HTML, so everything interpolated is escaped (but the font stack, which is
     ours and holds quotes: escaped, a browser would drop the CSS rule)."""
-    env = _environment(autoescape=True)
+    env = _environment(autoescape=True, extensions=("jinja2.ext.i18n",))
     env.globals["font_stack"] = Markup(FONT_STACK)
-    return env
+    return _translated(env, lang)
 
 
 @cache
@@ -76,13 +88,23 @@ def text_templates() -> jinja2.Environment:
     return _environment(autoescape=False, exact_whitespace=True)
 
 
+def _translated(env: jinja2.Environment, lang: str) -> jinja2.Environment:
+    """The environment speaking `lang`: newstyle gettext escapes what it interpolates, and
+    formats every message (so a message's literal percent sign is written `%%`)."""
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["html_lang"] = i18n.html_lang(lang)
+    return env
+
+
 def _environment(
     *,
     autoescape: bool | Callable[[str | None], bool],
     loader: jinja2.BaseLoader | None = None,
     exact_whitespace: bool = False,
+    extensions: tuple[str, ...] = (),
 ) -> jinja2.Environment:
     return jinja2.Environment(
+        extensions=list(extensions),
         loader=loader or jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,

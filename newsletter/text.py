@@ -256,19 +256,3 @@ def long_date(day: date) -> str:
 
 def plural(count: int, word: str) -> str:
     return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
-
-
-def period_label(first_day: date, last_day: date) -> str:
-    """A digest's days in English, as its subject, header and archive say them: "week of 7–11
-    April 2025", "week of 28 April – 2 May 2025". One function, so that a translation has one
-    place to start from."""
-    end = f"{last_day.day} {last_day:%B %Y}"
-    if first_day == last_day:
-        return f"week of {end}"
-    if first_day.year != last_day.year:
-        start = f"{first_day.day} {first_day:%B %Y} – "
-    elif first_day.month != last_day.month:
-        start = f"{first_day.day} {first_day:%B} – "
-    else:
-        start = f"{first_day.day}–"
-    return f"week of {start}{end}"

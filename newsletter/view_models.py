@@ -54,7 +54,8 @@ class Header:
     read: str
     read_label: str  # "read in full", or "scored" by the local scorer, which reads nothing
     relevant: str
-    empty_text: str  # what a day without picks says
+    empty_text: str  # what a day (or a week) without picks says
+    weekly: bool = False  # a digest of several days (newsletter.rhythm)
     view_url: str = ""  # the archive's page of the digest, when there is one
     feed_url: str = ""
 
@@ -117,6 +118,7 @@ class Digest:
     prompt: HowChosen | None  # None: no prompt section (an archive page of a gone profile)
     footer: Footer | None  # None: a web page, which is nobody's inbox
     top: str = ""  # HTML above the header (an archive page's navigation); else "View in browser"
+    lang: str = "en"  # the reader's language (newsletter.i18n): the templates' words
 
 
 # -- the archive's month and index pages ------------------------------------------------------

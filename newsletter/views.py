@@ -4,7 +4,8 @@ values of `view_models`.
 Text is cleaned of the line breaks and control characters feeds keep and its LaTeX turned into
 text (`newsletter.text`), scores are graded into badge levels, links keep only http(s), author
 lists are cut and followed authors marked, and the token table is formatted. Nothing here is
-escaped: the templates escape every value they write.
+escaped: the templates escape every value they write. Every fixed word is the reader's, through
+their language's catalog (`newsletter.i18n`), and so are the dates and the numbers.
 
 What the digest says about scoring is what happened: when the local keyword scorer judged the
 papers (a Selection that spent nothing: no usage), it is named, no model or price is, no cost
@@ -23,11 +24,12 @@ from markupsafe import Markup
 
 from newsletter import links
 from newsletter.config import Config
+from newsletter.i18n import ENGLISH, Language, language
 from newsletter.models import Pick, Selection, Usage, Vote
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
-from newsletter.text import clean, long_date, period_label, plural
+from newsletter.text import clean, long_date, plural  # noqa: F401 (day.py, tests read them here)
 from newsletter.view_models import (
     Author,
     Digest,
@@ -39,12 +41,18 @@ from newsletter.view_models import (
     Spend,
     UsageRow,
 )
+from newsletter.wording import (
+    empty_text,
+    funnel_intro,
+    greeting,
+    preheader_text,
+    subject_line,
+    unscored_text,
+)
 
 MAX_AUTHORS = 8  # longer author lists show the first SHOWN_AUTHORS and "et al."
 SHOWN_AUTHORS = 6
 SHORT_ABSTRACT = 280  # characters kept of a shortened abstract
-PREHEADER_TITLES = 3
-PREHEADER_CHARS = 140
 MAX_HEADER_CATEGORIES = 4
 HIGH, MID = 8, 6  # score at or above which a badge is strong, medium
 # Characters XML forbids: no reader sees them, and mjml2html refuses the page that holds one.
@@ -73,20 +81,6 @@ def safe_url(url: str) -> str:
     return "#"
 
 
-def subject_line(selection: Selection, profile: Profile) -> str:
-    count = len(selection.picks)
-    papers = plural(count, "paper") if count else "no papers"
-    when = period_label(*selection.period) if selection.period else selection.day.isoformat()
-    return f"arXiv digest · {when} · {papers} for {profile.first_name}"
-
-
-def preheader_text(selection: Selection, papers: list[PaperView]) -> str:
-    if not papers:
-        return f"Nothing matched your profile today; {selection.listed:,} papers were judged."
-    text = " · ".join(p.title for p in papers[:PREHEADER_TITLES])
-    return truncate(text, PREHEADER_CHARS)
-
-
 def level(score: int) -> str:
     return "hi" if score >= HIGH else "mid" if score >= MID else "lo"
 
@@ -110,14 +104,18 @@ def author_list(
 
 
 def paper_view(
-    n: int, pick: Pick, follows: Callable[[str], bool], *, novelty: bool = True
-) -> PaperView:
+    n: int, pick: Pick, follows: Callable[[str], bool], *, novelty: bool = True,
+    lang: Language = ENGLISH,
+) -> PaperView:  # fmt: skip
     paper, score = pick.paper, pick.score
     authors, et_al = author_list(paper.authors, follows)
+    if et_al:  # "et al." as the reader's language writes it
+        authors = (*authors[:-1], replace(authors[-1], sep=lang.gettext(", et al.")))
     comment = clean(score.comment)
     if pick.author_match and comment in ("", AUTHOR_MATCH):
         mine = ", ".join(a.name for a in authors if a.me)
-        comment = f"Written by {mine}, whom you follow." if mine else "By an author you follow."
+        comment = (lang.gettext("Written by %(authors)s, whom you follow.") % {"authors": mine}
+                   if mine else lang.gettext("By an author you follow."))  # fmt: skip
     return PaperView(
         n=n,
         id=paper.id,
@@ -139,14 +137,15 @@ def paper_view(
 
 
 def paper_views(
-    picks: list[Pick], follows: Callable[[str], bool], *, novelty: bool
-) -> list[PaperView]:
+    picks: list[Pick], follows: Callable[[str], bool], *, novelty: bool,
+    lang: Language = ENGLISH,
+) -> list[PaperView]:  # fmt: skip
     """The picks as shown, numbered; an error names the paper whose text it was showing
     (paper text is untrusted: what the converters choke on is worth reporting)."""
     views = []
     for n, pick in enumerate(picks, 1):
         try:
-            views.append(paper_view(n, pick, follows, novelty=novelty))
+            views.append(paper_view(n, pick, follows, novelty=novelty, lang=lang))
         except Exception as exc:
             exc.add_note(f"paper {pick.paper.id}")
             raise
@@ -175,32 +174,31 @@ def shortened(view: PaperView) -> PaperView:
     return view if cut == view.abstract else replace(view, abstract=cut, short=True)
 
 
-def format_cost(cost: float | None) -> str:
-    if cost is None:
-        return "price unknown"
-    return f"${cost:,.2f}" if cost >= 1 else f"${cost:.4f}"
+def format_cost(cost: float | None, lang: Language = ENGLISH) -> str:
+    return lang.gettext("price unknown") if cost is None else lang.money(cost)
 
 
-def usage_row(u: Usage) -> UsageRow:
+def usage_row(u: Usage, lang: Language = ENGLISH) -> UsageRow:
+    requests = lang.ngettext("%(count)s request", "%(count)s requests", u.requests)
     return UsageRow(
         model=u.model,
-        requests=plural(u.requests, "request"),
-        prompt=f"{u.prompt_tokens:,}",
-        cached=f"{u.cached_tokens:,}",
-        completion=f"{u.completion_tokens:,}",
-        total=f"{u.total_tokens:,}",
-        cost=format_cost(u.cost_usd),
+        requests=requests % {"count": lang.number(u.requests)},
+        prompt=lang.number(u.prompt_tokens),
+        cached=lang.number(u.cached_tokens),
+        completion=lang.number(u.completion_tokens),
+        total=lang.number(u.total_tokens),
+        cost=format_cost(u.cost_usd, lang),
     )
 
 
-def usage_rows(selection: Selection) -> tuple[UsageRow, ...]:
+def usage_rows(selection: Selection, lang: Language = ENGLISH) -> tuple[UsageRow, ...]:
     """One row per model, and their sum when there are several."""
-    rows = [usage_row(u) for u in selection.usage.values()]
+    rows = [usage_row(u, lang) for u in selection.usage.values()]
     if len(rows) > 1:
-        total = Usage("All models")
+        total = Usage(lang.gettext("All models"))
         for u in selection.usage.values():
             total.add(u)
-        rows.append(usage_row(total))
+        rows.append(usage_row(total, lang))
     return tuple(rows)
 
 
@@ -221,34 +219,27 @@ def unsubscribe_url(config: Config, profile: Profile) -> str:
 
 
 def header_context(
-    selection: Selection, profile: Profile, config: Config, view_url: str, feed_url: str
-) -> Header:
+    selection: Selection, profile: Profile, config: Config, view_url: str, feed_url: str,
+    lang: Language = ENGLISH,
+) -> Header:  # fmt: skip
     cats = profile.categories_or(config.arxiv.categories)
     shown = " · ".join(cats[:MAX_HEADER_CATEGORIES])
     if len(cats) > MAX_HEADER_CATEGORIES:
         shown += f" +{len(cats) - MAX_HEADER_CATEGORIES}"
-    count = len(selection.picks)
-    matched = sum(p.author_match for p in selection.picks)
-    if not count:
-        greeting = f"Hi {profile.first_name}, a quiet day today."
-    else:
-        picked = "was" if count == 1 else "were"
-        greeting = f"Hi {profile.first_name}, {plural(count, 'paper')} {picked} picked for you"
-        greeting += f", {matched} by authors you follow." if matched else "."
+    by_model = selection.judge.by_model  # the keyword scorer reads nothing, a model does
+    listed, read = lang.number(selection.listed), lang.number(selection.read)
     return Header(
         categories=shown,
-        date=period_label(*selection.period) if selection.period else long_date(selection.day),
-        greeting=greeting,
-        listed=f"{selection.listed:,}",
-        read=f"{selection.read:,}",
-        # the keyword scorer matches words in every paper; only a model reads
-        read_label="read in full" if selection.judge.by_model else "scored",
-        relevant=f"{count:,}",
-        empty_text=(
-            f"None of today's {selection.listed:,} papers in {', '.join(cats)} came close enough "
-            f"to your profile ({selection.read:,} "
-            f"{'were read in full' if selection.judge.by_model else 'scored'}). Until tomorrow!"
-        ),
+        date=lang.period_title(*selection.period)
+        if selection.period
+        else lang.long_date(selection.day),
+        greeting=greeting(selection, profile, lang),
+        listed=listed,
+        read=read,
+        read_label=lang.gettext("read in full") if by_model else lang.gettext("scored"),
+        relevant=lang.number(len(selection.picks)),
+        empty_text=empty_text(selection, cats, lang),
+        weekly=selection.period is not None,
         view_url=view_url,
         feed_url=feed_url,
     )
@@ -265,68 +256,39 @@ def build_digest(
 ) -> Digest:
     """What the templates show. `inbox` False (a web page): no footer, whose address and
     unsubscribe link belong to the reader's inbox, and no vote links, which act for them."""
+    lang = language(profile.language)
     picks = display_order(selection.picks)
     follows = author_matcher(profile.authors)
-    papers = paper_views(picks, follows, novelty=selection.judge.by_model)
+    papers = paper_views(picks, follows, novelty=selection.judge.by_model, lang=lang)
     if inbox:  # a vote link acts for its reader: it belongs in their mail, never on a page
         subscriber_id = profile.id or selection.subscriber_id
         papers = with_votes(papers, config, subscriber_id, profile.email, selection.day)
-    unscored = len(selection.unscored)
     view = safe_url(view_url) if view_url else "#"
     view = "" if view == "#" else view  # no link rather than a dead one
     # the archive writes a reader's feed beside their day pages
     feed = f"{view.rsplit('/', 1)[0]}/feed.atom" if view else ""
     return Digest(
-        subject=subject_line(selection, profile),
-        preheader=preheader_text(selection, papers),
-        header=header_context(selection, profile, config, view, feed),
+        subject=subject_line(selection, profile, lang),
+        preheader=preheader_text(selection, papers, lang),
+        header=header_context(selection, profile, config, view, feed, lang),
         papers=papers,
         usage=Spend(
-            rows=usage_rows(selection),
+            rows=usage_rows(selection, lang),
             notes=tuple(selection.notes),
-            unscored=(
-                f"{plural(unscored, 'paper')} could not be scored today and are not included."
-                if unscored
-                else ""
-            ),
+            unscored=unscored_text(len(selection.unscored), lang),
         ),
-        prompt=prompt_context(selection, prompt_text),
+        prompt=prompt_context(selection, prompt_text, lang),
         footer=footer_context(selection, profile, config) if inbox else None,
+        lang=lang.code,
     )
 
 
-def prompt_context(selection: Selection, text: str) -> HowChosen:
-    """How the papers were chosen, through the funnel as far as it went. The local scorer
-    used no prompt: none is shown."""
-    followed = "Papers by authors you follow are always included."
+def prompt_context(selection: Selection, text: str, lang: Language = ENGLISH) -> HowChosen:
+    """How the papers were chosen, and the prompt the model read (in English: the model's
+    words, not the reader's). The local scorer used no prompt: none is shown."""
     if not selection.judge.by_model:
-        intro = (
-            "The local keyword scorer matched your profile's keywords and topics against each "
-            "paper's title and abstract and scored relevance from 1 to 10; no model read them "
-            f"and novelty was not judged. {followed}"
-        )
-        return HowChosen(intro)
-    models = list(selection.usage)
-    who = f"The {'model' if len(models) == 1 else 'models'} ({', '.join(models)})"
-    listed, titled, skimmed, read = (selection.listed, selection.titled, selection.skimmed,
-                                     selection.read)  # fmt: skip
-    steps = [f"judged {plural(titled, 'title')}"] if titled else []
-    steps += [f"skimmed the opening of {plural(skimmed, 'abstract')}"] if skimmed else []
-    scored = "scored relevance and novelty from 1 to 10"
-    if not steps:  # no screen ran, or a digest saved before the funnel was counted
-        papers = f"{read:,} of the {listed:,} papers in full"
-        if read >= listed:
-            papers = "each paper's title and abstract"
-        how = f"read {papers} with the prompt below, and {scored}"
-    elif not read:
-        how = (f"{' and '.join(steps)}: none could reach your cutoffs, so none was read in "
-               "full with the prompt below")  # fmt: skip
-    else:
-        screens = ", ".join(steps) + ("," if len(steps) > 1 else "")
-        how = (f"{screens} and read in full, with the prompt below, the {plural(read, 'paper')} "
-               f"that could reach your cutoffs, and {scored}")  # fmt: skip
-    intro = f"{who} {how}. {followed}"
-    return HowChosen(intro, plain_headings(text), reflowed(text))
+        return HowChosen(funnel_intro(selection, lang))
+    return HowChosen(funnel_intro(selection, lang), plain_headings(text), reflowed(text))
 
 
 def reflowed(text: str) -> tuple[tuple[PromptLine, ...], ...]:

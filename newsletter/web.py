@@ -19,6 +19,8 @@ reader's archive.
 No page shows an email address in full, every response asks for no referrer and no index, and
 the personal ones (everything but the vote and unsubscribe pages, which are `no-store`) are
 `Cache-Control: private`. Each request is logged in one line, its tokens masked.
+
+A token's pages are in its subscriber's language; `newsletter.web_pages` words them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import (
-    HTMLResponse,
     PlainTextResponse,
     RedirectResponse,
     Response,
@@ -44,11 +45,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from newsletter import archive, atom, links, templating, text
+from newsletter import archive, atom, links, text, web_pages
 from newsletter.config import Config
-from newsletter.models import SavedDigest, Vote, VoteSource
+from newsletter.i18n import Language
+from newsletter.models import SavedDigest, VoteSource
 from newsletter.store import Store
-from newsletter.votes import WORDS, RateLimit
+from newsletter.votes import RateLimit
+from newsletter.web_pages import PAGE_HEADERS, earlier_reader, masked, page, refused
+
+__all__ = ["create_app", "masked", "page", "run_server"]  # page, masked: web_pages' own
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"  # the body RFC 8058 has mail providers POST
 HEADERS = {
@@ -57,15 +62,6 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 PRIVATE = {"Cache-Control": "private, no-cache"}  # one reader's: no shared cache keeps it
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
-
-
 LOG = logging.getLogger("newsletter.web")
 # Path segments a log line shows as they are; any other (a token) is shown as "…".
 PLAIN_SEGMENT = re.compile(
@@ -74,43 +70,10 @@ PLAIN_SEGMENT = re.compile(
 )
 
 
-def page(title: str, *lines: str, status: int = 200, **context: object) -> HTMLResponse:
-    """One of the server's pages: a title, a few lines, at most one button, and maybe a
-    `back` link ({href, label}) to the reader's archive."""
-    context = {"paper": "", "button": "", "action": "", "button_class": "", "note": "",
-               "back": None} | context  # fmt: skip
-    html = templating.render_template(
-        templating.page_templates(), "web_page.j2", title=title, lines=lines, **context
-    )
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
-
-
-def refused() -> HTMLResponse:
-    """The answer to any token we did not make: the same whatever was wrong with it."""
-    return page("This link does not work", "It may have been cut or changed.", status=403)
-
-
-def earlier_reader() -> HTMLResponse:
-    """The answer to a link mailed to an earlier person of a subscriber id."""
-    return page(
-        "This link belongs to an earlier reader",
-        "It came in a digest sent to an address that no longer receives this digest, "
-        "so it changes nothing now.",
-        "If the digest still reaches you, use the links in your latest email.",
-        status=410,
-    )
-
-
 def log_path(path: str) -> str:
     """The request's path with every segment that may be a token shown as "…"."""
     parts = path.split("/")
     return "/".join(p if PLAIN_SEGMENT.fullmatch(p) else "…" for p in parts)
-
-
-def masked(email: str) -> str:
-    """ada@example.org -> a**@example.org: enough for a reader to know it is theirs."""
-    name, _, domain = email.partition("@")
-    return f"{name[:1]}{'*' * max(len(name) - 1, 2)}@{domain}"
 
 
 class SecurityHeaders:
@@ -189,10 +152,13 @@ class Endpoints:
         if isinstance(vote := self._vote(request), Response):
             return vote
         if not self.limit.allow(vote[0]):
-            return page("Too many at once", "Please try again in a while.", status=429)
+            return web_pages.too_many(self._language(vote[0]))
         return vote
 
-    def _back(self, subscriber: str, day: str | None = None) -> archive.Link | None:
+    def _language(self, subscriber: str) -> Language:
+        return web_pages.reader_language(self.config.subscribers_dir, subscriber)
+
+    def _back(self, subscriber: str, lang: Language, day: str | None = None) -> archive.Link | None:
         """The link back to the reader's digest of `day`, or to their archive: on the site
         `[archive] base_url` names, else on this server when the page is in its folder."""
         token = self.store.tokens.token(subscriber)
@@ -201,10 +167,10 @@ class Endpoints:
         if day is not None:
             name = archive.day_file(date.fromisoformat(day))
             if base or (folder / name).is_file():
-                label = f"← Your digest of {text.long_date(date.fromisoformat(day))}"
+                label = web_pages.back_to_day(lang, date.fromisoformat(day))
                 return archive.Link(label, f"{base or ''}/{token}/{name}")
         if base or (folder / "index.html").is_file():
-            return archive.Link("← Your past digests", f"{base or ''}/{token}/")
+            return archive.Link(web_pages.back_to_archive(lang), f"{base or ''}/{token}/")
         return None
 
     def _title(self, paper_id: str) -> str:
@@ -215,14 +181,9 @@ class Endpoints:
         if isinstance(vote := self._vote(request), Response):
             return vote
         subscriber, paper_id, choice, day, _ = vote
-        more = choice == Vote.UP
-        return page(
-            "More papers like this?" if more else "Fewer papers like this?",
-            "Your digest learns from what you mark.",
-            paper=text.clean(self._title(paper_id)),
-            button="Yes, more like this" if more else "Yes, fewer like this",
-            back=self._back(subscriber, day),
-        )
+        lang = self._language(subscriber)
+        paper, back = text.clean(self._title(paper_id)), self._back(subscriber, lang, day)
+        return web_pages.vote_question(lang, choice, paper, back)
 
     async def vote(self, request: Request) -> Response:
         if isinstance(vote := self._allowed_vote(request), Response):
@@ -231,35 +192,19 @@ class Endpoints:
         title = self._title(paper_id)
         on = date.fromisoformat(day)
         before = self.store.votes.record(subscriber, paper_id, choice, title, on, VoteSource.LINK)
-        changed = "more" if choice == Vote.UP else "fewer"
-        lines = [f"We'll show you {changed} papers like this one."]
-        if before and before != choice:
-            earlier = "more like this" if before == Vote.UP else "fewer like this"
-            lines.append(f"This replaces your earlier “{earlier}”.")
-        return page(
-            "Thank you, noted",
-            *lines,
-            paper=text.clean(title),
-            button="Undo",
-            button_class="quiet",
-            action=f"{request.path_params['token']}/undo",
-            note=f"From tomorrow's digest on, it counts as a paper you {WORDS[choice]}.",
-            back=self._back(subscriber, day),
-        )
+        lang = self._language(subscriber)
+        action = f"{request.path_params['token']}/undo"
+        back = self._back(subscriber, lang, day)
+        return web_pages.vote_noted(lang, choice, before, text.clean(title), action, back)
 
     async def undo(self, request: Request) -> Response:
         if isinstance(vote := self._allowed_vote(request), Response):
             return vote
         subscriber, paper_id, choice, day, _ = vote
         removed = self.store.votes.remove(subscriber, paper_id, choice)
-        return page(
-            "Undone" if removed else "Nothing to undo",
-            "This paper no longer counts for your digest."
-            if removed
-            else "This vote is not recorded (already undone, or replaced by another).",
-            paper=text.clean(self._title(paper_id)),
-            back=self._back(subscriber, day),
-        )
+        lang = self._language(subscriber)
+        paper, back = text.clean(self._title(paper_id)), self._back(subscriber, lang, day)
+        return web_pages.undone(lang, removed, paper, back)
 
     # -- unsubscribing ----------------------------------------------------------------------
 
@@ -275,24 +220,12 @@ class Endpoints:
         return reader
 
     def _subscribed_page(self, subscriber: str, email: str) -> Response:
-        return page(
-            "Unsubscribe from the arXiv digest?",
-            f"The daily digest goes to {masked(email)}.",
-            button="Unsubscribe",
-            action="",
-            back=self._back(subscriber),
-        )
+        lang = self._language(subscriber)
+        return web_pages.subscribed(lang, email, self._back(subscriber, lang))
 
     def _unsubscribed_page(self, subscriber: str, email: str, token: str) -> Response:
-        return page(
-            "You are unsubscribed",
-            f"No more digests go to {masked(email)}, starting with the next one.",
-            button="Resubscribe",
-            button_class="quiet",
-            action=f"{token}/resubscribe",
-            note="Changed your mind? The button above starts the digest again.",
-            back=self._back(subscriber),
-        )
+        lang = self._language(subscriber)
+        return web_pages.unsubscribed(lang, email, token, self._back(subscriber, lang))
 
     async def unsubscribe_page(self, request: Request) -> Response:
         if isinstance(reader := self._reader(request), Response):
@@ -315,8 +248,8 @@ class Endpoints:
         if isinstance(reader := self._reader(request), Response):
             return reader
         self.store.unsubscribes.remove(reader[1])
-        return page("Welcome back", f"The digest goes to {masked(reader[1])} again.",
-                    back=self._back(reader[0]))  # fmt: skip
+        lang = self._language(reader[0])
+        return web_pages.welcome_back(lang, reader[1], self._back(reader[0], lang))
 
     # -- the feed ---------------------------------------------------------------------------
 
@@ -328,7 +261,7 @@ class Endpoints:
         base = self.config.web.base_url or str(request.base_url).rstrip("/")
         rows = self.store.digests.load(subscriber, sent_only=True)  # never a preview
         digests = [SavedDigest.model_validate(d) for _, _, d in rows]
-        xml = atom.feed(digests, atom.feed_url(base, token))
+        xml = atom.feed(digests, atom.feed_url(base, token), self._language(subscriber))
         return Response(xml, media_type="application/atom+xml; charset=utf-8", headers=PRIVATE)
 
     # -- an address with nothing behind it --------------------------------------------------
@@ -339,19 +272,9 @@ class Endpoints:
         token = path.strip("/").split("/", 1)[0]
         subscriber = self.store.tokens.subscriber(token) if token else None
         if subscriber is None:
-            return page(
-                "No page at this address",
-                "The link may have been cut short or mistyped: check that it is whole, as in "
-                "your email.",
-                status=404,
-            )
-        return page(
-            "This page is not in the archive yet",
-            "A digest's page is written when the digest is sent; this one has not been, or "
-            "the archive has not been built since.",
-            status=404,
-            back=self._back(subscriber),
-        )
+            return web_pages.no_page()
+        lang = self._language(subscriber)
+        return web_pages.not_yet(lang, self._back(subscriber, lang))
 
 
 def create_app(config: Config, store: Store) -> SecurityHeaders:

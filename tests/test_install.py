@@ -149,13 +149,19 @@ def install_in_fresh_venv(venv: Path, wheel: Path) -> Path:
 
 def test_the_installed_wheel_previews_a_digest_from_any_folder(tmp_path):
     wheel = build_wheel(tmp_path)
-    shipped = {Path(n).name for n in zipfile.ZipFile(wheel).namelist() if "/templates/" in n}
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(n).name for n in names if "/templates/" in n}
     assert shipped == {p.name for p in (REPO / "templates").glob("*.j2")}
+    catalogs = {n.removeprefix("newsletter/") for n in names if "/locale/" in n}
+    locale = REPO / "newsletter"
+    assert catalogs == {str(p.relative_to(locale)) for p in locale.glob("locale/**/*.po*")}
     site = install_in_fresh_venv(tmp_path / "venv", wheel)
     home = tmp_path / "home"
     (home / "subscribers").mkdir(parents=True)
     (home / "config.toml").write_text("")  # every default
-    shutil.copy(REPO / "subscribers" / "example.toml", home / "subscribers" / "ada.toml")
+    example = (REPO / "subscribers" / "example.toml").read_text(encoding="utf-8")
+    german = example.replace('language = "en"', 'language = "de"')  # the wheel's catalogs
+    (home / "subscribers" / "ada.toml").write_text(german, encoding="utf-8")
     listing = site / "newsletter" / "data" / "sample-listing.xml"  # the wheel's own copy
 
     newsletter = tmp_path / "venv" / "bin" / "newsletter"
@@ -164,6 +170,7 @@ def test_the_installed_wheel_previews_a_digest_from_any_folder(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     preview = home / "outbox" / "2025-04-10" / "ada.html"
     assert "</html>" in preview.read_text()
+    assert '<html lang="de"' in preview.read_text() and "arXiv-Digest" in preview.read_text()
     python = tmp_path / "venv" / "bin" / "python"
     where = subprocess.run(
         [python, "-c", "import newsletter; print(newsletter.__file__)"],

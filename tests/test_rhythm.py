@@ -163,7 +163,7 @@ class TestAWeek:
         assert [u.model for u in record.usage] == ["m"]
         assert record.usage[0].prompt_tokens == sum(u[0].prompt_tokens for u in daily) > 0
         assert record.usage[0].requests == sum(u[0].requests for u in daily)
-        assert "\nweek of 7–11 April 2025\n" in text_of(mail)
+        assert "\nWeek of 7–11 April 2025\n" in text_of(mail)
 
     def test_papers_are_scored_on_their_own_day_and_friday_asks_only_about_fridays(
         self, week, arxiv_server, openai_server
@@ -270,10 +270,10 @@ class TestArchive:
         navs = [nav_links(folder / name) for name in files]
         assert [n["← Previous Day"] for n in navs] == [None, files[0], files[1]]
         assert [n["Next Day →"] for n in navs] == [files[1], files[2], None]
-        assert "week of 9–11 April 2025" in (folder / files[2]).read_text()
+        assert "Week of 9–11 April 2025" in (folder / files[2]).read_text()
         month = (folder / "2025-04.html").read_text()
-        assert "Monday, 7 April 2025" in month and "week of 9–11 April 2025" in month
-        assert "week of 9–11 April 2025" in (folder / "index.html").read_text()  # the latest
+        assert "Monday, 7 April 2025" in month and "Week of 9–11 April 2025" in month
+        assert "Week of 9–11 April 2025" in (folder / "index.html").read_text()  # the latest
         feed = (folder / "feed.atom").read_text()
         ids = mailed_ids(to(sendgrid_server, "wes"))
         assert set(ids) == set().union(*map(qualifying, WEEK))
@@ -291,7 +291,7 @@ class TestPreviewAndSummary:
         assert line.status == Status.PREVIEWED and line.selection is not None
         assert line.selection.day == FRI and line.selection.period == (MON, WEEK[2])
         eml = (week / "outbox" / FRI.isoformat() / "wes.eml").read_text()
-        assert "week of 7–9 April 2025" in eml
+        assert "Week of 7–9 April 2025" in eml  # the header
         ids = {k.paper.id for k in line.selection.picks}
         assert ids == set().union(*map(qualifying, WEEK[:3]))
         with Store(load_config(week / "config.toml").storage.path) as store:

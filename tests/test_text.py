@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import string
 import unicodedata
-from datetime import date
 
 import pytest
 from hypothesis import given, settings
@@ -241,19 +240,3 @@ def test_reading_runs_of_text_as_one_token_parses_as_pylatexenc_does(latex: str)
     except Exception:  # what pylatexenc cannot parse, the fast path need not either
         return
     assert converted(reader_text._Walker) == expected
-
-
-class TestPeriodLabel:
-    """What a weekly digest's subject, header and archive call its days."""
-
-    @pytest.mark.parametrize(
-        ("first", "last", "label"),
-        [
-            ((2025, 4, 7), (2025, 4, 11), "week of 7–11 April 2025"),
-            ((2025, 4, 28), (2025, 5, 2), "week of 28 April – 2 May 2025"),
-            ((2025, 12, 29), (2026, 1, 2), "week of 29 December 2025 – 2 January 2026"),
-            ((2025, 4, 11), (2025, 4, 11), "week of 11 April 2025"),
-        ],
-    )
-    def test_the_days_are_said_once_each(self, first, last, label):
-        assert reader_text.period_label(date(*first), date(*last)) == label
