@@ -18,7 +18,7 @@ from __future__ import annotations
 import gettext
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from io import BytesIO
 from pathlib import Path
 from typing import Annotated
@@ -93,7 +93,7 @@ class Language:
 
     code: str
 
-    @property
+    @cached_property  # parsing a locale costs more than the number it formats
     def locale(self) -> Locale:
         return Locale.parse(_BABEL_LOCALE.get(self.code, self.code))
 

@@ -224,14 +224,19 @@ class TestAWeek:
         assert to(sendgrid_server, "wes") == []
 
 
+def switch_on_wednesday(week: Path, arxiv_server, before: str, after: str) -> None:
+    """Run the week for wes, mailed `before` until Wednesday's run and `after` from it."""
+    path = week / "subscribers" / "wes.toml"
+    edit_profile(path, frequency=before)
+    for day in WEEK:
+        if day.weekday() == 2:
+            edit_profile(path, frequency=after)
+        run_day(week, arxiv_server, day)
+
+
 class TestSwitching:
     def test_daily_then_weekly_from_wednesday(self, week, arxiv_server, sendgrid_server):
-        path = week / "subscribers" / "wes.toml"
-        edit_profile(path, frequency="daily")
-        for day in WEEK:
-            if day.weekday() == 2:
-                edit_profile(path, frequency="weekly")
-            run_day(week, arxiv_server, day)
+        switch_on_wednesday(week, arxiv_server, "daily", "weekly")
         mails = to(sendgrid_server, "wes")
         assert len(mails) == 3  # Monday, Tuesday, and Friday for Wednesday to Friday
         ids = mailed_ids(mails)
@@ -239,11 +244,7 @@ class TestSwitching:
         assert stored_digest(week, "wes", FRI).period == (WEEK[2], FRI)
 
     def test_weekly_then_daily_from_wednesday(self, week, arxiv_server, sendgrid_server):
-        path = week / "subscribers" / "wes.toml"
-        for day in WEEK:
-            if day.weekday() == 2:
-                edit_profile(path, frequency="daily")
-            run_day(week, arxiv_server, day)
+        switch_on_wednesday(week, arxiv_server, "weekly", "daily")
         mails = to(sendgrid_server, "wes")
         assert len(mails) == 3  # Wednesday's holds Monday to Wednesday; Thursday; Friday
         ids = mailed_ids(mails)
@@ -256,12 +257,7 @@ class TestArchive:
     def test_previous_and_next_join_daily_and_weekly_digests_and_the_feed_has_both(
         self, week, arxiv_server, sendgrid_server
     ):
-        path = week / "subscribers" / "wes.toml"
-        edit_profile(path, frequency="daily")
-        for day in WEEK:
-            if day.weekday() == 2:
-                edit_profile(path, frequency="weekly")
-            run_day(week, arxiv_server, day)
+        switch_on_wednesday(week, arxiv_server, "daily", "weekly")
         cli_ok(week, "archive", "build", "--out", week / "site")
         with Store(load_config(week / "config.toml").storage.path) as store:
             folder = week / "site" / store.tokens.token("wes")
