@@ -7,7 +7,7 @@ there); `newsletter archive build` writes everyone's.
     OUT/TOKEN/index.html        one subscriber's months, newest first
     OUT/TOKEN/2025-04.html      a month: each digest day with its top papers
     OUT/TOKEN/2025-04-10.html   a day: the digest as emailed, under a bar of
-                                Previous Day · Monthly Overview · Next Day
+                                Previous · Monthly Overview · Next
     OUT/TOKEN/feed.atom         the picks of the digests sent (never a preview), which
                                 every page of the subscriber names as its alternate
 
@@ -141,12 +141,12 @@ def nav_html(label: str, links: tuple[Link, Link, Link], lang: Language = ENGLIS
 
 
 def day_links(days: list[date], i: int, lang: Language = ENGLISH) -> tuple[Link, Link, Link]:
-    """Previous Day · Monthly Overview · Next Day, among the days that have a digest."""
+    """Previous · Monthly Overview · Next, among the digests, daily and weekly alike."""
     _ = lang.gettext
     return (
-        Link(_("← Previous Day"), day_file(days[i - 1]) if i > 0 else ""),
+        Link(_("← Previous"), day_file(days[i - 1]) if i > 0 else ""),
         Link(_("Monthly Overview"), month_file(month_key(days[i]))),
-        Link(_("Next Day →"), day_file(days[i + 1]) if i + 1 < len(days) else ""),
+        Link(_("Next →"), day_file(days[i + 1]) if i + 1 < len(days) else ""),
     )
 
 

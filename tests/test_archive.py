@@ -173,8 +173,8 @@ class TestSite:
         files = [f"{d}.html" for d in DAYS]
         for i, name in enumerate(files):
             nav = nav_links(folder / name)
-            assert nav["← Previous Day"] == (files[i - 1] if i else None)
-            assert nav["Next Day →"] == (files[i + 1] if i + 1 < len(files) else None)
+            assert nav["← Previous"] == (files[i - 1] if i else None)
+            assert nav["Next →"] == (files[i + 1] if i + 1 < len(files) else None)
             assert nav["Monthly Overview"] == name[:7] + ".html"
 
     def test_month_pages_list_their_days_with_the_top_papers(self, four_days):

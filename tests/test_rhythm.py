@@ -264,8 +264,8 @@ class TestArchive:
         files = [f"{d}.html" for d in (WEEK[0], WEEK[1], FRI)]
         assert sorted(p.name for p in folder.glob("2025-04-*.html")) == files
         navs = [nav_links(folder / name) for name in files]
-        assert [n["← Previous Day"] for n in navs] == [None, files[0], files[1]]
-        assert [n["Next Day →"] for n in navs] == [files[1], files[2], None]
+        assert [n["← Previous"] for n in navs] == [None, files[0], files[1]]
+        assert [n["Next →"] for n in navs] == [files[1], files[2], None]
         assert "Week of 9–11 April 2025" in (folder / files[2]).read_text()
         month = (folder / "2025-04.html").read_text()
         assert "Monday, 7 April 2025" in month and "Week of 9–11 April 2025" in month
