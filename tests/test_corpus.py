@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from bench.fakes.arxiv import paper as arxiv_paper
-from newsletter import archive, atom, links, prompt, render, views
+from newsletter import archive, atom, i18n, links, prompt, render, views
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.models import Listing, Paper, Pick, SavedDigest, Score, Selection, Usage, Vote
@@ -147,12 +147,15 @@ def test_the_conversion_keeps_every_word_the_authors_wrote(corpus) -> None:
             assert not lost, (paper.id, lost)
 
 
-def test_every_paper_reads_whole_in_the_email(selections, reader) -> None:
+@pytest.mark.parametrize("language", ["en", "de", "zh"])
+def test_every_paper_reads_whole_in_the_email(selections, reader, language) -> None:
     """Each digest as `render_email` makes it: the HTML within the size budget, where the lowest
     papers shorten or lose their abstract, or are left out, and the text part that follows the
     HTML's forms. Each paper shows what its form promises; the text part with every card whole
-    has every abstract and comment."""
+    has every abstract and comment. In English, and through the German and Chinese catalogs,
+    whose words and formats surround the same paper text."""
     config = Config()
+    reader = reader.model_copy(update={"language": language})
     for k, selection in enumerate(selections):
         digest = views.build_digest(selection, reader, config, "PROMPT")
         html, forms, omitted = render.fitted_html(digest, config.output.max_html_bytes)
@@ -160,6 +163,7 @@ def test_every_paper_reads_whole_in_the_email(selections, reader) -> None:
         if k == 0:  # the same steps as the email's
             email = render.render_email(selection, reader, config, prompt_text="PROMPT")
             assert (email.html, email.text) == (html, text)
+            assert text.startswith(i18n.language(language).gettext("arXiv digest"))
         shown, text, whole = page_text(html), normalise_space(text), render.render_text(digest)
         assert len(forms) + omitted == len(selection.picks) and len(forms) > 20
         for view, form in zip(digest.papers, forms, strict=False):
