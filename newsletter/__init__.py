@@ -3,7 +3,7 @@
 The package reads as the pipeline it runs, one module per stage:
 
     config    the operator's config.toml
-    profiles  the subscribers' profile files
+    profiles  the subscribers' profile files (profile_lines: the line each problem is on)
     fetch     the day's announced papers, from arXiv's RSS (backfill: a past day, and papers
               by id, from the arXiv API)
     prompt    a profile rendered into the prompts of the title pass, the skim and the full read

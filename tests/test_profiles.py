@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import profiles
+from newsletter import profile_lines
 from newsletter.config import Config
 from newsletter.errors import ProfileError, UnknownSubscriber
 from newsletter.models import Paper, Score
 from newsletter.plans import scoring_key
+from newsletter.profile_lines import check_file
 from newsletter.profiles import (
     address_book,
     arxiv_categories,
-    check_file,
     load_profiles,
     parse_profile,
 )
@@ -299,9 +299,22 @@ class TestLines:
         assert self.problems(tmp_path, text) == [
             (12, "topics[1].relevant: must say what is relevant")
         ]
-        assert profiles.field_line(text, ("topics", 1)) == 10
-        assert profiles.field_line(text, ("topics",)) == 5
+        assert profile_lines.field_line(text, ("topics", 1)) == 10
+        assert profile_lines.field_line(text, ("topics",)) == 5
 
     def test_a_syntax_error_at_the_end_is_on_the_last_line(self, tmp_path):
         [(line, message)] = self.problems(tmp_path, GOOD + 'irrelevant = """unclosed\n')
         assert line == 8 and "at end of document" in message
+
+
+class TestRhythmWarning:
+    def test_a_weekday_without_a_weekly_frequency_is_said_to_do_nothing(self, tmp_path):
+        path = write(tmp_path, "ada", GOOD.replace("categories", 'weekday = "monday"\ncategories'))
+        [warning] = profile_lines.check_warnings(path)
+        assert warning.message.startswith('weekday: ignored, since frequency is "daily"')
+        assert "on Monday" in warning.message
+
+    def test_a_weekly_profile_or_none_set_says_nothing(self, tmp_path):
+        weekly = GOOD.replace("categories", 'frequency = "weekly"\nweekday = "monday"\ncategories')
+        assert profile_lines.check_warnings(write(tmp_path, "ada", weekly)) == []
+        assert profile_lines.check_warnings(write(tmp_path, "bob", GOOD)) == []

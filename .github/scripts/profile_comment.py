@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from newsletter.config import load_config
-from newsletter.profiles import address_book, check_file, check_warnings
+from newsletter.profile_lines import check_file, check_warnings
+from newsletter.profiles import address_book
 
 MARKER = "<!-- newsletter-profile-check -->"
 MAX_PICKS = 50  # a comment holds 65,536 characters at most

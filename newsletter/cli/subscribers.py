@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from newsletter import deliver, seed, suppressions, votes
+from newsletter import deliver, profile_lines, seed, suppressions, votes
 from newsletter import profiles as profiles_mod
 from newsletter.cli.base import err, get_config, out, subscribers_app, suppressions_app
 from newsletter.config import display_path, sendgrid_key
@@ -177,11 +177,11 @@ def subscribers_check(
     emails = profiles_mod.address_book(config.subscribers_dir)
     bad = False
     for path in files:
-        problems = profiles_mod.check_file(path, emails, config.subscribers_dir)
+        problems = profile_lines.check_file(path, emails, config.subscribers_dir)
         bad = bad or bool(problems)
         if not problems:
             out.print(f"ok: {profiles_mod.display_path(path)}", markup=False)
-            problems = profiles_mod.check_warnings(path)
+            problems = profile_lines.check_warnings(path)
         for problem in problems:
             kind = "warning" if problem.warning else "error"
             if output is CheckFormat.github:
@@ -193,7 +193,7 @@ def subscribers_check(
         raise typer.Exit(1)
 
 
-def github_error(problem: profiles_mod.Problem, kind: str = "error") -> str:
+def github_error(problem: profile_lines.Problem, kind: str = "error") -> str:
     """A problem as GitHub's workflow command (`kind`: error or warning), which marks the
     line in a pull request."""
 
