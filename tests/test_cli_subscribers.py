@@ -26,6 +26,7 @@ class TestNew:
         text = (workdir / "subscribers" / "ada.toml").read_text()
         assert text.startswith("# A subscriber profile.")
         assert 'name = "Ada L"\nemail = "ada@lab.org"\n' in text
+        assert 'frequency = "daily"\n' in text and 'language = "en"\n' in text  # to be changed
         assert cli("subscribers", "validate", "ada").exit_code == 0
 
     def test_a_name_with_quotes_and_backslashes_is_written_as_toml(self, workdir):
