@@ -129,6 +129,29 @@ class TestCatalogs:
                 assert forms(message) == ids(message)
 
 
+class TestTemplateCalls:
+    """`_()` and `ngettext()` in templates behave as jinja2.ext.i18n's newstyle gettext."""
+
+    def test_values_are_escaped_where_the_output_is_and_only_there(self):
+        source = '{{ _("Note: %(note)s", note=x) }}'
+        html = templating.email_templates("de").from_string(source).render(x="<b>&</b>")
+        assert html == "Hinweis: &lt;b&gt;&amp;&lt;/b&gt;"
+        text = templating.text_templates().overlay(extensions=["jinja2.ext.i18n"])
+        text.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        assert text.from_string(source).render(x="<b>&</b>") == "Note: <b>&</b>"
+
+    def test_every_message_is_formatted_and_the_message_itself_is_not_escaped(self):
+        env = templating.email_templates("en")
+        assert env.from_string('{{ _("100%% of it") }}').render() == "100% of it"
+        assert env.from_string('{{ _("Why it\'s here:") }}').render() == "Why it's here:"
+
+    def test_ngettext_takes_the_count_as_num_and_the_language_s_plural(self):
+        source = '{{ ngettext("%(num)s more pick, by title", "%(num)s more picks, by title", n) }}'
+        de = templating.email_templates("de").from_string(source)
+        assert [de.render(n=n) for n in (1, 2)] == [
+            "1 weiterer Treffer, nur mit Titel", "2 weitere Treffer, nur mit Titel"]  # fmt: skip
+
+
 class TestFallback:
     PO = """msgid ""
 msgstr ""
