@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from xml.etree import ElementTree as ET
 
-from newsletter.i18n import ENGLISH, Language
+from newsletter.i18n import ENGLISH, Language, html_lang
 from newsletter.models import SavedDigest
 from newsletter.text import clean  # XML forbids some characters feeds keep
 
 NS = "http://www.w3.org/2005/Atom"
+XML_NS = "http://www.w3.org/XML/1998/namespace"  # xml:lang
 MAX_ENTRIES = 200
 
 
@@ -47,6 +48,7 @@ def feed(digests: list[SavedDigest], url: str, lang: Language = ENGLISH) -> str:
     """The feed of one reader's digests, published at `url` (see feed_url), in their language."""
     digests = sorted(digests, key=lambda d: d.day, reverse=True)
     root = ET.Element(f"{{{NS}}}feed")
+    root.set(f"{{{XML_NS}}}lang", html_lang(lang.code))  # what the feed's titles are in
     _child(root, "id", url)
     _child(root, "title", lang.gettext("arXiv digest: your picks"))
     _child(root, "updated", _stamp(digests[0].day) if digests else _stamp(date(2000, 1, 1)))

@@ -389,6 +389,7 @@ class TestNoEnglishLeft:
             assert f'<html lang="{i18n.html_lang(code)}"' in page, name
             assert english_left(visible(page), code, reader) == [], name
         feed = atom.feed(records, "https://example.org/t/feed.atom", language(code))
+        assert f' xml:lang="{i18n.html_lang(code)}">' in feed.split("<id>")[0]  # on <feed>
         titles = re.findall(r"<title>([^<]*)</title>|<name>([^<]*)</name>", feed)
         fixed = " ".join(t for pair in titles for t in pair) + " ".join(
             re.findall(r"<summary[^>]*>([^<]*)</summary>", feed))  # fmt: skip
