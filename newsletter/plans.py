@@ -92,6 +92,17 @@ async def _score_alone(scorer: Scorer, store: Store, day: date, key: str, profil
         store.locks.release_scoring(day, key)
 
 
+def screened_alike(work: list[tuple]) -> dict[tuple[str, str], list[tuple]]:
+    """The groups whose title pass and skim are the same requests (their prompts differ only
+    after those passes, as a reader's language does), to be scored one after the other: the
+    later ones find the screens' answers in the cache instead of asking for them again."""
+    families: dict[tuple[str, str], list[tuple]] = {}
+    for key, profile, papers in work:
+        screens = prompt_hash(render_title_prompt(profile), render_skim_prompt(profile))
+        families.setdefault((key[0], screens), []).append((key, profile, papers))
+    return families
+
+
 async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day: date) -> Scoring:
     work = []
     for key, members in groups.items():
@@ -100,20 +111,25 @@ async def _score_groups(scorer: Scorer, store: Store, groups, hooks: Hooks, day:
             union.update((p.id, p) for p in m.to_score)
         work.append((key, loosest([m.profile for m in members]), list(union.values())))
     advance = hooks.scoring(sum(len(papers) for _, _, papers in work))
+    families = list(screened_alike(work).values())
+
+    async def score_in_turn(family: list[tuple]) -> list[Scored]:
+        return [await _score_alone(scorer, store, day, k[1], p, papers, advance)
+                for k, p, papers in family]  # fmt: skip
+
     try:
         async with asyncio.TaskGroup() as tg:
-            tasks = [
-                tg.create_task(_score_alone(scorer, store, day, k[1], p, papers, advance))
-                for k, p, papers in work
-            ]
+            tasks = [tg.create_task(score_in_turn(family)) for family in families]
     except* NewsletterError as group:
         raise group.exceptions[0] from None
     finally:
         await scorer.close()
+    scored = {key: result for family, task in zip(families, tasks, strict=True)
+              for (key, _, _), result in zip(family, task.result(), strict=True)}  # fmt: skip
     results: dict[str, Scored] = {}
     spend: dict[str, Usage] = {}
-    for (key, members), task in zip(groups.items(), tasks, strict=True):
-        result = task.result()
+    for key, members in groups.items():
+        result = scored[key]
         usage = result.usage
         if scorer.billed:
             spend.setdefault(usage.model, Usage(usage.model)).add(usage)

@@ -483,3 +483,17 @@ def test_the_scorer_adapts_on_the_param_field_not_the_message(llm, openai_server
     out, _ = llm(papers(2), retry_rounds=0)
     assert "max_completion_tokens" in openai_server.requests[-1].body
     assert len(out.scores) == 2
+
+
+def test_profiles_differing_only_in_language_screen_the_day_once(shared_day, openai_server):
+    """The title pass and the skim answer in numbers, whatever the reader's language: a German
+    and an English reader of one profile pay for them once, and each for their own full read
+    (its comments are in their language)."""
+    english = EXAMPLE.model_copy(update={"id": "en"})
+    german = EXAMPLE.model_copy(update={"id": "de", "language": "de"})
+    items = papers(3)
+    selections, scoring = shared_day([english, german], items, {items[0].id: 9})
+    systems = [r.body["messages"][0]["content"] for r in openai_server.requests]
+    assert scoring.requests == len(systems) == 4  # titles, skim, and a full read for each
+    assert sum("in German" in s for s in systems) == 1
+    assert [[k.paper.id for k in s.picks] for s in selections] == [[items[0].id]] * 2
