@@ -1,10 +1,13 @@
 """Render a realistic sample digest and screenshot it in headless Chromium.
 
     .venv/bin/python bench/screenshots.py [--out DIR] [--papers N] [--local]
+                                          [--language de] [--weekly]
 
 Writes digest.html and four PNGs to DIR (default $TMPDIR/newsletter-screenshots): phone
 (375 px) and desktop (800 px) wide, each in light and dark mode. The papers are invented; one
-title carries TeX as arXiv sends it. --local: as scored by the local keyword scorer.
+title carries TeX as arXiv sends it. --local: as scored by the local keyword scorer;
+--language: for a reader of that language (en, de, es, fr, zh); --weekly: a weekly digest of
+the week of 7-11 April 2025.
 tests/test_render.py uses `sample_email` and `screenshot_all` from here.
 """
 
@@ -185,11 +188,16 @@ Relevance and novelty are two independent axes, each from 1 to 10.
 """
 
 
-def sample_email(count: int = 12, *, local: bool = False) -> Email:
+def sample_email(
+    count: int = 12, *, local: bool = False, language: str = "en", weekly: bool = False
+) -> Email:
     selection = sample_selection(count)
     if local:
         selection.usage, selection.judge = {}, Judge.KEYWORDS  # the local scorer spends nothing
-    return render_email(selection, sample_profile(), sample_config(), prompt_text=SAMPLE_PROMPT)
+    if weekly:
+        selection.period = (date(2025, 4, 7), date(2025, 4, 11))
+    profile = sample_profile().model_copy(update={"language": language})
+    return render_email(selection, profile, sample_config(), prompt_text=SAMPLE_PROMPT)
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -254,10 +262,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--papers", type=int, default=5)
     parser.add_argument("--local", action="store_true", help="scored by the local scorer")
+    parser.add_argument("--language", default="en", help="the reader's: en, de, es, fr or zh")
+    parser.add_argument("--weekly", action="store_true", help="a weekly digest")
     args = parser.parse_args()
     if not shutil.which(CHROMIUM):
         sys.exit(f"{CHROMIUM} not found: apt-get install chromium")
-    email = sample_email(args.papers, local=args.local)
+    email = sample_email(args.papers, local=args.local, language=args.language,
+                         weekly=args.weekly)  # fmt: skip
     print(f"subject: {email.subject}\nhtml: {len(email.html.encode()):,} bytes")
     for png in screenshot_all(email.html, args.out):
         width, height = png_size(png)
