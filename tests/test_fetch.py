@@ -238,12 +238,12 @@ def test_silence_before_or_inside_the_body_is_a_timeout(arxiv_server, stop: str)
 
 
 def test_an_unresolvable_host_is_one_line_and_not_retried(arxiv_server) -> None:
-    """No name resolves in the tests (conftest's `_loopback_only`), as on a machine offline."""
-    config = arxiv_server.config().model_copy(update={"rss_url": "http://rss.arxiv.org/rss/"})
+    """A name that never resolves (RFC 6761), as no name does on a machine offline."""
+    config = arxiv_server.config().model_copy(update={"rss_url": "http://rss.arxiv.invalid/rss/"})
     with pytest.raises(FetchError) as caught:
         fetch.fetch_rss(config, CATS, sleep=pytest.fail)
     assert str(caught.value) == (
-        "arXiv listing unreachable: cannot resolve its host (http://rss.arxiv.org/rss/cs.LG+stat.ML);"
+        "arXiv listing unreachable: cannot resolve its host (http://rss.arxiv.invalid/rss/cs.LG+stat.ML);"
         f" offline, run with --feed {unreachable.SAMPLE_LISTING}"
     )
 
