@@ -21,7 +21,7 @@ from newsletter.models import Hooks, Listing, Selection, Status, SuppressionReas
 from newsletter.plans import Scoring
 from newsletter.profiles import Profile, Roster, load_profiles, parse_profile
 from newsletter.store import Store
-from newsletter.views import plural
+from newsletter.text import plural
 
 
 @dataclass

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
 from functools import cache, lru_cache
 
 from pylatexenc import latexwalker
@@ -248,10 +247,6 @@ def author_name(name: str) -> str:
     """An author's name as a reader sees it, and as followed authors are matched:
     `J\\"urgen M\\"uller` -> `Jürgen Müller`. The RSS and the API give names alike."""
     return normalise_space(latex_to_text(name))
-
-
-def long_date(day: date) -> str:
-    return f"{day:%A}, {day.day} {day:%B %Y}"
 
 
 def plural(count: int, word: str) -> str:

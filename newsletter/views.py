@@ -29,7 +29,7 @@ from newsletter.models import Pick, Selection, Usage, Vote
 from newsletter.profiles import Profile
 from newsletter.prompt import truncate
 from newsletter.select import AUTHOR_MATCH, author_matcher
-from newsletter.text import clean, long_date, plural  # noqa: F401 (day.py, tests read them here)
+from newsletter.text import clean
 from newsletter.view_models import (
     Author,
     Digest,

@@ -15,10 +15,11 @@ import pytest
 from bench.fakes.arxiv import FakeArxiv, paper
 from bench.fakes.openai import FakeOpenAI
 from bench.fakes.sendgrid import FakeSendgrid, Received
-from newsletter import archive, render, views
+from newsletter import archive, render
 from newsletter.cli import app
 from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError
+from newsletter.i18n import ENGLISH
 from newsletter.models import Judge, Listing, Paper, Pick, SavedDigest, Score, Selection, Usage
 from newsletter.pipeline import SendOptions, digest_record, run_send
 from newsletter.profiles import load_profiles
@@ -184,7 +185,7 @@ class TestSite:
             listed = sorted(set(re.findall(r'href="(2025-\d\d-\d\d)\.html', html)))
             assert listed == [d.isoformat() for d in days]
             for d in days:
-                assert views.long_date(d) in html
+                assert ENGLISH.long_date(d) in html
                 assert f'href="{d}.html#paper-1"' in html and f'href="{d}.html#paper-3"' in html
                 assert f'href="{d}.html#paper-4"' not in html  # the top three only
         march = nav_links(folder / "2025-03.html")
